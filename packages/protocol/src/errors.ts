@@ -1,0 +1,38 @@
+import { z } from 'zod';
+
+/**
+ * Every error the app reports, on REST and on the WebSocket, has one of these codes.
+ * Clients branch on `code`; `message` is for people.
+ */
+export const errorCodes = [
+  'bad_request',
+  'invalid_json',
+  'validation_failed',
+  'payload_too_large',
+  'unsupported_media_type',
+  'unauthenticated',
+  'invalid_credentials',
+  'email_taken',
+  'rate_limited',
+  'forbidden_origin',
+  'not_found',
+  'method_not_allowed',
+  'protocol_mismatch',
+  'frame_too_large',
+  'invalid_message',
+  'sessions_unavailable',
+  'internal',
+] as const;
+
+export const ErrorCode = z.enum(errorCodes);
+export type ErrorCode = z.infer<typeof ErrorCode>;
+
+export const ErrorBody = z.object({
+  error: z.object({
+    code: ErrorCode,
+    message: z.string(),
+    /** Per-field problems for `validation_failed`: path joined with dots. */
+    issues: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
+  }),
+});
+export type ErrorBody = z.infer<typeof ErrorBody>;

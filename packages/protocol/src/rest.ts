@@ -1,0 +1,115 @@
+import { z } from 'zod';
+
+/** Request and response bodies of every `/api` route (see DESIGN.md, "Contracts"). */
+
+export const Email = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .min(3, 'Enter your email address.')
+  .max(254, 'That email address is too long.')
+  .regex(/^[^\s@]+@[^\s@]+\.[^\s@]+$/, 'Enter a valid email address.');
+
+export const Password = z
+  .string()
+  .min(8, 'Use at least 8 characters.')
+  .max(200, 'Use at most 200 characters.');
+
+export const DisplayName = z
+  .string()
+  .trim()
+  .min(1, 'Enter your name.')
+  .max(80, 'Use at most 80 characters.');
+
+export const ProjectName = z
+  .string()
+  .trim()
+  .min(1, 'Give the project a name.')
+  .max(120, 'Use at most 120 characters.')
+  .refine((value) => !/[\u0000-\u001f\u007f]/.test(value), 'Use printable characters only.');
+
+export const SignupRequest = z.strictObject({
+  email: Email,
+  password: Password,
+  name: DisplayName,
+});
+export type SignupRequest = z.infer<typeof SignupRequest>;
+
+export const LoginRequest = z.strictObject({
+  email: Email,
+  password: z.string().min(1, 'Enter your password.').max(200),
+});
+export type LoginRequest = z.infer<typeof LoginRequest>;
+
+export const User = z.object({
+  id: z.string(),
+  email: z.string(),
+  name: z.string(),
+  createdAt: z.string(),
+});
+export type User = z.infer<typeof User>;
+
+export const UserResponse = z.object({ user: User });
+export type UserResponse = z.infer<typeof UserResponse>;
+
+export const Project = z.object({
+  id: z.string(),
+  name: z.string(),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+  currentVersion: z.string().nullable(),
+  agentSessionId: z.string().nullable(),
+});
+export type Project = z.infer<typeof Project>;
+
+export const MessageRole = z.enum(['user', 'assistant', 'system']);
+export type MessageRole = z.infer<typeof MessageRole>;
+
+/** A tool action the agent took during a turn (file edit, read, …). */
+export const MessageAction = z.object({
+  type: z.string(),
+  path: z.string().optional(),
+  summary: z.string().optional(),
+  detail: z.unknown().optional(),
+});
+export type MessageAction = z.infer<typeof MessageAction>;
+
+export const Message = z.object({
+  id: z.string(),
+  projectId: z.string(),
+  role: MessageRole,
+  content: z.string(),
+  actions: z.array(MessageAction),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+});
+export type Message = z.infer<typeof Message>;
+
+export const CreateProjectRequest = z.strictObject({ name: ProjectName });
+export type CreateProjectRequest = z.infer<typeof CreateProjectRequest>;
+
+export const UpdateProjectRequest = z.strictObject({ name: ProjectName });
+export type UpdateProjectRequest = z.infer<typeof UpdateProjectRequest>;
+
+export const ProjectResponse = z.object({ project: Project });
+export type ProjectResponse = z.infer<typeof ProjectResponse>;
+
+export const ProjectListResponse = z.object({ projects: z.array(Project) });
+export type ProjectListResponse = z.infer<typeof ProjectListResponse>;
+
+export const ProjectWithMessagesResponse = z.object({
+  project: Project,
+  messages: z.array(Message),
+});
+export type ProjectWithMessagesResponse = z.infer<typeof ProjectWithMessagesResponse>;
+
+export const MessageListResponse = z.object({ messages: z.array(Message) });
+export type MessageListResponse = z.infer<typeof MessageListResponse>;
+
+export const HealthResponse = z.object({
+  status: z.enum(['ok', 'degraded']),
+  version: z.string(),
+  protocolVersion: z.number().int(),
+  store: z.object({ kind: z.enum(['pglite', 'postgres']), ok: z.boolean() }),
+});
+export type HealthResponse = z.infer<typeof HealthResponse>;

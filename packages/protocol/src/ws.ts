@@ -1,0 +1,64 @@
+import { z } from 'zod';
+import { ErrorCode } from './errors.js';
+
+/**
+ * Version of the WebSocket protocol. A client sends it in `session:start`; the server
+ * answers a mismatch with `error {code: 'protocol_mismatch'}` and says which side is behind.
+ */
+export const PROTOCOL_VERSION = 1;
+
+/** Largest WebSocket frame either side accepts, in bytes. */
+export const MAX_FRAME_BYTES = 256 * 1024;
+
+// browser → server
+
+export const SessionStart = z.strictObject({
+  type: z.literal('session:start'),
+  projectId: z.string().min(1).max(100),
+  protocolVersion: z.number().int().nonnegative(),
+  lastSeq: z.number().int().nonnegative().optional(),
+});
+
+export const MessageSend = z.strictObject({
+  type: z.literal('message:send'),
+  text: z.string().min(1).max(20_000),
+  clientMessageId: z.string().min(1).max(100),
+  /** Set when the web app sends a preview error report for an automatic fix. */
+  autoFix: z.boolean().optional(),
+});
+
+export const MessageCancel = z.strictObject({ type: z.literal('message:cancel') });
+export const SessionEnd = z.strictObject({ type: z.literal('session:end') });
+
+export const ClientMessage = z.discriminatedUnion('type', [
+  SessionStart,
+  MessageSend,
+  MessageCancel,
+  SessionEnd,
+]);
+export type ClientMessage = z.infer<typeof ClientMessage>;
+
+// server → browser
+
+export const ServerHello = z.object({
+  type: z.literal('server:hello'),
+  protocolVersion: z.number().int(),
+});
+
+export const SessionReady = z.object({
+  type: z.literal('session:ready'),
+  seq: z.number().int(),
+  sessionId: z.string(),
+  previewUrl: z.string(),
+});
+
+export const ServerError = z.object({
+  type: z.literal('error'),
+  code: ErrorCode,
+  message: z.string(),
+  /** For `protocol_mismatch`: what the server speaks. */
+  serverProtocolVersion: z.number().int().optional(),
+});
+
+export const ServerMessage = z.discriminatedUnion('type', [ServerHello, SessionReady, ServerError]);
+export type ServerMessage = z.infer<typeof ServerMessage>;
