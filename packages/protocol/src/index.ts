@@ -1,3 +1,4 @@
 export * from './errors.js';
 export * from './rest.js';
+export * from './routes.js';
 export * from './ws.js';

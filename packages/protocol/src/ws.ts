@@ -40,11 +40,6 @@ export type ClientMessage = z.infer<typeof ClientMessage>;
 
 // server → browser
 
-export const ServerHello = z.object({
-  type: z.literal('server:hello'),
-  protocolVersion: z.number().int(),
-});
-
 export const SessionReady = z.object({
   type: z.literal('session:ready'),
   seq: z.number().int(),
@@ -60,5 +55,5 @@ export const ServerError = z.object({
   serverProtocolVersion: z.number().int().optional(),
 });
 
-export const ServerMessage = z.discriminatedUnion('type', [ServerHello, SessionReady, ServerError]);
+export const ServerMessage = z.discriminatedUnion('type', [SessionReady, ServerError]);
 export type ServerMessage = z.infer<typeof ServerMessage>;

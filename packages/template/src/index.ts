@@ -16,11 +16,24 @@ export const projectEntryPoint = (projectDir: string) => path.join(projectDir, '
 /** The id of the composition the template starts with. */
 export const templateCompositionId = 'TitleScene';
 
+/** Folders that tools create inside a project and that never belong to it. */
+const generatedFolders = new Set(['node_modules', 'out', 'dist', '.cache', '.git']);
+
+/**
+ * Whether a path inside the template belongs to a new project (a filter for copying):
+ * tools that run on the template (the renderer's bundle cache, say) leave folders that
+ * must not be copied into every project.
+ */
+export function isTemplateFile(relativePath: string): boolean {
+  return !relativePath.split(path.sep).some((segment) => generatedFolders.has(segment));
+}
+
 /** Every file of the template project, as paths relative to `templateProjectDir`. */
 export async function listTemplateFiles(): Promise<string[]> {
   const entries = await readdir(templateProjectDir, { recursive: true, withFileTypes: true });
   return entries
     .filter((entry) => entry.isFile())
     .map((entry) => path.relative(templateProjectDir, path.join(entry.parentPath, entry.name)))
+    .filter(isTemplateFile)
     .sort();
 }

@@ -25,6 +25,8 @@ describe('template', () => {
     const serveUrl = await bundle({
       entryPoint: projectEntryPoint(templateProjectDir),
       outDir: path.join(workDir, 'bundle'),
+      // Keeps webpack's cache out of the template folder (it would be copied into projects).
+      rootDir: workDir,
     });
     const composition = await selectComposition({
       serveUrl,

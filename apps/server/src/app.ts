@@ -1,0 +1,92 @@
+import { randomUUID } from 'node:crypto';
+import fastifyCookie from '@fastify/cookie';
+import fastifyWebsocket from '@fastify/websocket';
+import Fastify, { type FastifyBaseLogger, type FastifyRequest } from 'fastify';
+import type { Logger } from 'pino';
+import { MAX_FRAME_BYTES, type User } from '@cutroom/protocol';
+import { SESSION_COOKIE, createAuthService } from './auth/auth-service.js';
+import type { Config } from './config.js';
+import { registerApiRoutes } from './http/api-routes.js';
+import { installErrorHandling } from './http/error-handler.js';
+import { createHandlers } from './http/handlers.js';
+import { installOriginGuard } from './http/origin-guard.js';
+import { registerWebApp } from './http/web-app.js';
+import { createProjectService } from './projects/project-service.js';
+import type { ProjectRepos } from './repos/project-repos.js';
+import type { Store } from './store/store.js';
+import { registerGateway } from './ws/gateway.js';
+
+/** Largest REST body accepted, in bytes. */
+export const BODY_LIMIT = 64 * 1024;
+
+export type AppDeps = {
+  config: Config;
+  store: Store;
+  repos: ProjectRepos;
+  logger: Logger;
+  version: string;
+  /** Origins allowed to change state; computed once the listen port is known. */
+  allowedOrigins: () => Set<string>;
+  authLimits?: Parameters<typeof createAuthService>[1];
+};
+
+const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
+
+/** Builds the HTTP app (REST, WebSocket, web UI) without listening. */
+export async function buildApp(deps: AppDeps) {
+  const { config, store, repos, logger } = deps;
+  const app = Fastify({
+    loggerInstance: logger as FastifyBaseLogger,
+    bodyLimit: BODY_LIMIT,
+    requestIdHeader: false,
+    genReqId: (request) => {
+      const given = request.headers['x-request-id'];
+      return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+    },
+    routerOptions: { maxParamLength: 200 },
+    return503OnClosing: true,
+  });
+
+  app.addHook('onSend', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+    reply.header('x-content-type-options', 'nosniff');
+    reply.header('referrer-policy', 'same-origin');
+    reply.header('x-frame-options', 'DENY');
+    reply.header(
+      'content-security-policy',
+      [
+        "default-src 'self'",
+        "img-src 'self' data: blob:",
+        "style-src 'self' 'unsafe-inline'",
+        "script-src 'self'",
+        "connect-src 'self'",
+        `frame-src http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${config.previewPort}`,
+        "frame-ancestors 'none'",
+        "base-uri 'self'",
+        "form-action 'self'",
+      ].join('; '),
+    );
+  });
+
+  installErrorHandling(app);
+  await app.register(fastifyCookie);
+  await app.register(fastifyWebsocket, { options: { maxPayload: MAX_FRAME_BYTES * 4 } });
+  installOriginGuard(app, deps.allowedOrigins);
+
+  const auth = createAuthService(store, deps.authLimits);
+  const projects = createProjectService({ store, repos, logger });
+  const currentUser = async (request: FastifyRequest): Promise<User | null> =>
+    auth.userForToken(request.cookies[SESSION_COOKIE]);
+
+  registerApiRoutes(app, createHandlers({ store, auth, projects, version: deps.version, cookieSecure: config.cookieSecure }), currentUser);
+  registerGateway(app, { projects, currentUser });
+  await registerWebApp(app, config.webDistDir);
+
+  const housekeeping = setInterval(() => {
+    auth.prune().catch((error: unknown) => logger.warn({ err: error }, 'auth housekeeping failed'));
+  }, 10 * 60_000);
+  housekeeping.unref();
+  app.addHook('onClose', async () => clearInterval(housekeeping));
+
+  return app;
+}

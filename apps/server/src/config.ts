@@ -1,0 +1,174 @@
+import path from 'node:path';
+import { z } from 'zod';
+
+/**
+ * The server's configuration, read once at start from the environment (DESIGN.md,
+ * "Contracts"). Anything unknown or malformed is fatal: `loadConfig` throws a
+ * `ConfigError` that names every bad variable, and `main` exits with it.
+ */
+
+const port = z.coerce.number().int().min(0).max(65_535);
+const optionalText = z
+  .string()
+  .trim()
+  .transform((value) => (value === '' ? undefined : value))
+  .optional();
+const url = (schemes: string[]) =>
+  z
+    .string()
+    .trim()
+    .refine((value) => {
+      try {
+        return schemes.includes(new URL(value).protocol);
+      } catch {
+        return false;
+      }
+    }, `must be a URL starting with ${schemes.map((scheme) => `${scheme}//`).join(' or ')}`);
+
+const Environment = z.object({
+  PORT: port.default(8080),
+  PREVIEW_PORT: port.default(8090),
+  HOST: z.string().trim().min(1).default('127.0.0.1'),
+  DATA_DIR: z.string().trim().min(1).default('./data'),
+  DATABASE_URL: optionalText.pipe(url(['postgres:', 'postgresql:']).optional()),
+  STORAGE_URL: optionalText.pipe(url(['file:', 's3:']).optional()),
+  SANDBOX_DRIVER: z.enum(['local', 'docker', 'kubernetes']).default('local'),
+  AGENT_RUNNER: z.enum(['claude-agent-sdk', 'ai-sdk']).default('claude-agent-sdk'),
+  ANTHROPIC_API_KEY: optionalText,
+  ANTHROPIC_BASE_URL: optionalText.pipe(url(['http:', 'https:']).optional()),
+  OPENAI_BASE_URL: optionalText.pipe(url(['http:', 'https:']).optional()),
+  OPENAI_API_KEY: optionalText,
+  MODEL: optionalText,
+  CHROMIUM_PATH: z.string().trim().min(1).default('/usr/bin/chromium'),
+  SESSION_GRACE_MS: z.coerce.number().int().min(0).max(24 * 60 * 60 * 1000).default(30_000),
+  /** The app's public origin, when it is not `http://HOST:PORT` (behind a proxy, say). */
+  PUBLIC_URL: optionalText.pipe(url(['http:', 'https:']).optional()),
+  /** More origins allowed to make state-changing requests, comma-separated. */
+  ALLOWED_ORIGINS: optionalText,
+  /** Mark the session cookie `Secure` (set it when the app is served over HTTPS). */
+  COOKIE_SECURE: z.enum(['true', 'false', '1', '0']).default('false'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** Where the built web app is; defaults to `apps/web/dist` of this checkout. */
+  WEB_DIST_DIR: optionalText,
+});
+
+export type Config = {
+  port: number;
+  previewPort: number;
+  host: string;
+  dataDir: string;
+  store: { kind: 'pglite'; dataDir: string } | { kind: 'postgres'; url: string };
+  storageUrl: string;
+  sandboxDriver: 'local';
+  agentRunner: 'claude-agent-sdk' | 'ai-sdk';
+  provider: {
+    anthropicApiKey?: string;
+    anthropicBaseUrl?: string;
+    openaiBaseUrl?: string;
+    openaiApiKey?: string;
+    model?: string;
+  };
+  chromiumPath: string;
+  sessionGraceMs: number;
+  publicUrl?: string;
+  extraOrigins: string[];
+  cookieSecure: boolean;
+  logLevel: string;
+  webDistDir: string;
+};
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+const defaultWebDist = path.resolve(import.meta.dirname, '..', '..', 'web', 'dist');
+
+export function loadConfig(environment: Record<string, string | undefined> = process.env): Config {
+  const parsed = Environment.safeParse(environment);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((issue) => `  ${issue.path.join('.')}: ${issue.message}`);
+    throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
+  }
+  const env = parsed.data;
+
+  // Known names whose implementation has not landed yet are as fatal as unknown ones:
+  // never a silent fallback to something the operator did not ask for.
+  if (env.SANDBOX_DRIVER !== 'local') {
+    throw new ConfigError(
+      `SANDBOX_DRIVER=${env.SANDBOX_DRIVER} is not available in this version; only "local" is.`,
+    );
+  }
+  const dataDir = path.resolve(env.DATA_DIR);
+  const storageUrl = env.STORAGE_URL ?? `file://${path.join(dataDir, 'storage')}`;
+  if (!storageUrl.startsWith('file:')) {
+    throw new ConfigError(`STORAGE_URL=${storageUrl}: only file:// storage is available in this version.`);
+  }
+  let extraOrigins: string[] = [];
+  if (env.ALLOWED_ORIGINS) {
+    extraOrigins = env.ALLOWED_ORIGINS.split(',').map((origin) => origin.trim()).filter(Boolean);
+    for (const origin of extraOrigins) {
+      let parsedOrigin: URL;
+      try {
+        parsedOrigin = new URL(origin);
+      } catch {
+        throw new ConfigError(`ALLOWED_ORIGINS: "${origin}" is not an origin like https://example.com`);
+      }
+      if (parsedOrigin.origin !== origin) {
+        throw new ConfigError(`ALLOWED_ORIGINS: "${origin}" is not an origin (did you mean ${parsedOrigin.origin}?)`);
+      }
+    }
+  }
+
+  return {
+    port: env.PORT,
+    previewPort: env.PREVIEW_PORT,
+    host: env.HOST,
+    dataDir,
+    store: env.DATABASE_URL
+      ? { kind: 'postgres', url: env.DATABASE_URL }
+      : { kind: 'pglite', dataDir: path.join(dataDir, 'db') },
+    storageUrl,
+    sandboxDriver: env.SANDBOX_DRIVER,
+    agentRunner: env.AGENT_RUNNER,
+    provider: {
+      anthropicApiKey: env.ANTHROPIC_API_KEY,
+      anthropicBaseUrl: env.ANTHROPIC_BASE_URL,
+      openaiBaseUrl: env.OPENAI_BASE_URL,
+      openaiApiKey: env.OPENAI_API_KEY,
+      model: env.MODEL,
+    },
+    chromiumPath: env.CHROMIUM_PATH,
+    sessionGraceMs: env.SESSION_GRACE_MS,
+    publicUrl: env.PUBLIC_URL ? new URL(env.PUBLIC_URL).origin : undefined,
+    extraOrigins,
+    cookieSecure: env.COOKIE_SECURE === 'true' || env.COOKIE_SECURE === '1',
+    logLevel: env.LOG_LEVEL,
+    webDistDir: env.WEB_DIST_DIR ? path.resolve(env.WEB_DIST_DIR) : defaultWebDist,
+  };
+}
+
+/**
+ * Origins allowed to make state-changing requests and open the WebSocket: the public
+ * URL, the listen address (and its loopback aliases), and ALLOWED_ORIGINS.
+ */
+export function allowedOrigins(config: Config, listenPort: number): Set<string> {
+  const origins = new Set(config.extraOrigins);
+  if (config.publicUrl) origins.add(config.publicUrl);
+  const loopback = ['127.0.0.1', 'localhost', '::1', '[::1]'];
+  const hosts = loopback.includes(config.host) || config.host === '0.0.0.0' ? ['127.0.0.1', 'localhost', '[::1]'] : [config.host];
+  for (const host of hosts) origins.add(`http://${host}:${listenPort}`);
+  return origins;
+}
+
+/** What the app says about the model provider, without revealing any secret. */
+export function providerStatus(config: Config): { configured: boolean; hint: string } {
+  const { anthropicApiKey, openaiBaseUrl, model } = config.provider;
+  if (config.agentRunner === 'claude-agent-sdk' && anthropicApiKey) return { configured: true, hint: 'Anthropic' };
+  if (config.agentRunner === 'ai-sdk' && (anthropicApiKey || (openaiBaseUrl && model))) {
+    return { configured: true, hint: openaiBaseUrl ? 'OpenAI-compatible endpoint' : 'Anthropic' };
+  }
+  return {
+    configured: false,
+    hint: 'No model provider is configured: set ANTHROPIC_API_KEY, or AGENT_RUNNER=ai-sdk with OPENAI_BASE_URL and MODEL.',
+  };
+}

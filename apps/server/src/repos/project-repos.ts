@@ -1,0 +1,109 @@
+import { randomUUID } from 'node:crypto';
+import { cp, mkdir, readdir, rename, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { isTemplateFile } from '@cutroom/template';
+import { git } from './git.js';
+
+/** A repo made in a temporary folder, not yet visible under its project's id. */
+export type PreparedRepo = {
+  version: string;
+  /** Moves the repo into place. */
+  publish(): Promise<void>;
+  /** Removes the temporary repo; safe to call after a failure at any step. */
+  discard(): Promise<void>;
+};
+
+/**
+ * One bare git repo per project, at `<reposDir>/<projectId>.git`. Creation is two-phase
+ * (prepare in a temporary folder, then publish by rename) so that a failure at any step,
+ * here or in the database, leaves nothing half-made; deletion moves the repo aside first
+ * so it can be put back if the database refuses.
+ */
+export function createProjectRepos(options: { reposDir: string; templateDir: string }) {
+  const { reposDir, templateDir } = options;
+  const repoPath = (projectId: string) => path.join(reposDir, `${projectId}.git`);
+
+  async function prepare(projectId: string, message = 'Create project from the template'): Promise<PreparedRepo> {
+    const scratch = path.join(reposDir, `.tmp-${projectId}-${randomUUID().slice(0, 8)}`);
+    const bare = path.join(scratch, 'repo.git');
+    const work = path.join(scratch, 'work');
+    const discard = () => rm(scratch, { recursive: true, force: true });
+    try {
+      await mkdir(scratch, { recursive: true });
+      await cp(templateDir, work, {
+        recursive: true,
+        errorOnExist: true,
+        filter: (source) => isTemplateFile(path.relative(templateDir, source)),
+      });
+      await git(['init', '--quiet', '--bare', bare]);
+      const gitDir = ['--git-dir', bare, '--work-tree', work];
+      await git([...gitDir, 'add', '--all']);
+      await git([...gitDir, 'commit', '--quiet', '--message', message]);
+      const version = (await git(['--git-dir', bare, 'rev-parse', 'HEAD'])).trim();
+      await rm(work, { recursive: true, force: true });
+      return {
+        version,
+        async publish() {
+          await rename(bare, repoPath(projectId));
+          await discard();
+        },
+        discard,
+      };
+    } catch (error) {
+      await discard();
+      throw error;
+    }
+  }
+
+  /** Moves the repo aside; `commit` removes it for good, `restore` puts it back. */
+  async function detach(projectId: string) {
+    const trash = path.join(reposDir, `.trash-${projectId}-${randomUUID().slice(0, 8)}`);
+    let moved = true;
+    try {
+      await rename(repoPath(projectId), trash);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+      moved = false;
+    }
+    return {
+      commit: () => rm(trash, { recursive: true, force: true }),
+      restore: async () => {
+        if (moved) await rename(trash, repoPath(projectId));
+      },
+    };
+  }
+
+  /** Files of the project at a version (default: its latest), as relative paths. */
+  async function listFiles(projectId: string, version = 'HEAD'): Promise<string[]> {
+    const out = await git(['--git-dir', repoPath(projectId), 'ls-tree', '-r', '--name-only', version]);
+    return out.split('\n').filter(Boolean);
+  }
+
+  async function head(projectId: string): Promise<string> {
+    return (await git(['--git-dir', repoPath(projectId), 'rev-parse', 'HEAD'])).trim();
+  }
+
+  /**
+   * At start: removes what a crash left in the middle of a create or delete, and
+   * reports repos that no project owns (kept, not deleted: a wrong DATABASE_URL must
+   * never cost anyone their work).
+   */
+  async function sweep(knownProjectIds: Set<string>) {
+    await mkdir(reposDir, { recursive: true });
+    const removed: string[] = [];
+    const orphans: string[] = [];
+    for (const entry of await readdir(reposDir)) {
+      if (entry.startsWith('.tmp-') || entry.startsWith('.trash-')) {
+        await rm(path.join(reposDir, entry), { recursive: true, force: true });
+        removed.push(entry);
+      } else if (entry.endsWith('.git') && !knownProjectIds.has(entry.slice(0, -4))) {
+        orphans.push(entry);
+      }
+    }
+    return { removed, orphans };
+  }
+
+  return { repoPath, prepare, detach, listFiles, head, sweep };
+}
+
+export type ProjectRepos = ReturnType<typeof createProjectRepos>;

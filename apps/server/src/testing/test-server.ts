@@ -1,0 +1,91 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { pino } from 'pino';
+import { templateProjectDir } from '@cutroom/template';
+import { buildApp, type AppDeps } from '../app.js';
+import { allowedOrigins, loadConfig } from '../config.js';
+import { createProjectRepos, type ProjectRepos } from '../repos/project-repos.js';
+import { openStore } from '../store/store.js';
+
+/**
+ * A real server (real PGlite, real git, real HTTP) on an ephemeral port with its own
+ * data folder, for integration tests. `request` sends what a browser on the app's own
+ * origin would send; pass `origin: null` to leave the header out.
+ */
+export async function startTestServer(
+  options: { environment?: Record<string, string>; authLimits?: AppDeps['authLimits']; repos?: (repos: ProjectRepos) => ProjectRepos } = {},
+) {
+  const dataDir = await mkdtemp(path.join(os.tmpdir(), 'cutroom-server-'));
+  const config = loadConfig({ DATA_DIR: dataDir, PORT: '0', LOG_LEVEL: 'silent', ...options.environment });
+  const store = await openStore(config.store);
+  const baseRepos = createProjectRepos({ reposDir: path.join(dataDir, 'repos'), templateDir: templateProjectDir });
+  const repos = options.repos ? options.repos(baseRepos) : baseRepos;
+  let origins = new Set<string>();
+  const app = await buildApp({
+    config,
+    store,
+    repos,
+    logger: pino({ level: 'silent' }),
+    version: '0.0.0-test',
+    allowedOrigins: () => origins,
+    authLimits: options.authLimits,
+  });
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : 0;
+  origins = allowedOrigins(config, port);
+  const baseUrl = `http://127.0.0.1:${port}`;
+
+  async function request(
+    method: string,
+    url: string,
+    init: { body?: unknown; raw?: string | Buffer; cookie?: string; origin?: string | null; headers?: Record<string, string> } = {},
+  ) {
+    const headers: Record<string, string> = { ...init.headers };
+    if (init.origin !== null) headers.origin = init.origin ?? baseUrl;
+    if (init.cookie) headers.cookie = init.cookie;
+    let body: string | Buffer | undefined;
+    if (init.raw !== undefined) body = init.raw;
+    else if (init.body !== undefined) {
+      body = JSON.stringify(init.body);
+      headers['content-type'] ??= 'application/json';
+    }
+    const response = await fetch(baseUrl + url, { method, headers, body });
+    const text = await response.text();
+    let json: any = undefined;
+    try {
+      json = text ? JSON.parse(text) : undefined;
+    } catch {
+      json = undefined;
+    }
+    return { status: response.status, headers: response.headers, json, text };
+  }
+
+  /** Signs up a fresh user and returns its cookie header. */
+  async function signup(email = `user-${Math.random().toString(36).slice(2)}@example.com`, password = 'correct horse battery') {
+    const response = await request('POST', '/api/auth/signup', { body: { email, password, name: 'Test User' } });
+    if (response.status !== 201) throw new Error(`signup failed: ${response.status} ${response.text}`);
+    const setCookie = response.headers.get('set-cookie') ?? '';
+    return { cookie: setCookie.split(';', 1)[0]!, user: response.json.user as { id: string; email: string }, setCookie };
+  }
+
+  return {
+    app,
+    store,
+    repos,
+    config,
+    dataDir,
+    baseUrl,
+    port,
+    request,
+    signup,
+    async close() {
+      await app.close();
+      await store.close();
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export type TestServer = Awaited<ReturnType<typeof startTestServer>>;

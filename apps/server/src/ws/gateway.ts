@@ -1,0 +1,99 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { WebSocket } from '@fastify/websocket';
+import {
+  ClientMessage,
+  MAX_FRAME_BYTES,
+  PROTOCOL_VERSION,
+  type ServerMessage,
+  type User,
+} from '@cutroom/protocol';
+import type { ProjectService } from '../projects/project-service.js';
+
+/**
+ * The `/ws` endpoint. The upgrade itself is guarded (allowed Origin, signed-in user);
+ * after it every frame is size-checked and parsed with the protocol's schema, and any
+ * bad frame gets an `error` frame back, never a crash or a silent drop.
+ *
+ * Live sessions (sandbox, preview, agent) arrive with the live-sessions issue; until
+ * then a valid `session:start` for an owned project is answered `sessions_unavailable`.
+ */
+export function registerGateway(
+  app: FastifyInstance,
+  deps: { projects: ProjectService; currentUser: (request: FastifyRequest) => Promise<User | null> },
+) {
+  app.get('/ws', { websocket: true }, (socket: WebSocket, request) => {
+    const user = (request as FastifyRequest & { wsUser?: User }).wsUser!;
+    const log = request.log.child({ userId: user.id });
+    const send = (message: ServerMessage) => {
+      if (socket.readyState === socket.OPEN) socket.send(JSON.stringify(message));
+    };
+
+    socket.on('message', (data, isBinary) => {
+      void handleFrame(data as Buffer, isBinary).catch((error: unknown) => {
+        log.error({ err: error }, 'websocket handler failed');
+        send({ type: 'error', code: 'internal', message: 'Something went wrong on our side.' });
+      });
+    });
+
+    async function handleFrame(data: Buffer, isBinary: boolean) {
+      if (isBinary) {
+        return send({ type: 'error', code: 'invalid_message', message: 'Send JSON text frames.' });
+      }
+      if (data.byteLength > MAX_FRAME_BYTES) {
+        return send({ type: 'error', code: 'frame_too_large', message: `Frames are limited to ${MAX_FRAME_BYTES} bytes.` });
+      }
+      let json: unknown;
+      try {
+        json = JSON.parse(data.toString('utf8'));
+      } catch {
+        return send({ type: 'error', code: 'invalid_message', message: 'That frame is not valid JSON.' });
+      }
+      const parsed = ClientMessage.safeParse(json);
+      if (!parsed.success) {
+        const type = typeof json === 'object' && json && 'type' in json ? String((json as { type: unknown }).type) : '';
+        return send({
+          type: 'error',
+          code: 'invalid_message',
+          message: type ? `That "${type.slice(0, 40)}" message is not valid.` : 'Every frame needs a known "type".',
+        });
+      }
+      const message = parsed.data;
+      switch (message.type) {
+        case 'session:start': {
+          if (message.protocolVersion !== PROTOCOL_VERSION) {
+            const behind = message.protocolVersion < PROTOCOL_VERSION ? 'this page is out of date: reload it' : 'the server is older than this page';
+            return send({
+              type: 'error',
+              code: 'protocol_mismatch',
+              message: `Protocol version ${message.protocolVersion} is not supported (${behind}).`,
+              serverProtocolVersion: PROTOCOL_VERSION,
+            });
+          }
+          const project = /^[0-9a-f-]{36}$/i.test(message.projectId)
+            ? await deps.projects.get(user.id, message.projectId)
+            : null;
+          if (!project) return send({ type: 'error', code: 'not_found', message: 'That project was not found.' });
+          return send({
+            type: 'error',
+            code: 'sessions_unavailable',
+            message: 'Live preview and chat are not available in this version of Cutroom yet.',
+          });
+        }
+        case 'message:send':
+        case 'message:cancel':
+        case 'session:end':
+          return send({ type: 'error', code: 'sessions_unavailable', message: 'There is no live session to send that to.' });
+      }
+    }
+  });
+
+  // Authenticate before the upgrade: an anonymous upgrade is refused with 401.
+  app.addHook('preValidation', async (request, reply) => {
+    if (request.routeOptions.url !== '/ws') return;
+    const user = await deps.currentUser(request);
+    if (!user) {
+      return reply.status(401).send({ error: { code: 'unauthenticated', message: 'Sign in to continue.' } });
+    }
+    (request as FastifyRequest & { wsUser?: User }).wsUser = user;
+  });
+}
