@@ -6,7 +6,7 @@ import { templateProjectDir } from '@cutroom/template';
 import { buildApp, type AppDeps } from '../app.js';
 import { allowedOrigins, loadConfig } from '../config.js';
 import { createProjectRepos, type ProjectRepos } from '../repos/project-repos.js';
-import { openStore } from '../store/store.js';
+import { type Store, openStore } from '../store/store.js';
 
 /**
  * A real server (real PGlite, real git, real HTTP) on an ephemeral port with its own
@@ -14,11 +14,18 @@ import { openStore } from '../store/store.js';
  * origin would send; pass `origin: null` to leave the header out.
  */
 export async function startTestServer(
-  options: { environment?: Record<string, string>; authLimits?: AppDeps['authLimits']; repos?: (repos: ProjectRepos) => ProjectRepos } = {},
+  options: {
+    environment?: Record<string, string>;
+    authLimits?: AppDeps['authLimits'];
+    /** Wrap the real parts, to inject failures. */
+    repos?: (repos: ProjectRepos) => ProjectRepos;
+    store?: (store: Store) => Store;
+  } = {},
 ) {
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'cutroom-server-'));
   const config = loadConfig({ DATA_DIR: dataDir, PORT: '0', LOG_LEVEL: 'silent', ...options.environment });
-  const store = await openStore(config.store);
+  const realStore = await openStore(config.store);
+  const store = options.store ? options.store(realStore) : realStore;
   const baseRepos = createProjectRepos({ reposDir: path.join(dataDir, 'repos'), templateDir: templateProjectDir });
   const repos = options.repos ? options.repos(baseRepos) : baseRepos;
   let origins = new Set<string>();

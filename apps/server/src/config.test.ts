@@ -1,0 +1,64 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, allowedOrigins, loadConfig, providerStatus } from './config.js';
+
+describe('configuration', () => {
+  it('has embedded defaults that need nothing installed', () => {
+    const config = loadConfig({});
+    expect(config).toMatchObject({
+      port: 8080,
+      previewPort: 8090,
+      host: '127.0.0.1',
+      sandboxDriver: 'local',
+      agentRunner: 'claude-agent-sdk',
+      chromiumPath: '/usr/bin/chromium',
+      sessionGraceMs: 30_000,
+      store: { kind: 'pglite' },
+    });
+    expect(config.storageUrl).toMatch(/^file:\/\/.*\/storage$/);
+  });
+
+  it('uses PostgreSQL when DATABASE_URL is set', () => {
+    expect(loadConfig({ DATABASE_URL: 'postgres://u@db:5432/app' }).store).toEqual({ kind: 'postgres', url: 'postgres://u@db:5432/app' });
+  });
+
+  it.each([
+    [{ SANDBOX_DRIVER: 'lxc' }, 'SANDBOX_DRIVER'],
+    [{ SANDBOX_DRIVER: 'docker' }, 'docker is not available'],
+    [{ AGENT_RUNNER: 'gpt' }, 'AGENT_RUNNER'],
+    [{ DATABASE_URL: 'mysql://x' }, 'DATABASE_URL'],
+    [{ STORAGE_URL: 'ftp://x' }, 'STORAGE_URL'],
+    [{ STORAGE_URL: 's3://bucket/prefix' }, 'only file://'],
+    [{ PORT: 'eighty' }, 'PORT'],
+    [{ PORT: '70000' }, 'PORT'],
+    [{ SESSION_GRACE_MS: '-1' }, 'SESSION_GRACE_MS'],
+    [{ ALLOWED_ORIGINS: 'https://a.example/path' }, 'not an origin'],
+  ])('refuses %j, naming the variable', (environment, fragment) => {
+    expect(() => loadConfig(environment)).toThrow(ConfigError);
+    expect(() => loadConfig(environment)).toThrow(fragment);
+  });
+
+  it('names every bad variable at once', () => {
+    try {
+      loadConfig({ PORT: 'x', AGENT_RUNNER: 'y' });
+      expect.unreachable();
+    } catch (error) {
+      expect(String(error)).toContain('PORT');
+      expect(String(error)).toContain('AGENT_RUNNER');
+    }
+  });
+
+  it('allows the app origin on loopback aliases, the public URL and extra origins', () => {
+    const origins = allowedOrigins(loadConfig({ PUBLIC_URL: 'https://cut.example/app', ALLOWED_ORIGINS: 'https://b.example' }), 8080);
+    expect([...origins].sort()).toEqual(
+      ['http://127.0.0.1:8080', 'http://[::1]:8080', 'http://localhost:8080', 'https://b.example', 'https://cut.example'].sort(),
+    );
+  });
+
+  it('says how to configure a model provider when none is set, without leaking keys', () => {
+    expect(providerStatus(loadConfig({}))).toMatchObject({ configured: false, hint: expect.stringContaining('ANTHROPIC_API_KEY') });
+    const configured = providerStatus(loadConfig({ ANTHROPIC_API_KEY: 'sk-secret' }));
+    expect(configured.configured).toBe(true);
+    expect(JSON.stringify(configured)).not.toContain('sk-secret');
+    expect(providerStatus(loadConfig({ AGENT_RUNNER: 'ai-sdk', OPENAI_BASE_URL: 'http://127.0.0.1:11434/v1', MODEL: 'llama' })).configured).toBe(true);
+  });
+});
