@@ -26,7 +26,7 @@ export const ProjectName = z
   .trim()
   .min(1, 'Give the project a name.')
   .max(120, 'Use at most 120 characters.')
-  .refine((value) => !/[\u0000-\u001f\u007f]/.test(value), 'Use printable characters only.');
+  .refine((value) => ![...value].some((character) => character < ' ' || character === '\u007f'), 'Use printable characters only.');
 
 export const SignupRequest = z.strictObject({
   email: Email,

@@ -8,6 +8,7 @@ import {
   apiRoutes,
   splitRouteKey,
 } from '@cutroom/protocol';
+import type { ZodType } from 'zod';
 import { AppError, notFound } from '../errors.js';
 import { zodIssues } from './error-handler.js';
 
@@ -37,8 +38,8 @@ export function registerApiRoutes(
 ) {
   for (const key of Object.keys(apiRoutes) as RouteKey[]) {
     const spec = apiRoutes[key] as (typeof apiRoutes)[RouteKey] & {
-      body?: import('zod').ZodType;
-      params?: import('zod').ZodType;
+      body?: ZodType;
+      params?: ZodType;
       auth?: boolean;
     };
     const { method, path } = splitRouteKey(key);

@@ -1,0 +1,79 @@
+import type { Page } from 'playwright-core';
+
+/** Page objects: what a person does, in the words of the UI. */
+
+export class AuthPage {
+  constructor(private readonly page: Page) {}
+
+  async signUp(name: string, email: string, password: string) {
+    await this.page.goto('/signup');
+    await this.page.getByLabel('Name').fill(name);
+    await this.page.getByLabel('Email').fill(email);
+    await this.page.getByLabel('Password').fill(password);
+    await this.page.getByRole('button', { name: 'Create account' }).click();
+    await this.page.getByRole('heading', { name: 'Projects', exact: true }).waitFor();
+  }
+
+  async signIn(email: string, password: string) {
+    await this.page.goto('/signin');
+    await this.page.getByLabel('Email').fill(email);
+    await this.page.getByLabel('Password').fill(password);
+    await this.page.getByRole('button', { name: 'Sign in' }).click();
+  }
+
+  async signOut() {
+    await this.page.getByRole('button', { name: 'Sign out' }).click();
+    await this.page.getByRole('heading', { name: 'Welcome back' }).waitFor();
+  }
+}
+
+export class ProjectsPage {
+  constructor(private readonly page: Page) {}
+
+  list() {
+    return this.page.getByRole('list', { name: 'Your projects' });
+  }
+
+  card(name: string) {
+    return this.list().getByRole('listitem').filter({ has: this.page.getByRole('link', { name, exact: true }) });
+  }
+
+  /** Names of the listed projects, once the list has loaded (none: the empty state). */
+  async names() {
+    await this.page.getByRole('list', { name: 'Your projects' }).or(this.page.getByRole('heading', { name: 'No projects yet' })).waitFor();
+    if (!(await this.list().isVisible())) return [];
+    return this.list().getByRole('heading').allInnerTexts();
+  }
+
+  async create(name: string) {
+    const button = this.page.getByRole('button', { name: /New project|Create your first project/ });
+    await button.first().click();
+    const dialog = this.page.getByRole('dialog', { name: 'New project' });
+    await dialog.getByLabel('Project name').fill(name);
+    await dialog.getByRole('button', { name: 'Create project' }).click();
+    await this.page.waitForURL(/\/projects\/[0-9a-f-]{36}$/);
+  }
+
+  async rename(from: string, to: string) {
+    await this.card(from).hover();
+    await this.page.getByRole('button', { name: `Rename ${from}` }).click();
+    const dialog = this.page.getByRole('dialog', { name: 'Rename project' });
+    await dialog.getByLabel('Project name').fill(to);
+    await dialog.getByRole('button', { name: 'Save' }).click();
+    await this.card(to).waitFor();
+  }
+
+  async delete(name: string, { confirm }: { confirm: boolean }) {
+    await this.card(name).hover();
+    await this.page.getByRole('button', { name: `Delete ${name}` }).click();
+    const dialog = this.page.getByRole('dialog', { name: `Delete “${name}”?` });
+    await dialog.waitFor();
+    if (confirm) {
+      await dialog.getByRole('button', { name: 'Delete project' }).click();
+      await this.card(name).waitFor({ state: 'detached' });
+    } else {
+      await dialog.getByRole('button', { name: 'Cancel' }).click();
+      await dialog.waitFor({ state: 'hidden' });
+    }
+  }
+}
