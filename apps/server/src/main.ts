@@ -74,7 +74,9 @@ async function main() {
 
   const provider = providerStatus(config);
   if (!provider.configured) logger.warn(provider.hint);
-  logger.info({ url: `http://${config.host}:${listenPort}` }, 'Cutroom is ready');
+  const url = `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${listenPort}`;
+  logger.info({ url }, 'Cutroom is ready');
+  if (process.stderr.isTTY) process.stderr.write(`\n  Cutroom is running at ${url}\n\n`);
 }
 
 main().catch((error: unknown) => {
