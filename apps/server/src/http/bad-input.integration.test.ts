@@ -15,8 +15,7 @@ describe('bad input on every route', () => {
 
   beforeAll(async () => {
     server = await startTestServer();
-    ({ cookie } = await server.signup());
-    projectId = (await server.request('POST', '/api/projects', { cookie, body: { name: 'Target' } })).json.project.id;
+    ({ cookie, projectId } = await server.signupWithProject('Target'));
   });
   afterAll(async () => server.close());
 

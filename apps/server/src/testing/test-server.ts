@@ -77,8 +77,17 @@ export async function startTestServer(
     return { cookie: setCookie.split(';', 1)[0]!, user: response.json.user as { id: string; email: string }, setCookie };
   }
 
+  /** Signs up a fresh user who owns one new project. */
+  async function signupWithProject(name = 'Project') {
+    const account = await signup();
+    const created = await request('POST', '/api/projects', { cookie: account.cookie, body: { name } });
+    if (created.status !== 201) throw new Error(`create failed: ${created.status} ${created.text}`);
+    return { ...account, projectId: created.json.project.id as string };
+  }
+
   return {
     app,
+    signupWithProject,
     store,
     repos,
     config,

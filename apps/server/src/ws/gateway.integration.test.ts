@@ -10,8 +10,7 @@ describe('WebSocket gateway', () => {
 
   beforeAll(async () => {
     server = await startTestServer();
-    ({ cookie } = await server.signup());
-    projectId = (await server.request('POST', '/api/projects', { cookie, body: { name: 'WS' } })).json.project.id;
+    ({ cookie, projectId } = await server.signupWithProject('WS'));
   });
   afterAll(async () => server.close());
 

@@ -40,8 +40,11 @@ function useNextPath() {
   return next && next.startsWith('/') && !next.startsWith('//') ? next : '/';
 }
 
-export function SignInPage() {
-  const { signIn } = useAuth();
+/**
+ * A sign-in or sign-up form: runs `action` with the form's fields, shows its error, and
+ * on success goes where the user was headed.
+ */
+function useAuthForm(action: (field: (name: string) => string) => Promise<void>) {
   const navigate = useNavigate();
   const next = useNextPath();
   const [error, setError] = useState<ApiError | null>(null);
@@ -53,13 +56,20 @@ export function SignInPage() {
     setBusy(true);
     setError(null);
     try {
-      await signIn(String(form.get('email')), String(form.get('password')));
+      await action((name) => String(form.get(name) ?? ''));
       navigate(next, { replace: true });
     } catch (caught) {
       setError(caught instanceof ApiError ? caught : new ApiError(0, 'internal', 'Something went wrong. Try again.'));
       setBusy(false);
     }
   }
+
+  return { next, error, busy, submit };
+}
+
+export function SignInPage() {
+  const { signIn } = useAuth();
+  const { next, error, busy, submit } = useAuthForm((form) => signIn(form('email'), form('password')));
 
   return (
     <AuthShell
@@ -88,24 +98,7 @@ export function SignInPage() {
 
 export function SignUpPage() {
   const { signUp } = useAuth();
-  const navigate = useNavigate();
-  const next = useNextPath();
-  const [error, setError] = useState<ApiError | null>(null);
-  const [busy, setBusy] = useState(false);
-
-  async function submit(event: FormEvent<HTMLFormElement>) {
-    event.preventDefault();
-    const form = new FormData(event.currentTarget);
-    setBusy(true);
-    setError(null);
-    try {
-      await signUp(String(form.get('name')), String(form.get('email')), String(form.get('password')));
-      navigate(next, { replace: true });
-    } catch (caught) {
-      setError(caught instanceof ApiError ? caught : new ApiError(0, 'internal', 'Something went wrong. Try again.'));
-      setBusy(false);
-    }
-  }
+  const { error, busy, submit } = useAuthForm((form) => signUp(form('name'), form('email'), form('password')));
 
   return (
     <AuthShell
