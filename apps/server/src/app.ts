@@ -4,8 +4,8 @@ import fastifyWebsocket from '@fastify/websocket';
 import Fastify, { type FastifyBaseLogger, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { MAX_FRAME_BYTES, type User } from '@cutroom/protocol';
-import { SESSION_COOKIE, createAuthService } from './auth/auth-service.js';
-import type { Config } from './config.js';
+import { type AuthService, SESSION_COOKIE, createAuthService } from './auth/auth-service.js';
+import { type Config, previewOrigin } from './config.js';
 import { registerApiRoutes } from './http/api-routes.js';
 import { installErrorHandling } from './http/error-handler.js';
 import { createHandlers } from './http/handlers.js';
@@ -13,6 +13,7 @@ import { installOriginGuard } from './http/origin-guard.js';
 import { registerWebApp } from './http/web-app.js';
 import { createProjectService } from './projects/project-service.js';
 import type { ProjectRepos } from './repos/project-repos.js';
+import type { SessionManager } from './sessions/session-manager.js';
 import type { Store } from './store/store.js';
 import { registerGateway } from './ws/gateway.js';
 
@@ -28,6 +29,9 @@ export type AppDeps = {
   /** Origins allowed to change state; computed once the listen port is known. */
   allowedOrigins: () => Set<string>;
   authLimits?: Parameters<typeof createAuthService>[1];
+  auth?: AuthService;
+  /** Live sessions; without it, `session:start` answers `sessions_unavailable`. */
+  sessions?: SessionManager;
 };
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
@@ -60,7 +64,7 @@ export async function buildApp(deps: AppDeps) {
         "style-src 'self' 'unsafe-inline'",
         "script-src 'self'",
         "connect-src 'self'",
-        `frame-src http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${config.previewPort}`,
+        `frame-src ${previewOrigin(config)}`,
         "frame-ancestors 'none'",
         "base-uri 'self'",
         "form-action 'self'",
@@ -73,13 +77,13 @@ export async function buildApp(deps: AppDeps) {
   await app.register(fastifyWebsocket, { options: { maxPayload: MAX_FRAME_BYTES * 4 } });
   installOriginGuard(app, deps.allowedOrigins);
 
-  const auth = createAuthService(store, deps.authLimits);
+  const auth = deps.auth ?? createAuthService(store, deps.authLimits);
   const projects = createProjectService({ store, repos, logger });
   const currentUser = async (request: FastifyRequest): Promise<User | null> =>
     auth.userForToken(request.cookies[SESSION_COOKIE]);
 
   registerApiRoutes(app, createHandlers({ store, auth, projects, version: deps.version, cookieSecure: config.cookieSecure }), currentUser);
-  registerGateway(app, { projects, currentUser });
+  registerGateway(app, { projects, currentUser, sessions: deps.sessions });
   await registerWebApp(app, config.webDistDir);
 
   const housekeeping = setInterval(() => {

@@ -41,6 +41,14 @@ const Environment = z.object({
   MODEL: optionalText,
   CHROMIUM_PATH: z.string().trim().min(1).default('/usr/bin/chromium'),
   SESSION_GRACE_MS: z.coerce.number().int().min(0).max(24 * 60 * 60 * 1000).default(30_000),
+  /** Started sandboxes kept ready so opening a project does not wait for a dev server. */
+  SESSION_POOL_SIZE: z.coerce.number().int().min(0).max(64).default(1),
+  /** A session without any activity for this long is ended. */
+  SESSION_IDLE_MS: z.coerce.number().int().min(1_000).max(7 * 24 * 60 * 60 * 1000).default(30 * 60_000),
+  /** How long a preview link may wait before its first use. */
+  PREVIEW_TOKEN_TTL_MS: z.coerce.number().int().min(1_000).max(60 * 60_000).default(60_000),
+  /** The preview origin as browsers reach it, when not `http://HOST:PREVIEW_PORT`. */
+  PREVIEW_PUBLIC_URL: optionalText.pipe(url(['http:', 'https:']).optional()),
   /** The app's public origin, when it is not `http://HOST:PORT` (behind a proxy, say). */
   PUBLIC_URL: optionalText.pipe(url(['http:', 'https:']).optional()),
   /** More origins allowed to make state-changing requests, comma-separated. */
@@ -70,6 +78,11 @@ export type Config = {
   };
   chromiumPath: string;
   sessionGraceMs: number;
+  sessionPoolSize: number;
+  sessionIdleMs: number;
+  previewTokenTtlMs: number;
+  /** Origin of the preview proxy as the browser reaches it; undefined: http://HOST:PREVIEW_PORT. */
+  previewPublicUrl?: string;
   publicUrl?: string;
   extraOrigins: string[];
   cookieSecure: boolean;
@@ -139,6 +152,10 @@ export function loadConfig(environment: Record<string, string | undefined> = pro
     },
     chromiumPath: env.CHROMIUM_PATH,
     sessionGraceMs: env.SESSION_GRACE_MS,
+    sessionPoolSize: env.SESSION_POOL_SIZE,
+    sessionIdleMs: env.SESSION_IDLE_MS,
+    previewTokenTtlMs: env.PREVIEW_TOKEN_TTL_MS,
+    previewPublicUrl: env.PREVIEW_PUBLIC_URL ? new URL(env.PREVIEW_PUBLIC_URL).origin : undefined,
     publicUrl: env.PUBLIC_URL ? new URL(env.PUBLIC_URL).origin : undefined,
     extraOrigins,
     cookieSecure: env.COOKIE_SECURE === 'true' || env.COOKIE_SECURE === '1',
@@ -158,6 +175,13 @@ export function allowedOrigins(config: Config, listenPort: number): Set<string> 
   const hosts = loopback.includes(config.host) || config.host === '0.0.0.0' ? ['127.0.0.1', 'localhost', '[::1]'] : [config.host];
   for (const host of hosts) origins.add(`http://${host}:${listenPort}`);
   return origins;
+}
+
+/** The preview proxy's origin as the browser reaches it. */
+export function previewOrigin(config: Config, listenPort = config.previewPort): string {
+  if (config.previewPublicUrl) return config.previewPublicUrl;
+  const host = ['0.0.0.0', '::', 'localhost'].includes(config.host) ? '127.0.0.1' : config.host;
+  return `http://${host}:${listenPort}`;
 }
 
 /** What the app says about the model provider, without revealing any secret. */

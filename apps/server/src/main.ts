@@ -1,10 +1,16 @@
 import { readFileSync } from 'node:fs';
+import type { Server } from 'node:http';
 import path from 'node:path';
 import { pino } from 'pino';
 import { templateProjectDir } from '@cutroom/template';
 import { buildApp } from './app.js';
-import { ConfigError, allowedOrigins, loadConfig, providerStatus } from './config.js';
+import { createAuthService } from './auth/auth-service.js';
+import { ConfigError, allowedOrigins, loadConfig, previewOrigin, providerStatus } from './config.js';
 import { createProjectRepos } from './repos/project-repos.js';
+import { createLocalDriver } from './sessions/local-driver.js';
+import { createPreviewProxy } from './sessions/preview-proxy.js';
+import { createPreviewTokens } from './sessions/preview-tokens.js';
+import { createSessionManager } from './sessions/session-manager.js';
 import { openStore } from './store/store.js';
 
 const version = (
@@ -12,6 +18,11 @@ const version = (
     version: string;
   }
 ).version;
+
+const listenPort = (server: Server, fallback: number) => {
+  const address = server.address();
+  return address && typeof address === 'object' ? address.port : fallback;
+};
 
 async function main() {
   let config;
@@ -37,9 +48,35 @@ async function main() {
   if (swept.removed.length) logger.info({ removed: swept.removed }, 'removed leftovers of interrupted operations');
   if (swept.orphans.length) logger.warn({ orphans: swept.orphans }, 'repos that no project owns (kept; check DATABASE_URL)');
 
-  let listenPort = config.port;
-  const app = await buildApp({ config, store, repos, logger, version, allowedOrigins: () => origins });
-  let origins = allowedOrigins(config, listenPort);
+  const driver = createLocalDriver({
+    sandboxesDir: path.join(config.dataDir, 'sandboxes'),
+    sharedCacheDir: path.join(config.dataDir, 'cache', 'vite-deps'),
+    templateDir: templateProjectDir,
+    logger: logger.child({ component: 'local-driver' }),
+  });
+  // No session survives a restart: every sandbox on disk is an orphan now.
+  await driver.reap();
+
+  let appPort = config.port;
+  let previewPort = config.previewPort;
+  const auth = createAuthService(store);
+  const sessions = createSessionManager({
+    driver,
+    repos,
+    tokens: createPreviewTokens({ ttlMs: config.previewTokenTtlMs }),
+    logger: logger.child({ component: 'sessions' }),
+    graceMs: config.sessionGraceMs,
+    idleMs: config.sessionIdleMs,
+    poolSize: config.sessionPoolSize,
+    previewOrigin: () => previewOrigin(config, previewPort),
+  });
+  let origins = allowedOrigins(config, appPort);
+  const app = await buildApp({ config, store, repos, logger, version, auth, sessions, allowedOrigins: () => origins });
+  const previewServer = createPreviewProxy({
+    sessions,
+    userForCookie: (header) => auth.userIdForCookieHeader(header),
+    logger: logger.child({ component: 'preview-proxy' }),
+  });
 
   let stopping = false;
   const stop = async (signal: string) => {
@@ -52,10 +89,13 @@ async function main() {
     const force = setTimeout(() => {
       logger.error('shutdown took too long; exiting');
       process.exit(1);
-    }, 10_000);
+    }, 15_000);
     force.unref();
     try {
+      previewServer.close();
+      previewServer.closeAllConnections();
       await app.close();
+      await sessions.close();
       await store.close();
       logger.info('stopped');
       process.exit(0);
@@ -68,14 +108,19 @@ async function main() {
   process.on('SIGINT', () => void stop('SIGINT'));
 
   await app.listen({ port: config.port, host: config.host });
-  const address = app.server.address();
-  if (address && typeof address === 'object') listenPort = address.port;
-  origins = allowedOrigins(config, listenPort);
+  appPort = listenPort(app.server, config.port);
+  origins = allowedOrigins(config, appPort);
+  await new Promise<void>((resolve, reject) => {
+    previewServer.once('error', reject);
+    previewServer.listen(config.previewPort, config.host, resolve);
+  });
+  previewPort = listenPort(previewServer, config.previewPort);
+  sessions.start();
 
   const provider = providerStatus(config);
   if (!provider.configured) logger.warn(provider.hint);
-  const url = `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${listenPort}`;
-  logger.info({ url }, 'Cutroom is ready');
+  const url = `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${appPort}`;
+  logger.info({ url, preview: previewOrigin(config, previewPort), sandboxDriver: driver.name }, 'Cutroom is ready');
   if (process.stderr.isTTY) process.stderr.write(`\n  Cutroom is running at ${url}\n\n`);
 }
 

@@ -21,6 +21,9 @@ export const errorCodes = [
   'frame_too_large',
   'invalid_message',
   'sessions_unavailable',
+  'session_failed',
+  'no_session',
+  'agent_unavailable',
   'internal',
 ] as const;
 

@@ -1,4 +1,6 @@
 export * from './errors.js';
 export * from './rest.js';
 export * from './routes.js';
+export * from './preview.js';
+export * from './sandbox.js';
 export * from './ws.js';

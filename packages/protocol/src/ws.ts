@@ -30,16 +30,24 @@ export const MessageSend = z.strictObject({
 export const MessageCancel = z.strictObject({ type: z.literal('message:cancel') });
 export const SessionEnd = z.strictObject({ type: z.literal('session:end') });
 
+/** Start the session again after an error (same project, a fresh sandbox). */
+export const SessionRestart = z.strictObject({ type: z.literal('session:restart') });
+
 export const ClientMessage = z.discriminatedUnion('type', [
   SessionStart,
   MessageSend,
   MessageCancel,
   SessionEnd,
+  SessionRestart,
 ]);
 export type ClientMessage = z.infer<typeof ClientMessage>;
 
 // server → browser
 
+export const SessionState = z.enum(['starting', 'running', 'grace', 'stopped', 'error']);
+export type SessionState = z.infer<typeof SessionState>;
+
+/** The preview is up: load `previewUrl` (carries a short-lived token) in the iframe. */
 export const SessionReady = z.object({
   type: z.literal('session:ready'),
   seq: z.number().int(),
@@ -47,13 +55,33 @@ export const SessionReady = z.object({
   previewUrl: z.string(),
 });
 
+/** The session's lifecycle, for the status the page shows. */
+export const SessionStatus = z.object({
+  type: z.literal('session:status'),
+  seq: z.number().int(),
+  sessionId: z.string(),
+  state: SessionState,
+  /** Why, for `error` and `stopped`. */
+  reason: z.string().optional(),
+});
+
+/** The session is over (ended by the user, culled, or failed); start a new one to go on. */
+export const SessionEnded = z.object({
+  type: z.literal('session:ended'),
+  seq: z.number().int(),
+  sessionId: z.string(),
+  reason: z.string(),
+});
+
 export const ServerError = z.object({
   type: z.literal('error'),
+  /** Set when the error belongs to a session's event stream. */
+  seq: z.number().int().optional(),
   code: ErrorCode,
   message: z.string(),
   /** For `protocol_mismatch`: what the server speaks. */
   serverProtocolVersion: z.number().int().optional(),
 });
 
-export const ServerMessage = z.discriminatedUnion('type', [SessionReady, ServerError]);
+export const ServerMessage = z.discriminatedUnion('type', [SessionReady, SessionStatus, SessionEnded, ServerError]);
 export type ServerMessage = z.infer<typeof ServerMessage>;

@@ -1,41 +1,126 @@
-import { Player, type PlayerRef } from '@remotion/player';
+import { Player, PlayerInternals, type PlayerRef } from '@remotion/player';
 import { useEffect, useRef } from 'react';
 import { createRoot } from 'react-dom/client';
-// `@project` is the working copy's `src/` (see vite.config.ts).
+// `@project` is the working copy's `src/` (resolved by the runtime's Vite plugin).
 import { compositions } from '@project/compositions';
 
 /**
- * The preview page: plays the project's first composition in the Remotion Player.
- * It runs in a sandboxed iframe on the preview origin, so it only ever posts
- * non-secret messages to its parent (with target '*', the only one that reaches an
- * opaque-origin parent check).
+ * The preview page: plays the project's first composition in the Remotion Player, in a
+ * sandboxed iframe on the preview origin. It tells its parent about the composition,
+ * its sequences (for the timeline), the current frame and any error, and obeys
+ * play/pause/seek from the parent. Messages go out with target '*' (the only one that
+ * reaches a parent from an opaque origin), so nothing secret is ever sent.
  */
-function reportError(error: Error) {
-  window.parent.postMessage(
-    { type: 'remotion:error', message: error.message, stack: error.stack ?? null },
-    '*',
-  );
+type Outgoing =
+  | { type: 'remotion:ready'; compositionId: string; durationInFrames: number; fps: number; width: number; height: number }
+  | { type: 'remotion:sequences'; sequences: { id: string; name: string; from: number; durationInFrames: number; depth: number }[] }
+  | { type: 'remotion:frame'; frame: number; playing: boolean }
+  | { type: 'remotion:error'; message: string; stack: string | null };
+
+const post = (message: Outgoing) => window.parent.postMessage(message, '*');
+const reportError = (error: { message?: string; stack?: string } | undefined, fallback: string) =>
+  post({ type: 'remotion:error', message: String(error?.message ?? fallback).slice(0, 10_000), stack: error?.stack?.slice(0, 50_000) ?? null });
+
+window.addEventListener('error', (event) => reportError(event.error, event.message));
+window.addEventListener('unhandledrejection', (event) => reportError(event.reason, 'Unhandled promise rejection'));
+if (import.meta.hot) {
+  import.meta.hot.on('vite:error', (payload: { err: { message: string; stack?: string } }) => reportError(payload.err, 'Build error'));
 }
+
+type RegisteredSequence = { id: string; displayName: string; from: number; duration: number; parent: string | null; showInTimeline: boolean };
+
+/** Layers Remotion registers for its own wrappers (`<AbsoluteFill>`, …): not the video's parts. */
+const isWrapperLayer = (sequence: RegisteredSequence) => /^<.+>$/.test(sequence.displayName);
+
+/** Registered sequences → the timeline's rows: absolute start, depth among shown rows. */
+function placeSequences(sequences: RegisteredSequence[]) {
+  const byId = new Map(sequences.map((sequence) => [sequence.id, sequence]));
+  return sequences
+    .filter((sequence) => sequence.showInTimeline !== false && !isWrapperLayer(sequence))
+    .map((sequence) => {
+      let from = sequence.from;
+      let depth = 0;
+      for (let parent = sequence.parent ? byId.get(sequence.parent) : undefined; parent; parent = parent.parent ? byId.get(parent.parent) : undefined) {
+        from += parent.from;
+        if (!isWrapperLayer(parent)) depth++;
+      }
+      return { id: sequence.id, name: sequence.displayName || 'Sequence', from, durationInFrames: Math.max(0, Math.round(sequence.duration)), depth };
+    })
+    .sort((a, b) => a.from - b.from || a.depth - b.depth);
+}
+
+/*
+ * The Player reports its mounted sequences (as the Studio's timeline sees them) to a
+ * callback in `PlayerInternals.TimelineSequenceObserverContext`: exported and typed by
+ * @remotion/player 4.0.527, though not in its documentation. Used only here; the
+ * browser tests fail if an upgrade drops it.
+ */
+let lastSequences = '';
+const reportSequences = (sequences: RegisteredSequence[]) => {
+  const placed = placeSequences(sequences);
+  const serialized = JSON.stringify(placed);
+  if (serialized === lastSequences) return;
+  lastSequences = serialized;
+  post({ type: 'remotion:sequences', sequences: placed });
+};
 
 const PreviewPlayer: React.FC = () => {
   const playerRef = useRef<PlayerRef>(null);
   const composition = compositions[0];
+  const Component = composition?.component;
+
+  useEffect(() => {
+    if (!composition) return;
+    post({
+      type: 'remotion:ready',
+      compositionId: composition.id,
+      durationInFrames: composition.durationInFrames,
+      fps: composition.fps,
+      width: composition.width,
+      height: composition.height,
+    });
+  }, [composition]);
 
   useEffect(() => {
     const player = playerRef.current;
     if (!player) return;
-    const onError = (event: { detail: { error: Error } }) => reportError(event.detail.error);
+    const sendFrame = () => post({ type: 'remotion:frame', frame: player.getCurrentFrame(), playing: player.isPlaying() });
+    const onError = (event: { detail: { error: Error } }) => reportError(event.detail.error, 'The composition failed');
+    player.addEventListener('frameupdate', sendFrame);
+    player.addEventListener('play', sendFrame);
+    player.addEventListener('pause', sendFrame);
+    player.addEventListener('seeked', sendFrame);
     player.addEventListener('error', onError);
-    return () => player.removeEventListener('error', onError);
-  }, []);
+    sendFrame();
 
-  if (!composition) {
-    return <p style={{ color: '#fff', fontFamily: 'sans-serif' }}>This project has no composition.</p>;
+    const onCommand = (event: MessageEvent) => {
+      if (event.source !== window.parent) return;
+      const command = event.data as { type?: unknown; frame?: unknown };
+      if (command?.type === 'player:play') player.play();
+      else if (command?.type === 'player:pause') player.pause();
+      else if (command?.type === 'player:seek' && Number.isInteger(command.frame) && (command.frame as number) >= 0) {
+        player.seekTo(command.frame as number);
+      }
+    };
+    window.addEventListener('message', onCommand);
+    return () => {
+      player.removeEventListener('frameupdate', sendFrame);
+      player.removeEventListener('play', sendFrame);
+      player.removeEventListener('pause', sendFrame);
+      player.removeEventListener('seeked', sendFrame);
+      player.removeEventListener('error', onError);
+      window.removeEventListener('message', onCommand);
+    };
+  }, [Component]);
+
+  if (!composition || !Component) {
+    return <p style={{ color: '#fff', fontFamily: 'sans-serif', padding: 16 }}>This project has no composition yet.</p>;
   }
   return (
+    <PlayerInternals.TimelineSequenceObserverContext.Provider value={reportSequences as never}>
     <Player
       ref={playerRef}
-      component={composition.component}
+      component={Component}
       inputProps={composition.defaultProps}
       durationInFrames={composition.durationInFrames}
       fps={composition.fps}
@@ -45,7 +130,11 @@ const PreviewPlayer: React.FC = () => {
       controls
       loop
       acknowledgeRemotionLicense
+      errorFallback={({ error }) => (
+        <div style={{ color: '#fca5a5', fontFamily: 'sans-serif', padding: 24 }}>The video failed to render: {error.message}</div>
+      )}
     />
+    </PlayerInternals.TimelineSequenceObserverContext.Provider>
   );
 };
 

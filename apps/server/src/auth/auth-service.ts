@@ -82,6 +82,16 @@ export function createAuthService(store: Store, limits = { perAccount: 5, perAdd
       return user ? publicUser(user) : null;
     },
 
+    /** The user of an app session cookie in a raw `Cookie` header (the preview proxy has no framework). */
+    async userIdForCookieHeader(header: string | undefined): Promise<string | null> {
+      if (!header) return null;
+      for (const part of header.split(';')) {
+        const [name, ...value] = part.trim().split('=');
+        if (name === SESSION_COOKIE) return (await this.userForToken(decodeURIComponent(value.join('='))))?.id ?? null;
+      }
+      return null;
+    },
+
     async logout(token: string | undefined) {
       if (token && token.length <= 200) await store.authSessions.delete(hashToken(token));
     },

@@ -73,6 +73,20 @@ export function createProjectRepos(options: { reposDir: string; templateDir: str
     };
   }
 
+  /**
+   * Makes `workspace` a working copy of the project's latest version: a git repo whose
+   * `main` is the project's, with every other file removed (the warm pool's folders
+   * start out holding the template).
+   */
+  async function checkout(projectId: string, workspace: string) {
+    const inWorkspace = ['-C', workspace];
+    await git([...inWorkspace, 'init', '--quiet']);
+    await git([...inWorkspace, 'fetch', '--quiet', '--no-tags', repoPath(projectId), 'main']);
+    await git([...inWorkspace, 'checkout', '--quiet', '--force', '-B', 'main', 'FETCH_HEAD']);
+    await git([...inWorkspace, 'clean', '--quiet', '-d', '--force', '-x']);
+    return (await git([...inWorkspace, 'rev-parse', 'HEAD'])).trim();
+  }
+
   /** Files of the project at a version (default: its latest), as relative paths. */
   async function listFiles(projectId: string, version = 'HEAD'): Promise<string[]> {
     const out = await git(['--git-dir', repoPath(projectId), 'ls-tree', '-r', '--name-only', version]);
@@ -103,7 +117,7 @@ export function createProjectRepos(options: { reposDir: string; templateDir: str
     return { removed, orphans };
   }
 
-  return { repoPath, prepare, detach, listFiles, head, sweep };
+  return { repoPath, prepare, detach, listFiles, head, sweep, checkout };
 }
 
 export type ProjectRepos = ReturnType<typeof createProjectRepos>;

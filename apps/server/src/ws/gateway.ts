@@ -8,18 +8,24 @@ import {
   type User,
 } from '@cutroom/protocol';
 import type { ProjectService } from '../projects/project-service.js';
+import type { SessionClient, SessionManager } from '../sessions/session-manager.js';
 
 /**
  * The `/ws` endpoint. The upgrade itself is guarded (allowed Origin, signed-in user);
  * after it every frame is size-checked and parsed with the protocol's schema, and any
  * bad frame gets an `error` frame back, never a crash or a silent drop.
  *
- * Live sessions (sandbox, preview, agent) arrive with the live-sessions issue; until
- * then a valid `session:start` for an owned project is answered `sessions_unavailable`.
+ * `session:start` joins the project's live session (see `sessions/`); without a session
+ * manager (some tests) it is answered `sessions_unavailable`. Chat messages are answered
+ * `agent_unavailable` until the agent lands.
  */
 export function registerGateway(
   app: FastifyInstance,
-  deps: { projects: ProjectService; currentUser: (request: FastifyRequest) => Promise<User | null> },
+  deps: {
+    projects: ProjectService;
+    currentUser: (request: FastifyRequest) => Promise<User | null>;
+    sessions?: SessionManager;
+  },
 ) {
   app.get('/ws', { websocket: true }, (socket: WebSocket, request) => {
     const user = (request as FastifyRequest & { wsUser?: User }).wsUser!;
@@ -27,6 +33,8 @@ export function registerGateway(
     const send = (message: ServerMessage) => {
       if (socket.readyState === socket.OPEN) socket.send(JSON.stringify(message));
     };
+    const client: SessionClient = { userId: user.id, send };
+    socket.on('close', () => deps.sessions?.detach(client));
 
     socket.on('message', (data, isBinary) => {
       void handleFrame(data as Buffer, isBinary).catch((error: unknown) => {
@@ -58,6 +66,7 @@ export function registerGateway(
         });
       }
       const message = parsed.data;
+      deps.sessions?.touch(client);
       switch (message.type) {
         case 'session:start': {
           if (message.protocolVersion !== PROTOCOL_VERSION) {
@@ -73,16 +82,24 @@ export function registerGateway(
             ? await deps.projects.get(user.id, message.projectId)
             : null;
           if (!project) return send({ type: 'error', code: 'not_found', message: 'That project was not found.' });
-          return send({
-            type: 'error',
-            code: 'sessions_unavailable',
-            message: 'Live preview and chat are not available in this version of Cutroom yet.',
-          });
+          if (!deps.sessions) {
+            return send({ type: 'error', code: 'sessions_unavailable', message: 'Live previews are switched off on this server.' });
+          }
+          const sessionId = deps.sessions.attach(client, { id: project.id, ownerId: user.id }, message.lastSeq);
+          log.info({ sessionId, projectId: project.id, lastSeq: message.lastSeq }, 'joined session');
+          return;
         }
+        case 'session:end':
+          deps.sessions?.detach(client);
+          return;
+        case 'session:restart':
+          if (!(await deps.sessions?.restart(client))) {
+            send({ type: 'error', code: 'no_session', message: 'Open the project first (session:start).' });
+          }
+          return;
         case 'message:send':
         case 'message:cancel':
-        case 'session:end':
-          return send({ type: 'error', code: 'sessions_unavailable', message: 'There is no live session to send that to.' });
+          return send({ type: 'error', code: 'agent_unavailable', message: 'Chatting with the agent is not available in this version yet.' });
       }
     }
   });

@@ -5,6 +5,8 @@ import { ApiError, api } from '../api/client';
 import { AppShell } from '../components/AppShell';
 import { Button } from '../components/Button';
 import { Spinner } from '../components/Spinner';
+import { PreviewPanel } from '../session/PreviewPanel';
+import { useSession } from '../session/use-session';
 
 type Load =
   | { state: 'loading' }
@@ -14,8 +16,9 @@ type Load =
 
 /**
  * One project: chat beside the preview, as in other AI editors. The chat history is
- * real (loaded from the server); live preview and sending messages arrive with the
- * sessions and agent work, and the page says so rather than pretending.
+ * real (loaded from the server); opening the page joins the project's live session,
+ * whose preview plays beside it. Sending messages arrives with the agent, and the page
+ * says so rather than pretending.
  */
 export function ProjectPage() {
   const { projectId = '' } = useParams();
@@ -94,12 +97,13 @@ function ProjectView({ projectId }: { projectId: string }) {
           </Button>
         </div>
       )}
-      {load.state === 'ready' && <ProjectWorkspace messages={load.messages} />}
+      {load.state === 'ready' && <ProjectWorkspace projectId={load.project.id} messages={load.messages} />}
     </AppShell>
   );
 }
 
-function ProjectWorkspace({ messages }: { messages: Message[] }) {
+function ProjectWorkspace({ projectId, messages }: { projectId: string; messages: Message[] }) {
+  const session = useSession(projectId);
   return (
     <div className="flex min-h-0 flex-1 flex-col lg:flex-row">
       <section aria-label="Chat" className="flex min-h-0 flex-col border-ink-800 lg:w-[26rem] lg:shrink-0 lg:border-r">
@@ -143,28 +147,7 @@ function ProjectWorkspace({ messages }: { messages: Message[] }) {
         </div>
       </section>
 
-      <section aria-label="Preview" className="flex min-h-0 flex-1 flex-col gap-4 p-5">
-        <div className="flex flex-1 items-center justify-center rounded-2xl bg-black/40 ring-1 ring-ink-800">
-          <div className="w-full max-w-3xl px-6">
-            <div className="relative aspect-video overflow-hidden rounded-xl bg-[#0B1021] ring-1 ring-ink-700">
-              <div className="absolute inset-0 flex flex-col items-center justify-center gap-3 px-10 opacity-40" aria-hidden="true">
-                <div className="h-4 w-3/5 rounded-full bg-white/85" />
-                <div className="h-1.5 w-1/4 rounded-full bg-brand-500" />
-                <div className="h-2.5 w-2/5 rounded-full bg-[#9AA4C7]/60" />
-              </div>
-              <div className="absolute inset-x-0 bottom-0 bg-gradient-to-t from-black/80 to-transparent p-4 text-center text-sm text-zinc-300">
-                The live preview is not available in this version of Cutroom yet.
-              </div>
-            </div>
-          </div>
-        </div>
-        <section aria-labelledby="timeline-heading" className="flex h-24 shrink-0 flex-col justify-center rounded-2xl bg-ink-900 px-5 ring-1 ring-ink-800">
-          <h2 id="timeline-heading" className="text-xs font-semibold uppercase tracking-wider text-zinc-500">
-            Timeline
-          </h2>
-          <p className="mt-1 text-sm text-zinc-500">The video's sequences will show here while the preview plays.</p>
-        </section>
-      </section>
+      <PreviewPanel view={session.view} onRestart={session.restart} />
     </div>
   );
 }

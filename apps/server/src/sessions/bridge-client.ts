@@ -1,0 +1,76 @@
+import { randomUUID } from 'node:crypto';
+import { SandboxToServer, type ServerToSandbox } from '@cutroom/protocol';
+import WebSocket from 'ws';
+import type { Sandbox } from './driver.js';
+
+/**
+ * The server's end of a sandbox's bridge. What the sandbox sends is parsed with the
+ * protocol's schemas; anything else is dropped and counted, never trusted.
+ */
+export async function connectBridge(sandbox: Sandbox, options: { timeoutMs?: number } = {}) {
+  const socket = new WebSocket(sandbox.bridgeUrl, {
+    headers: { authorization: `Bearer ${sandbox.bridgeToken}` },
+    maxPayload: 4 * 1024 * 1024,
+  });
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('the sandbox bridge did not answer')), options.timeoutMs ?? 10_000);
+    socket.once('open', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    socket.once('error', (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+  });
+
+  const waiting = new Map<string, (message: SandboxToServer) => void>();
+  let invalidMessages = 0;
+  socket.on('message', (data) => {
+    let parsed;
+    try {
+      parsed = SandboxToServer.safeParse(JSON.parse(String(data)));
+    } catch {
+      parsed = undefined;
+    }
+    if (!parsed?.success) {
+      invalidMessages++;
+      return;
+    }
+    const message = parsed.data;
+    if ('requestId' in message) {
+      waiting.get(message.requestId)?.(message);
+      waiting.delete(message.requestId);
+    }
+  });
+  socket.on('error', () => {});
+
+  return {
+    get invalidMessages() {
+      return invalidMessages;
+    },
+    send(message: ServerToSandbox) {
+      if (socket.readyState === socket.OPEN) socket.send(JSON.stringify(message));
+    },
+    /** Tells the runtime that the working copy was replaced; resolves when it has reloaded. */
+    resetWorkspace(timeoutMs = 10_000) {
+      const requestId = randomUUID();
+      return new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => {
+          waiting.delete(requestId);
+          reject(new Error('the sandbox did not confirm the new working copy'));
+        }, timeoutMs);
+        waiting.set(requestId, () => {
+          clearTimeout(timer);
+          resolve();
+        });
+        this.send({ type: 'workspace:reset', requestId });
+      });
+    },
+    close() {
+      socket.terminate();
+    },
+  };
+}
+
+export type BridgeClient = Awaited<ReturnType<typeof connectBridge>>;

@@ -1,0 +1,188 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { cp, mkdir, open, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { Logger } from 'pino';
+import { RuntimeReady } from '@cutroom/protocol';
+import { runtimeEntry } from '@cutroom/runtime';
+import { isTemplateFile } from '@cutroom/template';
+import type { Sandbox, SandboxDriver, SandboxExit, SandboxStatus } from './driver.js';
+
+export type LocalDriverSettings = {
+  /** `DATA_DIR/sandboxes`: one folder per sandbox. */
+  sandboxesDir: string;
+  /** Dependency cache shared by all sandboxes. */
+  sharedCacheDir: string;
+  templateDir: string;
+  logger: Logger;
+  /** V8 heap limit of a runtime, in MiB. */
+  heapLimitMb?: number;
+  readyTimeoutMs?: number;
+};
+
+type Entry = { sandbox?: Sandbox; child: ChildProcess; status: SandboxStatus; stopping: boolean };
+
+const SETPRIV = '/usr/bin/setpriv';
+
+/** A sandbox id: 144 random bits, URL-safe; it is also the preview's path, so unguessable. */
+const newSandboxId = () => randomBytes(18).toString('base64url');
+
+/**
+ * The local driver: each sandbox is one runtime process in its own process group and
+ * its own folder, listening on loopback ports the OS picks. Its environment holds no
+ * secret of the server's; its heap is capped; it dies with the server (parent-death
+ * signal where `setpriv` exists, and the IPC channel closing in any case).
+ */
+export function createLocalDriver(settings: LocalDriverSettings): SandboxDriver {
+  const { sandboxesDir, logger } = settings;
+  const entries = new Map<string, Entry>();
+  const exitListeners: ((exit: SandboxExit) => void)[] = [];
+
+  async function start(): Promise<Sandbox> {
+    const id = newSandboxId();
+    const dir = path.join(sandboxesDir, id);
+    const workspace = path.join(dir, 'workspace');
+    await mkdir(dir, { recursive: true });
+    await cp(settings.templateDir, workspace, {
+      recursive: true,
+      filter: (source) => isTemplateFile(path.relative(settings.templateDir, source)),
+    });
+    const base = `/s/${id}/`;
+    const bridgeToken = randomBytes(24).toString('base64url');
+    const log = await open(path.join(dir, 'runtime.log'), 'a');
+
+    const nodeArgs = [`--max-old-space-size=${settings.heapLimitMb ?? 384}`, runtimeEntry];
+    const [command, args] = existsSync(SETPRIV)
+      ? [SETPRIV, ['--pdeathsig', 'KILL', '--', process.execPath, ...nodeArgs]]
+      : [process.execPath, nodeArgs];
+    const child = spawn(command, args, {
+      cwd: dir,
+      detached: true,
+      stdio: ['ignore', log.fd, log.fd, 'ipc'],
+      env: {
+        PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin',
+        HOME: dir,
+        NODE_ENV: 'development',
+        RUNTIME_DIR: dir,
+        RUNTIME_WORKSPACE: workspace,
+        RUNTIME_BASE: base,
+        RUNTIME_BRIDGE_TOKEN: bridgeToken,
+        RUNTIME_SHARED_CACHE: settings.sharedCacheDir,
+      },
+    });
+    await log.close();
+    const entry: Entry = { child, status: 'starting', stopping: false };
+    entries.set(id, entry);
+    await writeFile(path.join(dir, 'sandbox.json'), JSON.stringify({ pid: child.pid, startedAt: new Date().toISOString() }));
+
+    child.on('exit', (code, signal) => {
+      const expected = entry.stopping;
+      entry.status = expected || code === 0 ? 'stopped' : 'error';
+      logger.info({ sandboxId: id, code, signal, expected }, 'sandbox exited');
+      for (const listener of exitListeners) listener({ id, code, signal, expected });
+    });
+
+    try {
+      const ready = await new Promise<RuntimeReady>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error('the sandbox did not become ready in time')), settings.readyTimeoutMs ?? 60_000);
+        child.once('message', (message) => {
+          clearTimeout(timer);
+          const parsed = RuntimeReady.safeParse(message);
+          if (parsed.success) resolve(parsed.data);
+          else reject(new Error('the sandbox sent an invalid ready message'));
+        });
+        child.once('exit', async (code) => {
+          clearTimeout(timer);
+          const tail = (await readFile(path.join(dir, 'runtime.log'), 'utf8').catch(() => '')).slice(-2_000);
+          reject(new Error(`the sandbox exited with code ${code} before it was ready: ${tail}`));
+        });
+      });
+      const sandbox: Sandbox = {
+        id,
+        base,
+        workspace,
+        previewOrigin: `http://127.0.0.1:${ready.previewPort}`,
+        bridgeUrl: `ws://127.0.0.1:${ready.bridgePort}`,
+        bridgeToken,
+        pid: child.pid,
+        startupMs: ready.startupMs,
+      };
+      entry.sandbox = sandbox;
+      entry.status = 'running';
+      return sandbox;
+    } catch (error) {
+      await destroy(id);
+      throw error;
+    }
+  }
+
+  function killGroup(child: ChildProcess, signal: NodeJS.Signals) {
+    if (!child.pid) return;
+    try {
+      process.kill(-child.pid, signal);
+    } catch {
+      // already gone
+    }
+  }
+
+  async function stop(id: string) {
+    const entry = entries.get(id);
+    if (!entry) return;
+    entry.stopping = true;
+    if (entry.child.exitCode !== null || entry.child.signalCode !== null) return;
+    const exited = new Promise<void>((resolve) => entry.child.once('exit', () => resolve()));
+    killGroup(entry.child, 'SIGTERM');
+    const timeout = setTimeout(() => killGroup(entry.child, 'SIGKILL'), 3_000);
+    await exited;
+    clearTimeout(timeout);
+    // Whatever the runtime started in its group goes with it.
+    killGroup(entry.child, 'SIGKILL');
+  }
+
+  async function destroy(id: string) {
+    await stop(id);
+    entries.delete(id);
+    await rm(path.join(sandboxesDir, id), { recursive: true, force: true });
+  }
+
+  return {
+    name: 'local',
+    start,
+    stop,
+    destroy,
+    status: (id) => entries.get(id)?.status ?? 'missing',
+    list: () => [...entries].map(([id, entry]) => ({ id, status: entry.status })),
+    onExit: (listener) => void exitListeners.push(listener),
+
+    async reap() {
+      await mkdir(sandboxesDir, { recursive: true });
+      const reaped: string[] = [];
+      for (const id of await readdir(sandboxesDir)) {
+        if (entries.has(id)) continue;
+        const dir = path.join(sandboxesDir, id);
+        const info = await readFile(path.join(dir, 'sandbox.json'), 'utf8').then(
+          (text) => JSON.parse(text) as { pid?: number },
+          () => ({}) as { pid?: number },
+        );
+        if (info.pid && (await isOurRuntime(info.pid))) {
+          try {
+            process.kill(-info.pid, 'SIGKILL');
+          } catch {
+            // gone meanwhile
+          }
+        }
+        await rm(dir, { recursive: true, force: true });
+        reaped.push(id);
+      }
+      if (reaped.length) logger.info({ reaped }, 'reaped sandboxes left by an earlier run');
+      return reaped;
+    },
+  };
+}
+
+/** Only kill a pid from a stale file if it still is a runtime (pids get reused). */
+async function isOurRuntime(pid: number): Promise<boolean> {
+  const commandLine = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+  return commandLine.includes(runtimeEntry);
+}

@@ -1,0 +1,132 @@
+import http from 'node:http';
+import net from 'node:net';
+import type { Logger } from 'pino';
+import type { SessionManager } from './session-manager.js';
+
+/** `/s/<sandboxId>/…`; the id is the base64url sandbox id the local driver makes. */
+const PREVIEW_PATH = /^\/s\/([A-Za-z0-9_-]{16,64})\/(.*)$/;
+
+/** Request headers never forwarded to project code: app cookies and credentials. */
+const DROPPED_REQUEST_HEADERS = ['cookie', 'authorization', 'proxy-authorization', 'x-forwarded-for', 'forwarded'];
+
+/**
+ * Rejects what must never reach Vite: parent-directory segments in any encoding,
+ * backslashes and NUL. (`/@fs/…` must pass: the working copy and the dependency cache
+ * are outside Vite's root and are served that way; Vite's `fs.strict` allow list and
+ * deny list decide which of those files exist for the preview.)
+ */
+export function isSafePreviewPath(rawPath: string): boolean {
+  let decoded = rawPath;
+  for (let i = 0; i < 3; i++) {
+    try {
+      const next = decodeURIComponent(decoded);
+      if (next === decoded) break;
+      decoded = next;
+    } catch {
+      return false;
+    }
+  }
+  const path = decoded.split('?', 1)[0]!;
+  if (path.includes('\\') || path.includes('\0')) return false;
+  return !path.split('/').some((segment) => segment === '..' || segment === '.');
+}
+
+/** A page load (the iframe's document), as opposed to a module, asset or HMR request. */
+function isPageRequest(request: http.IncomingMessage, rest: string): boolean {
+  const path = rest.split('?', 1)[0]!;
+  const destination = request.headers['sec-fetch-dest'];
+  return path === '' || path === 'index.html' || destination === 'iframe' || destination === 'document';
+}
+
+export function createPreviewProxy(options: {
+  sessions: SessionManager;
+  userForCookie: (cookieHeader: string | undefined) => Promise<string | null>;
+  logger: Logger;
+}) {
+  const { sessions, logger } = options;
+
+  async function authorize(request: http.IncomingMessage, kind: 'http' | 'upgrade') {
+    const rawUrl = request.url ?? '/';
+    const match = PREVIEW_PATH.exec(rawUrl.split('?', 1)[0]!);
+    if (!match || !isSafePreviewPath(rawUrl)) return { ok: false as const, status: 404, reason: 'Not found.' };
+    const sandboxId = match[1]!;
+    const rest = rawUrl.slice(`/s/${sandboxId}/`.length);
+    const url = new URL(rawUrl, 'http://preview.invalid');
+    const token = url.searchParams.get('t') ?? undefined;
+    const cookieUserId = await options.userForCookie(request.headers.cookie);
+    const verdict = sessions.authorizePreview(sandboxId, { token, cookieUserId, isPage: kind === 'http' && isPageRequest(request, rest) });
+    if (!verdict.ok) return verdict;
+    // The token has done its job; Vite never sees it.
+    url.searchParams.delete('t');
+    return { ...verdict, path: url.pathname + url.search };
+  }
+
+  function forwardedHeaders(request: http.IncomingMessage, target: URL) {
+    const headers: http.OutgoingHttpHeaders = { ...request.headers, host: target.host };
+    for (const name of DROPPED_REQUEST_HEADERS) delete headers[name];
+    return headers;
+  }
+
+  const server = http.createServer((request, response) => {
+    authorize(request, 'http')
+      .then((verdict) => {
+        if (!verdict.ok) {
+          response.writeHead(verdict.status, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' });
+          response.end(verdict.reason);
+          return;
+        }
+        const target = new URL(verdict.target);
+        const upstream = http.request(
+          { host: target.hostname, port: target.port, method: request.method, path: verdict.path, headers: forwardedHeaders(request, target) },
+          (upstreamResponse) => {
+            const headers = { ...upstreamResponse.headers };
+            delete headers['set-cookie'];
+            headers['referrer-policy'] = 'no-referrer';
+            headers['x-content-type-options'] = 'nosniff';
+            response.writeHead(upstreamResponse.statusCode ?? 502, headers);
+            upstreamResponse.pipe(response);
+          },
+        );
+        upstream.on('error', (error) => {
+          logger.warn({ err: error }, 'preview upstream failed');
+          if (!response.headersSent) response.writeHead(502, { 'content-type': 'text/plain' });
+          response.end('The preview is not answering.');
+        });
+        request.pipe(upstream);
+      })
+      .catch((error: unknown) => {
+        logger.error({ err: error }, 'preview proxy failed');
+        if (!response.headersSent) response.writeHead(500);
+        response.end();
+      });
+  });
+
+  // The HMR WebSocket: the same checks, then the raw connection is piped through.
+  server.on('upgrade', (request, socket: net.Socket, head: Buffer) => {
+    socket.on('error', () => socket.destroy());
+    authorize(request, 'upgrade')
+      .then((verdict) => {
+        if (!verdict.ok) {
+          socket.end(`HTTP/1.1 ${verdict.status} Refused\r\nConnection: close\r\n\r\n`);
+          return;
+        }
+        const target = new URL(verdict.target);
+        const upstream = net.connect(Number(target.port), target.hostname, () => {
+          const headers = forwardedHeaders(request, target);
+          const lines = [`${request.method} ${verdict.path} HTTP/1.1`];
+          for (const [name, value] of Object.entries(headers)) {
+            for (const item of Array.isArray(value) ? value : [value]) if (item !== undefined) lines.push(`${name}: ${item}`);
+          }
+          upstream.write(`${lines.join('\r\n')}\r\n\r\n`);
+          if (head.length) upstream.write(head);
+          upstream.pipe(socket);
+          socket.pipe(upstream);
+        });
+        upstream.on('error', () => socket.destroy());
+        socket.on('close', () => upstream.destroy());
+      })
+      .catch(() => socket.destroy());
+  });
+
+  return server;
+}

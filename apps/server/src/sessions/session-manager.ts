@@ -1,0 +1,351 @@
+import { randomBytes } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { ErrorCode, ServerMessage, SessionState } from '@cutroom/protocol';
+import type { ProjectRepos } from '../repos/project-repos.js';
+import { type BridgeClient, connectBridge } from './bridge-client.js';
+import type { Sandbox, SandboxDriver } from './driver.js';
+import type { PreviewTokens } from './preview-tokens.js';
+
+/** A browser tab's WebSocket, as the manager sees it. */
+export type SessionClient = { userId: string; send(message: ServerMessage): void };
+
+type StoredEvent =
+  | { type: 'session:status'; seq: number; state: SessionState; reason?: string }
+  | { type: 'session:ready'; seq: number }
+  | { type: 'session:ended'; seq: number; reason: string }
+  | { type: 'error'; seq: number; code: ErrorCode; message: string };
+
+/** An event before it gets its number (Omit, distributed over the union). */
+type NewEvent = StoredEvent extends infer Event ? (Event extends StoredEvent ? Omit<Event, 'seq'> : never) : never;
+
+type Session = {
+  id: string;
+  projectId: string;
+  ownerId: string;
+  state: SessionState;
+  sandbox: Sandbox | null;
+  bridge: BridgeClient | null;
+  clients: Set<SessionClient>;
+  events: StoredEvent[];
+  graceTimer: NodeJS.Timeout | null;
+  lastActivity: number;
+  /** Preview tokens already used: they keep working (page reloads) while the session lives. */
+  redeemedTokens: Set<string>;
+};
+
+/** Allowed moves of the lifecycle; anything else is a bug and throws. */
+const transitions: Record<SessionState, SessionState[]> = {
+  starting: ['running', 'error', 'stopped'],
+  running: ['grace', 'error', 'stopped'],
+  grace: ['running', 'error', 'stopped'],
+  error: ['starting', 'stopped'],
+  stopped: [],
+};
+
+const MAX_EVENTS = 2_000;
+
+export type SessionManagerSettings = {
+  driver: SandboxDriver;
+  repos: ProjectRepos;
+  tokens: PreviewTokens;
+  logger: Logger;
+  graceMs: number;
+  idleMs: number;
+  poolSize: number;
+  /** Origin of the preview proxy, e.g. `http://127.0.0.1:8090`. */
+  previewOrigin: () => string;
+};
+
+/**
+ * Sessions: one live sandbox per project and user, shared by that user's tabs.
+ * Lifecycle `starting → running ⇄ grace → stopped`, with `error` (restartable) from any
+ * live state. Every event a session emits gets a `seq` from one counter, so a client
+ * that reconnects with `lastSeq` gets exactly what it missed, even across a new session.
+ */
+export function createSessionManager(settings: SessionManagerSettings) {
+  const { driver, repos, tokens, logger } = settings;
+  const sessions = new Map<string, Session>();
+  const byProject = new Map<string, Session>();
+  const clientSessions = new Map<SessionClient, Session>();
+  const pool: Sandbox[] = [];
+  let poolFilling = false;
+  let closed = false;
+  let seq = 0;
+
+  const projectKey = (projectId: string, userId: string) => `${projectId}:${userId}`;
+
+  function deliver(session: Session, event: StoredEvent, client: SessionClient) {
+    if (event.type === 'session:ready') {
+      if (!session.sandbox) return;
+      const token = tokens.issue(session.sandbox.id, session.ownerId);
+      const previewUrl = `${settings.previewOrigin()}${session.sandbox.base}?t=${encodeURIComponent(token)}`;
+      client.send({ type: 'session:ready', seq: event.seq, sessionId: session.id, previewUrl });
+    } else {
+      client.send({ ...event, sessionId: session.id } as ServerMessage);
+    }
+  }
+
+  function emit(session: Session, event: NewEvent) {
+    const stored = { ...event, seq: ++seq } as StoredEvent;
+    session.events.push(stored);
+    if (session.events.length > MAX_EVENTS) session.events.splice(0, session.events.length - MAX_EVENTS);
+    for (const client of session.clients) deliver(session, stored, client);
+  }
+
+  function transition(session: Session, to: SessionState, reason?: string) {
+    if (!transitions[session.state].includes(to)) {
+      throw new Error(`session ${session.id}: no transition from ${session.state} to ${to}`);
+    }
+    logger.info({ sessionId: session.id, projectId: session.projectId, from: session.state, to, reason }, 'session state');
+    session.state = to;
+    emit(session, { type: 'session:status', state: to, ...(reason ? { reason } : {}) });
+  }
+
+  async function takeSandbox(): Promise<Sandbox> {
+    for (let sandbox = pool.shift(); sandbox; sandbox = pool.shift()) {
+      if (driver.status(sandbox.id) === 'running') return sandbox;
+    }
+    return driver.start();
+  }
+
+  async function fillPool() {
+    if (poolFilling || closed) return;
+    poolFilling = true;
+    try {
+      while (!closed && pool.length < settings.poolSize) {
+        const sandbox = await driver.start();
+        if (closed) {
+          await driver.destroy(sandbox.id);
+          break;
+        }
+        pool.push(sandbox);
+        logger.info({ sandboxId: sandbox.id, startupMs: sandbox.startupMs, pool: pool.length }, 'warm sandbox ready');
+      }
+    } catch (error) {
+      logger.error({ err: error }, 'could not fill the warm pool; retrying in 10 s');
+      setTimeout(() => void fillPool(), 10_000).unref();
+    } finally {
+      poolFilling = false;
+    }
+  }
+
+  async function boot(session: Session) {
+    const started = performance.now();
+    let sandbox: Sandbox | undefined;
+    try {
+      sandbox = await takeSandbox();
+      void fillPool();
+      const version = await repos.checkout(session.projectId, sandbox.workspace);
+      const bridge = await connectBridge(sandbox);
+      await bridge.resetWorkspace();
+      if (session.state !== 'starting') {
+        // Ended while it booted.
+        bridge.close();
+        await driver.destroy(sandbox.id);
+        return;
+      }
+      session.sandbox = sandbox;
+      session.bridge = bridge;
+      transition(session, 'running');
+      emit(session, { type: 'session:ready' });
+      logger.info(
+        { sessionId: session.id, sandboxId: sandbox.id, version, ms: Math.round(performance.now() - started) },
+        'session ready',
+      );
+      if (session.clients.size === 0) enterGrace(session);
+    } catch (error) {
+      logger.error({ err: error, sessionId: session.id }, 'session failed to start');
+      if (sandbox) await driver.destroy(sandbox.id).catch(() => {});
+      if (session.state === 'starting') fail(session, 'The preview could not be started.');
+    }
+  }
+
+  function fail(session: Session, message: string) {
+    session.bridge?.close();
+    session.bridge = null;
+    transition(session, 'error', message);
+    emit(session, { type: 'error', code: 'session_failed', message });
+  }
+
+  function enterGrace(session: Session) {
+    if (session.state !== 'running') return;
+    transition(session, 'grace');
+    session.graceTimer = setTimeout(() => void end(session, 'The session ended after everyone left.'), settings.graceMs);
+    session.graceTimer.unref();
+  }
+
+  async function end(session: Session, reason: string) {
+    if (session.state === 'stopped') return;
+    if (session.graceTimer) clearTimeout(session.graceTimer);
+    transition(session, 'stopped', reason);
+    emit(session, { type: 'session:ended', reason });
+    sessions.delete(session.id);
+    if (byProject.get(projectKey(session.projectId, session.ownerId)) === session) {
+      byProject.delete(projectKey(session.projectId, session.ownerId));
+    }
+    for (const client of session.clients) clientSessions.delete(client);
+    session.clients.clear();
+    session.bridge?.close();
+    if (session.sandbox) await driver.destroy(session.sandbox.id).catch((error: unknown) => logger.error({ err: error }, 'destroy failed'));
+    session.sandbox = null;
+  }
+
+  driver.onExit((exit) => {
+    const index = pool.findIndex((sandbox) => sandbox.id === exit.id);
+    if (index >= 0) {
+      pool.splice(index, 1);
+      if (!exit.expected) void fillPool();
+      return;
+    }
+    if (exit.expected) return;
+    for (const session of sessions.values()) {
+      if (session.sandbox?.id === exit.id && (session.state === 'running' || session.state === 'grace')) {
+        if (session.graceTimer) clearTimeout(session.graceTimer);
+        const how = exit.signal ? `was killed (${exit.signal})` : `exited with code ${exit.code}`;
+        void driver.destroy(exit.id);
+        session.sandbox = null;
+        fail(session, `The preview process ${how}. Restart the session to go on.`);
+      }
+    }
+  });
+
+  const idleTimer = setInterval(() => {
+    const now = Date.now();
+    for (const session of sessions.values()) {
+      if (now - session.lastActivity > settings.idleMs) {
+        logger.info({ sessionId: session.id }, 'culling an idle session');
+        void end(session, 'The session was closed after a long time without activity.');
+      }
+    }
+  }, Math.min(60_000, Math.max(1_000, settings.idleMs / 4)));
+  idleTimer.unref();
+
+  return {
+    /** Starts the warm pool. */
+    start() {
+      void fillPool();
+    },
+
+    /**
+     * Joins `client` to the project's session, starting one if there is none. With
+     * `lastSeq`, replays what the client missed; without, replays the whole stream.
+     */
+    attach(client: SessionClient, project: { id: string; ownerId: string }, lastSeq?: number) {
+      if (closed) throw new Error('the session manager is closed');
+      this.detach(client);
+      let session = byProject.get(projectKey(project.id, client.userId));
+      const isNew = !session;
+      if (!session) {
+        session = {
+          id: randomBytes(12).toString('base64url'),
+          projectId: project.id,
+          ownerId: project.ownerId,
+          state: 'starting',
+          sandbox: null,
+          bridge: null,
+          clients: new Set(),
+          events: [],
+          graceTimer: null,
+          lastActivity: Date.now(),
+          redeemedTokens: new Set(),
+        };
+        sessions.set(session.id, session);
+        byProject.set(projectKey(project.id, client.userId), session);
+      }
+      session.clients.add(client);
+      clientSessions.set(client, session);
+      session.lastActivity = Date.now();
+      for (const event of session.events) {
+        if (lastSeq === undefined || event.seq > lastSeq) deliver(session, event, client);
+      }
+      if (isNew) {
+        emit(session, { type: 'session:status', state: 'starting' });
+        void boot(session);
+      } else if (session.state === 'grace') {
+        if (session.graceTimer) clearTimeout(session.graceTimer);
+        session.graceTimer = null;
+        transition(session, 'running');
+      }
+      return session.id;
+    },
+
+    /** The client left (closed its tab, lost its connection or sent `session:end`). */
+    detach(client: SessionClient) {
+      const session = clientSessions.get(client);
+      if (!session) return;
+      clientSessions.delete(client);
+      session.clients.delete(client);
+      if (session.clients.size === 0) enterGrace(session);
+    },
+
+    /** Starts the client's session again in a fresh sandbox (after an error, say). */
+    async restart(client: SessionClient) {
+      const session = clientSessions.get(client);
+      if (!session) return false;
+      if (session.state === 'starting') return true;
+      session.bridge?.close();
+      session.bridge = null;
+      const old = session.sandbox;
+      session.sandbox = null;
+      if (old) await driver.destroy(old.id).catch(() => {});
+      if (session.state !== 'error') transition(session, 'error', 'Restarting.');
+      transition(session, 'starting');
+      void boot(session);
+      return true;
+    },
+
+    touch(client: SessionClient) {
+      const session = clientSessions.get(client);
+      if (session) session.lastActivity = Date.now();
+    },
+
+    /**
+     * Who may see a preview: the request names the sandbox (`/s/<id>/`); a page load
+     * must carry a token of the session's owner; anything else only needs the session
+     * to be live. A request that carries another user's app cookie is refused.
+     */
+    authorizePreview(sandboxId: string, request: { token?: string; cookieUserId?: string | null; isPage: boolean }) {
+      const session = [...sessions.values()].find((candidate) => candidate.sandbox?.id === sandboxId);
+      if (!session || !session.sandbox || (session.state !== 'running' && session.state !== 'grace')) {
+        return { ok: false as const, status: 404, reason: 'There is no live preview here.' };
+      }
+      if (request.cookieUserId && request.cookieUserId !== session.ownerId) {
+        return { ok: false as const, status: 403, reason: 'This preview belongs to someone else.' };
+      }
+      if (request.isPage) {
+        const token = request.token ?? '';
+        const verdict = tokens.check(token, sandboxId, session.ownerId);
+        const redeemed = session.redeemedTokens.has(token);
+        if (!(verdict === 'valid' || (verdict === 'expired' && redeemed))) {
+          return { ok: false as const, status: 403, reason: 'This preview link is not valid. Reopen the project.' };
+        }
+        session.redeemedTokens.add(token);
+      }
+      session.lastActivity = Date.now();
+      return { ok: true as const, target: session.sandbox.previewOrigin };
+    },
+
+    /** For tests and diagnostics. */
+    list() {
+      return [...sessions.values()].map((session) => ({
+        id: session.id,
+        projectId: session.projectId,
+        state: session.state,
+        clients: session.clients.size,
+        sandboxId: session.sandbox?.id ?? null,
+        pid: session.sandbox?.pid ?? null,
+        previewOrigin: session.sandbox?.previewOrigin ?? null,
+      }));
+    },
+    poolSize: () => pool.length,
+
+    async close() {
+      closed = true;
+      clearInterval(idleTimer);
+      await Promise.all([...sessions.values()].map((session) => end(session, 'The server is shutting down.')));
+      await Promise.all(pool.splice(0).map((sandbox) => driver.destroy(sandbox.id)));
+    },
+  };
+}
+
+export type SessionManager = ReturnType<typeof createSessionManager>;

@@ -1,0 +1,214 @@
+import { AppToPreview, PreviewToApp, type PreviewSequence } from '@cutroom/protocol';
+import { useCallback, useEffect, useRef, useState } from 'react';
+import { Button } from '../components/Button';
+import { Spinner } from '../components/Spinner';
+import type { SessionView } from './use-session';
+
+type Composition = Extract<PreviewToApp, { type: 'remotion:ready' }>;
+type PreviewError = { id: number; message: string; stack: string | null };
+
+const formatTime = (frame: number, fps: number) => {
+  const seconds = frame / fps;
+  return `${Math.floor(seconds / 60)}:${(seconds % 60).toFixed(1).padStart(4, '0')}`;
+};
+
+/**
+ * The live preview: the session's Player in a sandboxed iframe on the preview origin
+ * (`allow-scripts` only: no same-origin, so project code can touch nothing of the
+ * app), play/pause, the timeline of the video's sequences with a playhead, and the
+ * preview's errors. Messages from the iframe count only when they come from its window.
+ */
+export function PreviewPanel({ view, onRestart }: { view: SessionView; onRestart: () => void }) {
+  const iframeRef = useRef<HTMLIFrameElement>(null);
+  const [composition, setComposition] = useState<Composition | null>(null);
+  const [sequences, setSequences] = useState<PreviewSequence[]>([]);
+  const [frame, setFrame] = useState(0);
+  const [playing, setPlaying] = useState(false);
+  const [errors, setErrors] = useState<PreviewError[]>([]);
+  const nextErrorId = useRef(1);
+  const previewUrl = view.phase === 'ready' || view.phase === 'reconnecting' ? view.previewUrl : undefined;
+
+  useEffect(() => {
+    const onMessage = (event: MessageEvent) => {
+      // A sandboxed iframe's origin reads "null": only its window proves who sent it.
+      if (!iframeRef.current || event.source !== iframeRef.current.contentWindow) return;
+      const parsed = PreviewToApp.safeParse(event.data);
+      if (!parsed.success) return;
+      const message = parsed.data;
+      switch (message.type) {
+        case 'remotion:ready':
+          setComposition(message);
+          return;
+        case 'remotion:sequences':
+          setSequences(message.sequences);
+          setErrors([]);
+          return;
+        case 'remotion:frame':
+          setFrame(message.frame);
+          setPlaying(message.playing);
+          return;
+        case 'remotion:error':
+          setErrors((current) => [...current.slice(-4), { id: nextErrorId.current++, message: message.message, stack: message.stack }]);
+          return;
+      }
+    };
+    window.addEventListener('message', onMessage);
+    return () => window.removeEventListener('message', onMessage);
+  }, []);
+
+  const command = useCallback((message: AppToPreview) => {
+    iframeRef.current?.contentWindow?.postMessage(AppToPreview.parse(message), '*');
+  }, []);
+
+  const duration = composition?.durationInFrames ?? 1;
+  const fps = composition?.fps ?? 30;
+
+  return (
+    <section aria-label="Preview" className="flex min-h-0 flex-1 flex-col gap-3 p-4">
+      <div className="relative flex min-h-0 flex-1 items-center justify-center overflow-hidden rounded-2xl bg-black ring-1 ring-ink-800">
+        {previewUrl && (
+          <iframe
+            ref={iframeRef}
+            key={previewUrl}
+            title="Video preview"
+            src={previewUrl}
+            sandbox="allow-scripts"
+            className="h-full w-full border-0"
+          />
+        )}
+        <SessionOverlay view={view} onRestart={onRestart} />
+      </div>
+
+      {errors.length > 0 && (
+        <div role="alert" aria-label="Preview errors" className="max-h-40 overflow-y-auto rounded-xl bg-red-950/60 p-3 text-sm ring-1 ring-red-900">
+          <div className="mb-1 flex items-center justify-between">
+            <p className="font-medium text-red-200">The preview hit an error</p>
+            <button type="button" onClick={() => setErrors([])} className="rounded px-2 text-xs text-red-300 hover:bg-red-900/60">
+              Dismiss
+            </button>
+          </div>
+          {errors.map((error) => (
+            <details key={error.id} className="text-red-200/90">
+              <summary className="cursor-pointer font-mono text-xs">{error.message}</summary>
+              {error.stack && <pre className="mt-1 overflow-x-auto whitespace-pre-wrap font-mono text-[11px] text-red-300/80">{error.stack}</pre>}
+            </details>
+          ))}
+        </div>
+      )}
+
+      <section aria-labelledby="timeline-heading" className="shrink-0 rounded-2xl bg-ink-900 p-3 ring-1 ring-ink-800">
+        <div className="mb-2 flex items-center gap-3">
+          <button
+            type="button"
+            aria-label={playing ? 'Pause' : 'Play'}
+            disabled={!composition}
+            onClick={() => command({ type: playing ? 'player:pause' : 'player:play' })}
+            className="flex size-8 items-center justify-center rounded-lg bg-ink-800 text-zinc-100 ring-1 ring-ink-600 hover:bg-ink-700 disabled:opacity-50"
+          >
+            {playing ? (
+              <svg viewBox="0 0 20 20" className="size-4" fill="currentColor" aria-hidden="true"><rect x="5" y="4" width="3.5" height="12" rx="1" /><rect x="11.5" y="4" width="3.5" height="12" rx="1" /></svg>
+            ) : (
+              <svg viewBox="0 0 20 20" className="size-4" fill="currentColor" aria-hidden="true"><path d="M6 4l10 6-10 6z" /></svg>
+            )}
+          </button>
+          <h2 id="timeline-heading" className="text-xs font-semibold uppercase tracking-wider text-zinc-500">
+            Timeline
+          </h2>
+          <span className="ml-auto font-mono text-xs tabular-nums text-zinc-400" aria-label="Current time">
+            {composition ? `${formatTime(frame, fps)} / ${formatTime(duration, fps)} · frame ${frame}` : '–'}
+          </span>
+        </div>
+        <Timeline sequences={sequences} durationInFrames={duration} frame={frame} onSeek={(target) => command({ type: 'player:seek', frame: target })} />
+      </section>
+    </section>
+  );
+}
+
+function Timeline({ sequences, durationInFrames, frame, onSeek }: { sequences: PreviewSequence[]; durationInFrames: number; frame: number; onSeek: (frame: number) => void }) {
+  const trackRef = useRef<HTMLDivElement>(null);
+  const percent = (value: number) => `${Math.min(100, Math.max(0, (value / durationInFrames) * 100))}%`;
+
+  const seekTo = (clientX: number) => {
+    const rect = trackRef.current?.getBoundingClientRect();
+    if (!rect || rect.width === 0) return;
+    const ratio = Math.min(1, Math.max(0, (clientX - rect.left) / rect.width));
+    onSeek(Math.min(durationInFrames - 1, Math.round(ratio * durationInFrames)));
+  };
+
+  if (sequences.length === 0) {
+    return <p className="py-2 text-sm text-zinc-500">The video's sequences will show here while the preview plays.</p>;
+  }
+  return (
+    <div
+      ref={trackRef}
+      className="relative cursor-pointer select-none"
+      onClick={(event) => seekTo(event.clientX)}
+      role="group"
+      aria-label="Sequences"
+    >
+      <ul className="space-y-1">
+        {sequences.map((sequence) => (
+          <li key={sequence.id} className="relative h-7">
+            <button
+              type="button"
+              title={`${sequence.name}: frames ${sequence.from}–${sequence.from + sequence.durationInFrames - 1}`}
+              aria-label={`${sequence.name}, from frame ${sequence.from}, ${sequence.durationInFrames} frames`}
+              onClick={(event) => {
+                event.stopPropagation();
+                onSeek(Math.max(0, sequence.from));
+              }}
+              style={{ left: percent(sequence.from), width: percent(sequence.durationInFrames), marginLeft: sequence.depth * 4 }}
+              className="absolute inset-y-0 truncate rounded-md bg-brand-500/20 px-2 text-left text-xs font-medium text-brand-100 ring-1 ring-inset ring-brand-500/40 hover:bg-brand-500/30"
+            >
+              {sequence.name}
+            </button>
+          </li>
+        ))}
+      </ul>
+      <div aria-hidden="true" data-testid="playhead" className="pointer-events-none absolute -inset-y-1 w-0.5 bg-white shadow-[0_0_6px_rgba(255,255,255,0.6)]" style={{ left: percent(frame) }} />
+    </div>
+  );
+}
+
+function SessionOverlay({ view, onRestart }: { view: SessionView; onRestart: () => void }) {
+  if (view.phase === 'ready') return null;
+  const content = (() => {
+    switch (view.phase) {
+      case 'connecting':
+      case 'starting':
+        return (
+          <div role="status" className="flex items-center gap-3 text-sm text-zinc-300">
+            <Spinner /> Starting the preview…
+          </div>
+        );
+      case 'reconnecting':
+        return (
+          <div role="status" className="flex items-center gap-3 text-sm text-zinc-300">
+            <Spinner /> Connection lost. Reconnecting…
+          </div>
+        );
+      case 'ended':
+        return (
+          <div className="text-center">
+            <p className="font-medium">This session has ended</p>
+            <p className="mt-1 max-w-sm text-sm text-zinc-400">{view.reason}</p>
+            <Button className="mt-4" onClick={onRestart}>Start again</Button>
+          </div>
+        );
+      case 'error':
+        return (
+          <div role="alert" className="text-center">
+            <p className="font-medium text-red-300">The preview stopped</p>
+            <p className="mt-1 max-w-sm text-sm text-zinc-400">{view.message}</p>
+            {view.canRestart && <Button className="mt-4" onClick={onRestart}>Restart preview</Button>}
+          </div>
+        );
+    }
+  })();
+  const translucent = view.phase === 'reconnecting';
+  return (
+    <div className={`absolute inset-0 flex items-center justify-center p-6 ${translucent ? 'bg-black/50' : 'bg-ink-950/95'}`}>
+      {content}
+    </div>
+  );
+}

@@ -1,0 +1,113 @@
+import { PROTOCOL_VERSION, ServerMessage, type ClientMessage } from '@cutroom/protocol';
+import { useCallback, useEffect, useRef, useState } from 'react';
+
+export type SessionView =
+  | { phase: 'connecting' }
+  | { phase: 'starting'; sessionId?: string }
+  | { phase: 'ready'; sessionId: string; previewUrl: string }
+  | { phase: 'reconnecting'; previewUrl?: string; attempt: number }
+  | { phase: 'ended'; reason: string }
+  | { phase: 'error'; message: string; canRestart: boolean };
+
+const backoff = (attempt: number) => Math.min(5_000, 400 * 2 ** attempt);
+
+/**
+ * The project's live session over `/ws`: joins it, follows its lifecycle, and on a lost
+ * connection reconnects with `lastSeq` so nothing is missed or repeated. Leaving the
+ * page sends `session:end` (the server keeps the sandbox for its grace period).
+ */
+export function useSession(projectId: string) {
+  const [view, setView] = useState<SessionView>({ phase: 'connecting' });
+  const socketRef = useRef<WebSocket | null>(null);
+  const lastSeq = useRef<number | undefined>(undefined);
+  const previewUrl = useRef<string | undefined>(undefined);
+  const sessionId = useRef<string | undefined>(undefined);
+  const [generation, setGeneration] = useState(0);
+
+  useEffect(() => {
+    let disposed = false;
+    let attempt = 0;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+
+    const connect = () => {
+      const url = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws`;
+      const socket = new WebSocket(url);
+      socketRef.current = socket;
+      socket.onopen = () => {
+        attempt = 0;
+        const start: ClientMessage = { type: 'session:start', projectId, protocolVersion: PROTOCOL_VERSION, lastSeq: lastSeq.current };
+        socket.send(JSON.stringify(start));
+      };
+      socket.onmessage = (event) => {
+        let parsed;
+        try {
+          parsed = ServerMessage.safeParse(JSON.parse(String(event.data)));
+        } catch {
+          return;
+        }
+        if (!parsed.success) return;
+        const message = parsed.data;
+        if ('seq' in message && typeof message.seq === 'number') lastSeq.current = Math.max(lastSeq.current ?? 0, message.seq);
+        if (message.type !== 'error') sessionId.current = message.type === 'session:ended' ? undefined : message.sessionId;
+        switch (message.type) {
+          case 'session:status':
+            if (message.state === 'starting') setView({ phase: 'starting', sessionId: message.sessionId });
+            else if (message.state === 'error') setView({ phase: 'error', message: message.reason ?? 'The session failed.', canRestart: true });
+            else if ((message.state === 'running' || message.state === 'grace') && previewUrl.current) {
+              setView({ phase: 'ready', sessionId: message.sessionId, previewUrl: previewUrl.current });
+            }
+            return;
+          case 'session:ready':
+            previewUrl.current = message.previewUrl;
+            setView({ phase: 'ready', sessionId: message.sessionId, previewUrl: message.previewUrl });
+            return;
+          case 'session:ended':
+            previewUrl.current = undefined;
+            setView({ phase: 'ended', reason: message.reason });
+            return;
+          case 'error':
+            if (message.code === 'session_failed') return; // the status event says it
+            if (message.code === 'agent_unavailable') return;
+            setView({
+              phase: 'error',
+              message: message.message,
+              canRestart: message.code !== 'not_found' && message.code !== 'protocol_mismatch',
+            });
+            return;
+        }
+      };
+      socket.onclose = () => {
+        if (disposed || socketRef.current !== socket) return;
+        setView({ phase: 'reconnecting', previewUrl: previewUrl.current, attempt });
+        timer = setTimeout(connect, backoff(attempt++));
+      };
+    };
+    connect();
+
+    return () => {
+      disposed = true;
+      clearTimeout(timer);
+      const socket = socketRef.current;
+      socketRef.current = null;
+      if (socket?.readyState === WebSocket.OPEN) socket.send(JSON.stringify({ type: 'session:end' } satisfies ClientMessage));
+      socket?.close();
+    };
+  }, [projectId, generation]);
+
+  /** After an error: the same session in a fresh sandbox. After it ended: a new session. */
+  const restart = useCallback(() => {
+    const socket = socketRef.current;
+    if (view.phase === 'error' && sessionId.current && socket?.readyState === WebSocket.OPEN) {
+      setView({ phase: 'starting' });
+      socket.send(JSON.stringify({ type: 'session:restart' } satisfies ClientMessage));
+    } else {
+      lastSeq.current = undefined;
+      previewUrl.current = undefined;
+      sessionId.current = undefined;
+      setView({ phase: 'connecting' });
+      setGeneration((value) => value + 1);
+    }
+  }, [view.phase]);
+
+  return { view, restart };
+}

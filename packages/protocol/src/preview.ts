@@ -1,0 +1,45 @@
+import { z } from 'zod';
+
+/**
+ * postMessage between the preview iframe (sandboxed, on the preview origin) and the
+ * web app. The iframe posts with target '*' (its parent's origin is unknown to it and
+ * its own is opaque), so nothing secret ever goes this way; the web app accepts a
+ * message only when `event.source` is the iframe's window, and parses it.
+ */
+
+export const PreviewSequence = z.object({
+  id: z.string().max(200),
+  name: z.string().max(200),
+  /** Absolute first frame in the composition. */
+  from: z.number().int(),
+  durationInFrames: z.number().int().nonnegative(),
+  /** Nesting depth: 0 for a top-level sequence. */
+  depth: z.number().int().nonnegative(),
+});
+export type PreviewSequence = z.infer<typeof PreviewSequence>;
+
+export const PreviewToApp = z.discriminatedUnion('type', [
+  z.object({
+    type: z.literal('remotion:ready'),
+    compositionId: z.string().max(200),
+    durationInFrames: z.number().int().positive(),
+    fps: z.number().positive(),
+    width: z.number().int().positive(),
+    height: z.number().int().positive(),
+  }),
+  z.object({ type: z.literal('remotion:sequences'), sequences: z.array(PreviewSequence).max(2_000) }),
+  z.object({ type: z.literal('remotion:frame'), frame: z.number().int().nonnegative(), playing: z.boolean() }),
+  z.object({
+    type: z.literal('remotion:error'),
+    message: z.string().max(10_000),
+    stack: z.string().max(50_000).nullable(),
+  }),
+]);
+export type PreviewToApp = z.infer<typeof PreviewToApp>;
+
+export const AppToPreview = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('player:play') }),
+  z.object({ type: z.literal('player:pause') }),
+  z.object({ type: z.literal('player:seek'), frame: z.number().int().nonnegative() }),
+]);
+export type AppToPreview = z.infer<typeof AppToPreview>;

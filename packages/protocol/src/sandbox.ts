@@ -1,0 +1,43 @@
+import { z } from 'zod';
+
+/**
+ * Messages between the server and a sandbox's runtime. Everything a sandbox sends is
+ * untrusted (project code runs there): the server parses each message with these
+ * schemas and drops the sandbox on rubbish.
+ */
+
+/** Sent once by the runtime when its preview server and bridge listen (local driver: over IPC). */
+export const RuntimeReady = z.strictObject({
+  type: z.literal('runtime:ready'),
+  previewPort: z.number().int().min(1).max(65_535),
+  bridgePort: z.number().int().min(1).max(65_535),
+  /** How long the runtime took from process start to ready, in ms. */
+  startupMs: z.number().nonnegative(),
+});
+export type RuntimeReady = z.infer<typeof RuntimeReady>;
+
+// server → sandbox, over the bridge WebSocket
+
+export const WorkspaceReset = z.strictObject({
+  type: z.literal('workspace:reset'),
+  requestId: z.string().min(1).max(100),
+});
+
+export const Prompt = z.strictObject({
+  type: z.literal('prompt'),
+  text: z.string().max(100_000),
+  clientMessageId: z.string().max(100),
+});
+
+export const ServerToSandbox = z.discriminatedUnion('type', [WorkspaceReset, Prompt]);
+export type ServerToSandbox = z.infer<typeof ServerToSandbox>;
+
+// sandbox → server, over the bridge WebSocket
+
+export const WorkspaceResetDone = z.strictObject({
+  type: z.literal('workspace:reset:done'),
+  requestId: z.string().min(1).max(100),
+});
+
+export const SandboxToServer = z.discriminatedUnion('type', [WorkspaceResetDone]);
+export type SandboxToServer = z.infer<typeof SandboxToServer>;

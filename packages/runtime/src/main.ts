@@ -1,0 +1,114 @@
+/**
+ * The sandbox runtime: one process per session (or per warm-pool slot). It serves the
+ * project's live preview (Vite) and the bridge the server talks to, reports readiness
+ * to its parent, stops cleanly on SIGTERM and exits when its parent is gone.
+ *
+ * Configuration comes from the environment the driver sets; the server's own secrets
+ * are never in it.
+ */
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { type RuntimeReady } from '@cutroom/protocol';
+import { startBridge } from './bridge.js';
+import { shareDependencyCache, startPreviewServer, warmUp } from './preview-server.js';
+
+const startedAt = performance.now();
+
+function required(name: string): string {
+  const value = process.env[name];
+  if (!value) {
+    console.error(`runtime: ${name} is not set`);
+    process.exit(64);
+  }
+  return value;
+}
+
+const sandboxDir = required('RUNTIME_DIR');
+const workspace = required('RUNTIME_WORKSPACE');
+const base = required('RUNTIME_BASE');
+const bridgeToken = required('RUNTIME_BRIDGE_TOKEN');
+const sharedCacheDir = process.env.RUNTIME_SHARED_CACHE || undefined;
+if (!/^\/s\/[A-Za-z0-9_-]+\/$/.test(base)) {
+  console.error('runtime: RUNTIME_BASE must look like /s/<id>/');
+  process.exit(64);
+}
+// Never keep the token where project code could read it.
+delete process.env.RUNTIME_BRIDGE_TOKEN;
+
+let stopping = false;
+const cleanups: (() => Promise<void>)[] = [];
+async function stop(code: number) {
+  if (stopping) return;
+  stopping = true;
+  const force = setTimeout(() => process.exit(code), 3_000);
+  force.unref();
+  for (const cleanup of cleanups.reverse()) await cleanup().catch(() => {});
+  process.exit(code);
+}
+process.on('SIGTERM', () => void stop(0));
+process.on('SIGINT', () => void stop(0));
+// Over IPC (local driver): the channel closes when the parent dies, however it dies.
+process.on('disconnect', () => void stop(0));
+
+const vite = await startPreviewServer({ workspace, base, cacheDir: path.join(sandboxDir, 'vite'), sharedCacheDir });
+cleanups.push(() => vite.close());
+const address = vite.httpServer?.address();
+const previewPort = typeof address === 'object' && address ? address.port : 0;
+await warmUp(vite, `http://127.0.0.1:${previewPort}`, base);
+
+// When the watcher last saw a change in the working copy.
+let lastFileEvent = 0;
+vite.watcher.on('all', () => {
+  lastFileEvent = performance.now();
+});
+
+/** Waits until the watcher has been quiet for a moment (at most `limitMs`). */
+async function watcherSettled(quietMs = 80, limitMs = 1_500) {
+  const started = performance.now();
+  await new Promise((resolve) => setTimeout(resolve, quietMs));
+  while (performance.now() - lastFileEvent < quietMs && performance.now() - started < limitMs) {
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+const bridge = await startBridge(bridgeToken, {
+  health: () => ({ rss: process.memoryUsage().rss, uptimeMs: Math.round(performance.now() - startedAt) }),
+  async onMessage(message, reply) {
+    switch (message.type) {
+      case 'workspace:reset': {
+        // The server replaced the working copy's files: let the watcher's events for
+        // them pass (or they would reload the first visitor), forget every transform,
+        // and reload whoever is watching.
+        await watcherSettled();
+        vite.moduleGraph.invalidateAll();
+        vite.ws.send({ type: 'full-reload', path: '*' });
+        reply({ type: 'workspace:reset:done', requestId: message.requestId });
+        return;
+      }
+      case 'prompt':
+        console.error('runtime: the agent is not part of this version; prompt ignored');
+        return;
+    }
+  },
+});
+cleanups.push(() => bridge.close());
+
+const ready: RuntimeReady = {
+  type: 'runtime:ready',
+  previewPort,
+  bridgePort: bridge.port,
+  startupMs: Math.round(performance.now() - startedAt),
+};
+if (process.send) process.send(ready);
+else process.stdout.write(`${JSON.stringify(ready)}\n`);
+
+// Let later sandboxes skip dependency optimization (the optimizer finishes in the background).
+if (sharedCacheDir) {
+  void (async () => {
+    for (let attempt = 0; attempt < 60 && !stopping; attempt++) {
+      const done = await readFile(path.join(sandboxDir, 'vite', 'deps', '_metadata.json')).then(() => true, () => false);
+      if (done) return shareDependencyCache(path.join(sandboxDir, 'vite'), sharedCacheDir);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+  })().catch((error: unknown) => console.error('runtime: could not share the dependency cache', error));
+}

@@ -1,0 +1,126 @@
+import { cp, mkdir, rename, rm, stat } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import react from '@vitejs/plugin-react';
+import { templatePreviewDir } from '@cutroom/template';
+import { type Plugin, type ViteDevServer, createServer } from 'vite';
+
+/**
+ * Files the preview must never serve, on top of Vite's own list (`.env*`, certificates,
+ * `.git`): configuration that can hold secrets, and anything of the agent's state.
+ */
+export const previewDenyList = [
+  '.env',
+  '.env.*',
+  '*.{crt,pem,key,p12,pfx}',
+  '**/.git/**',
+  'vite.config.*',
+  'vitest.config.*',
+  '.npmrc',
+  '**/.claude/**',
+  '**/.cutroom/**',
+  '**/.ssh/**',
+];
+
+/** The repo's node_modules, where react, remotion and the Player are installed. */
+const nodeModulesDir = path.dirname(path.dirname(path.dirname(createRequire(import.meta.url).resolve('remotion'))));
+
+/**
+ * Resolves `@project/…` to the working copy's `src/`. A plugin rather than an alias on
+ * purpose: Vite's dependency-cache hash covers `root` and `resolve` but not what
+ * plugins do, so every sandbox has the same hash and can start from a shared,
+ * already-optimized dependency cache.
+ */
+function projectPlugin(workspace: string): Plugin {
+  const projectSrc = path.join(workspace, 'src');
+  return {
+    name: 'cutroom-project',
+    enforce: 'pre',
+    async resolveId(source, importer, options) {
+      if (source !== '@project' && !source.startsWith('@project/')) return null;
+      const target = path.join(projectSrc, source.slice('@project'.length));
+      return this.resolve(target, importer, { ...options, skipSelf: true });
+    },
+    configureServer(server) {
+      server.watcher.add(workspace);
+    },
+  };
+}
+
+export type PreviewServerOptions = {
+  /** The working copy (has `src/` and `public/`). */
+  workspace: string;
+  /** URL prefix the proxy keeps, e.g. `/s/<sessionId>/`. */
+  base: string;
+  /** This sandbox's Vite cache folder. */
+  cacheDir: string;
+  /** A cache shared by all sandboxes: copied in before start, filled by the first one. */
+  sharedCacheDir?: string;
+};
+
+async function exists(file: string) {
+  return stat(file).then(
+    () => true,
+    () => false,
+  );
+}
+
+export async function startPreviewServer(options: PreviewServerOptions): Promise<ViteDevServer> {
+  const { workspace, base, cacheDir, sharedCacheDir } = options;
+  const sharedMetadata = sharedCacheDir && path.join(sharedCacheDir, 'deps', '_metadata.json');
+  if (sharedMetadata && (await exists(sharedMetadata)) && !(await exists(path.join(cacheDir, 'deps')))) {
+    await mkdir(cacheDir, { recursive: true });
+    await cp(path.join(sharedCacheDir, 'deps'), path.join(cacheDir, 'deps'), { recursive: true });
+  }
+
+  const server = await createServer({
+    configFile: false,
+    envDir: false,
+    root: templatePreviewDir,
+    base,
+    cacheDir,
+    publicDir: path.join(workspace, 'public'),
+    logLevel: 'warn',
+    clearScreen: false,
+    plugins: [react(), projectPlugin(workspace)],
+    resolve: { dedupe: ['react', 'react-dom', 'remotion', '@remotion/player'] },
+    optimizeDeps: {
+      entries: [path.join(templatePreviewDir, 'main.tsx')],
+      include: ['react', 'react-dom', 'react-dom/client', 'react/jsx-runtime', 'react/jsx-dev-runtime', 'remotion', '@remotion/player'],
+    },
+    server: {
+      host: '127.0.0.1',
+      port: 0,
+      strictPort: false,
+      // The page runs in a sandboxed iframe: its module requests carry `Origin: null`.
+      cors: { origin: ['null'] },
+      allowedHosts: ['127.0.0.1', 'localhost'],
+      fs: { strict: true, allow: [workspace, templatePreviewDir, nodeModulesDir], deny: previewDenyList },
+      watch: { ignored: ['**/.git/**', '**/node_modules/**'] },
+    },
+  });
+  await server.listen();
+  return server;
+}
+
+/** Loads the page and its modules once, so the first real visitor finds them transformed. */
+export async function warmUp(server: ViteDevServer, origin: string, base: string) {
+  for (const url of [base, `${base}main.tsx`]) {
+    await fetch(origin + url, { signal: AbortSignal.timeout(30_000) }).then((response) => response.arrayBuffer());
+  }
+  await server.warmupRequest(path.join(templatePreviewDir, 'main.tsx'));
+}
+
+/** Publishes this sandbox's optimized dependencies for the next sandboxes (first one wins). */
+export async function shareDependencyCache(cacheDir: string, sharedCacheDir: string) {
+  const deps = path.join(cacheDir, 'deps');
+  if (!(await exists(path.join(deps, '_metadata.json'))) || (await exists(path.join(sharedCacheDir, 'deps', '_metadata.json')))) return;
+  const scratch = `${sharedCacheDir}.tmp-${process.pid}`;
+  await rm(scratch, { recursive: true, force: true });
+  await cp(deps, path.join(scratch, 'deps'), { recursive: true });
+  try {
+    await rename(scratch, sharedCacheDir);
+  } catch {
+    await rm(scratch, { recursive: true, force: true });
+  }
+}
