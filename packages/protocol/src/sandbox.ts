@@ -16,6 +16,16 @@ export const RuntimeReady = z.strictObject({
 });
 export type RuntimeReady = z.infer<typeof RuntimeReady>;
 
+/**
+ * The bridge token, sent by the local driver over IPC right after the spawn: never in
+ * the environment, where `/proc/<pid>/environ` would show it for the process's life.
+ */
+export const RuntimeSecret = z.strictObject({
+  type: z.literal('runtime:secret'),
+  bridgeToken: z.string().min(16).max(200),
+});
+export type RuntimeSecret = z.infer<typeof RuntimeSecret>;
+
 // server → sandbox, over the bridge WebSocket
 
 export const WorkspaceReset = z.strictObject({

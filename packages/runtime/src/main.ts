@@ -8,7 +8,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { type RuntimeReady } from '@cutroom/protocol';
+import { type RuntimeReady, RuntimeSecret } from '@cutroom/protocol';
 import { startBridge } from './bridge.js';
 import { shareDependencyCache, startPreviewServer, warmUp } from './preview-server.js';
 
@@ -26,14 +26,36 @@ function required(name: string): string {
 const sandboxDir = required('RUNTIME_DIR');
 const workspace = required('RUNTIME_WORKSPACE');
 const base = required('RUNTIME_BASE');
-const bridgeToken = required('RUNTIME_BRIDGE_TOKEN');
 const sharedCacheDir = process.env.RUNTIME_SHARED_CACHE || undefined;
 if (!/^\/s\/[A-Za-z0-9_-]+\/$/.test(base)) {
   console.error('runtime: RUNTIME_BASE must look like /s/<id>/');
   process.exit(64);
 }
-// Never keep the token where project code could read it.
-delete process.env.RUNTIME_BRIDGE_TOKEN;
+
+/**
+ * The bridge token: over IPC from the local driver (never in the environment, which
+ * `/proc/<pid>/environ` keeps for the process's life), or from the environment where
+ * there is no IPC (a container, whose environment is its own).
+ */
+async function receiveBridgeToken(): Promise<string> {
+  if (!process.send) return required('RUNTIME_BRIDGE_TOKEN');
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      console.error('runtime: no bridge token arrived over IPC');
+      process.exit(64);
+    }, 10_000);
+    process.once('message', (message) => {
+      clearTimeout(timer);
+      const parsed = RuntimeSecret.safeParse(message);
+      if (!parsed.success) {
+        console.error('runtime: the first IPC message was not the bridge token');
+        process.exit(64);
+      }
+      resolve(parsed.data.bridgeToken);
+    });
+  });
+}
+const bridgeToken = await receiveBridgeToken();
 
 let stopping = false;
 const cleanups: (() => Promise<void>)[] = [];

@@ -1,4 +1,4 @@
-import { cp, mkdir, rename, rm, stat } from 'node:fs/promises';
+import { cp, mkdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import react from '@vitejs/plugin-react';
@@ -111,16 +111,29 @@ export async function warmUp(server: ViteDevServer, origin: string, base: string
   await server.warmupRequest(path.join(templatePreviewDir, 'main.tsx'));
 }
 
-/** Publishes this sandbox's optimized dependencies for the next sandboxes (first one wins). */
+const metadataHash = async (depsDir: string) =>
+  readFile(path.join(depsDir, '_metadata.json'), 'utf8').then(
+    (text) => (JSON.parse(text) as { hash?: string }).hash ?? null,
+    () => null,
+  );
+
+/**
+ * Publishes this sandbox's optimized dependencies for the next sandboxes: when there
+ * are none yet, or when the shared ones are stale (another lockfile or Vite version).
+ */
 export async function shareDependencyCache(cacheDir: string, sharedCacheDir: string) {
   const deps = path.join(cacheDir, 'deps');
-  if (!(await exists(path.join(deps, '_metadata.json'))) || (await exists(path.join(sharedCacheDir, 'deps', '_metadata.json')))) return;
+  const ours = await metadataHash(deps);
+  if (!ours || ours === (await metadataHash(path.join(sharedCacheDir, 'deps')))) return;
   const scratch = `${sharedCacheDir}.tmp-${process.pid}`;
+  const stale = `${sharedCacheDir}.stale-${process.pid}`;
   await rm(scratch, { recursive: true, force: true });
   await cp(deps, path.join(scratch, 'deps'), { recursive: true });
+  await rename(sharedCacheDir, stale).catch(() => {});
   try {
     await rename(scratch, sharedCacheDir);
   } catch {
     await rm(scratch, { recursive: true, force: true });
   }
+  await rm(stale, { recursive: true, force: true });
 }

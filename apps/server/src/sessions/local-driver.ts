@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import { cp, mkdir, open, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
-import { RuntimeReady } from '@cutroom/protocol';
+import { RuntimeReady, type RuntimeSecret } from '@cutroom/protocol';
 import { runtimeEntry } from '@cutroom/runtime';
 import { isTemplateFile } from '@cutroom/template';
 import type { Sandbox, SandboxDriver, SandboxExit, SandboxStatus } from './driver.js';
@@ -67,11 +67,11 @@ export function createLocalDriver(settings: LocalDriverSettings): SandboxDriver 
         RUNTIME_DIR: dir,
         RUNTIME_WORKSPACE: workspace,
         RUNTIME_BASE: base,
-        RUNTIME_BRIDGE_TOKEN: bridgeToken,
         RUNTIME_SHARED_CACHE: settings.sharedCacheDir,
       },
     });
     await log.close();
+    child.send({ type: 'runtime:secret', bridgeToken } satisfies RuntimeSecret);
     const entry: Entry = { child, status: 'starting', stopping: false };
     entries.set(id, entry);
     await writeFile(path.join(dir, 'sandbox.json'), JSON.stringify({ pid: child.pid, startedAt: new Date().toISOString() }));
@@ -110,6 +110,10 @@ export function createLocalDriver(settings: LocalDriverSettings): SandboxDriver 
       };
       entry.sandbox = sandbox;
       entry.status = 'running';
+      await writeFile(
+        path.join(dir, 'sandbox.json'),
+        JSON.stringify({ pid: child.pid, previewPort: ready.previewPort, bridgePort: ready.bridgePort, startedAt: new Date().toISOString() }),
+      );
       return sandbox;
     } catch (error) {
       await destroy(id);

@@ -6,7 +6,16 @@ import { templateProjectDir } from '@cutroom/template';
 import { buildApp, type AppDeps } from '../app.js';
 import { allowedOrigins, loadConfig } from '../config.js';
 import { createProjectRepos, type ProjectRepos } from '../repos/project-repos.js';
+import { createAuthService } from '../auth/auth-service.js';
+import type { SandboxDriver } from '../sessions/driver.js';
+import { createLocalDriver } from '../sessions/local-driver.js';
+import { createPreviewProxy } from '../sessions/preview-proxy.js';
+import { createPreviewTokens } from '../sessions/preview-tokens.js';
+import { type SessionManager, createSessionManager } from '../sessions/session-manager.js';
 import { type Store, openStore } from '../store/store.js';
+
+/** One Vite dependency cache for every test server of a run (as one server shares it across sandboxes). */
+const sharedViteCache = path.join(os.tmpdir(), 'cutroom-test-vite-deps');
 
 /**
  * A real server (real PGlite, real git, real HTTP) on an ephemeral port with its own
@@ -20,6 +29,8 @@ export async function startTestServer(
     /** Wrap the real parts, to inject failures. */
     repos?: (repos: ProjectRepos) => ProjectRepos;
     store?: (store: Store) => Store;
+    /** Run real live sessions (local driver, session manager, preview proxy). */
+    sessions?: { graceMs?: number; poolSize?: number; idleMs?: number; tokenTtlMs?: number };
   } = {},
 ) {
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'cutroom-server-'));
@@ -29,20 +40,53 @@ export async function startTestServer(
   const baseRepos = createProjectRepos({ reposDir: path.join(dataDir, 'repos'), templateDir: templateProjectDir });
   const repos = options.repos ? options.repos(baseRepos) : baseRepos;
   let origins = new Set<string>();
+  const logger = pino({ level: 'silent' });
+  const auth = createAuthService(store, options.authLimits);
+  let previewPort = 0;
+  let sessions: SessionManager | undefined;
+  let driver: SandboxDriver | undefined;
+  if (options.sessions) {
+    driver = createLocalDriver({
+      sandboxesDir: path.join(dataDir, 'sandboxes'),
+      sharedCacheDir: sharedViteCache,
+      templateDir: templateProjectDir,
+      logger,
+    });
+    sessions = createSessionManager({
+      driver,
+      repos,
+      tokens: createPreviewTokens({ ttlMs: options.sessions.tokenTtlMs ?? 60_000 }),
+      logger,
+      graceMs: options.sessions.graceMs ?? 30_000,
+      idleMs: options.sessions.idleMs ?? 30 * 60_000,
+      poolSize: options.sessions.poolSize ?? 0,
+      previewOrigin: () => `http://127.0.0.1:${previewPort}`,
+    });
+  }
+  const previewServer = sessions
+    ? createPreviewProxy({ sessions, userForCookie: (header) => auth.userIdForCookieHeader(header), logger })
+    : undefined;
   const app = await buildApp({
     config,
     store,
     repos,
-    logger: pino({ level: 'silent' }),
+    logger,
     version: '0.0.0-test',
     allowedOrigins: () => origins,
-    authLimits: options.authLimits,
+    auth,
+    sessions,
   });
   await app.listen({ port: 0, host: '127.0.0.1' });
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : 0;
   origins = allowedOrigins(config, port);
   const baseUrl = `http://127.0.0.1:${port}`;
+  if (previewServer) {
+    await new Promise<void>((resolve) => previewServer.listen(0, '127.0.0.1', resolve));
+    const previewAddress = previewServer.address();
+    previewPort = typeof previewAddress === 'object' && previewAddress ? previewAddress.port : 0;
+    sessions!.start();
+  }
 
   async function request(
     method: string,
@@ -96,8 +140,16 @@ export async function startTestServer(
     port,
     request,
     signup,
+    sessions,
+    driver,
+    get previewOrigin() {
+      return `http://127.0.0.1:${previewPort}`;
+    },
     async close() {
+      previewServer?.close();
+      previewServer?.closeAllConnections();
       await app.close();
+      await sessions?.close();
       await store.close();
       await rm(dataDir, { recursive: true, force: true });
     },

@@ -1,0 +1,108 @@
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pino } from 'pino';
+import { templateProjectDir } from '@cutroom/template';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { SandboxExit } from './driver.js';
+import { createLocalDriver } from './local-driver.js';
+
+const isAlive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+const waitUntil = async (check: () => boolean, timeoutMs = 10_000) => {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error('condition not reached in time');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+};
+
+describe('local driver', () => {
+  let dir = '';
+  const settings = () => ({
+    sandboxesDir: path.join(dir, 'sandboxes'),
+    sharedCacheDir: path.join(os.tmpdir(), 'cutroom-test-vite-deps'),
+    templateDir: templateProjectDir,
+    logger: pino({ level: 'silent' }),
+  });
+
+  beforeAll(async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), 'cutroom-driver-'));
+  });
+  afterAll(async () => rm(dir, { recursive: true, force: true }));
+
+  it('starts a sandbox in its own process group and folder, reports its status, and destroys it', async () => {
+    const driver = createLocalDriver(settings());
+    const exits: SandboxExit[] = [];
+    driver.onExit((exit) => exits.push(exit));
+    const sandbox = await driver.start();
+    expect(sandbox.base).toBe(`/s/${sandbox.id}/`);
+    expect(sandbox.id).toMatch(/^[A-Za-z0-9_-]{24}$/);
+    expect(driver.status(sandbox.id)).toBe('running');
+    expect(driver.list()).toEqual([{ id: sandbox.id, status: 'running' }]);
+    // Its own process group: the group id is its pid.
+    const stat = (await import('node:fs/promises')).readFile(`/proc/${sandbox.pid}/stat`, 'utf8');
+    const fields = (await stat).split(') ')[1]!.split(' ');
+    expect(Number(fields[2])).toBe(sandbox.pid);
+    expect(existsSync(path.join(dir, 'sandboxes', sandbox.id, 'workspace', 'src', 'Root.tsx'))).toBe(true);
+
+    await driver.destroy(sandbox.id);
+    expect(isAlive(sandbox.pid!)).toBe(false);
+    expect(driver.status(sandbox.id)).toBe('missing');
+    expect(existsSync(path.join(dir, 'sandboxes', sandbox.id))).toBe(false);
+    expect(exits).toEqual([expect.objectContaining({ id: sandbox.id, expected: true })]);
+  });
+
+  it('at start, reaps sandboxes that an earlier server left running', async () => {
+    const earlier = createLocalDriver(settings());
+    const orphan = await earlier.start();
+    expect(isAlive(orphan.pid!)).toBe(true);
+
+    const next = createLocalDriver(settings());
+    expect(await next.reap()).toEqual([orphan.id]);
+    await waitUntil(() => !isAlive(orphan.pid!));
+    expect(existsSync(path.join(dir, 'sandboxes', orphan.id))).toBe(false);
+  });
+
+  it('a runtime dies with its parent, even when the parent is killed with SIGKILL', async () => {
+    const here = path.dirname(fileURLToPath(import.meta.url));
+    const compiled = path.resolve(here, '..', '..', 'dist', 'sessions', 'local-driver.js');
+    const script = path.join(dir, 'parent.mjs');
+    await writeFile(
+      script,
+      `const { pino } = await import(${JSON.stringify(pathToFileURL(createRequire(import.meta.url).resolve('pino')).href)});
+       const { createLocalDriver } = await import(${JSON.stringify(pathToFileURL(compiled).href)});
+       const driver = createLocalDriver({ sandboxesDir: ${JSON.stringify(path.join(dir, 'parent-sandboxes'))},
+         sharedCacheDir: ${JSON.stringify(settings().sharedCacheDir)}, templateDir: ${JSON.stringify(templateProjectDir)},
+         logger: pino({ level: 'silent' }) });
+       const sandbox = await driver.start();
+       console.log(JSON.stringify({ pid: sandbox.pid }));
+       setInterval(() => {}, 1000);`,
+    );
+    const parent = spawn(process.execPath, [script], { cwd: path.resolve(here, '..', '..'), stdio: ['ignore', 'pipe', 'inherit'] });
+    const runtimePid = await new Promise<number>((resolve, reject) => {
+      parent.stdout!.on('data', (chunk: Buffer) => {
+        const line = chunk.toString().trim().split('\n').pop()!;
+        try {
+          resolve((JSON.parse(line) as { pid: number }).pid);
+        } catch {
+          // not the line yet
+        }
+      });
+      parent.once('exit', (code) => reject(new Error(`parent exited ${code}`)));
+    });
+    expect(isAlive(runtimePid)).toBe(true);
+    parent.kill('SIGKILL');
+    await waitUntil(() => !isAlive(runtimePid), 5_000);
+  });
+});

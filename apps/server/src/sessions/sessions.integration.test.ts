@@ -1,0 +1,209 @@
+import { existsSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
+import net from 'node:net';
+import path from 'node:path';
+import { PROTOCOL_VERSION } from '@cutroom/protocol';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type TestServer, startTestServer } from '../testing/test-server.js';
+import { type TestClient, connectClient } from '../testing/ws-client.js';
+
+const isAlive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+const portOpen = (port: number) =>
+  new Promise<boolean>((resolve) => {
+    const socket = net.connect(port, '127.0.0.1');
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+const waitFor = async (check: () => boolean | Promise<boolean>, timeoutMs = 20_000) => {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error('condition not reached in time');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+};
+
+/** Live sessions against real runtime processes, real Vite, real git, over the real proxy. */
+describe('live sessions', () => {
+  let server: TestServer;
+  let owner: { cookie: string; projectId: string; user: { id: string } };
+  let client: TestClient;
+  let ready: { sessionId: string; previewUrl: string; seq: number };
+
+  const start = (target: TestClient, lastSeq?: number) =>
+    target.send({ type: 'session:start', projectId: owner.projectId, protocolVersion: PROTOCOL_VERSION, ...(lastSeq === undefined ? {} : { lastSeq }) });
+  const sandboxOf = (previewUrl: string) => new URL(previewUrl).pathname.split('/')[2]!;
+  const sandboxInfo = async (sandboxId: string) =>
+    JSON.parse(await readFile(path.join(server.dataDir, 'sandboxes', sandboxId, 'sandbox.json'), 'utf8')) as {
+      pid: number;
+      previewPort: number;
+      bridgePort: number;
+    };
+
+  beforeAll(async () => {
+    process.env.ANTHROPIC_API_KEY = 'sk-test-server-secret';
+    server = await startTestServer({ sessions: { graceMs: 1_500, poolSize: 1 } });
+    owner = await server.signupWithProject('Live');
+    client = await connectClient(server.baseUrl, owner.cookie);
+    start(client);
+    ready = await client.next((message) => message.type === 'session:ready');
+  });
+  afterAll(async () => {
+    delete process.env.ANTHROPIC_API_KEY;
+    await client?.close();
+    await server?.close();
+  });
+
+  it('starts a session: status starting, then ready with a preview URL on the preview origin; every event has a seq', async () => {
+    const statuses = client.messages.filter((message) => message.type === 'session:status').map((message) => message.state);
+    expect(statuses.slice(0, 2)).toEqual(['starting', 'running']);
+    expect(ready.previewUrl.startsWith(`${server.previewOrigin}/s/`)).toBe(true);
+    expect(ready.previewUrl).toContain('?t=');
+    const seqs = client.messages.map((message) => message.seq);
+    expect(seqs.every((seq) => Number.isInteger(seq))).toBe(true);
+    expect([...seqs].sort((a, b) => a - b)).toEqual(seqs);
+  });
+
+  it('serves the Player page with the token, and the working copy is the project checked out from its repo', async () => {
+    const page = await fetch(ready.previewUrl);
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain('main.tsx');
+    const sandboxId = sandboxOf(ready.previewUrl);
+    const workspace = path.join(server.dataDir, 'sandboxes', sandboxId, 'workspace');
+    expect(existsSync(path.join(workspace, '.git'))).toBe(true);
+    const head = (await readFile(path.join(workspace, '.git', 'HEAD'), 'utf8')).trim();
+    expect(head).toBe('ref: refs/heads/main');
+  });
+
+  it('refuses the page without a token, with a forged one, and to another signed-in user', async () => {
+    const base = ready.previewUrl.split('?')[0]!;
+    expect((await fetch(base)).status).toBe(403);
+    expect((await fetch(`${base}?t=${'x'.repeat(20)}.${'y'.repeat(43)}`)).status).toBe(403);
+    const intruder = await server.signup();
+    const stolen = await fetch(ready.previewUrl, { headers: { cookie: intruder.cookie } });
+    expect(stolen.status).toBe(403);
+    expect((await fetch(`${server.previewOrigin}/s/${'A'.repeat(24)}/?t=x`)).status).toBe(404);
+  });
+
+  it('returns no file contents for path tricks, /@fs escapes, raw imports, .env, .git or vite.config', async () => {
+    const sandboxId = sandboxOf(ready.previewUrl);
+    const workspace = path.join(server.dataDir, 'sandboxes', sandboxId, 'workspace');
+    await writeFile(path.join(workspace, '.env'), 'SECRET_TOKEN=do-not-serve\n');
+    await writeFile(path.join(workspace, 'vite.config.ts'), '// SECRET_TOKEN=do-not-serve\n');
+    const prefix = `${server.previewOrigin}/s/${sandboxId}`;
+    const attempts = [
+      '/@fs/etc/passwd',
+      '/@fs/etc/passwd?raw??',
+      '/@fs/etc/passwd?import&raw??',
+      '/@fs/etc/passwd?import&?raw',
+      `/@fs${workspace}/.env`,
+      `/@fs${workspace}/.env?raw`,
+      `/@fs${workspace}/.env?import&raw??`,
+      `/@fs${workspace}/.git/config?raw`,
+      `/@fs${workspace}/vite.config.ts?raw`,
+      '/../../../../etc/passwd',
+      '/%2e%2e/%2e%2e/%2e%2e/etc/passwd',
+      '/%252e%252e/%252e%252e/etc/passwd',
+      '/..%5c..%5c..%5cetc/passwd',
+      `/@fs${path.join(server.dataDir, 'db')}/PG_VERSION?raw`,
+    ];
+    for (const attempt of attempts) {
+      const response = await fetch(prefix + attempt);
+      const body = await response.text();
+      expect(body, attempt).not.toMatch(/root:x:0:0|SECRET_TOKEN|repositoryformatversion|^18$/m);
+      expect([400, 403, 404], `${attempt} → ${response.status}`).toContain(response.status);
+    }
+    // The raw HTTP request line, which fetch() would normalise.
+    const raw = await new Promise<string>((resolve) => {
+      const socket = net.connect(new URL(server.previewOrigin).port as unknown as number, '127.0.0.1', () => {
+        socket.write(`GET /s/${sandboxId}/../../../../etc/passwd HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`);
+      });
+      let data = '';
+      socket.on('data', (chunk) => (data += chunk));
+      socket.on('close', () => resolve(data));
+    });
+    expect(raw).toMatch(/^HTTP\/1\.1 404/);
+    expect(raw).not.toContain('root:x:0:0');
+  });
+
+  it('a second tab joins the same session', async () => {
+    const tab = await connectClient(server.baseUrl, owner.cookie);
+    start(tab);
+    const second = await tab.next((message) => message.type === 'session:ready');
+    expect(second.sessionId).toBe(ready.sessionId);
+    expect(sandboxOf(second.previewUrl)).toBe(sandboxOf(ready.previewUrl));
+    await tab.close();
+  });
+
+  it('a reconnect with lastSeq gets only what it missed, nothing twice', async () => {
+    const lastSeen = Math.max(...client.messages.map((message) => message.seq));
+    const again = await connectClient(server.baseUrl, owner.cookie);
+    start(again, lastSeen);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(again.messages.filter((message) => message.seq <= lastSeen)).toEqual([]);
+
+    const fromStart = await connectClient(server.baseUrl, owner.cookie);
+    const firstSeq = client.messages[0].seq;
+    start(fromStart, firstSeq);
+    const replayed = await fromStart.next((message) => message.type === 'session:ready');
+    expect(replayed.seq).toBe(ready.seq);
+    expect(fromStart.messages.map((message) => message.seq)).toEqual(client.messages.filter((m) => m.seq > firstSeq).map((m) => m.seq));
+    await again.close();
+    await fromStart.close();
+  });
+
+  it('keeps no server secret in the sandbox environment', async () => {
+    const { pid } = await sandboxInfo(sandboxOf(ready.previewUrl));
+    const environ = await readFile(`/proc/${pid}/environ`, 'utf8');
+    expect(environ).not.toContain('sk-test-server-secret');
+    expect(environ).not.toContain('ANTHROPIC');
+    expect(environ).not.toContain('RUNTIME_BRIDGE_TOKEN');
+    expect(environ).not.toContain('DATABASE_URL');
+    expect(environ).toContain('RUNTIME_WORKSPACE=');
+  });
+
+  it('kill -9 of the runtime: the client is told, and a restart brings a new preview', async () => {
+    const { pid } = await sandboxInfo(sandboxOf(ready.previewUrl));
+    process.kill(pid, 'SIGKILL');
+    const failure = await client.next((message) => message.type === 'session:status' && message.state === 'error');
+    expect(failure.reason).toMatch(/killed|exited/);
+    await client.next((message) => message.type === 'error' && message.code === 'session_failed');
+    const before = client.messages.length;
+    client.send({ type: 'session:restart' });
+    const restarted = await client.next((message) => message.type === 'session:ready' && message.seq > ready.seq);
+    expect(restarted.sessionId).toBe(ready.sessionId);
+    expect(sandboxOf(restarted.previewUrl)).not.toBe(sandboxOf(ready.previewUrl));
+    expect((await fetch(restarted.previewUrl)).status).toBe(200);
+    expect(client.messages.length).toBeGreaterThan(before);
+    ready = restarted;
+  });
+
+  it('grace: a reconnect within it keeps the session; after it the process, its ports and its folder are gone', async () => {
+    const sandboxId = sandboxOf(ready.previewUrl);
+    const info = await sandboxInfo(sandboxId);
+    await client.close();
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(server.sessions!.list()[0]!.state).toBe('grace');
+    client = await connectClient(server.baseUrl, owner.cookie);
+    start(client);
+    const back = await client.next((message) => message.type === 'session:ready');
+    expect(back.sessionId).toBe(ready.sessionId);
+    expect(server.sessions!.list()[0]!.state).toBe('running');
+
+    client.send({ type: 'session:end' });
+    await waitFor(() => server.sessions!.list().length === 0, 10_000);
+    await waitFor(() => !isAlive(info.pid));
+    expect(await portOpen(info.previewPort)).toBe(false);
+    expect(await portOpen(info.bridgePort)).toBe(false);
+    expect(existsSync(path.join(server.dataDir, 'sandboxes', sandboxId))).toBe(false);
+  });
+});
