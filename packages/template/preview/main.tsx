@@ -2,7 +2,7 @@ import { Player, PlayerInternals, type PlayerRef } from '@remotion/player';
 import { useEffect, useRef } from 'react';
 import { createRoot } from 'react-dom/client';
 // `@project` is the working copy's `src/` (resolved by the runtime's Vite plugin).
-import { compositions } from '@project/compositions';
+import { compositions as initialCompositions } from '@project/compositions';
 
 /**
  * The preview page: plays the project's first composition in the Remotion Player, in a
@@ -64,7 +64,9 @@ const reportSequences = (sequences: RegisteredSequence[]) => {
   post({ type: 'remotion:sequences', sequences: placed });
 };
 
-const PreviewPlayer: React.FC = () => {
+type CompositionList = typeof initialCompositions;
+
+const PreviewPlayer: React.FC<{ compositions: CompositionList }> = ({ compositions }) => {
   const playerRef = useRef<PlayerRef>(null);
   const composition = compositions[0];
   const Component = composition?.component;
@@ -138,5 +140,13 @@ const PreviewPlayer: React.FC = () => {
   );
 };
 
-const root = document.getElementById('root');
-if (root) createRoot(root).render(<PreviewPlayer />);
+const container = document.getElementById('root');
+if (container) {
+  const root = createRoot(container);
+  root.render(<PreviewPlayer compositions={initialCompositions} />);
+  // An edit of the composition list (new scene, other duration) re-renders in place
+  // instead of reloading the page.
+  import.meta.hot?.accept('@project/compositions', (module) => {
+    if (module) root.render(<PreviewPlayer compositions={(module as unknown as { compositions: CompositionList }).compositions} />);
+  });
+}

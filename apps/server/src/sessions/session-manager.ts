@@ -5,6 +5,7 @@ import type { ProjectRepos } from '../repos/project-repos.js';
 import { type BridgeClient, connectBridge } from './bridge-client.js';
 import type { Sandbox, SandboxDriver } from './driver.js';
 import type { PreviewTokens } from './preview-tokens.js';
+import { copyWorkspace } from './workspace.js';
 
 /** A browser tab's WebSocket, as the manager sees it. */
 export type SessionClient = { userId: string; send(message: ServerMessage): void };
@@ -24,6 +25,8 @@ type Session = {
   ownerId: string;
   state: SessionState;
   sandbox: Sandbox | null;
+  /** A sandbox that died under the session: its working copy goes into the next one. */
+  crashed: Sandbox | null;
   bridge: BridgeClient | null;
   clients: Set<SessionClient>;
   events: StoredEvent[];
@@ -135,7 +138,15 @@ export function createSessionManager(settings: SessionManagerSettings) {
     try {
       sandbox = await takeSandbox();
       void fillPool();
-      const version = await repos.checkout(session.projectId, sandbox.workspace);
+      let version: string;
+      if (session.crashed) {
+        // Edits not yet saved as a version live only in the working copy: keep them.
+        version = await copyWorkspace(session.crashed.workspace, sandbox.workspace);
+        await driver.destroy(session.crashed.id).catch(() => {});
+        session.crashed = null;
+      } else {
+        version = await repos.checkout(session.projectId, sandbox.workspace);
+      }
       const bridge = await connectBridge(sandbox);
       await bridge.resetWorkspace();
       if (session.state !== 'starting') {
@@ -186,8 +197,11 @@ export function createSessionManager(settings: SessionManagerSettings) {
     for (const client of session.clients) clientSessions.delete(client);
     session.clients.clear();
     session.bridge?.close();
-    if (session.sandbox) await driver.destroy(session.sandbox.id).catch((error: unknown) => logger.error({ err: error }, 'destroy failed'));
+    for (const sandbox of [session.sandbox, session.crashed]) {
+      if (sandbox) await driver.destroy(sandbox.id).catch((error: unknown) => logger.error({ err: error }, 'destroy failed'));
+    }
     session.sandbox = null;
+    session.crashed = null;
   }
 
   driver.onExit((exit) => {
@@ -202,7 +216,7 @@ export function createSessionManager(settings: SessionManagerSettings) {
       if (session.sandbox?.id === exit.id && (session.state === 'running' || session.state === 'grace')) {
         if (session.graceTimer) clearTimeout(session.graceTimer);
         const how = exit.signal ? `was killed (${exit.signal})` : `exited with code ${exit.code}`;
-        void driver.destroy(exit.id);
+        session.crashed = session.sandbox;
         session.sandbox = null;
         fail(session, `The preview process ${how}. Restart the session to go on.`);
       }
@@ -242,6 +256,7 @@ export function createSessionManager(settings: SessionManagerSettings) {
           ownerId: project.ownerId,
           state: 'starting',
           sandbox: null,
+          crashed: null,
           bridge: null,
           clients: new Set(),
           events: [],

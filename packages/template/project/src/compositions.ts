@@ -1,5 +1,5 @@
 import type { ComponentType } from 'react';
-import { TitleScene, titleSceneDefaults } from './scenes/TitleScene';
+import { TitleScene } from './scenes/TitleScene';
 
 export type CompositionEntry = {
   id: string;
@@ -21,6 +21,6 @@ export const compositions: CompositionEntry[] = [
     fps: 30,
     width: 1280,
     height: 720,
-    defaultProps: titleSceneDefaults,
+    defaultProps: {},
   },
 ];

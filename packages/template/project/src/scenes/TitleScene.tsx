@@ -1,17 +1,10 @@
 import { AbsoluteFill, Sequence, interpolate, spring, useCurrentFrame, useVideoConfig } from 'remotion';
 
-export type TitleSceneProps = {
+type TitleSceneProps = {
   title: string;
   subtitle: string;
   background: string;
   accent: string;
-};
-
-export const titleSceneDefaults: TitleSceneProps = {
-  title: 'Your video starts here',
-  subtitle: 'Describe what you want in the chat',
-  background: '#0B1021',
-  accent: '#FF5A36',
 };
 
 const Title: React.FC<{ text: string }> = ({ text }) => {
@@ -70,8 +63,16 @@ const Subtitle: React.FC<{ text: string }> = ({ text }) => {
   );
 };
 
-/** Opening title: the title rises in, an accent bar draws under it, then the subtitle. */
-export const TitleScene: React.FC<TitleSceneProps> = ({ title, subtitle, background, accent }) => (
+/**
+ * Opening title: the title rises in, an accent bar draws under it, then the subtitle.
+ * Scene files export only components (defaults included), so edits hot-reload in place.
+ */
+export const TitleScene: React.FC<Partial<TitleSceneProps>> = ({
+  title = 'Your video starts here',
+  subtitle = 'Describe what you want in the chat',
+  background = '#0B1021',
+  accent = '#FF5A36',
+}) => (
   <AbsoluteFill style={{ backgroundColor: background }}>
     <Sequence name="Title" durationInFrames={150}>
       <Title text={title} />

@@ -1,0 +1,149 @@
+import { existsSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
+import net from 'node:net';
+import path from 'node:path';
+import type { Browser, BrowserContext, Frame, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type RunningServer, launchBrowser, newPerson, screenshot, startServer } from './harness.js';
+import { AuthPage, ProjectsPage } from './pages.js';
+
+const GRACE_MS = 2_500;
+
+const isAlive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+const portOpen = (port: number) =>
+  new Promise<boolean>((resolve) => {
+    const socket = net.connect(port, '127.0.0.1');
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+
+/** The live preview in the browser: Player, hot reload, timeline, sessions' lifecycle. */
+describe('live preview in the browser', () => {
+  let server: RunningServer;
+  let browser: Browser;
+  let owner: BrowserContext;
+  let page: Page;
+  let projectPath = '';
+
+  const previewFrame = (target: Page) => target.frameLocator('iframe[title="Video preview"]');
+  const previewSrc = async (target: Page) => (await target.locator('iframe[title="Video preview"]').getAttribute('src'))!;
+  const sandboxId = (src: string) => new URL(src).pathname.split('/')[2]!;
+  const sandboxDir = (id: string) => path.join(server.dataDir, 'sandboxes', id);
+  const sandboxInfo = async (id: string) =>
+    JSON.parse(await readFile(path.join(sandboxDir(id), 'sandbox.json'), 'utf8')) as { pid: number; previewPort: number };
+  const frameOf = (target: Page): Frame => target.frames().find((frame) => frame.url().includes('/s/'))!;
+
+  beforeAll(async () => {
+    server = await startServer({ SESSION_GRACE_MS: String(GRACE_MS), SESSION_POOL_SIZE: '1' });
+    browser = await launchBrowser();
+    owner = await newPerson(browser, server.baseUrl);
+    page = await owner.newPage();
+    await new AuthPage(page).signUp('Vera Preview', 'vera@example.com', 'preview password');
+    await new ProjectsPage(page).create('Live title');
+    projectPath = new URL(page.url()).pathname;
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await server?.stop();
+  });
+
+  it("opens a project and shows the template's first frame, with its sequences on the timeline", async () => {
+    await previewFrame(page).getByText('Your video starts here').waitFor({ timeout: 60_000 });
+    const timeline = page.getByRole('group', { name: 'Sequences' });
+    await timeline.getByRole('button', { name: /^Title, from frame 0/ }).waitFor();
+    await timeline.getByRole('button', { name: /^Accent bar, from frame 10, 140 frames/ }).waitFor();
+    await timeline.getByRole('button', { name: /^Subtitle, from frame 30, 120 frames/ }).waitFor();
+    await page.waitForTimeout(500);
+    await screenshot(page, '10-live-preview');
+  });
+
+  it('an edit of the working copy on disk shows in the preview without a page reload', async () => {
+    await page.evaluate(() => ((window as unknown as { marker: number }).marker = 42));
+    await frameOf(page).evaluate(() => ((window as unknown as { marker: number }).marker = 7));
+    const file = path.join(sandboxDir(sandboxId(await previewSrc(page))), 'workspace', 'src', 'scenes', 'TitleScene.tsx');
+    const source = await readFile(file, 'utf8');
+    await writeFile(file, source.replace("title = 'Your video starts here'", "title = 'Hello from disk'"));
+    await previewFrame(page).getByText('Hello from disk').waitFor({ timeout: 15_000 });
+    expect(await page.evaluate(() => (window as unknown as { marker?: number }).marker)).toBe(42);
+    expect(await frameOf(page).evaluate(() => (window as unknown as { marker?: number }).marker)).toBe(7);
+  });
+
+  it('clicking a sequence seeks the Player there; the playhead and the time follow; play and pause work', async () => {
+    const subtitle = previewFrame(page).getByText('Describe what you want in the chat');
+    expect(await subtitle.count()).toBe(0);
+    await page.getByRole('button', { name: /^Subtitle, from frame 30/ }).click();
+    await page.getByLabel('Current time').filter({ hasText: 'frame 30' }).waitFor();
+    await subtitle.waitFor();
+    const playhead = await page.getByTestId('playhead').getAttribute('style');
+    expect(playhead).toContain('left: 20%');
+
+    // A click on the track seeks proportionally: at the very start → frame 0.
+    const track = page.getByRole('group', { name: 'Sequences' });
+    const box = (await track.boundingBox())!;
+    await page.mouse.click(box.x + 1, box.y + box.height - 2);
+    await page.getByLabel('Current time').filter({ hasText: /frame [0-2]$/ }).waitFor();
+
+    await page.getByRole('button', { name: 'Play', exact: true }).click();
+    await page.getByRole('button', { name: 'Pause', exact: true }).waitFor();
+    await page.getByLabel('Current time').filter({ hasText: /frame ([1-9]\d+|[3-9])$/ }).waitFor();
+    await page.getByRole('button', { name: 'Pause', exact: true }).click();
+    await page.getByRole('button', { name: 'Play', exact: true }).waitFor();
+  });
+
+  it("another user cannot load the first user's preview URL", async () => {
+    const src = await previewSrc(page);
+    const intruder = await newPerson(browser, server.baseUrl);
+    const other = await intruder.newPage();
+    await new AuthPage(other).signUp('Ian Truder', 'ian@example.com', 'intruder password');
+    const response = await other.goto(src);
+    expect(response?.status()).toBe(403);
+    expect(await other.content()).not.toContain('main.tsx');
+    await intruder.close();
+  });
+
+  it('kill -9 of the runtime: the page shows the error, and a restart brings the preview back', async () => {
+    const before = sandboxId(await previewSrc(page));
+    process.kill((await sandboxInfo(before)).pid, 'SIGKILL');
+    const alert = page.getByRole('alert').filter({ hasText: 'The preview stopped' });
+    await alert.waitFor();
+    await screenshot(page, '11-preview-killed');
+    await alert.getByRole('button', { name: 'Restart preview' }).click();
+    await previewFrame(page).getByText('Hello from disk').waitFor({ timeout: 60_000 });
+    expect(sandboxId(await previewSrc(page))).not.toBe(before);
+  });
+
+  it('closing the tab and reopening within the grace period keeps the session; after it the process and port are gone', async () => {
+    const id = sandboxId(await previewSrc(page));
+    const info = await sandboxInfo(id);
+    await page.close();
+    await new Promise((resolve) => setTimeout(resolve, 500));
+
+    page = await owner.newPage();
+    await page.goto(projectPath);
+    await previewFrame(page).getByText('Hello from disk').waitFor({ timeout: 30_000 });
+    expect(sandboxId(await previewSrc(page))).toBe(id);
+
+    await page.close();
+    const deadline = Date.now() + GRACE_MS + 10_000;
+    while (isAlive(info.pid) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(isAlive(info.pid)).toBe(false);
+    expect(await portOpen(info.previewPort)).toBe(false);
+    expect(existsSync(sandboxDir(id))).toBe(false);
+
+    // Reopening later starts a new session from the project's repo.
+    page = await owner.newPage();
+    await page.goto(projectPath);
+    await previewFrame(page).getByText('Your video starts here').waitFor({ timeout: 30_000 });
+    expect(sandboxId(await previewSrc(page))).not.toBe(id);
+  });
+});
