@@ -100,6 +100,30 @@ describe('live preview in the browser', () => {
     await page.getByRole('button', { name: 'Play', exact: true }).waitFor();
   });
 
+  it('an error in the composition shows in the error panel; messages from other windows are ignored', async () => {
+    // A forged report from a window that is not the preview iframe.
+    await page.evaluate(() => window.postMessage({ type: 'remotion:error', message: 'Forged by the page', stack: null }, '*'));
+    const file = path.join(sandboxDir(sandboxId(await previewSrc(page))), 'workspace', 'src', 'scenes', 'TitleScene.tsx');
+    const source = await readFile(file, 'utf8');
+    await writeFile(file, source.replace('const Title: React.FC<{ text: string }> = ({ text }) => {', "const Title: React.FC<{ text: string }> = ({ text }) => {\n  if (text) throw new Error('Boom from the scene');"));
+    const panel = page.getByRole('alert', { name: 'Preview errors' });
+    try {
+      await panel.getByText('Boom from the scene').first().waitFor({ timeout: 15_000 });
+      expect(await panel.getByText('Forged by the page').count()).toBe(0);
+      await screenshot(page, '12-preview-error');
+      await panel.getByRole('button', { name: 'Dismiss' }).click();
+      await panel.waitFor({ state: 'detached' });
+      // The same error again (another edit that still throws) shows again.
+      await writeFile(file, source.replace('const Title: React.FC<{ text: string }> = ({ text }) => {', "const Title: React.FC<{ text: string }> = ({ text }) => {\n  if (text.length > 0) throw new Error('Boom from the scene');"));
+      await panel.getByText('Boom from the scene').first().waitFor({ timeout: 15_000 });
+    } finally {
+      await writeFile(file, source);
+    }
+    // Fixed: the video renders again and the panel clears by itself.
+    await previewFrame(page).getByText('Hello from disk').waitFor({ timeout: 15_000 });
+    await panel.waitFor({ state: 'detached' });
+  });
+
   it("another user cannot load the first user's preview URL", async () => {
     const src = await previewSrc(page);
     const intruder = await newPerson(browser, server.baseUrl);

@@ -66,6 +66,12 @@ const reportSequences = (sequences: RegisteredSequence[]) => {
 
 type CompositionList = typeof initialCompositions;
 
+/** The Player's error fallback: shows the error, and reports it to the app (for the panel and auto-fix). */
+const RenderError: React.FC<{ error: Error }> = ({ error }) => {
+  useEffect(() => reportError(error, 'The composition failed'), [error]);
+  return <div style={{ color: '#fca5a5', fontFamily: 'sans-serif', padding: 24 }}>The video failed to render: {error.message}</div>;
+};
+
 const PreviewPlayer: React.FC<{ compositions: CompositionList }> = ({ compositions }) => {
   const playerRef = useRef<PlayerRef>(null);
   const composition = compositions[0];
@@ -132,9 +138,7 @@ const PreviewPlayer: React.FC<{ compositions: CompositionList }> = ({ compositio
       controls
       loop
       acknowledgeRemotionLicense
-      errorFallback={({ error }) => (
-        <div style={{ color: '#fca5a5', fontFamily: 'sans-serif', padding: 24 }}>The video failed to render: {error.message}</div>
-      )}
+      errorFallback={({ error }) => <RenderError error={error} />}
     />
     </PlayerInternals.TimelineSequenceObserverContext.Provider>
   );

@@ -41,14 +41,19 @@ export function PreviewPanel({ view, onRestart }: { view: SessionView; onRestart
           return;
         case 'remotion:sequences':
           setSequences(message.sequences);
-          setErrors([]);
+          // Sequences mounted again: the composition renders, so past errors are over.
+          if (message.sequences.length > 0) setErrors([]);
           return;
         case 'remotion:frame':
           setFrame(message.frame);
           setPlaying(message.playing);
           return;
         case 'remotion:error':
-          setErrors((current) => [...current.slice(-4), { id: nextErrorId.current++, message: message.message, stack: message.stack }]);
+          setErrors((current) =>
+            current.at(-1)?.message === message.message
+              ? current
+              : [...current.slice(-4), { id: nextErrorId.current++, message: message.message, stack: message.stack }],
+          );
           return;
       }
     };
