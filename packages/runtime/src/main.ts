@@ -87,7 +87,8 @@ vite.watcher.on('all', () => {
 /** Waits until the watcher has been quiet for a moment (at most `limitMs`). */
 async function watcherSettled(quietMs = 80, limitMs = 1_500) {
   const started = performance.now();
-  await new Promise((resolve) => setTimeout(resolve, quietMs));
+  // Events for the files just written arrive within a few tens of ms.
+  await new Promise((resolve) => setTimeout(resolve, 30));
   while (performance.now() - lastFileEvent < quietMs && performance.now() - started < limitMs) {
     await new Promise((resolve) => setTimeout(resolve, 20));
   }

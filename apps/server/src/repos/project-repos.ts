@@ -81,8 +81,14 @@ export function createProjectRepos(options: { reposDir: string; templateDir: str
   async function checkout(projectId: string, workspace: string) {
     const inWorkspace = ['-C', workspace];
     await git([...inWorkspace, 'init', '--quiet']);
+    await git([...inWorkspace, 'symbolic-ref', 'HEAD', 'refs/heads/main']);
     await git([...inWorkspace, 'fetch', '--quiet', '--no-tags', repoPath(projectId), 'main']);
-    await git([...inWorkspace, 'checkout', '--quiet', '--force', '-B', 'main', 'FETCH_HEAD']);
+    // Index first, files untouched; then write only the files that differ. A file the
+    // preview's watcher sees change costs a reload, and most projects start out equal
+    // to the template the folder already holds.
+    await git([...inWorkspace, 'reset', '--quiet', 'FETCH_HEAD']);
+    await git([...inWorkspace, 'update-index', '--quiet', '--refresh']).catch(() => {});
+    await git([...inWorkspace, 'reset', '--quiet', '--hard', 'FETCH_HEAD']);
     await git([...inWorkspace, 'clean', '--quiet', '-d', '--force', '-x']);
     return (await git([...inWorkspace, 'rev-parse', 'HEAD'])).trim();
   }

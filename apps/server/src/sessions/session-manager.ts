@@ -46,6 +46,7 @@ const transitions: Record<SessionState, SessionState[]> = {
 };
 
 const MAX_EVENTS = 2_000;
+const POOL_REFILL_DELAY_MS = 3_000;
 
 export type SessionManagerSettings = {
   driver: SandboxDriver;
@@ -137,7 +138,9 @@ export function createSessionManager(settings: SessionManagerSettings) {
     let sandbox: Sandbox | undefined;
     try {
       sandbox = await takeSandbox();
-      void fillPool();
+      // Refill a little later: a runtime booting now would compete for the CPU with
+      // this session's first page load.
+      setTimeout(() => void fillPool(), POOL_REFILL_DELAY_MS).unref();
       let version: string;
       if (session.crashed) {
         // Edits not yet saved as a version live only in the working copy: keep them.

@@ -207,3 +207,22 @@ describe('live sessions', () => {
     expect(existsSync(path.join(server.dataDir, 'sandboxes', sandboxId))).toBe(false);
   });
 });
+
+describe('idle sessions', () => {
+  it('are ended after the idle time, with the client told why', async () => {
+    const server = await startTestServer({ sessions: { graceMs: 60_000, idleMs: 1_500, poolSize: 0 } });
+    try {
+      const owner = await server.signupWithProject('Idle');
+      const client = await connectClient(server.baseUrl, owner.cookie);
+      client.send({ type: 'session:start', projectId: owner.projectId, protocolVersion: PROTOCOL_VERSION });
+      const ready = await client.next((message) => message.type === 'session:ready');
+      const ended = await client.next((message) => message.type === 'session:ended', 15_000);
+      expect(ended.reason).toMatch(/without activity/);
+      expect(ended.seq).toBeGreaterThan(ready.seq);
+      expect(server.sessions!.list()).toEqual([]);
+      await client.close();
+    } finally {
+      await server.close();
+    }
+  });
+});
