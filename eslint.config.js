@@ -4,7 +4,7 @@ import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['**/dist/**', '**/node_modules/**', 'test-results/**', 'data/**'] },
+  { ignores: ['**/dist/**', '**/node_modules/**', 'test-results/**', 'data/**', 'bench/.work/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
