@@ -30,6 +30,22 @@ export async function freePort() {
   });
 }
 
+// Servers this benchmark started: stopped however it ends (a crash included), so that no
+// server and its sandboxes outlive the run and skew the next one.
+const started = new Set();
+process.on('exit', () => {
+  for (const child of started) child.kill('SIGTERM');
+});
+for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => process.exit(130));
+process.on('uncaughtException', (error) => {
+  console.error(error);
+  process.exit(1);
+});
+process.on('unhandledRejection', (error) => {
+  console.error(error);
+  process.exit(1);
+});
+
 /** The built server as `npm start` runs it, with its own data; `log` collects its JSON lines. */
 export async function startCutroom(environment = {}) {
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'cutroom-bench-'));
@@ -40,6 +56,8 @@ export async function startCutroom(environment = {}) {
     env: { ...process.env, DATA_DIR: dataDir, PORT: String(port), PREVIEW_PORT: String(previewPort), LOG_LEVEL: 'info', SESSION_GRACE_MS: '0', ...environment },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
+  started.add(child);
+  child.once('exit', () => started.delete(child));
   let buffer = '';
   child.stdout.on('data', (chunk) => {
     buffer += chunk;

@@ -6,6 +6,7 @@ import { cp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
 import { chromiumFlags, freePort, memoryOfTree, root, signUp, sleep, startCutroom, summary } from './lib.mjs';
+import { writeSessionsReport } from './sessions-report.mjs';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 7);
 const CONCURRENT = Number(process.env.BENCH_CONCURRENT ?? 40);
@@ -199,8 +200,9 @@ async function cutroomStarts(poolSize) {
   const steps = [];
   for (let i = 1; i <= CONCURRENT; i++) {
     const client = await user.connect();
-    const ready = await client.start(await user.createProject(`Concurrent ${i}`));
-    sessions.push({ client, ready });
+    const projectId = await user.createProject(`Concurrent ${i}`);
+    const ready = await client.start(projectId);
+    sessions.push({ client, ready, projectId });
     if (i % 10 === 0 || i === CONCURRENT) {
       await sleep(3_000);
       let rss = 0;
@@ -217,7 +219,10 @@ async function cutroomStarts(poolSize) {
       console.error(`  ${i} sessions: ${Math.round(pss / i)} MiB PSS each, ${freeMiB} MiB available`);
     }
   }
-  const active = sessions[0];
+  // A fresh link for the first session (its first one has expired unused), as a
+  // reopened tab gets: joining the session replays session:ready with a new token.
+  const tab = await user.connect();
+  const active = { ready: await tab.start(sessions[0].projectId) };
   const page = await newPage();
   await page.goto(active.ready.previewUrl);
   await page.getByText('Your video starts here').waitFor({ state: 'attached' });
@@ -226,6 +231,7 @@ async function cutroomStarts(poolSize) {
   const reload = await hotReloads(page, path.join(server.dataDir, 'sandboxes', id, 'workspace/src/scenes/TitleScene.tsx'));
   results.concurrency = { steps, activeHotReload: reload };
   await page.context().close();
+  tab.close();
   for (const { client } of sessions) client.close();
   await server.stop();
 }
@@ -234,43 +240,6 @@ await browser.close();
 await rm(work, { recursive: true, force: true });
 
 // ---------------------------------------------------------------- report
-const ms = (value) => `${Math.round(value)} ms`;
-const s = (value) => `${(value / 1000).toFixed(2)} s`;
-const { bareVite, studio, cutroom, concurrency } = results;
-const last = concurrency.steps.at(-1);
-const report = `## Sessions
-
-Command: \`npm run build && npm run bench:sessions\` (runs: ${RUNS}; concurrent sessions: ${CONCURRENT}).
-Measured ${new Date().toISOString().slice(0, 10)} on this project's 2-core, 24 GiB machine, all in one run.
-"First frame": from the request (Cutroom: \`session:start\` on /ws; others: process spawn) until the
-composition's title is in the page's DOM in headless Chromium. "Hot reload": from writing a new title
-into \`TitleScene.tsx\` until it is in the DOM (Cutroom: through the preview proxy).
-Memory: the process tree after 5 s idle; PSS counts shared pages fairly between processes.
-
-| | start to first frame (median, min–max) | hot reload (median, min–max) | idle memory (RSS / PSS) |
-|---|---|---|---|
-| Cutroom, warm pool | ${s(cutroom.warmStart.median)} (${s(cutroom.warmStart.min)}–${s(cutroom.warmStart.max)}); session ready after ${ms(cutroom.warmSessionReady.median)} | ${ms(cutroom.hotReload.median)} (${ms(cutroom.hotReload.min)}–${ms(cutroom.hotReload.max)}) | ${cutroom.idleMemory.rssMiB} / ${cutroom.idleMemory.pssMiB} MiB |
-| Cutroom, cold (no pool) | ${s(cutroom.coldStart.median)} (${s(cutroom.coldStart.min)}–${s(cutroom.coldStart.max)}); session ready after ${ms(cutroom.coldSessionReady.median)} | (same) | (same) |
-| bare Vite + \`<Player>\` | ${s(bareVite.start.median)} (${s(bareVite.start.min)}–${s(bareVite.start.max)}) | ${ms(bareVite.hotReload.median)} (${ms(bareVite.hotReload.min)}–${ms(bareVite.hotReload.max)}) | ${bareVite.idleMemory.rssMiB} / ${bareVite.idleMemory.pssMiB} MiB |
-| Remotion Studio | ${s(studio.start.median)} (${s(studio.start.min)}–${s(studio.start.max)}) | ${ms(studio.hotReload.median)} (${ms(studio.hotReload.min)}–${ms(studio.hotReload.max)}) | ${studio.idleMemory.rssMiB} / ${studio.idleMemory.pssMiB} MiB |
-
-Hot reload, Cutroom vs bare Vite: ${(cutroom.hotReload.median / bareVite.hotReload.median).toFixed(2)}× (target ≤ 1.2×);
-Studio vs Cutroom: ${(studio.hotReload.median / cutroom.hotReload.median).toFixed(1)}× slower (target ≥ 5×).
-
-Concurrent sessions (each a live runtime; the first one's hot reload measured with all of them running):
-
-| sessions | per session RSS | per session PSS | machine memory available |
-|---|---|---|---|
-${concurrency.steps.map((step) => `| ${step.sessions} | ${step.perSessionRssMiB} MiB | ${step.perSessionPssMiB} MiB | ${step.machineAvailableMiB} MiB |`).join('\n')}
-
-With ${last.sessions} sessions running, the active one hot-reloads in ${ms(concurrency.activeHotReload.median)} median (${ms(concurrency.activeHotReload.min)}–${ms(concurrency.activeHotReload.max)}).
-
-Raw figures: \`docs/benchmarks-sessions.json\`.
-`;
-await writeFile(path.join(root, 'docs/benchmarks-sessions.json'), `${JSON.stringify(results, null, 2)}\n`);
-const file = path.join(root, 'docs/benchmarks.md');
-const existing = await readFile(file, 'utf8').catch(() => '# Benchmarks\n\nEach section is written by its benchmark; rerun the command to refresh it.\n');
-const sections = existing.split(/\n(?=## )/);
-const kept = sections.filter((section) => !section.startsWith('## Sessions'));
-await writeFile(file, `${[...kept, report.trimEnd()].join('\n')}\n`);
+await writeFile(path.join(root, 'docs/benchmarks-sessions.json'), `${JSON.stringify({ runs: RUNS, concurrent: CONCURRENT, date: new Date().toISOString().slice(0, 10), results }, null, 2)}\n`);
+await writeSessionsReport();
 console.log(JSON.stringify(results, null, 2));

@@ -54,6 +54,10 @@ describe('local driver', () => {
     const stat = (await import('node:fs/promises')).readFile(`/proc/${sandbox.pid}/stat`, 'utf8');
     const fields = (await stat).split(') ')[1]!.split(' ');
     expect(Number(fields[2])).toBe(sandbox.pid);
+    // Limits where the OS allows them: open files capped, no core dumps.
+    const limits = await (await import('node:fs/promises')).readFile(`/proc/${sandbox.pid}/limits`, 'utf8');
+    expect(limits).toMatch(/Max open files\s+4096\s+4096/);
+    expect(limits).toMatch(/Max core file size\s+0\s+0/);
     expect(existsSync(path.join(dir, 'sandboxes', sandbox.id, 'workspace', 'src', 'Root.tsx'))).toBe(true);
 
     await driver.destroy(sandbox.id);

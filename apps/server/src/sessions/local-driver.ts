@@ -24,6 +24,22 @@ export type LocalDriverSettings = {
 type Entry = { sandbox?: Sandbox; child: ChildProcess; status: SandboxStatus; stopping: boolean };
 
 const SETPRIV = '/usr/bin/setpriv';
+const PRLIMIT = '/usr/bin/prlimit';
+
+/**
+ * Wraps the runtime's command line in what this machine offers (each `exec`s the next,
+ * so the pid stays the runtime's): `prlimit` caps open files and disables core dumps
+ * (a core of a process that held project code and tokens); `setpriv --pdeathsig KILL`
+ * makes the kernel kill the runtime the moment the server dies. Memory is capped by
+ * V8's heap limit; per-sandbox process counts and total memory need a cgroup (a
+ * container driver), which a plain child process cannot have.
+ */
+function launchCommand(command: string[]): [string, string[]] {
+  let line = command;
+  if (existsSync(SETPRIV)) line = [SETPRIV, '--pdeathsig', 'KILL', '--', ...line];
+  if (existsSync(PRLIMIT)) line = [PRLIMIT, '--nofile=4096', '--core=0', '--', ...line];
+  return [line[0]!, line.slice(1)];
+}
 
 /** A sandbox id: 144 random bits, URL-safe; it is also the preview's path, so unguessable. */
 const newSandboxId = () => randomBytes(18).toString('base64url');
@@ -55,9 +71,7 @@ export function createLocalDriver(settings: LocalDriverSettings): SandboxDriver 
     // Small young generation and size-optimized code: about 200 → 140 MiB per idle
     // session (docs/benchmarks.md), for a slower runtime start that the warm pool hides.
     const nodeArgs = [`--max-old-space-size=${settings.heapLimitMb ?? 384}`, '--max-semi-space-size=1', '--optimize-for-size', runtimeEntry];
-    const [command, args] = existsSync(SETPRIV)
-      ? [SETPRIV, ['--pdeathsig', 'KILL', '--', process.execPath, ...nodeArgs]]
-      : [process.execPath, nodeArgs];
+    const [command, args] = launchCommand([process.execPath, ...nodeArgs]);
     const child = spawn(command, args, {
       cwd: dir,
       detached: true,
