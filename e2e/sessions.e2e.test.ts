@@ -170,4 +170,19 @@ describe('live preview in the browser', () => {
     await previewFrame(page).getByText('Your video starts here').waitFor({ timeout: 30_000 });
     expect(sandboxId(await previewSrc(page))).not.toBe(id);
   });
+
+  it('when the server restarts, the page shows it is reconnecting and comes back without a reload', async () => {
+    await previewFrame(page).getByText('Your video starts here').waitFor({ timeout: 30_000 });
+    await page.evaluate(() => ((window as unknown as { marker: number }).marker = 99));
+    const before = sandboxId(await previewSrc(page));
+
+    const restarted = server.restart();
+    await page.getByRole('status').filter({ hasText: 'Reconnecting' }).waitFor({ timeout: 15_000 });
+    await screenshot(page, '13-reconnecting');
+    expect(await restarted).toBe(0);
+
+    await previewFrame(page).getByText('Your video starts here').waitFor({ timeout: 60_000 });
+    expect(sandboxId(await previewSrc(page))).not.toBe(before);
+    expect(await page.evaluate(() => (window as unknown as { marker?: number }).marker)).toBe(99);
+  });
 });
