@@ -23,7 +23,12 @@ export type RuntimeReady = z.infer<typeof RuntimeReady>;
 export const RuntimeSecret = z.strictObject({
   type: z.literal('runtime:secret'),
   bridgeToken: z.string().min(16).max(200),
+  /** The preview server answers only requests that carry it (the proxy adds it). */
+  previewKey: z.string().min(16).max(200),
 });
+
+/** Header in which the preview proxy hands the sandbox's preview key to its Vite. */
+export const PREVIEW_KEY_HEADER = 'x-cutroom-preview-key';
 export type RuntimeSecret = z.infer<typeof RuntimeSecret>;
 
 // server → sandbox, over the bridge WebSocket

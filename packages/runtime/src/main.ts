@@ -37,8 +37,8 @@ if (!/^\/s\/[A-Za-z0-9_-]+\/$/.test(base)) {
  * `/proc/<pid>/environ` keeps for the process's life), or from the environment where
  * there is no IPC (a container, whose environment is its own).
  */
-async function receiveBridgeToken(): Promise<string> {
-  if (!process.send) return required('RUNTIME_BRIDGE_TOKEN');
+async function receiveSecrets(): Promise<{ bridgeToken: string; previewKey: string }> {
+  if (!process.send) return { bridgeToken: required('RUNTIME_BRIDGE_TOKEN'), previewKey: required('RUNTIME_PREVIEW_KEY') };
   return new Promise((resolve) => {
     const timer = setTimeout(() => {
       console.error('runtime: no bridge token arrived over IPC');
@@ -51,11 +51,11 @@ async function receiveBridgeToken(): Promise<string> {
         console.error('runtime: the first IPC message was not the bridge token');
         process.exit(64);
       }
-      resolve(parsed.data.bridgeToken);
+      resolve(parsed.data);
     });
   });
 }
-const bridgeToken = await receiveBridgeToken();
+const { bridgeToken, previewKey } = await receiveSecrets();
 
 let stopping = false;
 const cleanups: (() => Promise<void>)[] = [];
@@ -72,11 +72,11 @@ process.on('SIGINT', () => void stop(0));
 // Over IPC (local driver): the channel closes when the parent dies, however it dies.
 process.on('disconnect', () => void stop(0));
 
-const vite = await startPreviewServer({ workspace, base, cacheDir: path.join(sandboxDir, 'vite'), sharedCacheDir });
+const vite = await startPreviewServer({ workspace, base, cacheDir: path.join(sandboxDir, 'vite'), sharedCacheDir, previewKey });
 cleanups.push(() => vite.close());
 const address = vite.httpServer?.address();
 const previewPort = typeof address === 'object' && address ? address.port : 0;
-await warmUp(vite, `http://127.0.0.1:${previewPort}`, base);
+await warmUp(vite, `http://127.0.0.1:${previewPort}`, base, previewKey);
 
 // When the watcher last saw a change in the working copy.
 let lastFileEvent = 0;

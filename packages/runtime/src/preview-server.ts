@@ -3,6 +3,9 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import react from '@vitejs/plugin-react';
 import { templatePreviewDir } from '@cutroom/template';
+import { timingSafeEqual } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import { PREVIEW_KEY_HEADER } from '@cutroom/protocol';
 import { type Plugin, type ViteDevServer, createServer } from 'vite';
 
 /**
@@ -47,6 +50,50 @@ function projectPlugin(workspace: string): Plugin {
   };
 }
 
+/**
+ * Vite listens on a loopback port that any local process, or a page in the user's
+ * browser, could find. Only the preview proxy knows the sandbox's key: every request
+ * and WebSocket upgrade without it is refused before Vite sees it (so nothing, not even
+ * the base path that names the sandbox, leaks).
+ */
+function previewKeyGuard(previewKey: string): Plugin {
+  const expected = Buffer.from(previewKey);
+  const carriesKey = (request: IncomingMessage) => {
+    const given = Buffer.from(String(request.headers[PREVIEW_KEY_HEADER] ?? ''));
+    return given.length === expected.length && timingSafeEqual(given, expected);
+  };
+  return {
+    name: 'cutroom-preview-key',
+    configureServer(server) {
+      server.middlewares.use((request, response, next) => {
+        if (carriesKey(request)) return next();
+        response.statusCode = 403;
+        response.end();
+      });
+      const httpServer = server.httpServer;
+      if (!httpServer) return;
+      // Vite's HMR listens for upgrades on the same server: put the check in front of it.
+      const original = httpServer.listeners('upgrade') as ((...args: unknown[]) => void)[];
+      httpServer.removeAllListeners('upgrade');
+      httpServer.on('upgrade', (request: IncomingMessage, socket: import('node:net').Socket, head: Buffer) => {
+        if (!carriesKey(request)) {
+          socket.end('HTTP/1.1 403 Forbidden\r\nConnection: close\r\n\r\n');
+          return;
+        }
+        for (const listener of original) listener.call(httpServer, request, socket, head);
+      });
+      server.httpServer?.on('listening', () => {
+        // Listeners Vite adds when it starts listening go behind the check too.
+        const late = (httpServer.listeners('upgrade') as ((...args: unknown[]) => void)[]).slice(1);
+        for (const listener of late) {
+          httpServer.removeListener('upgrade', listener);
+          original.push(listener);
+        }
+      });
+    },
+  };
+}
+
 export type PreviewServerOptions = {
   /** The working copy (has `src/` and `public/`). */
   workspace: string;
@@ -56,6 +103,8 @@ export type PreviewServerOptions = {
   cacheDir: string;
   /** A cache shared by all sandboxes: copied in before start, filled by the first one. */
   sharedCacheDir?: string;
+  /** Requests must carry it in `x-cutroom-preview-key` (the proxy adds it). */
+  previewKey: string;
 };
 
 async function exists(file: string) {
@@ -66,7 +115,7 @@ async function exists(file: string) {
 }
 
 export async function startPreviewServer(options: PreviewServerOptions): Promise<ViteDevServer> {
-  const { workspace, base, cacheDir, sharedCacheDir } = options;
+  const { workspace, base, cacheDir, sharedCacheDir, previewKey } = options;
   const sharedMetadata = sharedCacheDir && path.join(sharedCacheDir, 'deps', '_metadata.json');
   if (sharedMetadata && (await exists(sharedMetadata)) && !(await exists(path.join(cacheDir, 'deps')))) {
     await mkdir(cacheDir, { recursive: true });
@@ -82,7 +131,7 @@ export async function startPreviewServer(options: PreviewServerOptions): Promise
     publicDir: path.join(workspace, 'public'),
     logLevel: 'warn',
     clearScreen: false,
-    plugins: [react(), projectPlugin(workspace)],
+    plugins: [previewKeyGuard(previewKey), react(), projectPlugin(workspace)],
     resolve: { dedupe: ['react', 'react-dom', 'remotion', '@remotion/player'] },
     optimizeDeps: {
       entries: [path.join(templatePreviewDir, 'main.tsx')],
@@ -104,9 +153,11 @@ export async function startPreviewServer(options: PreviewServerOptions): Promise
 }
 
 /** Loads the page and its modules once, so the first real visitor finds them transformed. */
-export async function warmUp(server: ViteDevServer, origin: string, base: string) {
+export async function warmUp(server: ViteDevServer, origin: string, base: string, previewKey: string) {
   for (const url of [base, `${base}main.tsx`]) {
-    await fetch(origin + url, { signal: AbortSignal.timeout(30_000) }).then((response) => response.arrayBuffer());
+    await fetch(origin + url, { headers: { [PREVIEW_KEY_HEADER]: previewKey }, signal: AbortSignal.timeout(30_000) }).then((response) =>
+      response.arrayBuffer(),
+    );
   }
   await server.warmupRequest(path.join(templatePreviewDir, 'main.tsx'));
 }

@@ -16,6 +16,8 @@ export type Sandbox = {
   previewOrigin: string;
   bridgeUrl: string;
   bridgeToken: string;
+  /** The preview server answers only requests that carry it (see PREVIEW_KEY_HEADER). */
+  previewKey: string;
   /** Process id, where the driver has one (for tests and diagnostics). */
   pid?: number;
   startupMs: number;

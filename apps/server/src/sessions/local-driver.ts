@@ -66,6 +66,7 @@ export function createLocalDriver(settings: LocalDriverSettings): SandboxDriver 
     });
     const base = `/s/${id}/`;
     const bridgeToken = randomBytes(24).toString('base64url');
+    const previewKey = randomBytes(24).toString('base64url');
     const log = await open(path.join(dir, 'runtime.log'), 'a');
 
     // Small young generation and size-optimized code: about 200 → 140 MiB per idle
@@ -87,7 +88,7 @@ export function createLocalDriver(settings: LocalDriverSettings): SandboxDriver 
       },
     });
     await log.close();
-    child.send({ type: 'runtime:secret', bridgeToken } satisfies RuntimeSecret);
+    child.send({ type: 'runtime:secret', bridgeToken, previewKey } satisfies RuntimeSecret);
     const entry: Entry = { child, status: 'starting', stopping: false };
     entries.set(id, entry);
     await writeFile(path.join(dir, 'sandbox.json'), JSON.stringify({ pid: child.pid, startedAt: new Date().toISOString() }));
@@ -121,6 +122,7 @@ export function createLocalDriver(settings: LocalDriverSettings): SandboxDriver 
         previewOrigin: `http://127.0.0.1:${ready.previewPort}`,
         bridgeUrl: `ws://127.0.0.1:${ready.bridgePort}`,
         bridgeToken,
+        previewKey,
         pid: child.pid,
         startupMs: ready.startupMs,
       };

@@ -1,13 +1,14 @@
 import http from 'node:http';
 import net from 'node:net';
 import type { Logger } from 'pino';
+import { PREVIEW_KEY_HEADER } from '@cutroom/protocol';
 import type { SessionManager } from './session-manager.js';
 
 /** `/s/<sandboxId>/…`; the id is the base64url sandbox id the local driver makes. */
 const PREVIEW_PATH = /^\/s\/([A-Za-z0-9_-]{16,64})\/(.*)$/;
 
 /** Request headers never forwarded to project code: app cookies and credentials. */
-const DROPPED_REQUEST_HEADERS = ['cookie', 'authorization', 'proxy-authorization', 'x-forwarded-for', 'forwarded'];
+const DROPPED_REQUEST_HEADERS = ['cookie', 'authorization', 'proxy-authorization', 'x-forwarded-for', 'forwarded', PREVIEW_KEY_HEADER];
 
 /**
  * Rejects what must never reach Vite: parent-directory segments in any encoding,
@@ -61,9 +62,10 @@ export function createPreviewProxy(options: {
     return { ...verdict, path: url.pathname + url.search };
   }
 
-  function forwardedHeaders(request: http.IncomingMessage, target: URL) {
+  function forwardedHeaders(request: http.IncomingMessage, target: URL, previewKey: string) {
     const headers: http.OutgoingHttpHeaders = { ...request.headers, host: target.host };
     for (const name of DROPPED_REQUEST_HEADERS) delete headers[name];
+    headers[PREVIEW_KEY_HEADER] = previewKey;
     return headers;
   }
 
@@ -77,7 +79,7 @@ export function createPreviewProxy(options: {
         }
         const target = new URL(verdict.target);
         const upstream = http.request(
-          { host: target.hostname, port: target.port, method: request.method, path: verdict.path, headers: forwardedHeaders(request, target) },
+          { host: target.hostname, port: target.port, method: request.method, path: verdict.path, headers: forwardedHeaders(request, target, verdict.previewKey) },
           (upstreamResponse) => {
             const headers = { ...upstreamResponse.headers };
             delete headers['set-cookie'];
@@ -112,7 +114,7 @@ export function createPreviewProxy(options: {
         }
         const target = new URL(verdict.target);
         const upstream = net.connect(Number(target.port), target.hostname, () => {
-          const headers = forwardedHeaders(request, target);
+          const headers = forwardedHeaders(request, target, verdict.previewKey);
           const lines = [`${request.method} ${verdict.path} HTTP/1.1`];
           for (const [name, value] of Object.entries(headers)) {
             for (const item of Array.isArray(value) ? value : [value]) if (item !== undefined) lines.push(`${name}: ${item}`);

@@ -340,7 +340,7 @@ export function createSessionManager(settings: SessionManagerSettings) {
         session.redeemedTokens.add(token);
       }
       session.lastActivity = Date.now();
-      return { ok: true as const, target: session.sandbox.previewOrigin };
+      return { ok: true as const, target: session.sandbox.previewOrigin, previewKey: session.sandbox.previewKey };
     },
 
     /** For tests and diagnostics. */

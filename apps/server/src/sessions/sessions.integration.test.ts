@@ -135,6 +135,28 @@ describe('live sessions', () => {
     expect(raw).not.toContain('root:x:0:0');
   });
 
+  it("the sandbox's Vite answers nothing without the proxy's key, not even its base path", async () => {
+    const { previewPort } = await sandboxInfo(sandboxOf(ready.previewUrl));
+    for (const url of ['/', `/s/${sandboxOf(ready.previewUrl)}/`, `/s/${sandboxOf(ready.previewUrl)}/main.tsx`, '/@vite/client']) {
+      const response = await fetch(`http://127.0.0.1:${previewPort}${url}`);
+      expect(response.status, url).toBe(403);
+      expect(await response.text(), url).toBe('');
+    }
+    const upgrade = await new Promise<string>((resolve) => {
+      const socket = net.connect(previewPort, '127.0.0.1', () => {
+        socket.write(
+          `GET /s/${sandboxOf(ready.previewUrl)}/ HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+            'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: vite-hmr\r\n\r\n',
+        );
+      });
+      let data = '';
+      socket.on('data', (chunk) => (data += chunk));
+      socket.on('close', () => resolve(data));
+      setTimeout(() => socket.destroy(), 3_000);
+    });
+    expect(upgrade).toMatch(/^HTTP\/1\.1 403/);
+  });
+
   it('a second tab joins the same session', async () => {
     const tab = await connectClient(server.baseUrl, owner.cookie);
     start(tab);
