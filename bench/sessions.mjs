@@ -194,7 +194,7 @@ async function cutroomStarts(poolSize) {
 // ---------------------------------------------------------------- concurrency
 {
   console.error(`Cutroom, ${CONCURRENT} concurrent sessions…`);
-  const server = await startCutroom({ SESSION_POOL_SIZE: '0', SESSION_GRACE_MS: '600000' });
+  const server = await startCutroom({ SESSION_POOL_SIZE: '0', SESSION_GRACE_MS: '600000', SESSION_MAX_PER_USER: String(CONCURRENT), SESSION_MAX: String(CONCURRENT) });
   const user = await signUp(server.baseUrl);
   const sessions = [];
   const steps = [];

@@ -43,6 +43,9 @@ const Environment = z.object({
   SESSION_GRACE_MS: z.coerce.number().int().min(0).max(24 * 60 * 60 * 1000).default(30_000),
   /** Started sandboxes kept ready so opening a project does not wait for a dev server. */
   SESSION_POOL_SIZE: z.coerce.number().int().min(0).max(64).default(1),
+  /** Live sessions one user may hold at once, and the whole server. */
+  SESSION_MAX_PER_USER: z.coerce.number().int().min(1).max(1_000).default(8),
+  SESSION_MAX: z.coerce.number().int().min(1).max(10_000).default(60),
   /** A session without any activity for this long is ended. */
   SESSION_IDLE_MS: z.coerce.number().int().min(1_000).max(7 * 24 * 60 * 60 * 1000).default(30 * 60_000),
   /** How long a preview link may wait before its first use. */
@@ -79,6 +82,8 @@ export type Config = {
   chromiumPath: string;
   sessionGraceMs: number;
   sessionPoolSize: number;
+  sessionMaxPerUser: number;
+  sessionMax: number;
   sessionIdleMs: number;
   previewTokenTtlMs: number;
   /** Origin of the preview proxy as the browser reaches it; undefined: http://HOST:PREVIEW_PORT. */
@@ -153,6 +158,8 @@ export function loadConfig(environment: Record<string, string | undefined> = pro
     chromiumPath: env.CHROMIUM_PATH,
     sessionGraceMs: env.SESSION_GRACE_MS,
     sessionPoolSize: env.SESSION_POOL_SIZE,
+    sessionMaxPerUser: env.SESSION_MAX_PER_USER,
+    sessionMax: env.SESSION_MAX,
     sessionIdleMs: env.SESSION_IDLE_MS,
     previewTokenTtlMs: env.PREVIEW_TOKEN_TTL_MS,
     previewPublicUrl: env.PREVIEW_PUBLIC_URL ? new URL(env.PREVIEW_PUBLIC_URL).origin : undefined,

@@ -68,6 +68,8 @@ async function main() {
     graceMs: config.sessionGraceMs,
     idleMs: config.sessionIdleMs,
     poolSize: config.sessionPoolSize,
+    maxPerUser: config.sessionMaxPerUser,
+    maxTotal: config.sessionMax,
     previewOrigin: () => previewOrigin(config, previewPort),
   });
   let origins = allowedOrigins(config, appPort);

@@ -24,6 +24,7 @@ export const errorCodes = [
   'session_failed',
   'no_session',
   'agent_unavailable',
+  'too_many_sessions',
   'internal',
 ] as const;
 

@@ -73,6 +73,16 @@ export const SessionEnded = z.object({
   reason: z.string(),
 });
 
+/**
+ * The answer to `session:start`, after any replay: which session the client is in and
+ * its state now. Not an event of the session's stream, so it carries no `seq`.
+ */
+export const SessionJoined = z.object({
+  type: z.literal('session:joined'),
+  sessionId: z.string(),
+  state: SessionState,
+});
+
 export const ServerError = z.object({
   type: z.literal('error'),
   /** Set when the error belongs to a session's event stream. */
@@ -83,5 +93,5 @@ export const ServerError = z.object({
   serverProtocolVersion: z.number().int().optional(),
 });
 
-export const ServerMessage = z.discriminatedUnion('type', [SessionReady, SessionStatus, SessionEnded, ServerError]);
+export const ServerMessage = z.discriminatedUnion('type', [SessionReady, SessionStatus, SessionEnded, SessionJoined, ServerError]);
 export type ServerMessage = z.infer<typeof ServerMessage>;

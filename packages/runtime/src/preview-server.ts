@@ -5,6 +5,7 @@ import react from '@vitejs/plugin-react';
 import { templatePreviewDir } from '@cutroom/template';
 import { timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
 import { PREVIEW_KEY_HEADER } from '@cutroom/protocol';
 import { type Plugin, type ViteDevServer, createServer } from 'vite';
 
@@ -75,7 +76,7 @@ function previewKeyGuard(previewKey: string): Plugin {
       // Vite's HMR listens for upgrades on the same server: put the check in front of it.
       const original = httpServer.listeners('upgrade') as ((...args: unknown[]) => void)[];
       httpServer.removeAllListeners('upgrade');
-      httpServer.on('upgrade', (request: IncomingMessage, socket: import('node:net').Socket, head: Buffer) => {
+      httpServer.on('upgrade', (request: IncomingMessage, socket: Socket, head: Buffer) => {
         if (!carriesKey(request)) {
           socket.end('HTTP/1.1 403 Forbidden\r\nConnection: close\r\n\r\n');
           return;

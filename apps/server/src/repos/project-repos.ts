@@ -81,6 +81,9 @@ export function createProjectRepos(options: { reposDir: string; templateDir: str
   async function checkout(projectId: string, workspace: string) {
     const inWorkspace = ['-C', workspace];
     await git([...inWorkspace, 'init', '--quiet']);
+    // A symlink in a project could point the preview server anywhere: check them out as
+    // plain files holding the link's text.
+    await git([...inWorkspace, 'config', 'core.symlinks', 'false']);
     await git([...inWorkspace, 'symbolic-ref', 'HEAD', 'refs/heads/main']);
     await git([...inWorkspace, 'fetch', '--quiet', '--no-tags', repoPath(projectId), 'main']);
     // Index first, files untouched; then write only the files that differ. A file the

@@ -67,6 +67,14 @@ describe('local driver', () => {
     expect(exits).toEqual([expect.objectContaining({ id: sandbox.id, expected: true })]);
   });
 
+  it('a start that fails leaves no folder and no process behind', async () => {
+    const driver = createLocalDriver({ ...settings(), templateDir: path.join(dir, 'no-such-template') });
+    await expect(driver.start()).rejects.toThrow();
+    const { readdir } = await import('node:fs/promises');
+    expect(await readdir(path.join(dir, 'sandboxes')).catch(() => [])).toEqual([]);
+    expect(driver.list()).toEqual([]);
+  });
+
   it('at start, reaps sandboxes that an earlier server left running', async () => {
     const earlier = createLocalDriver(settings());
     const orphan = await earlier.start();

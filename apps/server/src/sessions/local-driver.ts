@@ -59,62 +59,78 @@ export function createLocalDriver(settings: LocalDriverSettings): SandboxDriver 
     const id = newSandboxId();
     const dir = path.join(sandboxesDir, id);
     const workspace = path.join(dir, 'workspace');
-    await mkdir(dir, { recursive: true });
-    await cp(settings.templateDir, workspace, {
-      recursive: true,
-      filter: (source) => isTemplateFile(path.relative(settings.templateDir, source)),
-    });
     const base = `/s/${id}/`;
     const bridgeToken = randomBytes(24).toString('base64url');
     const previewKey = randomBytes(24).toString('base64url');
-    const log = await open(path.join(dir, 'runtime.log'), 'a');
-
-    // Small young generation and size-optimized code: about 200 → 140 MiB per idle
-    // session (docs/benchmarks.md), for a slower runtime start that the warm pool hides.
-    const nodeArgs = [`--max-old-space-size=${settings.heapLimitMb ?? 384}`, '--max-semi-space-size=1', '--optimize-for-size', runtimeEntry];
-    const [command, args] = launchCommand([process.execPath, ...nodeArgs]);
-    const child = spawn(command, args, {
-      cwd: dir,
-      detached: true,
-      stdio: ['ignore', log.fd, log.fd, 'ipc'],
-      env: {
-        PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin',
-        HOME: dir,
-        NODE_ENV: 'development',
-        RUNTIME_DIR: dir,
-        RUNTIME_WORKSPACE: workspace,
-        RUNTIME_BASE: base,
-        RUNTIME_SHARED_CACHE: settings.sharedCacheDir,
-      },
-    });
-    await log.close();
-    child.send({ type: 'runtime:secret', bridgeToken, previewKey } satisfies RuntimeSecret);
-    const entry: Entry = { child, status: 'starting', stopping: false };
-    entries.set(id, entry);
-    await writeFile(path.join(dir, 'sandbox.json'), JSON.stringify({ pid: child.pid, startedAt: new Date().toISOString() }));
-
-    child.on('exit', (code, signal) => {
-      const expected = entry.stopping;
-      entry.status = expected || code === 0 ? 'stopped' : 'error';
-      logger.info({ sandboxId: id, code, signal, expected }, 'sandbox exited');
-      for (const listener of exitListeners) listener({ id, code, signal, expected });
-    });
-
+    let entry: Entry | undefined;
     try {
-      const ready = await new Promise<RuntimeReady>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error('the sandbox did not become ready in time')), settings.readyTimeoutMs ?? 60_000);
-        child.once('message', (message) => {
-          clearTimeout(timer);
-          const parsed = RuntimeReady.safeParse(message);
-          if (parsed.success) resolve(parsed.data);
-          else reject(new Error('the sandbox sent an invalid ready message'));
+      await mkdir(dir, { recursive: true });
+      await cp(settings.templateDir, workspace, {
+        recursive: true,
+        filter: (source) => isTemplateFile(path.relative(settings.templateDir, source)),
+      });
+      const log = await open(path.join(dir, 'runtime.log'), 'a');
+      // Small young generation and size-optimized code: about 200 → 140 MiB per idle
+      // session (docs/benchmarks.md), for a slower runtime start that the warm pool hides.
+      const nodeArgs = [`--max-old-space-size=${settings.heapLimitMb ?? 384}`, '--max-semi-space-size=1', '--optimize-for-size', runtimeEntry];
+      const [command, args] = launchCommand([process.execPath, ...nodeArgs]);
+      let child: ChildProcess;
+      try {
+        child = spawn(command, args, {
+          cwd: dir,
+          detached: true,
+          stdio: ['ignore', log.fd, log.fd, 'ipc'],
+          env: {
+            PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin',
+            HOME: dir,
+            NODE_ENV: 'development',
+            RUNTIME_DIR: dir,
+            RUNTIME_WORKSPACE: workspace,
+            RUNTIME_BASE: base,
+            RUNTIME_SHARED_CACHE: settings.sharedCacheDir,
+          },
         });
+      } finally {
+        await log.close();
+      }
+      const started: Entry = { child, status: 'starting', stopping: false };
+      entry = started;
+      entries.set(id, started);
+      // Written at once, so a server that dies now leaves enough for the next one to reap.
+      await writeFile(path.join(dir, 'sandbox.json'), JSON.stringify({ pid: child.pid, startedAt: new Date().toISOString() }));
+      // Listen at once: a failed spawn (EAGAIN, ENOMEM…) is an 'error' event, which
+      // would crash the server if nobody listened, and an early exit must not be missed.
+      const early = new Promise<never>((_, reject) => {
+        child.once('error', (error) => reject(new Error(`the sandbox could not be started: ${error.message}`)));
         child.once('exit', async (code) => {
-          clearTimeout(timer);
           const tail = (await readFile(path.join(dir, 'runtime.log'), 'utf8').catch(() => '')).slice(-2_000);
           reject(new Error(`the sandbox exited with code ${code} before it was ready: ${tail}`));
         });
       });
+      early.catch(() => {});
+      child.on('error', (error) => logger.warn({ err: error, sandboxId: id }, 'sandbox process error'));
+      child.on('exit', (code, signal) => {
+        const expected = started.stopping;
+        started.status = expected || code === 0 ? 'stopped' : 'error';
+        logger.info({ sandboxId: id, code, signal, expected }, 'sandbox exited');
+        for (const listener of exitListeners) listener({ id, code, signal, expected });
+      });
+      child.send({ type: 'runtime:secret', bridgeToken, previewKey } satisfies RuntimeSecret, (error) => {
+        if (error) logger.warn({ err: error, sandboxId: id }, 'could not hand the sandbox its secrets');
+      });
+
+      const ready = await Promise.race([
+        early,
+        new Promise<RuntimeReady>((resolve, reject) => {
+          const timer = setTimeout(() => reject(new Error('the sandbox did not become ready in time')), settings.readyTimeoutMs ?? 60_000);
+          child.once('message', (message) => {
+            clearTimeout(timer);
+            const parsed = RuntimeReady.safeParse(message);
+            if (parsed.success) resolve(parsed.data);
+            else reject(new Error('the sandbox sent an invalid ready message'));
+          });
+        }),
+      ]);
       const sandbox: Sandbox = {
         id,
         base,
@@ -126,15 +142,16 @@ export function createLocalDriver(settings: LocalDriverSettings): SandboxDriver 
         pid: child.pid,
         startupMs: ready.startupMs,
       };
-      entry.sandbox = sandbox;
-      entry.status = 'running';
       await writeFile(
         path.join(dir, 'sandbox.json'),
         JSON.stringify({ pid: child.pid, previewPort: ready.previewPort, bridgePort: ready.bridgePort, startedAt: new Date().toISOString() }),
       );
+      started.sandbox = sandbox;
+      started.status = 'running';
       return sandbox;
     } catch (error) {
-      await destroy(id);
+      if (entry) await destroy(id);
+      else await rm(dir, { recursive: true, force: true });
       throw error;
     }
   }
@@ -152,7 +169,11 @@ export function createLocalDriver(settings: LocalDriverSettings): SandboxDriver 
     const entry = entries.get(id);
     if (!entry) return;
     entry.stopping = true;
-    if (entry.child.exitCode !== null || entry.child.signalCode !== null) return;
+    if (entry.child.exitCode !== null || entry.child.signalCode !== null) {
+      // The runtime is gone; whatever it started in its group goes too.
+      killGroup(entry.child, 'SIGKILL');
+      return;
+    }
     const exited = new Promise<void>((resolve) => entry.child.once('exit', () => resolve()));
     killGroup(entry.child, 'SIGTERM');
     const timeout = setTimeout(() => killGroup(entry.child, 'SIGKILL'), 3_000);
@@ -162,10 +183,18 @@ export function createLocalDriver(settings: LocalDriverSettings): SandboxDriver 
     killGroup(entry.child, 'SIGKILL');
   }
 
-  async function destroy(id: string) {
-    await stop(id);
-    entries.delete(id);
-    await rm(path.join(sandboxesDir, id), { recursive: true, force: true });
+  /** Idempotent, also when called twice at once (two removals of one tree collide). */
+  const destroying = new Map<string, Promise<void>>();
+  function destroy(id: string): Promise<void> {
+    const running = destroying.get(id);
+    if (running) return running;
+    const removal = (async () => {
+      await stop(id);
+      entries.delete(id);
+      await rm(path.join(sandboxesDir, id), { recursive: true, force: true });
+    })().finally(() => destroying.delete(id));
+    destroying.set(id, removal);
+    return removal;
   }
 
   return {

@@ -16,8 +16,9 @@ const DROPPED_REQUEST_HEADERS = ['cookie', 'authorization', 'proxy-authorization
  * are outside Vite's root and are served that way; Vite's `fs.strict` allow list and
  * deny list decide which of those files exist for the preview.)
  */
-export function isSafePreviewPath(rawPath: string): boolean {
-  let decoded = rawPath;
+export function isSafePreviewPath(rawUrl: string): boolean {
+  // Only the part before the first literal '?': an encoded '?' (%3F) is part of the path.
+  let decoded = rawUrl.split('?', 1)[0]!;
   for (let i = 0; i < 3; i++) {
     try {
       const next = decodeURIComponent(decoded);
@@ -27,9 +28,13 @@ export function isSafePreviewPath(rawPath: string): boolean {
       return false;
     }
   }
-  const path = decoded.split('?', 1)[0]!;
-  if (path.includes('\\') || path.includes('\0')) return false;
-  return !path.split('/').some((segment) => segment === '..' || segment === '.');
+  if (decoded.includes('\\') || decoded.includes('\0')) return false;
+  return !decoded.split('/').some((segment) => segment === '..' || segment === '.');
+}
+
+/** The URL without its `t` parameter, every other byte of the query as it was. */
+export function withoutPageToken(rawUrl: string): string {
+  return rawUrl.replace(/([?&])t=[^&]*(&|$)/, (_, before: string, after: string) => (after ? before : '')).replace(/\?$/, '');
 }
 
 /** A page load (the iframe's document), as opposed to a module, asset or HMR request. */
@@ -51,15 +56,24 @@ export function createPreviewProxy(options: {
     const match = PREVIEW_PATH.exec(rawUrl.split('?', 1)[0]!);
     if (!match || !isSafePreviewPath(rawUrl)) return { ok: false as const, status: 404, reason: 'Not found.' };
     const sandboxId = match[1]!;
+    // What Vite will see, normalised, must still be under this sandbox's prefix.
+    if (!new URL(rawUrl, 'http://preview.invalid').pathname.startsWith(`/s/${sandboxId}/`)) {
+      return { ok: false as const, status: 404, reason: 'Not found.' };
+    }
     const rest = rawUrl.slice(`/s/${sandboxId}/`.length);
-    const url = new URL(rawUrl, 'http://preview.invalid');
-    const token = url.searchParams.get('t') ?? undefined;
+    // Vite's editor launcher has no business being reachable from a preview.
+    if (rest.startsWith('__open-in-editor')) return { ok: false as const, status: 404, reason: 'Not found.' };
+    const isPage = kind === 'http' && isPageRequest(request, rest);
+    const query = rawUrl.includes('?') ? rawUrl.slice(rawUrl.indexOf('?') + 1) : '';
+    const token = isPage ? (new URLSearchParams(query).get('t') ?? undefined) : undefined;
     const cookieUserId = await options.userForCookie(request.headers.cookie);
-    const verdict = sessions.authorizePreview(sandboxId, { token, cookieUserId, isPage: kind === 'http' && isPageRequest(request, rest) });
+    const verdict = sessions.authorizePreview(sandboxId, { token, cookieUserId, isPage });
     if (!verdict.ok) return verdict;
-    // The token has done its job; Vite never sees it.
-    url.searchParams.delete('t');
-    return { ...verdict, path: url.pathname + url.search };
+    // A page's token has done its job: cut it out, leaving the rest of the query exactly as
+    // it was (Vite matches flags like `?import&worker` as written). Other requests pass
+    // untouched; their `t` is Vite's own timestamp.
+    const path = isPage ? withoutPageToken(rawUrl) : rawUrl;
+    return { ...verdict, path };
   }
 
   function forwardedHeaders(request: http.IncomingMessage, target: URL, previewKey: string) {
@@ -70,6 +84,9 @@ export function createPreviewProxy(options: {
   }
 
   const server = http.createServer((request, response) => {
+    let upstream: http.ClientRequest | undefined;
+    // A browser that goes away takes its upstream request with it, whenever it goes.
+    response.on('close', () => upstream?.destroy());
     authorize(request, 'http')
       .then((verdict) => {
         if (!verdict.ok) {
@@ -77,8 +94,9 @@ export function createPreviewProxy(options: {
           response.end(verdict.reason);
           return;
         }
+        if (response.destroyed) return;
         const target = new URL(verdict.target);
-        const upstream = http.request(
+        upstream = http.request(
           { host: target.hostname, port: target.port, method: request.method, path: verdict.path, headers: forwardedHeaders(request, target, verdict.previewKey) },
           (upstreamResponse) => {
             const headers = { ...upstreamResponse.headers };
@@ -89,12 +107,12 @@ export function createPreviewProxy(options: {
             upstreamResponse.pipe(response);
           },
         );
-        upstream.on('error', (error) => {
+        upstream!.on('error', (error) => {
           logger.warn({ err: error }, 'preview upstream failed');
           if (!response.headersSent) response.writeHead(502, { 'content-type': 'text/plain' });
           response.end('The preview is not answering.');
         });
-        request.pipe(upstream);
+        request.pipe(upstream!);
       })
       .catch((error: unknown) => {
         logger.error({ err: error }, 'preview proxy failed');
@@ -105,27 +123,29 @@ export function createPreviewProxy(options: {
 
   // The HMR WebSocket: the same checks, then the raw connection is piped through.
   server.on('upgrade', (request, socket: net.Socket, head: Buffer) => {
+    let upstream: net.Socket | undefined;
     socket.on('error', () => socket.destroy());
+    socket.on('close', () => upstream?.destroy());
     authorize(request, 'upgrade')
       .then((verdict) => {
         if (!verdict.ok) {
           socket.end(`HTTP/1.1 ${verdict.status} Refused\r\nConnection: close\r\n\r\n`);
           return;
         }
+        if (socket.destroyed) return;
         const target = new URL(verdict.target);
-        const upstream = net.connect(Number(target.port), target.hostname, () => {
+        upstream = net.connect(Number(target.port), target.hostname, () => {
           const headers = forwardedHeaders(request, target, verdict.previewKey);
           const lines = [`${request.method} ${verdict.path} HTTP/1.1`];
           for (const [name, value] of Object.entries(headers)) {
             for (const item of Array.isArray(value) ? value : [value]) if (item !== undefined) lines.push(`${name}: ${item}`);
           }
-          upstream.write(`${lines.join('\r\n')}\r\n\r\n`);
-          if (head.length) upstream.write(head);
-          upstream.pipe(socket);
-          socket.pipe(upstream);
+          upstream!.write(`${lines.join('\r\n')}\r\n\r\n`);
+          if (head.length) upstream!.write(head);
+          upstream!.pipe(socket);
+          socket.pipe(upstream!);
         });
         upstream.on('error', () => socket.destroy());
-        socket.on('close', () => upstream.destroy());
       })
       .catch(() => socket.destroy());
   });

@@ -7,6 +7,13 @@ import type { Sandbox, SandboxDriver } from './driver.js';
 import type { PreviewTokens } from './preview-tokens.js';
 import { copyWorkspace } from './workspace.js';
 
+/** Thrown inside a boot that a newer boot (a restart) or an end has replaced. */
+class SupersededBoot extends Error {}
+
+export class SessionLimitError extends Error {
+  override name = 'SessionLimitError';
+}
+
 /** A browser tab's WebSocket, as the manager sees it. */
 export type SessionClient = { userId: string; send(message: ServerMessage): void };
 
@@ -25,8 +32,10 @@ type Session = {
   ownerId: string;
   state: SessionState;
   sandbox: Sandbox | null;
-  /** A sandbox that died under the session: its working copy goes into the next one. */
-  crashed: Sandbox | null;
+  /** The sandbox a restart replaces (crashed or not): its working copy goes into the next one. */
+  previous: Sandbox | null;
+  /** Incremented by every boot: a boot that is no longer the latest gives up. */
+  bootId: number;
   bridge: BridgeClient | null;
   clients: Set<SessionClient>;
   events: StoredEvent[];
@@ -39,8 +48,8 @@ type Session = {
 /** Allowed moves of the lifecycle; anything else is a bug and throws. */
 const transitions: Record<SessionState, SessionState[]> = {
   starting: ['running', 'error', 'stopped'],
-  running: ['grace', 'error', 'stopped'],
-  grace: ['running', 'error', 'stopped'],
+  running: ['grace', 'error', 'stopped', 'starting'],
+  grace: ['running', 'error', 'stopped', 'starting'],
   error: ['starting', 'stopped'],
   stopped: [],
 };
@@ -56,6 +65,9 @@ export type SessionManagerSettings = {
   graceMs: number;
   idleMs: number;
   poolSize: number;
+  /** Live sessions one user may have at once, and all users together. */
+  maxPerUser: number;
+  maxTotal: number;
   /** Origin of the preview proxy, e.g. `http://127.0.0.1:8090`. */
   previewOrigin: () => string;
 };
@@ -73,6 +85,13 @@ export function createSessionManager(settings: SessionManagerSettings) {
   const clientSessions = new Map<SessionClient, Session>();
   const pool: Sandbox[] = [];
   let poolFilling = false;
+  /** Boots and pool fills under way: `close` waits for them, so none outlives it. */
+  const inFlight = new Set<Promise<unknown>>();
+  const track = <T>(work: Promise<T>) => {
+    inFlight.add(work);
+    void work.finally(() => inFlight.delete(work));
+    return work;
+  };
   let closed = false;
   let seq = 0;
 
@@ -89,6 +108,15 @@ export function createSessionManager(settings: SessionManagerSettings) {
     }
   }
 
+  /** The session as it is now: its latest status and, while it runs, its latest ready. */
+  function snapshot(session: Session): StoredEvent[] {
+    const latest = (type: StoredEvent['type']) => session.events.findLast((event) => event.type === type);
+    const status = latest('session:status');
+    const ready = session.state === 'running' || session.state === 'grace' ? latest('session:ready') : undefined;
+    const failure = session.state === 'error' ? latest('error') : undefined;
+    return [status, ready, failure].filter((event): event is StoredEvent => event !== undefined).sort((a, b) => a.seq - b.seq);
+  }
+
   function emit(session: Session, event: NewEvent) {
     const stored = { ...event, seq: ++seq } as StoredEvent;
     session.events.push(stored);
@@ -101,7 +129,12 @@ export function createSessionManager(settings: SessionManagerSettings) {
       throw new Error(`session ${session.id}: no transition from ${session.state} to ${to}`);
     }
     logger.info({ sessionId: session.id, projectId: session.projectId, from: session.state, to, reason }, 'session state');
+    if (session.graceTimer && to !== 'grace') {
+      clearTimeout(session.graceTimer);
+      session.graceTimer = null;
+    }
     session.state = to;
+    if (to === 'running') session.lastActivity = Date.now();
     emit(session, { type: 'session:status', state: to, ...(reason ? { reason } : {}) });
   }
 
@@ -127,33 +160,39 @@ export function createSessionManager(settings: SessionManagerSettings) {
       }
     } catch (error) {
       logger.error({ err: error }, 'could not fill the warm pool; retrying in 10 s');
-      setTimeout(() => void fillPool(), 10_000).unref();
+      setTimeout(() => void track(fillPool()), 10_000).unref();
     } finally {
       poolFilling = false;
     }
   }
 
   async function boot(session: Session) {
+    const bootId = ++session.bootId;
+    const current = () => session.bootId === bootId && session.state === 'starting';
     const started = performance.now();
     let sandbox: Sandbox | undefined;
     try {
       sandbox = await takeSandbox();
       // Refill a little later: a runtime booting now would compete for the CPU with
       // this session's first page load.
-      setTimeout(() => void fillPool(), POOL_REFILL_DELAY_MS).unref();
+      setTimeout(() => void track(fillPool()), POOL_REFILL_DELAY_MS).unref();
+      if (!current()) throw new SupersededBoot();
       let version: string;
-      if (session.crashed) {
+      const previous = session.previous;
+      if (previous) {
         // Edits not yet saved as a version live only in the working copy: keep them.
-        version = await copyWorkspace(session.crashed.workspace, sandbox.workspace);
-        await driver.destroy(session.crashed.id).catch(() => {});
-        session.crashed = null;
+        version = await copyWorkspace(previous.workspace, sandbox.workspace);
+        if (!current()) throw new SupersededBoot();
+        // Only the latest boot consumes the previous sandbox.
+        session.previous = null;
+        void driver.destroy(previous.id).catch(() => {});
       } else {
         version = await repos.checkout(session.projectId, sandbox.workspace);
       }
       const bridge = await connectBridge(sandbox);
       await bridge.resetWorkspace();
-      if (session.state !== 'starting') {
-        // Ended while it booted.
+      if (!current()) {
+        // Ended, or restarted again, while it booted.
         bridge.close();
         await driver.destroy(sandbox.id);
         return;
@@ -168,9 +207,10 @@ export function createSessionManager(settings: SessionManagerSettings) {
       );
       if (session.clients.size === 0) enterGrace(session);
     } catch (error) {
-      logger.error({ err: error, sessionId: session.id }, 'session failed to start');
       if (sandbox) await driver.destroy(sandbox.id).catch(() => {});
-      if (session.state === 'starting') fail(session, 'The preview could not be started.');
+      if (error instanceof SupersededBoot) return;
+      logger.error({ err: error, sessionId: session.id }, 'session failed to start');
+      if (current()) fail(session, 'The preview could not be started.');
     }
   }
 
@@ -179,13 +219,21 @@ export function createSessionManager(settings: SessionManagerSettings) {
     session.bridge = null;
     transition(session, 'error', message);
     emit(session, { type: 'error', code: 'session_failed', message });
+    if (session.clients.size === 0) endAfterGrace(session);
+  }
+
+  /** Nobody is watching a failed session: it goes when the grace period is over. */
+  function endAfterGrace(session: Session) {
+    if (session.graceTimer) clearTimeout(session.graceTimer);
+    session.graceTimer = setTimeout(() => void end(session, 'The session ended after everyone left.'), settings.graceMs);
+    session.graceTimer.unref();
   }
 
   function enterGrace(session: Session) {
+    if (session.state === 'error') return endAfterGrace(session);
     if (session.state !== 'running') return;
     transition(session, 'grace');
-    session.graceTimer = setTimeout(() => void end(session, 'The session ended after everyone left.'), settings.graceMs);
-    session.graceTimer.unref();
+    endAfterGrace(session);
   }
 
   async function end(session: Session, reason: string) {
@@ -200,18 +248,19 @@ export function createSessionManager(settings: SessionManagerSettings) {
     for (const client of session.clients) clientSessions.delete(client);
     session.clients.clear();
     session.bridge?.close();
-    for (const sandbox of [session.sandbox, session.crashed]) {
+    const sandboxes = [session.sandbox, session.previous];
+    session.sandbox = null;
+    session.previous = null;
+    for (const sandbox of sandboxes) {
       if (sandbox) await driver.destroy(sandbox.id).catch((error: unknown) => logger.error({ err: error }, 'destroy failed'));
     }
-    session.sandbox = null;
-    session.crashed = null;
   }
 
   driver.onExit((exit) => {
     const index = pool.findIndex((sandbox) => sandbox.id === exit.id);
     if (index >= 0) {
       pool.splice(index, 1);
-      if (!exit.expected) void fillPool();
+      if (!exit.expected) void track(fillPool());
       return;
     }
     if (exit.expected) return;
@@ -219,7 +268,7 @@ export function createSessionManager(settings: SessionManagerSettings) {
       if (session.sandbox?.id === exit.id && (session.state === 'running' || session.state === 'grace')) {
         if (session.graceTimer) clearTimeout(session.graceTimer);
         const how = exit.signal ? `was killed (${exit.signal})` : `exited with code ${exit.code}`;
-        session.crashed = session.sandbox;
+        session.previous = session.sandbox;
         session.sandbox = null;
         fail(session, `The preview process ${how}. Restart the session to go on.`);
       }
@@ -229,7 +278,8 @@ export function createSessionManager(settings: SessionManagerSettings) {
   const idleTimer = setInterval(() => {
     const now = Date.now();
     for (const session of sessions.values()) {
-      if (now - session.lastActivity > settings.idleMs) {
+      // A session that is still starting is not idle: it is busy.
+      if (session.state !== 'starting' && now - session.lastActivity > settings.idleMs) {
         logger.info({ sessionId: session.id }, 'culling an idle session');
         void end(session, 'The session was closed after a long time without activity.');
       }
@@ -240,7 +290,7 @@ export function createSessionManager(settings: SessionManagerSettings) {
   return {
     /** Starts the warm pool. */
     start() {
-      void fillPool();
+      void track(fillPool());
     },
 
     /**
@@ -253,13 +303,22 @@ export function createSessionManager(settings: SessionManagerSettings) {
       let session = byProject.get(projectKey(project.id, client.userId));
       const isNew = !session;
       if (!session) {
+        const mine = [...sessions.values()].filter((candidate) => candidate.ownerId === client.userId).length;
+        if (mine >= settings.maxPerUser || sessions.size >= settings.maxTotal) {
+          throw new SessionLimitError(
+            mine >= settings.maxPerUser
+              ? `You have ${mine} live previews open. Close one of them (its tab) and try again in a minute.`
+              : 'Cutroom is at capacity right now. Try again in a minute.',
+          );
+        }
         session = {
           id: randomBytes(12).toString('base64url'),
           projectId: project.id,
           ownerId: project.ownerId,
           state: 'starting',
           sandbox: null,
-          crashed: null,
+          previous: null,
+          bootId: 0,
           bridge: null,
           clients: new Set(),
           events: [],
@@ -273,17 +332,24 @@ export function createSessionManager(settings: SessionManagerSettings) {
       session.clients.add(client);
       clientSessions.set(client, session);
       session.lastActivity = Date.now();
-      for (const event of session.events) {
-        if (lastSeq === undefined || event.seq > lastSeq) deliver(session, event, client);
+      const oldest = session.events[0]?.seq ?? seq + 1;
+      if (lastSeq !== undefined && lastSeq >= oldest - 1) {
+        // A reconnect: exactly what it missed.
+        for (const event of session.events) if (event.seq > lastSeq) deliver(session, event, client);
+      } else {
+        // A new tab (or one too far behind): where the session is now, not its history.
+        for (const event of snapshot(session)) deliver(session, event, client);
       }
       if (isNew) {
         emit(session, { type: 'session:status', state: 'starting' });
-        void boot(session);
+        void track(boot(session));
       } else if (session.state === 'grace') {
-        if (session.graceTimer) clearTimeout(session.graceTimer);
-        session.graceTimer = null;
         transition(session, 'running');
+      } else if (session.state === 'error' && session.graceTimer) {
+        clearTimeout(session.graceTimer);
+        session.graceTimer = null;
       }
+      client.send({ type: 'session:joined', sessionId: session.id, state: session.state });
       return session.id;
     },
 
@@ -297,18 +363,21 @@ export function createSessionManager(settings: SessionManagerSettings) {
     },
 
     /** Starts the client's session again in a fresh sandbox (after an error, say). */
-    async restart(client: SessionClient) {
+    restart(client: SessionClient) {
       const session = clientSessions.get(client);
       if (!session) return false;
       if (session.state === 'starting') return true;
+      // Everything synchronous, so a second restart, an end or a detach that comes in
+      // meanwhile sees the new state. The old sandbox's working copy goes into the new one.
       session.bridge?.close();
       session.bridge = null;
-      const old = session.sandbox;
+      if (session.sandbox) {
+        if (session.previous) void driver.destroy(session.previous.id).catch(() => {});
+        session.previous = session.sandbox;
+      }
       session.sandbox = null;
-      if (old) await driver.destroy(old.id).catch(() => {});
-      if (session.state !== 'error') transition(session, 'error', 'Restarting.');
       transition(session, 'starting');
-      void boot(session);
+      void track(boot(session));
       return true;
     },
 
@@ -361,6 +430,8 @@ export function createSessionManager(settings: SessionManagerSettings) {
       closed = true;
       clearInterval(idleTimer);
       await Promise.all([...sessions.values()].map((session) => end(session, 'The server is shutting down.')));
+      // Boots in flight see their session stopped and destroy what they started.
+      await Promise.allSettled([...inFlight]);
       await Promise.all(pool.splice(0).map((sandbox) => driver.destroy(sandbox.id)));
     },
   };

@@ -68,7 +68,10 @@ describe('live sessions', () => {
     expect(statuses.slice(0, 2)).toEqual(['starting', 'running']);
     expect(ready.previewUrl.startsWith(`${server.previewOrigin}/s/`)).toBe(true);
     expect(ready.previewUrl).toContain('?t=');
-    const seqs = client.messages.map((message) => message.seq);
+    // Every event of the session has a seq; session:joined is the answer to session:start, not an event.
+    const events = client.messages.filter((message) => message.type !== 'session:joined');
+    expect(client.messages.filter((message) => message.type === 'session:joined')).toHaveLength(1);
+    const seqs = events.map((message) => message.seq);
     expect(seqs.every((seq) => Number.isInteger(seq))).toBe(true);
     expect([...seqs].sort((a, b) => a - b)).toEqual(seqs);
   });
@@ -115,6 +118,8 @@ describe('live sessions', () => {
       '/%252e%252e/%252e%252e/etc/passwd',
       '/..%5c..%5c..%5cetc/passwd',
       `/@fs${path.join(server.dataDir, 'db')}/PG_VERSION?raw`,
+      '/%3F/../../../@fs/etc/passwd',
+      '/__open-in-editor?file=/etc/passwd',
     ];
     for (const attempt of attempts) {
       const response = await fetch(prefix + attempt);
@@ -167,18 +172,21 @@ describe('live sessions', () => {
   });
 
   it('a reconnect with lastSeq gets only what it missed, nothing twice', async () => {
-    const lastSeen = Math.max(...client.messages.map((message) => message.seq));
+    const lastSeen = Math.max(...client.messages.filter((message) => message.seq !== undefined).map((message) => message.seq));
     const again = await connectClient(server.baseUrl, owner.cookie);
     start(again, lastSeen);
-    await new Promise((resolve) => setTimeout(resolve, 300));
-    expect(again.messages.filter((message) => message.seq <= lastSeen)).toEqual([]);
+    const joined = await again.next((message) => message.type === 'session:joined');
+    expect(joined).toMatchObject({ sessionId: ready.sessionId, state: 'running' });
+    expect(again.messages.filter((message) => message.type !== 'session:joined')).toEqual([]);
 
     const fromStart = await connectClient(server.baseUrl, owner.cookie);
     const firstSeq = client.messages[0].seq;
     start(fromStart, firstSeq);
     const replayed = await fromStart.next((message) => message.type === 'session:ready');
+    await fromStart.next((message) => message.type === 'session:joined');
     expect(replayed.seq).toBe(ready.seq);
-    expect(fromStart.messages.map((message) => message.seq)).toEqual(client.messages.filter((m) => m.seq > firstSeq).map((m) => m.seq));
+    const seqOf = (messages: any[]) => messages.filter((m) => m.type !== 'session:joined').map((m) => m.seq);
+    expect(seqOf(fromStart.messages)).toEqual(seqOf(client.messages).filter((seq) => seq > firstSeq));
     await again.close();
     await fromStart.close();
   });
@@ -226,7 +234,74 @@ describe('live sessions', () => {
     await waitFor(() => !isAlive(info.pid));
     expect(await portOpen(info.previewPort)).toBe(false);
     expect(await portOpen(info.bridgePort)).toBe(false);
-    expect(existsSync(path.join(server.dataDir, 'sandboxes', sandboxId))).toBe(false);
+    await waitFor(() => !existsSync(path.join(server.dataDir, 'sandboxes', sandboxId)));
+  });
+});
+
+describe('session lifecycle races and limits', () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startTestServer({ sessions: { graceMs: 1_000, poolSize: 0, maxPerUser: 2 } });
+  });
+  afterAll(async () => server?.close());
+  const start = (client: TestClient, projectId: string) =>
+    client.send({ type: 'session:start', projectId, protocolVersion: PROTOCOL_VERSION });
+
+  it('two restarts in a row end with one running sandbox and no error shown', async () => {
+    const owner = await server.signupWithProject('Restarts');
+    const client = await connectClient(server.baseUrl, owner.cookie);
+    start(client, owner.projectId);
+    const first = await client.next((message) => message.type === 'session:ready');
+    client.send({ type: 'session:restart' });
+    client.send({ type: 'session:restart' });
+    await client.next((message) => message.type === 'session:ready' && message.seq > first.seq);
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    expect(client.messages.filter((message) => message.type === 'session:status' && message.state === 'error')).toEqual([]);
+    const [session] = server.sessions!.list();
+    expect(session!.state).toBe('running');
+    expect(server.driver!.list().filter((sandbox) => sandbox.status === 'running')).toEqual([{ id: session!.sandboxId, status: 'running' }]);
+
+    // A tab that joins now sees the session as it is: one ready, for the current sandbox.
+    const tab = await connectClient(server.baseUrl, owner.cookie);
+    start(tab, owner.projectId);
+    await tab.next((message) => message.type === 'session:joined');
+    const readies = tab.messages.filter((message) => message.type === 'session:ready');
+    expect(readies).toHaveLength(1);
+    expect(new URL(readies[0].previewUrl).pathname).toBe(`/s/${session!.sandboxId}/`);
+    await tab.close();
+    await client.close();
+  });
+
+  it('a socket that closes right after session:start leaves a session that ends after its grace', async () => {
+    const owner = await server.signupWithProject('Gone at once');
+    const client = await connectClient(server.baseUrl, owner.cookie);
+    start(client, owner.projectId);
+    client.socket.terminate();
+    const deadline = Date.now() + 20_000;
+    while (server.sessions!.list().some((session) => session.projectId === owner.projectId) && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect(server.sessions!.list().filter((session) => session.projectId === owner.projectId)).toEqual([]);
+  });
+
+  it('refuses a session beyond the per-user limit, with a typed error', async () => {
+    const owner = await server.signup();
+    const projects = [];
+    for (let i = 0; i < 3; i++) {
+      projects.push((await server.request('POST', '/api/projects', { cookie: owner.cookie, body: { name: `P${i}` } })).json.project.id);
+    }
+    const clients = [];
+    for (const projectId of projects.slice(0, 2)) {
+      const client = await connectClient(server.baseUrl, owner.cookie);
+      start(client, projectId);
+      await client.next((message) => message.type === 'session:joined');
+      clients.push(client);
+    }
+    const third = await connectClient(server.baseUrl, owner.cookie);
+    start(third, projects[2]);
+    const refused = await third.next((message) => message.type === 'error');
+    expect(refused.code).toBe('too_many_sessions');
+    for (const client of [...clients, third]) await client.close();
   });
 });
 

@@ -30,7 +30,7 @@ export async function startTestServer(
     repos?: (repos: ProjectRepos) => ProjectRepos;
     store?: (store: Store) => Store;
     /** Run real live sessions (local driver, session manager, preview proxy). */
-    sessions?: { graceMs?: number; poolSize?: number; idleMs?: number; tokenTtlMs?: number };
+    sessions?: { graceMs?: number; poolSize?: number; idleMs?: number; tokenTtlMs?: number; maxPerUser?: number };
   } = {},
 ) {
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'cutroom-server-'));
@@ -60,6 +60,8 @@ export async function startTestServer(
       graceMs: options.sessions.graceMs ?? 30_000,
       idleMs: options.sessions.idleMs ?? 30 * 60_000,
       poolSize: options.sessions.poolSize ?? 0,
+      maxPerUser: options.sessions.maxPerUser ?? 8,
+      maxTotal: 60,
       previewOrigin: () => `http://127.0.0.1:${previewPort}`,
     });
   }

@@ -8,7 +8,10 @@ import {
   type User,
 } from '@cutroom/protocol';
 import type { ProjectService } from '../projects/project-service.js';
-import type { SessionClient, SessionManager } from '../sessions/session-manager.js';
+import { type SessionClient, SessionLimitError, type SessionManager } from '../sessions/session-manager.js';
+
+/** A connection that answers no ping for this long is dropped (and its session detached). */
+const HEARTBEAT_MS = 30_000;
 
 /**
  * The `/ws` endpoint. The upgrade itself is guarded (allowed Origin, signed-in user);
@@ -34,13 +37,33 @@ export function registerGateway(
       if (socket.readyState === socket.OPEN) socket.send(JSON.stringify(message));
     };
     const client: SessionClient = { userId: user.id, send };
-    socket.on('close', () => deps.sessions?.detach(client));
+    let closed = false;
+    socket.on('close', () => {
+      closed = true;
+      clearInterval(heartbeat);
+      deps.sessions?.detach(client);
+    });
 
+    // Half-open connections (a laptop lid closed) would keep a session out of grace.
+    let alive = true;
+    socket.on('pong', () => (alive = true));
+    const heartbeat = setInterval(() => {
+      if (!alive) return socket.terminate();
+      alive = false;
+      socket.ping();
+    }, HEARTBEAT_MS);
+    heartbeat.unref();
+
+    // Frames are handled one after another, in order: a session:end right behind a
+    // session:start must not overtake it.
+    let queue = Promise.resolve();
     socket.on('message', (data, isBinary) => {
-      void handleFrame(data as Buffer, isBinary).catch((error: unknown) => {
-        log.error({ err: error }, 'websocket handler failed');
-        send({ type: 'error', code: 'internal', message: 'Something went wrong on our side.' });
-      });
+      queue = queue
+        .then(() => handleFrame(data as Buffer, isBinary))
+        .catch((error: unknown) => {
+          log.error({ err: error }, 'websocket handler failed');
+          send({ type: 'error', code: 'internal', message: 'Something went wrong on our side.' });
+        });
     });
 
     async function handleFrame(data: Buffer, isBinary: boolean) {
@@ -85,15 +108,23 @@ export function registerGateway(
           if (!deps.sessions) {
             return send({ type: 'error', code: 'sessions_unavailable', message: 'Live previews are switched off on this server.' });
           }
-          const sessionId = deps.sessions.attach(client, { id: project.id, ownerId: user.id }, message.lastSeq);
-          log.info({ sessionId, projectId: project.id, lastSeq: message.lastSeq }, 'joined session');
+          // The socket may have closed while the project was looked up: joining now would
+          // keep its session out of grace with nobody there.
+          if (closed) return;
+          try {
+            const sessionId = deps.sessions.attach(client, { id: project.id, ownerId: user.id }, message.lastSeq);
+            log.info({ sessionId, projectId: project.id, lastSeq: message.lastSeq }, 'joined session');
+          } catch (error) {
+            if (!(error instanceof SessionLimitError)) throw error;
+            send({ type: 'error', code: 'too_many_sessions', message: error.message });
+          }
           return;
         }
         case 'session:end':
           deps.sessions?.detach(client);
           return;
         case 'session:restart':
-          if (!(await deps.sessions?.restart(client))) {
+          if (!deps.sessions?.restart(client)) {
             send({ type: 'error', code: 'no_session', message: 'Open the project first (session:start).' });
           }
           return;

@@ -1,5 +1,6 @@
 import { PROTOCOL_VERSION, ServerMessage, type ClientMessage } from '@cutroom/protocol';
 import { useCallback, useEffect, useRef, useState } from 'react';
+import { api } from '../api/client';
 
 export type SessionView =
   | { phase: 'connecting' }
@@ -33,7 +34,9 @@ export function useSession(projectId: string) {
       const url = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws`;
       const socket = new WebSocket(url);
       socketRef.current = socket;
+      let opened = false;
       socket.onopen = () => {
+        opened = true;
         attempt = 0;
         const start: ClientMessage = { type: 'session:start', projectId, protocolVersion: PROTOCOL_VERSION, lastSeq: lastSeq.current };
         socket.send(JSON.stringify(start));
@@ -61,6 +64,14 @@ export function useSession(projectId: string) {
             previewUrl.current = message.previewUrl;
             setView({ phase: 'ready', sessionId: message.sessionId, previewUrl: message.previewUrl });
             return;
+          case 'session:joined':
+            // After any replay: where the session is now (a reconnect may have missed nothing).
+            if ((message.state === 'running' || message.state === 'grace') && previewUrl.current) {
+              setView({ phase: 'ready', sessionId: message.sessionId, previewUrl: previewUrl.current });
+            } else if (message.state === 'starting') {
+              setView({ phase: 'starting', sessionId: message.sessionId });
+            }
+            return;
           case 'session:ended':
             previewUrl.current = undefined;
             setView({ phase: 'ended', reason: message.reason });
@@ -73,12 +84,16 @@ export function useSession(projectId: string) {
               message: message.message,
               canRestart: message.code !== 'not_found' && message.code !== 'protocol_mismatch',
             });
+            if (message.code === 'too_many_sessions') sessionId.current = undefined;
             return;
         }
       };
       socket.onclose = () => {
         if (disposed || socketRef.current !== socket) return;
         setView({ phase: 'reconnecting', previewUrl: previewUrl.current, attempt });
+        // Refused before it opened, again and again: perhaps the sign-in is gone. Asking
+        // the API says so (a 401 there sends the app to the sign-in page).
+        if (!opened && attempt >= 2) void api('GET /api/auth/me').catch(() => {});
         timer = setTimeout(connect, backoff(attempt++));
       };
     };
