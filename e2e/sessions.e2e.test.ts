@@ -162,6 +162,8 @@ describe('live preview in the browser', () => {
     while (isAlive(info.pid) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
     expect(isAlive(info.pid)).toBe(false);
     expect(await portOpen(info.previewPort)).toBe(false);
+    // The folder goes right after the process (its removal takes a moment).
+    while (existsSync(sandboxDir(id)) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
     expect(existsSync(sandboxDir(id))).toBe(false);
 
     // Reopening later starts a new session from the project's repo.
