@@ -1,5 +1,5 @@
 import { Player, PlayerInternals, type PlayerRef } from '@remotion/player';
-import { useEffect, useRef } from 'react';
+import { useEffect, useRef, useState } from 'react';
 import { createRoot } from 'react-dom/client';
 // `@project` is the working copy's `src/` (resolved by the runtime's Vite plugin).
 import { compositions as initialCompositions } from '@project/compositions';
@@ -66,15 +66,42 @@ const reportSequences = (sequences: RegisteredSequence[]) => {
 
 type CompositionList = typeof initialCompositions;
 
+/**
+ * Recovery after an error: React Refresh does not always reset the Player's error
+ * boundary when the broken file is fixed, so after any hot update while the fallback is
+ * showing, the Player is mounted afresh at the frame it was on.
+ */
+let showingError = false;
+let lastFrame = 0;
+let remount: (() => void) | null = null;
+if (import.meta.hot) {
+  import.meta.hot.on('vite:afterUpdate', () => {
+    if (showingError) remount?.();
+  });
+}
+
 /** The Player's error fallback: shows the error, and reports it to the app (for the panel and auto-fix). */
 const RenderError: React.FC<{ error: Error }> = ({ error }) => {
-  useEffect(() => reportError(error, 'The composition failed'), [error]);
+  useEffect(() => {
+    showingError = true;
+    reportError(error, 'The composition failed');
+  }, [error]);
   return <div style={{ color: '#fca5a5', fontFamily: 'sans-serif', padding: 24 }}>The video failed to render: {error.message}</div>;
 };
 
 const PreviewPlayer: React.FC<{ compositions: CompositionList }> = ({ compositions }) => {
   const playerRef = useRef<PlayerRef>(null);
   const composition = compositions[0];
+  const [generation, setGeneration] = useState(0);
+  useEffect(() => {
+    remount = () => {
+      showingError = false;
+      setGeneration((value) => value + 1);
+    };
+    return () => {
+      remount = null;
+    };
+  }, []);
   const Component = composition?.component;
 
   useEffect(() => {
@@ -92,7 +119,10 @@ const PreviewPlayer: React.FC<{ compositions: CompositionList }> = ({ compositio
   useEffect(() => {
     const player = playerRef.current;
     if (!player) return;
-    const sendFrame = () => post({ type: 'remotion:frame', frame: player.getCurrentFrame(), playing: player.isPlaying() });
+    const sendFrame = () => {
+      lastFrame = player.getCurrentFrame();
+      post({ type: 'remotion:frame', frame: lastFrame, playing: player.isPlaying() });
+    };
     const onError = (event: { detail: { error: Error } }) => reportError(event.detail.error, 'The composition failed');
     player.addEventListener('frameupdate', sendFrame);
     player.addEventListener('play', sendFrame);
@@ -119,7 +149,7 @@ const PreviewPlayer: React.FC<{ compositions: CompositionList }> = ({ compositio
       player.removeEventListener('error', onError);
       window.removeEventListener('message', onCommand);
     };
-  }, [Component]);
+  }, [Component, generation]);
 
   if (!composition || !Component) {
     return <p style={{ color: '#fff', fontFamily: 'sans-serif', padding: 16 }}>This project has no composition yet.</p>;
@@ -127,6 +157,8 @@ const PreviewPlayer: React.FC<{ compositions: CompositionList }> = ({ compositio
   return (
     <PlayerInternals.TimelineSequenceObserverContext.Provider value={reportSequences as never}>
     <Player
+      key={generation}
+      initialFrame={Math.min(lastFrame, composition.durationInFrames - 1)}
       ref={playerRef}
       component={Component}
       inputProps={composition.defaultProps}
