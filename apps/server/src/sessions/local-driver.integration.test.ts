@@ -10,22 +10,7 @@ import { templateProjectDir } from '@cutroom/template';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SandboxExit } from './driver.js';
 import { createLocalDriver } from './local-driver.js';
-
-const isAlive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
-const waitUntil = async (check: () => boolean, timeoutMs = 10_000) => {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error('condition not reached in time');
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-};
+import { isAlive, waitFor } from '../testing/processes.js';
 
 describe('local driver', () => {
   let dir = '';
@@ -82,7 +67,7 @@ describe('local driver', () => {
 
     const next = createLocalDriver(settings());
     expect(await next.reap()).toEqual([orphan.id]);
-    await waitUntil(() => !isAlive(orphan.pid!));
+    await waitFor(() => !isAlive(orphan.pid!));
     expect(existsSync(path.join(dir, 'sandboxes', orphan.id))).toBe(false);
   });
 
@@ -115,6 +100,6 @@ describe('local driver', () => {
     });
     expect(isAlive(runtimePid)).toBe(true);
     parent.kill('SIGKILL');
-    await waitUntil(() => !isAlive(runtimePid), 5_000);
+    await waitFor(() => !isAlive(runtimePid), 5_000);
   });
 });
