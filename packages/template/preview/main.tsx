@@ -76,7 +76,8 @@ let lastFrame = 0;
 let remount: (() => void) | null = null;
 if (import.meta.hot) {
   import.meta.hot.on('vite:afterUpdate', () => {
-    if (showingError) remount?.();
+    // React Refresh applies the new components a moment after the update: remount after it.
+    if (showingError) setTimeout(() => remount?.(), 150);
   });
 }
 

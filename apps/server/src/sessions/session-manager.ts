@@ -5,6 +5,7 @@ import type { ProjectRepos } from '../repos/project-repos.js';
 import { type BridgeClient, connectBridge } from './bridge-client.js';
 import type { Sandbox, SandboxDriver } from './driver.js';
 import type { PreviewTokens } from './preview-tokens.js';
+import { createWarmPool } from './warm-pool.js';
 import { copyWorkspace } from './workspace.js';
 
 /** Thrown inside a boot that a newer boot (a restart) or an end has replaced. */
@@ -55,7 +56,6 @@ const transitions: Record<SessionState, SessionState[]> = {
 };
 
 const MAX_EVENTS = 2_000;
-const POOL_REFILL_DELAY_MS = 3_000;
 
 export type SessionManagerSettings = {
   driver: SandboxDriver;
@@ -83,9 +83,8 @@ export function createSessionManager(settings: SessionManagerSettings) {
   const sessions = new Map<string, Session>();
   const byProject = new Map<string, Session>();
   const clientSessions = new Map<SessionClient, Session>();
-  const pool: Sandbox[] = [];
-  let poolFilling = false;
-  /** Boots and pool fills under way: `close` waits for them, so none outlives it. */
+  const pool = createWarmPool({ driver, size: settings.poolSize, logger });
+  /** Boots under way: `close` waits for them, so none outlives it. */
   const inFlight = new Set<Promise<unknown>>();
   const track = <T>(work: Promise<T>) => {
     inFlight.add(work);
@@ -138,44 +137,13 @@ export function createSessionManager(settings: SessionManagerSettings) {
     emit(session, { type: 'session:status', state: to, ...(reason ? { reason } : {}) });
   }
 
-  async function takeSandbox(): Promise<Sandbox> {
-    for (let sandbox = pool.shift(); sandbox; sandbox = pool.shift()) {
-      if (driver.status(sandbox.id) === 'running') return sandbox;
-    }
-    return driver.start();
-  }
-
-  async function fillPool() {
-    if (poolFilling || closed) return;
-    poolFilling = true;
-    try {
-      while (!closed && pool.length < settings.poolSize) {
-        const sandbox = await driver.start();
-        if (closed) {
-          await driver.destroy(sandbox.id);
-          break;
-        }
-        pool.push(sandbox);
-        logger.info({ sandboxId: sandbox.id, startupMs: sandbox.startupMs, pool: pool.length }, 'warm sandbox ready');
-      }
-    } catch (error) {
-      logger.error({ err: error }, 'could not fill the warm pool; retrying in 10 s');
-      setTimeout(() => void track(fillPool()), 10_000).unref();
-    } finally {
-      poolFilling = false;
-    }
-  }
-
   async function boot(session: Session) {
     const bootId = ++session.bootId;
     const current = () => session.bootId === bootId && session.state === 'starting';
     const started = performance.now();
     let sandbox: Sandbox | undefined;
     try {
-      sandbox = await takeSandbox();
-      // Refill a little later: a runtime booting now would compete for the CPU with
-      // this session's first page load.
-      setTimeout(() => void track(fillPool()), POOL_REFILL_DELAY_MS).unref();
+      sandbox = await pool.take();
       if (!current()) throw new SupersededBoot();
       let version: string;
       const previous = session.previous;
@@ -208,7 +176,7 @@ export function createSessionManager(settings: SessionManagerSettings) {
       if (session.clients.size === 0) enterGrace(session);
     } catch (error) {
       if (sandbox) await driver.destroy(sandbox.id).catch(() => {});
-      if (error instanceof SupersededBoot) return;
+      if (error instanceof SupersededBoot || closed) return;
       logger.error({ err: error, sessionId: session.id }, 'session failed to start');
       if (current()) fail(session, 'The preview could not be started.');
     }
@@ -257,13 +225,7 @@ export function createSessionManager(settings: SessionManagerSettings) {
   }
 
   driver.onExit((exit) => {
-    const index = pool.findIndex((sandbox) => sandbox.id === exit.id);
-    if (index >= 0) {
-      pool.splice(index, 1);
-      if (!exit.expected) void track(fillPool());
-      return;
-    }
-    if (exit.expected) return;
+    if (pool.handleExit(exit) || exit.expected) return;
     for (const session of sessions.values()) {
       if (session.sandbox?.id === exit.id && (session.state === 'running' || session.state === 'grace')) {
         if (session.graceTimer) clearTimeout(session.graceTimer);
@@ -290,7 +252,7 @@ export function createSessionManager(settings: SessionManagerSettings) {
   return {
     /** Starts the warm pool. */
     start() {
-      void track(fillPool());
+      void pool.fill();
     },
 
     /**
@@ -424,7 +386,7 @@ export function createSessionManager(settings: SessionManagerSettings) {
         previewOrigin: session.sandbox?.previewOrigin ?? null,
       }));
     },
-    poolSize: () => pool.length,
+    poolSize: () => pool.size,
 
     async close() {
       closed = true;
@@ -432,7 +394,7 @@ export function createSessionManager(settings: SessionManagerSettings) {
       await Promise.all([...sessions.values()].map((session) => end(session, 'The server is shutting down.')));
       // Boots in flight see their session stopped and destroy what they started.
       await Promise.allSettled([...inFlight]);
-      await Promise.all(pool.splice(0).map((sandbox) => driver.destroy(sandbox.id)));
+      await pool.close();
     },
   };
 }
