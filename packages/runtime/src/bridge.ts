@@ -1,6 +1,6 @@
 import { timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
-import { MAX_FRAME_BYTES, type SandboxToServer, ServerToSandbox } from '@cutroom/protocol';
+import { MAX_FRAME_BYTES, type SandboxToServer, ServerToSandbox, decodeMessage } from '@cutroom/protocol';
 import { type WebSocket, WebSocketServer } from 'ws';
 
 export type BridgeHandlers = {
@@ -49,17 +49,12 @@ export async function startBridge(token: string, handlers: BridgeHandlers) {
         if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(message));
       };
       ws.on('message', (data) => {
-        let parsed;
-        try {
-          parsed = ServerToSandbox.safeParse(JSON.parse(String(data)));
-        } catch {
-          parsed = undefined;
-        }
-        if (!parsed?.success) {
+        const message = decodeMessage(ServerToSandbox, String(data));
+        if (!message) {
           console.error('bridge: ignored an invalid message from the server');
           return;
         }
-        void Promise.resolve(handlers.onMessage(parsed.data, reply)).catch((error: unknown) => {
+        void Promise.resolve(handlers.onMessage(message, reply)).catch((error: unknown) => {
           console.error('bridge: handler failed', error);
         });
       });

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { SandboxToServer, type ServerToSandbox } from '@cutroom/protocol';
+import { SandboxToServer, type ServerToSandbox, decodeMessage } from '@cutroom/protocol';
 import WebSocket from 'ws';
 import type { Sandbox } from './driver.js';
 
@@ -25,19 +25,10 @@ export async function connectBridge(sandbox: Sandbox, options: { timeoutMs?: num
   });
 
   const waiting = new Map<string, (message: SandboxToServer) => void>();
-  let invalidMessages = 0;
   socket.on('message', (data) => {
-    let parsed;
-    try {
-      parsed = SandboxToServer.safeParse(JSON.parse(String(data)));
-    } catch {
-      parsed = undefined;
-    }
-    if (!parsed?.success) {
-      invalidMessages++;
-      return;
-    }
-    const message = parsed.data;
+    // Untrusted: anything not of the protocol is dropped.
+    const message = decodeMessage(SandboxToServer, String(data));
+    if (!message) return;
     if ('requestId' in message) {
       waiting.get(message.requestId)?.(message);
       waiting.delete(message.requestId);
@@ -46,9 +37,6 @@ export async function connectBridge(sandbox: Sandbox, options: { timeoutMs?: num
   socket.on('error', () => {});
 
   return {
-    get invalidMessages() {
-      return invalidMessages;
-    },
     send(message: ServerToSandbox) {
       if (socket.readyState === socket.OPEN) socket.send(JSON.stringify(message));
     },

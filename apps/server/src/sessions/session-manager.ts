@@ -386,7 +386,6 @@ export function createSessionManager(settings: SessionManagerSettings) {
         previewOrigin: session.sandbox?.previewOrigin ?? null,
       }));
     },
-    poolSize: () => pool.size,
 
     async close() {
       closed = true;

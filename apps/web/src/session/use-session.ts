@@ -1,4 +1,4 @@
-import { PROTOCOL_VERSION, ServerMessage, type ClientMessage } from '@cutroom/protocol';
+import { PROTOCOL_VERSION, ServerMessage, decodeMessage, type ClientMessage } from '@cutroom/protocol';
 import { useCallback, useEffect, useRef, useState } from 'react';
 import { api } from '../api/client';
 
@@ -42,14 +42,8 @@ export function useSession(projectId: string) {
         socket.send(JSON.stringify(start));
       };
       socket.onmessage = (event) => {
-        let parsed;
-        try {
-          parsed = ServerMessage.safeParse(JSON.parse(String(event.data)));
-        } catch {
-          return;
-        }
-        if (!parsed.success) return;
-        const message = parsed.data;
+        const message = decodeMessage(ServerMessage, String(event.data));
+        if (!message) return;
         if ('seq' in message && typeof message.seq === 'number') lastSeq.current = Math.max(lastSeq.current ?? 0, message.seq);
         if (message.type !== 'error') sessionId.current = message.type === 'session:ended' ? undefined : message.sessionId;
         switch (message.type) {
