@@ -5,7 +5,8 @@ import Fastify, { type FastifyBaseLogger, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { MAX_FRAME_BYTES, type User } from '@cutroom/protocol';
 import { type AuthService, SESSION_COOKIE, createAuthService } from './auth/auth-service.js';
-import { type Config, previewOrigin } from './config.js';
+import type { AgentStateStore } from './agent/agent-state.js';
+import { type Config, modelProvider, previewOrigin } from './config.js';
 import { registerApiRoutes } from './http/api-routes.js';
 import { installErrorHandling } from './http/error-handler.js';
 import { createHandlers } from './http/handlers.js';
@@ -32,6 +33,8 @@ export type AppDeps = {
   auth?: AuthService;
   /** Live sessions; without it, `session:start` answers `sessions_unavailable`. */
   sessions?: SessionManager;
+  /** The agents' saved conversations (removed with their project). */
+  agentState?: AgentStateStore;
 };
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
@@ -78,11 +81,19 @@ export async function buildApp(deps: AppDeps) {
   installOriginGuard(app, deps.allowedOrigins);
 
   const auth = deps.auth ?? createAuthService(store, deps.authLimits);
-  const projects = createProjectService({ store, repos, logger });
+  const projects = createProjectService({ store, repos, logger, agentState: deps.agentState });
+  const provider = modelProvider(config);
   const currentUser = async (request: FastifyRequest): Promise<User | null> =>
     auth.userForToken(request.cookies[SESSION_COOKIE]);
 
-  registerApiRoutes(app, createHandlers({ store, auth, projects, version: deps.version, cookieSecure: config.cookieSecure }), currentUser);
+  registerApiRoutes(app, createHandlers({
+      store,
+      auth,
+      projects,
+      version: deps.version,
+      cookieSecure: config.cookieSecure,
+      agent: { runner: provider.runner, configured: provider.configured, message: provider.message },
+    }), currentUser);
   registerGateway(app, { projects, currentUser, sessions: deps.sessions });
   await registerWebApp(app, config.webDistDir);
 

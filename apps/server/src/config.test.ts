@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, allowedOrigins, loadConfig, providerStatus } from './config.js';
+import { ConfigError, allowedOrigins, loadConfig, modelProvider } from './config.js';
 
 describe('configuration', () => {
   it('has embedded defaults that need nothing installed', () => {
@@ -55,10 +55,25 @@ describe('configuration', () => {
   });
 
   it('says how to configure a model provider when none is set, without leaking keys', () => {
-    expect(providerStatus(loadConfig({}))).toMatchObject({ configured: false, hint: expect.stringContaining('ANTHROPIC_API_KEY') });
-    const configured = providerStatus(loadConfig({ ANTHROPIC_API_KEY: 'sk-secret' }));
-    expect(configured.configured).toBe(true);
-    expect(JSON.stringify(configured)).not.toContain('sk-secret');
-    expect(providerStatus(loadConfig({ AGENT_RUNNER: 'ai-sdk', OPENAI_BASE_URL: 'http://127.0.0.1:11434/v1', MODEL: 'llama' })).configured).toBe(true);
+    expect(modelProvider(loadConfig({}))).toMatchObject({ configured: false, message: expect.stringContaining('ANTHROPIC_API_KEY') });
+    const configured = modelProvider(loadConfig({ ANTHROPIC_API_KEY: 'sk-secret' }));
+    expect(configured).toMatchObject({ configured: true, wire: 'anthropic', upstream: 'https://api.anthropic.com', authHeaders: { 'x-api-key': 'sk-secret' } });
+    expect(configured.message).not.toContain('sk-secret');
+    expect(modelProvider(loadConfig({ AGENT_RUNNER: 'ai-sdk', OPENAI_BASE_URL: 'http://127.0.0.1:11434/v1/', MODEL: 'llama' }))).toMatchObject({
+      configured: true,
+      wire: 'openai',
+      upstream: 'http://127.0.0.1:11434/v1',
+      model: 'llama',
+    });
+    expect(modelProvider(loadConfig({ AGENT_RUNNER: 'ai-sdk', OPENAI_BASE_URL: 'http://127.0.0.1:11434/v1' }))).toMatchObject({
+      configured: false,
+      message: expect.stringContaining('MODEL'),
+    });
+    expect(modelProvider(loadConfig({ OPENAI_BASE_URL: 'http://127.0.0.1:11434/v1', MODEL: 'x' }))).toMatchObject({
+      configured: false,
+      message: expect.stringContaining('AGENT_RUNNER=ai-sdk'),
+    });
+    // A local Anthropic-wire server needs no key.
+    expect(modelProvider(loadConfig({ ANTHROPIC_BASE_URL: 'http://127.0.0.1:9999' }))).toMatchObject({ configured: true, authHeaders: {} });
   });
 });

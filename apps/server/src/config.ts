@@ -191,15 +191,64 @@ export function previewOrigin(config: Config, listenPort = config.previewPort): 
   return `http://${host}:${listenPort}`;
 }
 
-/** What the app says about the model provider, without revealing any secret. */
-export function providerStatus(config: Config): { configured: boolean; hint: string } {
-  const { anthropicApiKey, openaiBaseUrl, model } = config.provider;
-  if (config.agentRunner === 'claude-agent-sdk' && anthropicApiKey) return { configured: true, hint: 'Anthropic' };
-  if (config.agentRunner === 'ai-sdk' && (anthropicApiKey || (openaiBaseUrl && model))) {
-    return { configured: true, hint: openaiBaseUrl ? 'OpenAI-compatible endpoint' : 'Anthropic' };
+/**
+ * Where the server's model proxy sends the agent's requests, and how it authenticates
+ * there; or, when nothing usable is configured, exactly what to set. The key never
+ * leaves the server (see agent/model-proxy.ts).
+ */
+export type ModelProvider =
+  | {
+      configured: true;
+      runner: Config['agentRunner'];
+      wire: 'anthropic' | 'openai';
+      /** The provider's base URL: ANTHROPIC_BASE_URL (no /v1) or OPENAI_BASE_URL (with /v1 where it needs it). */
+      upstream: string;
+      /** Headers the proxy adds (the API key). */
+      authHeaders: Record<string, string>;
+      model?: string;
+      /** For people: which provider, no secret. */
+      message: string;
+    }
+  | { configured: false; runner: Config['agentRunner']; message: string };
+
+const NO_PROVIDER =
+  'No model provider is configured, so the agent cannot chat. Set ANTHROPIC_API_KEY (Claude, the default runner), or AGENT_RUNNER=ai-sdk with OPENAI_BASE_URL and MODEL (Ollama, vLLM, llama.cpp server…), then restart Cutroom.';
+
+export function modelProvider(config: Config): ModelProvider {
+  const { anthropicApiKey, anthropicBaseUrl, openaiBaseUrl, openaiApiKey, model } = config.provider;
+  const runner = config.agentRunner;
+  const anthropic = (): ModelProvider => ({
+    configured: true,
+    runner,
+    wire: 'anthropic',
+    upstream: (anthropicBaseUrl ?? 'https://api.anthropic.com').replace(/\/+$/, ''),
+    authHeaders: anthropicApiKey ? { 'x-api-key': anthropicApiKey } : {},
+    ...(model ? { model } : {}),
+    message: anthropicBaseUrl ? `Anthropic-compatible endpoint at ${new URL(anthropicBaseUrl).host}` : 'Anthropic',
+  });
+  if (runner === 'claude-agent-sdk') {
+    if (anthropicApiKey || anthropicBaseUrl) return anthropic();
+    if (openaiBaseUrl) {
+      return {
+        configured: false,
+        runner,
+        message: 'OPENAI_BASE_URL is set, but the Claude Agent SDK runner speaks the Anthropic API: set AGENT_RUNNER=ai-sdk (and MODEL) to use an OpenAI-compatible endpoint, or set ANTHROPIC_API_KEY, then restart Cutroom.',
+      };
+    }
+    return { configured: false, runner, message: NO_PROVIDER };
   }
-  return {
-    configured: false,
-    hint: 'No model provider is configured: set ANTHROPIC_API_KEY, or AGENT_RUNNER=ai-sdk with OPENAI_BASE_URL and MODEL.',
-  };
+  if (openaiBaseUrl) {
+    if (!model) return { configured: false, runner, message: 'OPENAI_BASE_URL is set but MODEL is not: set MODEL to the model\'s name at that endpoint, then restart Cutroom.' };
+    return {
+      configured: true,
+      runner,
+      wire: 'openai',
+      upstream: openaiBaseUrl.replace(/\/+$/, ''),
+      authHeaders: openaiApiKey ? { authorization: `Bearer ${openaiApiKey}` } : {},
+      model,
+      message: `OpenAI-compatible endpoint at ${new URL(openaiBaseUrl).host}, model ${model}`,
+    };
+  }
+  if (anthropicApiKey || anthropicBaseUrl) return anthropic();
+  return { configured: false, runner, message: NO_PROVIDER };
 }

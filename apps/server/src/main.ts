@@ -5,7 +5,9 @@ import { pino } from 'pino';
 import { templateProjectDir } from '@cutroom/template';
 import { buildApp } from './app.js';
 import { createAuthService } from './auth/auth-service.js';
-import { ConfigError, allowedOrigins, loadConfig, previewOrigin, providerStatus } from './config.js';
+import { createAgentStateStore } from './agent/agent-state.js';
+import { createModelProxy } from './agent/model-proxy.js';
+import { ConfigError, allowedOrigins, loadConfig, modelProvider, previewOrigin } from './config.js';
 import { createProjectRepos } from './repos/project-repos.js';
 import { createLocalDriver } from './sessions/local-driver.js';
 import { createPreviewProxy } from './sessions/preview-proxy.js';
@@ -60,6 +62,10 @@ async function main() {
   let appPort = config.port;
   let previewPort = config.previewPort;
   const auth = createAuthService(store);
+  const provider = modelProvider(config);
+  const modelProxy = createModelProxy({ provider, logger: logger.child({ component: 'model-proxy' }) });
+  await modelProxy.listen();
+  const agentState = createAgentStateStore(path.join(config.dataDir, 'agent-state'));
   const sessions = createSessionManager({
     driver,
     repos,
@@ -71,9 +77,10 @@ async function main() {
     maxPerUser: config.sessionMaxPerUser,
     maxTotal: config.sessionMax,
     previewOrigin: () => previewOrigin(config, previewPort),
+    chat: { store, repos, agentState, provider, modelProxy, logger: logger.child({ component: 'chat' }) },
   });
   let origins = allowedOrigins(config, appPort);
-  const app = await buildApp({ config, store, repos, logger, version, auth, sessions, allowedOrigins: () => origins });
+  const app = await buildApp({ config, store, repos, logger, version, auth, sessions, agentState, allowedOrigins: () => origins });
   const previewServer = createPreviewProxy({
     sessions,
     userForCookie: (header) => auth.userIdForCookieHeader(header),
@@ -98,6 +105,7 @@ async function main() {
       previewServer.closeAllConnections();
       await app.close();
       await sessions.close();
+      await modelProxy.close();
       await store.close();
       logger.info('stopped');
       process.exit(0);
@@ -119,8 +127,8 @@ async function main() {
   previewPort = listenPort(previewServer, config.previewPort);
   sessions.start();
 
-  const provider = providerStatus(config);
-  if (!provider.configured) logger.warn(provider.hint);
+  if (provider.configured) logger.info({ runner: provider.runner, provider: provider.message }, 'agent ready');
+  else logger.warn(provider.message);
   const url = `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${appPort}`;
   logger.info({ url, preview: previewOrigin(config, previewPort), sandboxDriver: driver.name }, 'Cutroom is ready');
   if (process.stderr.isTTY) process.stderr.write(`\n  Cutroom is running at ${url}\n\n`);

@@ -25,6 +25,8 @@ export const errorCodes = [
   'no_session',
   'agent_unavailable',
   'too_many_sessions',
+  'queue_full',
+  'auto_fix_limit',
   'internal',
 ] as const;
 

@@ -33,6 +33,10 @@ export const PreviewToApp = z.discriminatedUnion('type', [
     type: z.literal('remotion:error'),
     message: z.string().max(10_000),
     stack: z.string().max(50_000).nullable(),
+    /** React's component stack, when React caught the error while rendering. */
+    componentStack: z.string().max(50_000).nullable().optional(),
+    /** The project file it points at, relative to the working copy (`src/scenes/TitleScene.tsx`). */
+    file: z.string().max(1_000).nullable().optional(),
   }),
 ]);
 export type PreviewToApp = z.infer<typeof PreviewToApp>;

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { AgentAction, TurnStatus } from './agent.js';
 
 /** Request and response bodies of every `/api` route (see DESIGN.md, "Contracts"). */
 
@@ -65,21 +66,19 @@ export type Project = z.infer<typeof Project>;
 export const MessageRole = z.enum(['user', 'assistant', 'system']);
 export type MessageRole = z.infer<typeof MessageRole>;
 
-/** A tool action the agent took during a turn (file edit, read, …). */
-export const MessageAction = z.object({
-  type: z.string(),
-  path: z.string().optional(),
-  summary: z.string().optional(),
-  detail: z.unknown().optional(),
-});
-export type MessageAction = z.infer<typeof MessageAction>;
-
 export const Message = z.object({
   id: z.string(),
   projectId: z.string(),
   role: MessageRole,
   content: z.string(),
-  actions: z.array(MessageAction),
+  /** The agent's tool calls during the turn (assistant messages). */
+  actions: z.array(AgentAction),
+  /** How the turn ended (assistant messages; user messages are `done`). */
+  status: TurnStatus,
+  /** A preview error report the app sent for an automatic fix (user messages). */
+  autoFix: z.boolean(),
+  /** The project version the turn produced (assistant messages that changed files). */
+  version: z.string().nullable(),
   createdAt: z.string(),
   updatedAt: z.string(),
 });
@@ -111,5 +110,12 @@ export const HealthResponse = z.object({
   version: z.string(),
   protocolVersion: z.number().int(),
   store: z.object({ kind: z.enum(['pglite', 'postgres']), ok: z.boolean() }),
+  /** Whether chat can work: a model provider is configured (no secret in here). */
+  agent: z.object({
+    runner: z.enum(['claude-agent-sdk', 'ai-sdk']),
+    configured: z.boolean(),
+    /** Which provider, or exactly how to configure one. */
+    message: z.string(),
+  }),
 });
 export type HealthResponse = z.infer<typeof HealthResponse>;

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { AgentEvent, TurnStatus } from './agent.js';
 
 /**
  * Messages between the server and a sandbox's runtime. Everything a sandbox sends is
@@ -38,13 +39,49 @@ export const WorkspaceReset = z.strictObject({
   requestId: z.string().min(1).max(100),
 });
 
-export const Prompt = z.strictObject({
-  type: z.literal('prompt'),
-  text: z.string().max(100_000),
-  clientMessageId: z.string().max(100),
+/** Where the agent reaches its model: always the server's model proxy, never a provider. */
+export const ModelEndpoint = z.strictObject({
+  /** Which API the proxy speaks on this path. */
+  wire: z.enum(['anthropic', 'openai']),
+  /** The proxy's URL for this session (its token is part of the path). */
+  baseUrl: z.string().url().max(500),
+  /** The model's name, when configured (`MODEL`). */
+  model: z.string().max(200).optional(),
+});
+export type ModelEndpoint = z.infer<typeof ModelEndpoint>;
+
+export const AgentRunnerName = z.enum(['claude-agent-sdk', 'ai-sdk']);
+export type AgentRunnerName = z.infer<typeof AgentRunnerName>;
+
+/**
+ * The sandbox now belongs to a project: start its agent (ahead of the first turn, so
+ * the turn does not pay the process start), resuming the project's conversation.
+ * The agent's saved state is already in the sandbox's state folder.
+ */
+export const AgentStart = z.strictObject({
+  type: z.literal('agent:start'),
+  runner: AgentRunnerName,
+  endpoint: ModelEndpoint,
+  resumeSessionId: z.string().max(200).optional(),
 });
 
-export const ServerToSandbox = z.discriminatedUnion('type', [WorkspaceReset, Prompt]);
+/** Run one turn. One at a time: the server queues the rest. */
+export const Prompt = z.strictObject({
+  type: z.literal('prompt'),
+  turnId: z.string().min(1).max(100),
+  text: z.string().min(1).max(100_000),
+});
+
+/** Stop the running turn (the agent stays up for the next one). */
+export const Cancel = z.strictObject({
+  type: z.literal('cancel'),
+  turnId: z.string().min(1).max(100),
+});
+
+export type AgentStart = z.infer<typeof AgentStart>;
+export type Prompt = z.infer<typeof Prompt>;
+
+export const ServerToSandbox = z.discriminatedUnion('type', [WorkspaceReset, AgentStart, Prompt, Cancel]);
 export type ServerToSandbox = z.infer<typeof ServerToSandbox>;
 
 // sandbox → server, over the bridge WebSocket
@@ -54,5 +91,27 @@ export const WorkspaceResetDone = z.strictObject({
   requestId: z.string().min(1).max(100),
 });
 
-export const SandboxToServer = z.discriminatedUnion('type', [WorkspaceResetDone]);
+/** Something the agent did during a turn. */
+export const AgentMessage = z.strictObject({
+  type: z.literal('agent_message'),
+  turnId: z.string().min(1).max(100),
+  event: AgentEvent,
+});
+
+/** The agent's own conversation id, to resume it in the project's next session. */
+export const AgentSessionId = z.strictObject({
+  type: z.literal('session_id'),
+  agentSessionId: z.string().min(1).max(200),
+});
+
+/** The turn is over; the working copy holds whatever it changed. */
+export const TurnComplete = z.strictObject({
+  type: z.literal('complete'),
+  turnId: z.string().min(1).max(100),
+  status: TurnStatus,
+  /** Why it failed, for people. */
+  error: z.string().max(4_000).optional(),
+});
+
+export const SandboxToServer = z.discriminatedUnion('type', [WorkspaceResetDone, AgentMessage, AgentSessionId, TurnComplete]);
 export type SandboxToServer = z.infer<typeof SandboxToServer>;

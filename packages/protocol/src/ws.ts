@@ -1,5 +1,7 @@
 import { z } from 'zod';
+import { AgentEvent, TurnStatus } from './agent.js';
 import { ErrorCode } from './errors.js';
+import { Message } from './rest.js';
 
 /**
  * Version of the WebSocket protocol. A client sends it in `session:start`; the server
@@ -83,15 +85,75 @@ export const SessionJoined = z.object({
   state: SessionState,
 });
 
+/**
+ * A chat message was saved: the user's (at once, before the agent sees it; `queued`
+ * while another turn runs) or the agent's (when its turn is over).
+ */
+export const MessageSaved = z.object({
+  type: z.literal('message:saved'),
+  seq: z.number().int(),
+  sessionId: z.string(),
+  message: Message,
+  /** The sender's id for it, so the tab that sent it can match it. */
+  clientMessageId: z.string().optional(),
+  queued: z.boolean(),
+});
+
+/** A turn started: the agent is working on the user message `userMessageId`. */
+export const AgentTurn = z.object({
+  type: z.literal('agent:turn'),
+  seq: z.number().int(),
+  sessionId: z.string(),
+  turnId: z.string(),
+  userMessageId: z.string(),
+});
+
+/** The agent's words and tool calls, as they happen. */
+export const AgentMessageEvent = z.object({
+  type: z.literal('agent:message'),
+  seq: z.number().int(),
+  sessionId: z.string(),
+  turnId: z.string(),
+  event: AgentEvent,
+});
+
+/**
+ * The turn is over: `messageId` is the saved assistant message (also sent as
+ * `message:saved`), `version` the project's version after it (a new one when the turn
+ * changed files, see `newVersion`).
+ */
+export const AgentComplete = z.object({
+  type: z.literal('agent:complete'),
+  seq: z.number().int(),
+  sessionId: z.string(),
+  turnId: z.string(),
+  messageId: z.string(),
+  status: TurnStatus,
+  version: z.string().nullable(),
+  newVersion: z.boolean(),
+});
+
 export const ServerError = z.object({
   type: z.literal('error'),
   /** Set when the error belongs to a session's event stream. */
   seq: z.number().int().optional(),
+  /** Set when the error answers a `message:send`: that message was not saved. */
+  clientMessageId: z.string().optional(),
   code: ErrorCode,
   message: z.string(),
   /** For `protocol_mismatch`: what the server speaks. */
   serverProtocolVersion: z.number().int().optional(),
 });
 
-export const ServerMessage = z.discriminatedUnion('type', [SessionReady, SessionStatus, SessionEnded, SessionJoined, ServerError]);
+export const ServerMessage = z.discriminatedUnion('type', [
+  SessionReady,
+  SessionStatus,
+  SessionEnded,
+  SessionJoined,
+  MessageSaved,
+  AgentTurn,
+  AgentMessageEvent,
+  AgentComplete,
+  ServerError,
+]);
 export type ServerMessage = z.infer<typeof ServerMessage>;

@@ -65,6 +65,10 @@ export async function startBridge(token: string, handlers: BridgeHandlers) {
   const address = httpServer.address();
   return {
     port: typeof address === 'object' && address ? address.port : 0,
+    /** Sends to the server's current connection (dropped when there is none). */
+    send(message: SandboxToServer) {
+      if (current?.readyState === current?.OPEN) current?.send(JSON.stringify(message));
+    },
     close: () =>
       new Promise<void>((resolve) => {
         for (const client of wss.clients) client.terminate();

@@ -9,6 +9,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { type RuntimeReady, RuntimeSecret } from '@cutroom/protocol';
+import { createAgentHost } from './agent-host.js';
 import { startBridge } from './bridge.js';
 import { shareDependencyCache, startPreviewServer, warmUp } from './preview-server.js';
 
@@ -94,6 +95,13 @@ async function watcherSettled(quietMs = 80, limitMs = 1_500) {
   }
 }
 
+const agentHost = createAgentHost({
+  workspace,
+  stateDir: path.join(sandboxDir, 'agent'),
+  send: (message) => bridge.send(message),
+});
+cleanups.push(() => agentHost.close());
+
 const bridge = await startBridge(bridgeToken, {
   health: () => ({ rss: process.memoryUsage().rss, uptimeMs: Math.round(performance.now() - startedAt) }),
   async onMessage(message, reply) {
@@ -108,9 +116,12 @@ const bridge = await startBridge(bridgeToken, {
         reply({ type: 'workspace:reset:done', requestId: message.requestId });
         return;
       }
+      case 'agent:start':
+        return agentHost.start(message);
       case 'prompt':
-        console.error('runtime: the agent is not part of this version; prompt ignored');
-        return;
+        return agentHost.prompt(message);
+      case 'cancel':
+        return agentHost.cancel(message.turnId);
     }
   },
 });

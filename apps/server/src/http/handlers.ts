@@ -12,9 +12,11 @@ export type HandlerDeps = {
   projects: ProjectService;
   version: string;
   cookieSecure: boolean;
+  /** Whether chat can work, and what to tell people (no secrets). */
+  agent: { runner: 'claude-agent-sdk' | 'ai-sdk'; configured: boolean; message: string };
 };
 
-export function createHandlers({ store, auth, projects, version, cookieSecure }: HandlerDeps): RouteHandlers {
+export function createHandlers({ store, auth, projects, version, cookieSecure, agent }: HandlerDeps): RouteHandlers {
   const setSessionCookie = (reply: FastifyReply, token: string) =>
     reply.setCookie(SESSION_COOKIE, token, {
       httpOnly: true,
@@ -34,7 +36,7 @@ export function createHandlers({ store, auth, projects, version, cookieSecure }:
     'GET /api/health': async ({ reply }) => {
       const ok = await store.ping();
       if (!ok) reply.status(503);
-      return { status: ok ? 'ok' : 'degraded', version, protocolVersion: PROTOCOL_VERSION, store: { kind: store.kind, ok } };
+      return { status: ok ? 'ok' : 'degraded', version, protocolVersion: PROTOCOL_VERSION, store: { kind: store.kind, ok }, agent };
     },
 
     'POST /api/auth/signup': async ({ body, request, reply }) => {

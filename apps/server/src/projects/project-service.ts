@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
+import type { AgentStateStore } from '../agent/agent-state.js';
 import type { ProjectRepos } from '../repos/project-repos.js';
 import type { Store } from '../store/store.js';
 
@@ -8,7 +9,7 @@ import type { Store } from '../store/store.js';
  * deleted together. Every call takes the owner's id; another user's project is, to the
  * caller, a project that does not exist.
  */
-export function createProjectService(deps: { store: Store; repos: ProjectRepos; logger: Logger }) {
+export function createProjectService(deps: { store: Store; repos: ProjectRepos; logger: Logger; agentState?: AgentStateStore }) {
   const { store, repos, logger } = deps;
 
   async function create(ownerId: string, name: string) {
@@ -49,6 +50,7 @@ export function createProjectService(deps: { store: Store; repos: ProjectRepos; 
       return false;
     }
     await detached.commit();
+    await deps.agentState?.remove(id).catch((error: unknown) => logger.warn({ err: error, projectId: id }, 'could not remove the agent state'));
     logger.info({ projectId: id, ownerId }, 'project deleted');
     return true;
   }

@@ -7,7 +7,7 @@ const execFileAsync = promisify(execFile);
  * Runs git with a fixed identity and none of the user's or system's configuration, so a
  * developer's ~/.gitconfig (signing, hooks, templates) never changes what the app does.
  */
-export async function git(args: string[], options: { cwd?: string } = {}): Promise<string> {
+export async function git(args: string[], options: { cwd?: string; env?: Record<string, string> } = {}): Promise<string> {
   const { stdout } = await execFileAsync(
     'git',
     [
@@ -20,7 +20,7 @@ export async function git(args: string[], options: { cwd?: string } = {}): Promi
     ],
     {
       cwd: options.cwd,
-      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', GIT_CONFIG_NOSYSTEM: '1', GIT_CONFIG_GLOBAL: '/dev/null', HOME: '/nonexistent', LANG: 'C' },
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', GIT_CONFIG_NOSYSTEM: '1', GIT_CONFIG_GLOBAL: '/dev/null', HOME: '/nonexistent', LANG: 'C', ...options.env },
       maxBuffer: 64 * 1024 * 1024,
     },
   );

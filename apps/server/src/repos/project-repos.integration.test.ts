@@ -49,3 +49,47 @@ describe('project repos: checkout into a working copy', () => {
     expect((await git(['-C', workspace, 'symbolic-ref', 'HEAD'])).trim()).toBe('refs/heads/main');
   });
 });
+
+describe('project repos: a working copy becomes a version', () => {
+  let dir = '';
+  beforeAll(async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), 'cutroom-commit-'));
+  });
+  afterAll(async () => rm(dir, { recursive: true, force: true }));
+
+  it('commits changes (and only changes) without reading the working copy\'s own .git', async () => {
+    const repos = createProjectRepos({ reposDir: path.join(dir, 'repos'), templateDir: templateProjectDir });
+    const prepared = await repos.prepare('p2');
+    await prepared.publish();
+    const workspace = path.join(dir, 'work');
+    const first = await repos.checkout('p2', workspace);
+
+    // Unchanged: no new version.
+    expect(await repos.commitWorkspace('p2', workspace, { message: 'nothing', author: 'agent' })).toEqual({ version: first, changed: false });
+
+    // A planted fsmonitor hook in the working copy's .git must never run.
+    const marker = path.join(dir, 'fsmonitor-ran');
+    await writeFile(path.join(workspace, '.git', 'config'), `[core]\n\tfsmonitor = touch ${marker}\n`);
+    await writeFile(path.join(workspace, 'src', 'New.tsx'), 'export const x = 1;\n');
+    const scene = path.join(workspace, 'src', 'scenes', 'TitleScene.tsx');
+    await writeFile(scene, (await readFile(scene, 'utf8')).replace('Your video starts here', 'Changed'));
+    const [a, b] = await Promise.all([
+      repos.commitWorkspace('p2', workspace, { message: 'Make the title say Changed', author: 'agent' }),
+      repos.commitWorkspace('p2', workspace, { message: 'again', author: 'agent' }),
+    ]);
+    expect(a.changed).toBe(true);
+    expect(b).toEqual({ version: a.version, changed: false });
+    expect(await repos.head('p2')).toBe(a.version);
+    expect(await repos.listFiles('p2')).toContain('src/New.tsx');
+    expect(await stat(marker).then(() => true, () => false)).toBe(false);
+    const log = await git(['--git-dir', repos.repoPath('p2'), 'log', '-1', '--format=%an%n%B']);
+    expect(log).toContain('Cutroom agent');
+    expect(log).toContain('Make the title say Changed');
+    expect(log).toContain('Cutroom-Author: agent');
+    // Deleting a file is a change too.
+    await rm(path.join(workspace, 'src', 'New.tsx'));
+    const c = await repos.commitWorkspace('p2', workspace, { message: 'remove', author: 'user' });
+    expect(c.changed).toBe(true);
+    expect(await repos.listFiles('p2')).not.toContain('src/New.tsx');
+  });
+});

@@ -4,6 +4,15 @@ import path from 'node:path';
 import { isTemplateFile } from '@cutroom/template';
 import { git } from './git.js';
 
+/** Who made a version: the user (by hand), the agent (a chat turn) or a restore. */
+export type VersionAuthor = 'user' | 'agent' | 'restore';
+
+const authors: Record<VersionAuthor, { name: string; email: string }> = {
+  user: { name: 'Cutroom user', email: 'user@cutroom.local' },
+  agent: { name: 'Cutroom agent', email: 'agent@cutroom.local' },
+  restore: { name: 'Cutroom restore', email: 'restore@cutroom.local' },
+};
+
 /** A repo made in a temporary folder, not yet visible under its project's id. */
 export type PreparedRepo = {
   version: string;
@@ -96,6 +105,54 @@ export function createProjectRepos(options: { reposDir: string; templateDir: str
     return (await git([...inWorkspace, 'rev-parse', 'HEAD'])).trim();
   }
 
+  /** One git write at a time per project: commits (and later restores) never interleave. */
+  const locks = new Map<string, Promise<unknown>>();
+  function exclusive<T>(projectId: string, work: () => Promise<T>): Promise<T> {
+    const previous = locks.get(projectId) ?? Promise.resolve();
+    const next = previous.then(work, work);
+    const settled = next.catch(() => {});
+    locks.set(projectId, settled);
+    void settled.then(() => {
+      if (locks.get(projectId) === settled) locks.delete(projectId);
+    });
+    return next;
+  }
+
+  /**
+   * Saves the working copy as the project's next version, if it differs from the
+   * latest. Git reads the files but nothing else of the working copy: the project's
+   * own bare repo is the git folder and the index is a temporary file, so a `.git`
+   * the agent or project code may have tampered with is never looked at (a planted
+   * `core.fsmonitor` would run a command). The branch moves only if nobody moved it
+   * meanwhile.
+   */
+  function commitWorkspace(projectId: string, workspace: string, commit: { message: string; author: VersionAuthor }) {
+    return exclusive(projectId, async () => {
+      const index = path.join(reposDir, `.tmp-index-${projectId}-${randomUUID().slice(0, 8)}`);
+      const gitDir = ['--git-dir', repoPath(projectId), '--work-tree', workspace];
+      const env = { GIT_INDEX_FILE: index };
+      try {
+        const parent = (await git(['--git-dir', repoPath(projectId), 'rev-parse', 'refs/heads/main'])).trim();
+        await git([...gitDir, 'read-tree', parent], { env });
+        await git([...gitDir, 'add', '--all'], { env });
+        const tree = (await git([...gitDir, 'write-tree'], { env })).trim();
+        const parentTree = (await git(['--git-dir', repoPath(projectId), 'rev-parse', `${parent}^{tree}`])).trim();
+        if (tree === parentTree) return { version: parent, changed: false };
+        const names = authors[commit.author];
+        const message = `${commit.message.trim().slice(0, 2_000) || 'Update'}\n\nCutroom-Author: ${commit.author}\n`;
+        const version = (
+          await git(['--git-dir', repoPath(projectId), 'commit-tree', tree, '-p', parent, '-m', message], {
+            env: { GIT_AUTHOR_NAME: names.name, GIT_AUTHOR_EMAIL: names.email, GIT_COMMITTER_NAME: 'Cutroom', GIT_COMMITTER_EMAIL: 'cutroom@localhost' },
+          })
+        ).trim();
+        await git(['--git-dir', repoPath(projectId), 'update-ref', 'refs/heads/main', version, parent]);
+        return { version, changed: true };
+      } finally {
+        await rm(index, { force: true });
+      }
+    });
+  }
+
   /** Files of the project at a version (default: its latest), as relative paths. */
   async function listFiles(projectId: string, version = 'HEAD'): Promise<string[]> {
     const out = await git(['--git-dir', repoPath(projectId), 'ls-tree', '-r', '--name-only', version]);
@@ -126,7 +183,7 @@ export function createProjectRepos(options: { reposDir: string; templateDir: str
     return { removed, orphans };
   }
 
-  return { repoPath, prepare, detach, listFiles, head, sweep, checkout };
+  return { repoPath, prepare, detach, listFiles, head, sweep, checkout, commitWorkspace };
 }
 
 export type ProjectRepos = ReturnType<typeof createProjectRepos>;

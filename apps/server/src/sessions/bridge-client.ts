@@ -7,7 +7,10 @@ import type { Sandbox } from './driver.js';
  * The server's end of a sandbox's bridge. What the sandbox sends is parsed with the
  * protocol's schemas; anything else is dropped and counted, never trusted.
  */
-export async function connectBridge(sandbox: Sandbox, options: { timeoutMs?: number } = {}) {
+export async function connectBridge(
+  sandbox: Sandbox,
+  options: { timeoutMs?: number; onMessage?: (message: SandboxToServer) => void } = {},
+) {
   const socket = new WebSocket(sandbox.bridgeUrl, {
     headers: { authorization: `Bearer ${sandbox.bridgeToken}` },
     maxPayload: 4 * 1024 * 1024,
@@ -32,6 +35,8 @@ export async function connectBridge(sandbox: Sandbox, options: { timeoutMs?: num
     if ('requestId' in message) {
       waiting.get(message.requestId)?.(message);
       waiting.delete(message.requestId);
+    } else {
+      options.onMessage?.(message);
     }
   });
   socket.on('error', () => {});

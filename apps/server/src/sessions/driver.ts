@@ -12,6 +12,8 @@ export type Sandbox = {
   base: string;
   /** The working copy inside the sandbox. */
   workspace: string;
+  /** The agent's own folder (its conversation), restored and saved by the server. */
+  agentStateDir: string;
   /** Where the server reaches the preview dev server and the bridge. */
   previewOrigin: string;
   bridgeUrl: string;

@@ -135,6 +135,7 @@ export function createLocalDriver(settings: LocalDriverSettings): SandboxDriver 
         id,
         base,
         workspace,
+        agentStateDir: path.join(dir, 'agent'),
         previewOrigin: `http://127.0.0.1:${ready.previewPort}`,
         bridgeUrl: `ws://127.0.0.1:${ready.bridgePort}`,
         bridgeToken,

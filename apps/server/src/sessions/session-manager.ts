@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { ErrorCode, ServerMessage, SessionState } from '@cutroom/protocol';
+import { type Chat, type ChatDeps, type ChatEvent, ChatRefusal, createChat } from '../agent/turns.js';
 import type { ProjectRepos } from '../repos/project-repos.js';
 import { type BridgeClient, connectBridge } from './bridge-client.js';
 import type { Sandbox, SandboxDriver } from './driver.js';
@@ -22,7 +23,8 @@ type StoredEvent =
   | { type: 'session:status'; seq: number; state: SessionState; reason?: string }
   | { type: 'session:ready'; seq: number }
   | { type: 'session:ended'; seq: number; reason: string }
-  | { type: 'error'; seq: number; code: ErrorCode; message: string };
+  | { type: 'error'; seq: number; code: ErrorCode; message: string }
+  | (ChatEvent & { seq: number });
 
 /** An event before it gets its number (Omit, distributed over the union). */
 type NewEvent = StoredEvent extends infer Event ? (Event extends StoredEvent ? Omit<Event, 'seq'> : never) : never;
@@ -44,7 +46,12 @@ type Session = {
   lastActivity: number;
   /** Preview tokens already used: they keep working (page reloads) while the session lives. */
   redeemedTokens: Set<string>;
+  /** The chat with the agent (absent where the server runs without one). */
+  chat: Chat | null;
 };
+
+const chatEventTypes = new Set(['message:saved', 'agent:turn', 'agent:message', 'agent:complete']);
+const isChatEvent = (event: StoredEvent) => chatEventTypes.has(event.type);
 
 /** Allowed moves of the lifecycle; anything else is a bug and throws. */
 const transitions: Record<SessionState, SessionState[]> = {
@@ -55,7 +62,7 @@ const transitions: Record<SessionState, SessionState[]> = {
   stopped: [],
 };
 
-const MAX_EVENTS = 2_000;
+const MAX_EVENTS = 5_000;
 
 export type SessionManagerSettings = {
   driver: SandboxDriver;
@@ -70,6 +77,8 @@ export type SessionManagerSettings = {
   maxTotal: number;
   /** Origin of the preview proxy, e.g. `http://127.0.0.1:8090`. */
   previewOrigin: () => string;
+  /** The agent's chat; without it `message:send` is refused. */
+  chat?: ChatDeps;
 };
 
 /**
@@ -113,7 +122,10 @@ export function createSessionManager(settings: SessionManagerSettings) {
     const status = latest('session:status');
     const ready = session.state === 'running' || session.state === 'grace' ? latest('session:ready') : undefined;
     const failure = session.state === 'error' ? latest('error') : undefined;
-    return [status, ready, failure].filter((event): event is StoredEvent => event !== undefined).sort((a, b) => a.seq - b.seq);
+    // The chat as it is: the running turn so far and the messages still waiting.
+    const liveFrom = session.chat?.liveFrom();
+    const chat = liveFrom === undefined ? [] : session.events.filter((event) => event.seq >= liveFrom && isChatEvent(event));
+    return [status, ready, failure, ...chat].filter((event): event is StoredEvent => event !== undefined).sort((a, b) => a.seq - b.seq);
   }
 
   function emit(session: Session, event: NewEvent) {
@@ -121,6 +133,7 @@ export function createSessionManager(settings: SessionManagerSettings) {
     session.events.push(stored);
     if (session.events.length > MAX_EVENTS) session.events.splice(0, session.events.length - MAX_EVENTS);
     for (const client of session.clients) deliver(session, stored, client);
+    return stored.seq;
   }
 
   function transition(session: Session, to: SessionState, reason?: string) {
@@ -148,6 +161,9 @@ export function createSessionManager(settings: SessionManagerSettings) {
       let version: string;
       const previous = session.previous;
       if (previous) {
+        // A turn the old sandbox was in is saved (as a version) before its files move on.
+        await session.chat?.settled();
+        if (!current()) throw new SupersededBoot();
         // Edits not yet saved as a version live only in the working copy: keep them.
         version = await copyWorkspace(previous.workspace, sandbox.workspace);
         if (!current()) throw new SupersededBoot();
@@ -157,8 +173,13 @@ export function createSessionManager(settings: SessionManagerSettings) {
       } else {
         version = await repos.checkout(session.projectId, sandbox.workspace);
       }
-      const bridge = await connectBridge(sandbox);
+      const bridge = await connectBridge(sandbox, {
+        onMessage: (message) => {
+          if (session.bridge === bridge) session.chat?.onSandboxMessage(message);
+        },
+      });
       await bridge.resetWorkspace();
+      if (current()) await session.chat?.attachSandbox({ send: (message) => bridge.send(message), agentStateDir: sandbox.agentStateDir });
       if (!current()) {
         // Ended, or restarted again, while it booted.
         bridge.close();
@@ -169,6 +190,7 @@ export function createSessionManager(settings: SessionManagerSettings) {
       session.bridge = bridge;
       transition(session, 'running');
       emit(session, { type: 'session:ready' });
+      session.chat?.resume();
       logger.info(
         { sessionId: session.id, sandboxId: sandbox.id, version, ms: Math.round(performance.now() - started) },
         'session ready',
@@ -193,7 +215,11 @@ export function createSessionManager(settings: SessionManagerSettings) {
   /** Nobody is watching a failed session: it goes when the grace period is over. */
   function endAfterGrace(session: Session) {
     if (session.graceTimer) clearTimeout(session.graceTimer);
-    session.graceTimer = setTimeout(() => void end(session, 'The session ended after everyone left.'), settings.graceMs);
+    session.graceTimer = setTimeout(() => {
+      // The agent is still at work for the user: let it finish (the idle cull still applies).
+      if (session.state === 'grace' && session.chat?.busy()) return endAfterGrace(session);
+      void end(session, 'The session ended after everyone left.');
+    }, settings.graceMs);
     session.graceTimer.unref();
   }
 
@@ -215,6 +241,9 @@ export function createSessionManager(settings: SessionManagerSettings) {
     }
     for (const client of session.clients) clientSessions.delete(client);
     session.clients.clear();
+    await session.chat?.close((session.sandbox ?? session.previous)?.workspace ?? null).catch((error: unknown) => {
+      logger.error({ err: error, sessionId: session.id }, 'could not close the chat');
+    });
     session.bridge?.close();
     const sandboxes = [session.sandbox, session.previous];
     session.sandbox = null;
@@ -232,6 +261,7 @@ export function createSessionManager(settings: SessionManagerSettings) {
         const how = exit.signal ? `was killed (${exit.signal})` : `exited with code ${exit.code}`;
         session.previous = session.sandbox;
         session.sandbox = null;
+        session.chat?.sandboxLost(session.previous.workspace);
         fail(session, `The preview process ${how}. Restart the session to go on.`);
       }
     }
@@ -287,7 +317,25 @@ export function createSessionManager(settings: SessionManagerSettings) {
           graceTimer: null,
           lastActivity: Date.now(),
           redeemedTokens: new Set(),
+          chat: null,
         };
+        const created = session;
+        if (settings.chat) {
+          created.chat = createChat(settings.chat, {
+            sessionId: created.id,
+            projectId: created.projectId,
+            ownerId: created.ownerId,
+            emit: (event) => emit(created, event),
+            sandbox: () =>
+              created.sandbox && created.bridge && (created.state === 'running' || created.state === 'grace')
+                ? {
+                    send: (message) => created.bridge?.send(message),
+                    workspace: created.sandbox.workspace,
+                    agentStateDir: created.sandbox.agentStateDir,
+                  }
+                : null,
+          });
+        }
         sessions.set(session.id, session);
         byProject.set(projectKey(project.id, client.userId), session);
       }
@@ -336,11 +384,30 @@ export function createSessionManager(settings: SessionManagerSettings) {
       if (session.sandbox) {
         if (session.previous) void driver.destroy(session.previous.id).catch(() => {});
         session.previous = session.sandbox;
+        session.chat?.sandboxLost(session.previous.workspace);
       }
       session.sandbox = null;
       transition(session, 'starting');
       void track(boot(session));
       return true;
+    },
+
+    /**
+     * A chat message from a tab: saved, then queued for the agent. Throws ChatRefusal
+     * (nothing saved) when it cannot be taken.
+     */
+    async sendMessage(client: SessionClient, message: { text: string; clientMessageId: string; autoFix?: boolean }) {
+      const session = clientSessions.get(client);
+      if (!session) throw new ChatRefusal('no_session', 'Open the project first (session:start).');
+      if (!session.chat) throw new ChatRefusal('agent_unavailable', 'Chat with the agent is switched off on this server.');
+      if (session.state === 'stopped') throw new ChatRefusal('no_session', 'This session has ended. Reopen the project.');
+      session.lastActivity = Date.now();
+      return session.chat.send(message);
+    },
+
+    /** Stops the running turn of the client's session; false when there is none. */
+    cancelTurn(client: SessionClient) {
+      return clientSessions.get(client)?.chat?.cancel() ?? false;
     },
 
     touch(client: SessionClient) {

@@ -50,6 +50,14 @@ export const migrations: { id: string; sql: string }[] = [
       CREATE INDEX messages_project_idx ON messages (project_id, created_at, id);
     `,
   },
+  {
+    id: '0002_message_turns',
+    sql: `
+      ALTER TABLE messages ADD COLUMN status text NOT NULL DEFAULT 'done' CHECK (status IN ('done', 'cancelled', 'failed'));
+      ALTER TABLE messages ADD COLUMN auto_fix boolean NOT NULL DEFAULT false;
+      ALTER TABLE messages ADD COLUMN version text;
+    `,
+  },
 ];
 
 const MIGRATION_LOCK = 7_236_661_001;

@@ -144,20 +144,24 @@ describe.each(engines)('store contract on $name', (engine) => {
   it('keeps messages in order with their actions, and deletes them with the project', async () => {
     const owner = await newUser();
     const project = await store.projects.create({ id: randomUUID(), ownerId: owner.id, name: 'P', currentVersion: null });
-    await store.messages.add({ id: randomUUID(), projectId: project.id, role: 'user', content: 'Make it blue' });
+    const action = { id: 'toolu_1', tool: 'edit' as const, name: 'Edit', path: 'src/scenes/TitleScene.tsx', status: 'done' as const, diff: '@@ -1 +1 @@' };
+    await store.messages.add({ id: randomUUID(), projectId: project.id, role: 'user', content: 'Make it blue', autoFix: true });
     await store.messages.add({
       id: randomUUID(),
       projectId: project.id,
       role: 'assistant',
       content: 'Done.',
-      actions: [{ type: 'edit', path: 'src/scenes/TitleScene.tsx', summary: 'Edited' }],
+      actions: [action],
+      status: 'cancelled',
+      version: 'abc123',
     });
     const listed = await store.messages.list(project.id);
     expect(listed.map((message) => [message.role, message.content])).toEqual([
       ['user', 'Make it blue'],
       ['assistant', 'Done.'],
     ]);
-    expect(listed[1]!.actions).toEqual([{ type: 'edit', path: 'src/scenes/TitleScene.tsx', summary: 'Edited' }]);
+    expect(listed[0]).toMatchObject({ autoFix: true, status: 'done', version: null });
+    expect(listed[1]).toMatchObject({ actions: [action], status: 'cancelled', autoFix: false, version: 'abc123' });
 
     expect(await store.projects.delete(owner.id, project.id)).toBe(true);
     expect(await store.messages.list(project.id)).toEqual([]);

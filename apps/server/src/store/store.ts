@@ -1,4 +1,4 @@
-import type { Message, MessageAction, MessageRole, Project, User } from '@cutroom/protocol';
+import type { AgentAction, Message, MessageRole, Project, TurnStatus, User } from '@cutroom/protocol';
 import type { Config } from '../config.js';
 import { type Database, type Queryable, isUniqueViolation } from './database.js';
 import { migrate } from './migrations.js';
@@ -27,6 +27,9 @@ type MessageRow = {
   role: MessageRole;
   content: string;
   actions: unknown;
+  status: TurnStatus;
+  auto_fix: boolean;
+  version: string | null;
   created_at: Date | string;
   updated_at: Date | string;
 };
@@ -55,7 +58,10 @@ const toMessage = (row: MessageRow): Message => ({
   projectId: row.project_id,
   role: row.role,
   content: row.content,
-  actions: (typeof row.actions === 'string' ? JSON.parse(row.actions) : row.actions) as MessageAction[],
+  actions: (typeof row.actions === 'string' ? JSON.parse(row.actions) : row.actions) as AgentAction[],
+  status: row.status,
+  autoFix: row.auto_fix,
+  version: row.version,
   createdAt: iso(row.created_at),
   updatedAt: iso(row.updated_at),
 });
@@ -180,11 +186,29 @@ export function createStore(db: Database) {
       );
       return rows.map(toMessage);
     },
-    async add(input: { id: string; projectId: string; role: MessageRole; content: string; actions?: MessageAction[] }) {
+    async add(input: {
+      id: string;
+      projectId: string;
+      role: MessageRole;
+      content: string;
+      actions?: AgentAction[];
+      status?: TurnStatus;
+      autoFix?: boolean;
+      version?: string | null;
+    }) {
       const [row] = await db.query<MessageRow>(
-        `INSERT INTO messages (id, project_id, role, content, actions)
-         VALUES ($1, $2, $3, $4, $5::jsonb) RETURNING *`,
-        [input.id, input.projectId, input.role, input.content, JSON.stringify(input.actions ?? [])],
+        `INSERT INTO messages (id, project_id, role, content, actions, status, auto_fix, version)
+         VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7, $8) RETURNING *`,
+        [
+          input.id,
+          input.projectId,
+          input.role,
+          input.content,
+          JSON.stringify(input.actions ?? []),
+          input.status ?? 'done',
+          input.autoFix ?? false,
+          input.version ?? null,
+        ],
       );
       return toMessage(row!);
     },

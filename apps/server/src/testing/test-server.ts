@@ -4,7 +4,7 @@ import path from 'node:path';
 import { pino } from 'pino';
 import { templateProjectDir } from '@cutroom/template';
 import { buildApp, type AppDeps } from '../app.js';
-import { allowedOrigins, loadConfig } from '../config.js';
+import { allowedOrigins, loadConfig, modelProvider } from '../config.js';
 import { createProjectRepos, type ProjectRepos } from '../repos/project-repos.js';
 import { createAuthService } from '../auth/auth-service.js';
 import type { SandboxDriver } from '../sessions/driver.js';
@@ -12,6 +12,8 @@ import { createLocalDriver } from '../sessions/local-driver.js';
 import { createPreviewProxy } from '../sessions/preview-proxy.js';
 import { createPreviewTokens } from '../sessions/preview-tokens.js';
 import { type SessionManager, createSessionManager } from '../sessions/session-manager.js';
+import { createAgentStateStore } from '../agent/agent-state.js';
+import { createModelProxy } from '../agent/model-proxy.js';
 import { type Store, openStore } from '../store/store.js';
 
 /** One Vite dependency cache for every test server of a run (as one server shares it across sandboxes). */
@@ -45,6 +47,12 @@ export async function startTestServer(
   let previewPort = 0;
   let sessions: SessionManager | undefined;
   let driver: SandboxDriver | undefined;
+  // The model proxy and the agent's state, as main.ts wires them (the provider comes
+  // from `environment`, e.g. ANTHROPIC_BASE_URL of a scripted model server).
+  const provider = modelProvider(config);
+  const modelProxy = createModelProxy({ provider, logger: pino({ level: 'silent' }) });
+  await modelProxy.listen();
+  const agentState = createAgentStateStore(path.join(dataDir, 'agent-state'));
   if (options.sessions) {
     driver = createLocalDriver({
       sandboxesDir: path.join(dataDir, 'sandboxes'),
@@ -63,6 +71,7 @@ export async function startTestServer(
       maxPerUser: options.sessions.maxPerUser ?? 8,
       maxTotal: 60,
       previewOrigin: () => `http://127.0.0.1:${previewPort}`,
+      chat: { store, repos, agentState, provider, modelProxy, logger },
     });
   }
   const previewServer = sessions
@@ -77,6 +86,7 @@ export async function startTestServer(
     allowedOrigins: () => origins,
     auth,
     sessions,
+    agentState,
   });
   await app.listen({ port: 0, host: '127.0.0.1' });
   const address = app.server.address();
@@ -152,6 +162,7 @@ export async function startTestServer(
       previewServer?.closeAllConnections();
       await app.close();
       await sessions?.close();
+      await modelProxy.close();
       await store.close();
       await rm(dataDir, { recursive: true, force: true });
     },

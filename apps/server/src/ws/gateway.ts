@@ -8,6 +8,7 @@ import {
   type User,
 } from '@cutroom/protocol';
 import type { ProjectService } from '../projects/project-service.js';
+import { ChatRefusal } from '../agent/turns.js';
 import { type SessionClient, SessionLimitError, type SessionManager } from '../sessions/session-manager.js';
 
 /** A connection that answers no ping for this long is dropped (and its session detached). */
@@ -19,8 +20,9 @@ const HEARTBEAT_MS = 30_000;
  * bad frame gets an `error` frame back, never a crash or a silent drop.
  *
  * `session:start` joins the project's live session (see `sessions/`); without a session
- * manager (some tests) it is answered `sessions_unavailable`. Chat messages are answered
- * `agent_unavailable` until the agent lands.
+ * manager (some tests) it is answered `sessions_unavailable`. `message:send` saves the
+ * message and queues it for the session's agent (see agent/turns.ts); a message that
+ * cannot be taken is answered with an error naming its `clientMessageId`.
  */
 export function registerGateway(
   app: FastifyInstance,
@@ -128,9 +130,23 @@ export function registerGateway(
             send({ type: 'error', code: 'no_session', message: 'Open the project first (session:start).' });
           }
           return;
-        case 'message:send':
+        case 'message:send': {
+          if (!deps.sessions) {
+            return send({ type: 'error', code: 'sessions_unavailable', message: 'Live sessions are switched off on this server.', clientMessageId: message.clientMessageId });
+          }
+          try {
+            await deps.sessions.sendMessage(client, message);
+          } catch (error) {
+            if (!(error instanceof ChatRefusal)) throw error;
+            send({ type: 'error', code: error.code, message: error.message, clientMessageId: message.clientMessageId });
+          }
+          return;
+        }
         case 'message:cancel':
-          return send({ type: 'error', code: 'agent_unavailable', message: 'Chatting with the agent is not available in this version yet.' });
+          if (!deps.sessions?.cancelTurn(client)) {
+            send({ type: 'error', code: 'bad_request', message: 'No turn is running.' });
+          }
+          return;
       }
     }
   });

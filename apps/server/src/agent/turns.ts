@@ -1,0 +1,308 @@
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { AgentAction, ErrorCode, Message, SandboxToServer, ServerToSandbox, TurnStatus } from '@cutroom/protocol';
+import type { ModelProvider } from '../config.js';
+import type { ProjectRepos } from '../repos/project-repos.js';
+import type { Store } from '../store/store.js';
+import type { AgentStateStore } from './agent-state.js';
+import type { ModelProxy } from './model-proxy.js';
+
+/** Messages waiting for the agent, per session, before a new one is refused. */
+export const MAX_QUEUED = 10;
+/** Automatic-fix turns in a row (no message from the user between them) before they are refused. */
+export const MAX_AUTO_FIX_STREAK = 3;
+/** A cancelled turn that the agent does not end within this time is ended by the server. */
+const CANCEL_GRACE_MS = 10_000;
+/** Text deltas are sent on in batches at most this far apart (fewer frames, same stream). */
+const TEXT_FLUSH_MS = 30;
+
+/** Chat events of a session's stream (they get their `seq` and `sessionId` from the session). */
+export type ChatEvent =
+  | { type: 'message:saved'; message: Message; clientMessageId?: string; queued: boolean }
+  | { type: 'agent:turn'; turnId: string; userMessageId: string }
+  | { type: 'agent:message'; turnId: string; event: { kind: 'text'; delta: string } | { kind: 'action'; action: AgentAction } }
+  | { type: 'agent:complete'; turnId: string; messageId: string; status: TurnStatus; version: string | null; newVersion: boolean };
+
+export type ChatDeps = {
+  store: Store;
+  repos: ProjectRepos;
+  agentState: AgentStateStore;
+  provider: ModelProvider;
+  modelProxy: ModelProxy;
+  logger: Logger;
+};
+
+/** What the session gives its chat: its stream and its current sandbox. */
+export type ChatHost = {
+  sessionId: string;
+  projectId: string;
+  ownerId: string;
+  /** Adds an event to the session's stream; returns its seq. */
+  emit(event: ChatEvent): number;
+  /** The live sandbox's bridge and folders, when the session runs. */
+  sandbox(): { send(message: ServerToSandbox): void; workspace: string; agentStateDir: string } | null;
+};
+
+export class ChatRefusal extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+type Queued = { message: Message; savedSeq: number };
+type Running = {
+  turnId: string;
+  userMessage: Message;
+  startSeq: number;
+  text: string;
+  pendingText: string;
+  flushTimer: NodeJS.Timeout | null;
+  actions: Map<string, AgentAction>;
+  cancelTimer: NodeJS.Timeout | null;
+  cancelled: boolean;
+};
+
+/**
+ * One session's chat: user messages are saved first, then queued; one turn runs at a
+ * time in the sandbox; what the agent says and does streams into the session; when a
+ * turn ends its message is saved, the working copy becomes a version, and the next
+ * message goes. A turn whose sandbox is lost is saved as failed with what it did.
+ */
+export function createChat(deps: ChatDeps, host: ChatHost) {
+  const { store, repos, logger } = deps;
+  const log = logger.child({ sessionId: host.sessionId, projectId: host.projectId });
+  const queue: Queued[] = [];
+  let running: Running | null = null;
+  /** Set once the sandbox's agent was started (per sandbox). */
+  let agentReady = false;
+  /** Automatic-fix messages since the user last wrote. */
+  let autoFixStreak = 0;
+  /** A turn is being finished (saved, committed): the next waits for it. */
+  let finishing: Promise<void> | null = null;
+
+  async function send(input: { text: string; clientMessageId: string; autoFix?: boolean }) {
+    if (!deps.provider.configured) throw new ChatRefusal('agent_unavailable', deps.provider.message);
+    if (queue.length >= MAX_QUEUED) {
+      throw new ChatRefusal('queue_full', `${queue.length} messages are already waiting for the agent. Wait for it to catch up, or cancel the running turn.`);
+    }
+    if (input.autoFix && autoFixStreak >= MAX_AUTO_FIX_STREAK) {
+      throw new ChatRefusal('auto_fix_limit', `Automatic fixing stopped after ${MAX_AUTO_FIX_STREAK} attempts. Describe the problem to the agent, or undo the last change.`);
+    }
+    autoFixStreak = input.autoFix ? autoFixStreak + 1 : 0;
+    // Saved before anything else: whatever happens to the agent, the user's words stay.
+    const message = await store.messages.add({
+      id: randomUUID(),
+      projectId: host.projectId,
+      role: 'user',
+      content: input.text,
+      autoFix: input.autoFix ?? false,
+    });
+    const queued = running !== null || finishing !== null || queue.length > 0 || !agentReady;
+    const savedSeq = host.emit({ type: 'message:saved', message, clientMessageId: input.clientMessageId, queued });
+    queue.push({ message, savedSeq });
+    pump();
+    return message;
+  }
+
+  function pump() {
+    if (running || finishing || !agentReady) return;
+    const sandbox = host.sandbox();
+    const next = queue.shift();
+    if (!sandbox || !next) {
+      if (next) queue.unshift(next);
+      return;
+    }
+    const turnId = randomUUID();
+    const startSeq = host.emit({ type: 'agent:turn', turnId, userMessageId: next.message.id });
+    running = {
+      turnId,
+      userMessage: next.message,
+      startSeq,
+      text: '',
+      pendingText: '',
+      flushTimer: null,
+      actions: new Map(),
+      cancelTimer: null,
+      cancelled: false,
+    };
+    log.info({ turnId, autoFix: next.message.autoFix }, 'turn started');
+    sandbox.send({ type: 'prompt', turnId, text: next.message.content });
+  }
+
+  function flushText(turn: Running) {
+    if (turn.flushTimer) clearTimeout(turn.flushTimer);
+    turn.flushTimer = null;
+    if (!turn.pendingText) return;
+    host.emit({ type: 'agent:message', turnId: turn.turnId, event: { kind: 'text', delta: turn.pendingText } });
+    turn.pendingText = '';
+  }
+
+  function onSandboxMessage(message: SandboxToServer) {
+    switch (message.type) {
+      case 'session_id':
+        void store.projects
+          .update(host.ownerId, host.projectId, { agentSessionId: message.agentSessionId })
+          .catch((error: unknown) => log.error({ err: error }, 'could not store the agent session id'));
+        return;
+      case 'agent_message': {
+        const turn = running;
+        if (!turn || turn.turnId !== message.turnId) return;
+        const { event } = message;
+        if (event.kind === 'text') {
+          turn.text += event.delta;
+          turn.pendingText += event.delta;
+          turn.flushTimer ??= setTimeout(() => flushText(turn), TEXT_FLUSH_MS);
+        } else {
+          flushText(turn);
+          turn.actions.set(event.action.id, event.action);
+          host.emit({ type: 'agent:message', turnId: turn.turnId, event });
+        }
+        return;
+      }
+      case 'complete':
+        if (running?.turnId === message.turnId) {
+          void finish(running, running.cancelled && message.status !== 'done' ? 'cancelled' : message.status, message.error);
+        }
+        return;
+      default:
+        return;
+    }
+  }
+
+  /** Saves the turn: its working copy as a version, its message, the agent's state. */
+  function finish(turn: Running, status: TurnStatus, error: string | undefined, workspace = host.sandbox()?.workspace) {
+    if (running !== turn) return Promise.resolve();
+    running = null;
+    flushText(turn);
+    if (turn.cancelTimer) clearTimeout(turn.cancelTimer);
+    const work = (async () => {
+      let version: string | null = null;
+      let newVersion = false;
+      if (workspace) {
+        try {
+          const commit = await repos.commitWorkspace(host.projectId, workspace, {
+            message: commitMessage(turn.userMessage),
+            author: 'agent',
+          });
+          version = commit.version;
+          newVersion = commit.changed;
+          if (commit.changed) await store.projects.update(host.ownerId, host.projectId, { currentVersion: commit.version });
+        } catch (commitError) {
+          log.error({ err: commitError, turnId: turn.turnId }, 'could not save the turn as a version');
+        }
+      }
+      const actions = [...turn.actions.values()].map((action) =>
+        action.status === 'running' ? { ...action, status: 'failed' as const, error: 'Stopped before it finished.' } : action,
+      );
+      const content = turn.text.trim() || (status === 'failed' ? `The turn failed: ${error ?? 'unknown error'}` : status === 'cancelled' ? 'Cancelled.' : '');
+      const saved = await store.messages.add({
+        id: randomUUID(),
+        projectId: host.projectId,
+        role: 'assistant',
+        content: status === 'failed' && turn.text.trim() && error ? `${turn.text.trim()}\n\n(The turn failed: ${error})` : content,
+        actions,
+        status,
+        version: newVersion ? version : null,
+      });
+      host.emit({ type: 'message:saved', message: saved, queued: false });
+      host.emit({ type: 'agent:complete', turnId: turn.turnId, messageId: saved.id, status, version, newVersion });
+      log.info({ turnId: turn.turnId, status, version, newVersion }, 'turn complete');
+      // The conversation goes with the project; never in the reply's way.
+      const sandbox = host.sandbox();
+      if (sandbox) {
+        void deps.agentState
+          .save(host.projectId, sandbox.agentStateDir)
+          .catch((saveError: unknown) => log.error({ err: saveError }, 'could not save the agent state'));
+      }
+    })()
+      .catch((finishError: unknown) => log.error({ err: finishError, turnId: turn.turnId }, 'could not save the turn'))
+      .finally(() => {
+        finishing = null;
+        pump();
+      });
+    finishing = work;
+    return work;
+  }
+
+  return {
+    send,
+
+    /** Stops the running turn (queued messages stay queued). False when none runs. */
+    cancel() {
+      const turn = running;
+      if (!turn) return false;
+      if (turn.cancelled) return true;
+      turn.cancelled = true;
+      host.sandbox()?.send({ type: 'cancel', turnId: turn.turnId });
+      turn.cancelTimer = setTimeout(() => {
+        log.warn({ turnId: turn.turnId }, 'the agent did not stop; ending the turn');
+        void finish(turn, 'cancelled', undefined);
+      }, CANCEL_GRACE_MS);
+      turn.cancelTimer.unref();
+      return true;
+    },
+
+    onSandboxMessage,
+
+    /**
+     * A sandbox now serves the session: restore the agent's state into it and start its
+     * agent, resuming the project's conversation. Queued messages go once it is up.
+     */
+    async attachSandbox(sandbox: { send(message: ServerToSandbox): void; agentStateDir: string }) {
+      agentReady = false;
+      const endpoint = deps.modelProxy.endpointFor(host.sessionId);
+      if (!endpoint || !deps.provider.configured) return;
+      await deps.agentState.restore(host.projectId, sandbox.agentStateDir);
+      const project = await store.projects.get(host.ownerId, host.projectId);
+      sandbox.send({
+        type: 'agent:start',
+        runner: deps.provider.runner,
+        endpoint,
+        ...(project?.agentSessionId ? { resumeSessionId: project.agentSessionId } : {}),
+      });
+      agentReady = true;
+    },
+
+    /** The session runs again (after a boot): send what waits. */
+    resume: () => pump(),
+
+    /** The sandbox is gone (crashed, killed): the running turn is saved as failed, with what it did. */
+    sandboxLost(workspace: string | null) {
+      agentReady = false;
+      if (running) void finish(running, 'failed', 'The sandbox stopped during the turn.', workspace ?? undefined);
+    },
+
+    busy: () => running !== null || finishing !== null || queue.length > 0,
+
+    /** Resolves when no turn is being saved (a restart waits before it takes the old working copy). */
+    settled: () => finishing ?? Promise.resolve(),
+
+    /**
+     * The first seq a tab joining now needs for the chat as it is (the running turn and
+     * the messages still queued); undefined when nothing is under way.
+     */
+    liveFrom(): number | undefined {
+      const seqs = [...(running ? [running.startSeq] : []), ...queue.map((entry) => entry.savedSeq)];
+      return seqs.length ? Math.min(...seqs) : undefined;
+    },
+
+    /** The session ends: a running turn is saved as failed; its token stops working. */
+    async close(workspace: string | null) {
+      if (running) await finish(running, 'failed', 'The session ended during the turn.', workspace ?? undefined);
+      else if (finishing) await finishing;
+      deps.modelProxy.revoke(host.sessionId);
+    },
+  };
+}
+
+export type Chat = ReturnType<typeof createChat>;
+
+/** The version's message: the user's request, on one line, shortened. */
+function commitMessage(message: Message): string {
+  const line = message.content.replace(/\s+/g, ' ').trim();
+  const text = line.length > 120 ? `${line.slice(0, 117)}…` : line;
+  return message.autoFix ? `Automatic fix: ${text}` : text;
+}

@@ -1,0 +1,417 @@
+import { randomUUID } from 'node:crypto';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { createAnthropic } from '@ai-sdk/anthropic';
+import { createOpenAICompatible } from '@ai-sdk/openai-compatible';
+import type { AgentAction, AgentEvent, AgentTool, ModelEndpoint } from '@cutroom/protocol';
+import {
+  APICallError,
+  type LanguageModel,
+  type ModelMessage,
+  NoOutputGeneratedError,
+  RetryError,
+  type TextStreamPart,
+  modelMessageSchema,
+  stepCountIs,
+  streamText,
+} from 'ai';
+import { z } from 'zod';
+import { type FileChange, type FileToolLimits, type FileTools, createFileTools } from './file-tools.js';
+import { agentInstructions } from './instructions.js';
+import type { AgentRunner, RunnerOptions, TurnResult } from './runner.js';
+
+/**
+ * The second agent runner: a Vercel AI SDK tool loop (`streamText` with the file tools of
+ * file-tools.ts) against any OpenAI-compatible endpoint (Ollama, vLLM, llama.cpp server)
+ * or Anthropic, always through the server's model proxy. Unlike the Claude Agent SDK
+ * there is no agent process: the conversation is ours to keep, so it is stored as a JSON
+ * file in the state folder after every turn and loaded again to resume.
+ */
+
+export type AiSdkRunnerSettings = {
+  /** Most model calls (steps) in one turn. */
+  maxSteps?: number;
+  /** Retries of a failed model call (rate limits, 5xx, network). */
+  maxRetries?: number;
+  /** The conversation is cut (oldest whole turns first) when its JSON grows past this. */
+  maxConversationChars?: number;
+  /** A model that sends nothing for this long is given up on (local models can be slow to start). */
+  chunkTimeoutMs?: number;
+  fileToolLimits?: Partial<FileToolLimits>;
+};
+
+const DEFAULTS = {
+  maxSteps: 25,
+  maxRetries: 2,
+  maxConversationChars: 200_000,
+  chunkTimeoutMs: 10 * 60_000,
+} satisfies AiSdkRunnerSettings;
+
+/** The proxy adds the real key; the providers just need something to send. */
+const PROXY_API_KEY = 'cutroom-proxy';
+export const DEFAULT_ANTHROPIC_MODEL = 'claude-sonnet-4-5';
+
+/** Version of the conversation file; a file of another version is not resumed. */
+export const CONVERSATION_VERSION = 1;
+
+/** The runner cannot be used as configured (for example no model name for an OpenAI-compatible endpoint). */
+export class RunnerConfigError extends Error {
+  override name = 'RunnerConfigError';
+}
+
+/** A saved conversation that cannot be resumed (missing, unreadable or not a conversation). */
+export class ConversationUnreadable extends Error {
+  override name = 'ConversationUnreadable';
+}
+
+export function createAiSdkRunner(options: RunnerOptions, settings: AiSdkRunnerSettings = {}): AgentRunner {
+  return new AiSdkRunner(options, { ...DEFAULTS, ...settings });
+}
+
+/** The AI SDK model for the proxy endpoint. */
+export function createModel(endpoint: ModelEndpoint): LanguageModel {
+  const baseUrl = endpoint.baseUrl.replace(/\/+$/, '');
+  if (endpoint.wire === 'anthropic') {
+    // The Anthropic provider wants the API root (…/v1); the proxy URL is the host part, like ANTHROPIC_BASE_URL.
+    return createAnthropic({ baseURL: `${baseUrl}/v1`, apiKey: PROXY_API_KEY })(endpoint.model ?? DEFAULT_ANTHROPIC_MODEL);
+  }
+  if (!endpoint.model) {
+    throw new RunnerConfigError('No model is configured for the OpenAI-compatible endpoint (set MODEL on the server).');
+  }
+  // The chat completions API: the one local servers speak (the Responses API they mostly do not).
+  return createOpenAICompatible({ name: 'cutroom', baseURL: baseUrl, apiKey: PROXY_API_KEY }).chatModel(endpoint.model);
+}
+
+type Settings = typeof DEFAULTS & AiSdkRunnerSettings;
+
+class AiSdkRunner implements AgentRunner {
+  readonly name = 'ai-sdk' as const;
+  readonly #options: RunnerOptions;
+  readonly #settings: Settings;
+  readonly #tools: FileTools;
+  readonly #listeners: ((sessionId: string) => void)[] = [];
+  #sessionId: string | null = null;
+  #messages: ModelMessage[] = [];
+  #starting: Promise<void> | null = null;
+  #controller: AbortController | null = null;
+  #running: Promise<TurnResult> | null = null;
+  #closed = false;
+
+  constructor(options: RunnerOptions, settings: Settings) {
+    this.#options = options;
+    this.#settings = settings;
+    this.#tools = createFileTools({ workspace: options.workspace, limits: settings.fileToolLimits });
+  }
+
+  /** Loads the conversation to resume (there is no process to start). Never rejects. */
+  start(): Promise<void> {
+    this.#starting ??= this.#load();
+    return this.#starting;
+  }
+
+  turn(prompt: string, onEvent: (event: AgentEvent) => void): Promise<TurnResult> {
+    if (this.#closed) return Promise.resolve({ status: 'failed', error: 'The agent has been closed.' });
+    if (this.#running) return Promise.resolve({ status: 'failed', error: 'Another turn is still running.' });
+    const controller = new AbortController();
+    this.#controller = controller;
+    const running = this.#runTurn(prompt, onEvent, controller.signal)
+      .catch((error: unknown): TurnResult => {
+        this.#log('ai-sdk: turn failed', error);
+        return { status: 'failed', error: describeModelError(error) };
+      })
+      .finally(() => {
+        this.#controller = null;
+        this.#running = null;
+      });
+    this.#running = running;
+    return running;
+  }
+
+  cancel(): void {
+    this.#controller?.abort();
+  }
+
+  sessionId(): string | null {
+    return this.#sessionId;
+  }
+
+  onSessionId(listener: (sessionId: string) => void): void {
+    this.#listeners.push(listener);
+  }
+
+  /** Stops any turn and waits for it to save the conversation. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    this.#controller?.abort();
+    await this.#running;
+  }
+
+  async #load(): Promise<void> {
+    const resume = this.#options.resumeSessionId;
+    if (resume !== undefined) {
+      try {
+        this.#messages = await loadConversation(this.#options.stateDir, resume);
+        this.#sessionId = resume;
+      } catch (error) {
+        // A lost conversation must not keep the project from working: go on with a new one.
+        this.#log(`ai-sdk: cannot resume conversation ${JSON.stringify(resume)}; starting a new one`, error);
+      }
+    }
+    this.#sessionId ??= randomUUID();
+    for (const listener of this.#listeners) {
+      try {
+        listener(this.#sessionId);
+      } catch (error) {
+        this.#log('ai-sdk: session id listener failed', error);
+      }
+    }
+  }
+
+  async #runTurn(prompt: string, onEvent: (event: AgentEvent) => void, signal: AbortSignal): Promise<TurnResult> {
+    await this.start();
+    const model = createModel(this.#options.endpoint);
+    this.#messages = trimConversation([...this.#messages, { role: 'user', content: prompt }], this.#settings.maxConversationChars);
+
+    // Only finished steps go into the conversation: each has every tool call paired with its result.
+    let finished: ModelMessage[] = [];
+    let streamError: unknown;
+    let aborted = false;
+    const actions = new ActionTracker(this.#options.workspace, (event) => this.#emit(onEvent, event));
+
+    const result = streamText({
+      model,
+      system: agentInstructions({ workspace: this.#options.workspace, runner: 'ai-sdk' }),
+      messages: [...this.#messages],
+      tools: this.#tools,
+      stopWhen: stepCountIs(this.#settings.maxSteps),
+      maxRetries: this.#settings.maxRetries,
+      timeout: { chunkMs: this.#settings.chunkTimeoutMs },
+      abortSignal: signal,
+      onStepFinish: (step) => {
+        finished = step.response.messages;
+      },
+      // Errors arrive as `error` parts of the stream; this only keeps the SDK from printing them.
+      onError: ({ error }) => this.#log('ai-sdk: model stream error', error),
+    });
+
+    try {
+      for await (const part of result.fullStream) {
+        if (part.type === 'text-delta') {
+          if (part.text) this.#emit(onEvent, { kind: 'text', delta: part.text });
+        } else if (part.type === 'error') {
+          streamError ??= part.error;
+        } else if (part.type === 'abort') {
+          aborted = true;
+        } else {
+          actions.handle(part);
+        }
+      }
+    } catch (error) {
+      // Errors normally come as `error` parts; whatever else breaks the stream still ends the turn the same way.
+      streamError ??= error;
+    }
+    actions.stopOpen(signal.aborted ? 'The turn was stopped before this finished.' : 'The turn ended before this finished.');
+
+    this.#messages = trimConversation([...this.#messages, ...finished], this.#settings.maxConversationChars);
+    await this.#save();
+
+    if (signal.aborted) return { status: 'cancelled' };
+    // An abort we did not ask for is the SDK's chunk timeout.
+    if (aborted) return { status: 'failed', error: 'The model stopped answering; try again.' };
+    if (streamError !== undefined) return { status: 'failed', error: describeModelError(streamError) };
+    return { status: 'done' };
+  }
+
+  async #save(): Promise<void> {
+    if (this.#sessionId === null) return;
+    try {
+      await saveConversation(this.#options.stateDir, this.#sessionId, this.#messages);
+    } catch (error) {
+      // The turn itself went through; the next save (or session) may well succeed.
+      this.#log('ai-sdk: cannot save the conversation', error);
+    }
+  }
+
+  #emit(onEvent: (event: AgentEvent) => void, event: AgentEvent) {
+    try {
+      onEvent(event);
+    } catch (error) {
+      this.#log('ai-sdk: event listener failed', error);
+    }
+  }
+
+  #log(message: string, detail?: unknown) {
+    this.#options.log?.(message, detail);
+  }
+}
+
+// Tool calls → actions
+
+const TOOL_KINDS: Record<string, AgentTool> = {
+  list_files: 'list',
+  search_files: 'search',
+  read_file: 'read',
+  write_file: 'write',
+  edit_file: 'edit',
+};
+
+type StreamPart = TextStreamPart<FileTools>;
+
+/**
+ * Turns the stream's tool parts into actions: `running` at the call, then `done` (with
+ * the diff of a write or edit) or `failed` under the same id. Remembers the calls still
+ * running, so a stopped turn does not leave them spinning in the chat.
+ */
+class ActionTracker {
+  readonly #open = new Map<string, AgentAction>();
+
+  constructor(
+    private readonly workspace: string,
+    private readonly emit: (event: AgentEvent) => void,
+  ) {}
+
+  handle(part: StreamPart) {
+    if (part.type === 'tool-call') {
+      const action: AgentAction = {
+        id: part.toolCallId.slice(0, 200),
+        tool: TOOL_KINDS[part.toolName] ?? 'other',
+        name: part.toolName.slice(0, 100),
+        path: shownPath(this.workspace, (part.input as { path?: unknown } | undefined)?.path),
+        status: 'running',
+      };
+      this.#open.set(part.toolCallId, action);
+      this.#send(action);
+    } else if (part.type === 'tool-result') {
+      const action = this.#take(part.toolCallId);
+      if (!action || part.preliminary) return;
+      const change = isFileChange(part.output) ? part.output : undefined;
+      this.#send({ ...action, status: 'done', path: change?.path ?? action.path, diff: change?.diff });
+    } else if (part.type === 'tool-error') {
+      const action = this.#take(part.toolCallId);
+      if (action) this.#send({ ...action, status: 'failed', error: errorText(part.error).slice(0, 2_000) });
+    }
+  }
+
+  /** Marks the calls that never got a result as failed. */
+  stopOpen(reason: string) {
+    for (const action of this.#open.values()) this.#send({ ...action, status: 'failed', error: reason });
+    this.#open.clear();
+  }
+
+  #take(toolCallId: string) {
+    const action = this.#open.get(toolCallId);
+    this.#open.delete(toolCallId);
+    return action;
+  }
+
+  #send(action: AgentAction) {
+    // Leave out unset fields, so the events read the same as the other runner's.
+    const clean = Object.fromEntries(Object.entries(action).filter(([, value]) => value !== undefined)) as AgentAction;
+    this.emit({ kind: 'action', action: clean });
+  }
+}
+
+const isFileChange = (output: unknown): output is FileChange =>
+  typeof output === 'object' && output !== null && typeof (output as FileChange).diff === 'string' && typeof (output as FileChange).path === 'string';
+
+/** The path a call names, as the chat shows it: relative to the working copy when it lies inside. */
+function shownPath(workspace: string, given: unknown): string | undefined {
+  if (typeof given !== 'string' || given.length === 0) return undefined;
+  let shown = path.normalize(given);
+  if (path.isAbsolute(given)) {
+    const relative = path.relative(workspace, given);
+    if (relative && !relative.startsWith('..') && !path.isAbsolute(relative)) shown = relative;
+  }
+  return shown.slice(0, 1_000);
+}
+
+function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+// Errors → words for people
+
+const short = (text: string) => (text.length > 300 ? `${text.slice(0, 300)}…` : text);
+
+/** A short message for a failed turn, naming what the person (or the operator) can do about it. */
+export function describeModelError(error: unknown): string {
+  if (error instanceof RunnerConfigError) return error.message;
+  const cause = RetryError.isInstance(error) ? error.lastError : error;
+  if (APICallError.isInstance(cause)) {
+    const status = cause.statusCode;
+    if (status === undefined) return `Could not reach the model: ${short(cause.message)}`;
+    if (status === 401 || status === 403) return `The model provider refused the request (HTTP ${status}); check the server's API key.`;
+    if (status === 429) return 'The model provider is rate-limiting requests (HTTP 429); try again in a moment.';
+    return `The model provider answered with an error (HTTP ${status}): ${short(cause.message)}`;
+  }
+  if (NoOutputGeneratedError.isInstance(cause)) return 'The model ended its answer without any output; try again.';
+  return `The model call failed: ${short(errorText(cause))}`;
+}
+
+// The conversation file
+
+const ConversationFile = z.object({
+  version: z.literal(CONVERSATION_VERSION),
+  sessionId: z.string(),
+  messages: z.array(modelMessageSchema),
+});
+
+/** Conversation ids name files: only plain ids (UUIDs and the like), never a path. */
+const SESSION_ID = /^[A-Za-z0-9_-]{1,100}$/;
+
+export function conversationFile(stateDir: string, sessionId: string): string {
+  if (!SESSION_ID.test(sessionId)) throw new ConversationUnreadable(`${JSON.stringify(sessionId)} is not a conversation id.`);
+  return path.join(stateDir, 'ai-sdk', `${sessionId}.json`);
+}
+
+export async function loadConversation(stateDir: string, sessionId: string): Promise<ModelMessage[]> {
+  const file = conversationFile(stateDir, sessionId);
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    throw new ConversationUnreadable(`Cannot read ${file}: ${errorText(error)}`, { cause: error });
+  }
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch (error) {
+    throw new ConversationUnreadable(`${file} is not JSON.`, { cause: error });
+  }
+  const parsed = ConversationFile.safeParse(data);
+  if (!parsed.success) throw new ConversationUnreadable(`${file} is not a conversation: ${parsed.error.message.slice(0, 500)}`);
+  return parsed.data.messages;
+}
+
+/** Writes the conversation atomically: a crash mid-write leaves the previous file whole. */
+export async function saveConversation(stateDir: string, sessionId: string, messages: ModelMessage[]): Promise<void> {
+  const file = conversationFile(stateDir, sessionId);
+  await mkdir(path.dirname(file), { recursive: true });
+  const temp = `${file}.${randomUUID()}.tmp`;
+  const body: z.input<typeof ConversationFile> = { version: CONVERSATION_VERSION, sessionId, messages };
+  try {
+    await writeFile(temp, JSON.stringify(body));
+    await rename(temp, file);
+  } catch (error) {
+    await rm(temp, { force: true });
+    throw error;
+  }
+}
+
+/**
+ * Keeps the conversation under `maxChars` of JSON by dropping the oldest whole turns (a
+ * turn runs from one user message to the next, so a tool call and its result always go
+ * together). The last turn is always kept, however large.
+ */
+export function trimConversation(messages: ModelMessage[], maxChars: number): ModelMessage[] {
+  const sizes = messages.map((message) => JSON.stringify(message).length + 1);
+  let total = sizes.reduce((sum, size) => sum + size, 0);
+  let start = 0;
+  while (total > maxChars) {
+    const next = messages.findIndex((message, index) => index > start && message.role === 'user');
+    if (next === -1) break;
+    for (let index = start; index < next; index += 1) total -= sizes[index] ?? 0;
+    start = next;
+  }
+  return start === 0 ? messages : messages.slice(start);
+}

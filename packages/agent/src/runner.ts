@@ -1,0 +1,47 @@
+import type { AgentEvent, ModelEndpoint, TurnStatus } from '@cutroom/protocol';
+
+/**
+ * One interface for every agent runner. A runner belongs to one session: it is started
+ * once (ahead of the first turn) and runs turns one after another in the working copy.
+ */
+export type RunnerOptions = {
+  /** The working copy: the only folder the agent may touch. */
+  workspace: string;
+  /**
+   * The agent's own state (conversation, config), kept with the project between
+   * sessions: whatever the runner writes under it is saved after each turn and
+   * restored into the next session's folder.
+   */
+  stateDir: string;
+  /** The server's model proxy for this session (never a provider's own URL or key). */
+  endpoint: ModelEndpoint;
+  /** The conversation to go on with (from an earlier session of the project). */
+  resumeSessionId?: string;
+  /** Diagnostics; never user-facing. */
+  log?: (message: string, detail?: unknown) => void;
+};
+
+export type TurnResult = {
+  status: TurnStatus;
+  /** Why it failed, in words for people. */
+  error?: string;
+};
+
+export interface AgentRunner {
+  readonly name: 'claude-agent-sdk' | 'ai-sdk';
+  /** Starts the agent (its process, if it has one) so the first turn does not wait for it. */
+  start(): Promise<void>;
+  /**
+   * Runs one turn: streams what the agent says and does through `onEvent`, resolves when
+   * the turn is over (never rejects: a failure is a `failed` result). One at a time.
+   */
+  turn(prompt: string, onEvent: (event: AgentEvent) => void): Promise<TurnResult>;
+  /** Stops the running turn; the runner stays usable for the next one. */
+  cancel(): void;
+  /** The conversation's id, once known (reported to the server to resume it later). */
+  sessionId(): string | null;
+  /** Called when the conversation's id becomes known or changes. */
+  onSessionId(listener: (sessionId: string) => void): void;
+  /** Ends the agent and whatever process it runs. */
+  close(): Promise<void>;
+}
