@@ -1,0 +1,52 @@
+// Writes the "Agent" section of docs/benchmarks.md from docs/benchmarks-agent.json
+// (run by bench/agent.mjs; `node bench/agent-report.mjs` rewrites it alone).
+import { readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const ms = (value) => `${value.toFixed(1)} ms`;
+const range = (summary) => `${ms(summary.median)} (${ms(summary.min)}–${ms(summary.max)})`;
+
+export async function writeAgentReport() {
+  const { turns, date, results } = JSON.parse(await readFile(path.join(root, 'docs/benchmarks-agent.json'), 'utf8'));
+  const { cutroom, bareStreaming, bareFresh } = results;
+  const row = (label, result) =>
+    `| ${label} | ${range(result.total)} | ${ms(result.beforeFirstRequest.median)} | ${ms(result.afterLastByte.median)} |`;
+  const met = cutroom.total.median <= 100;
+  const report = `## Agent
+
+Command: \`npm run build && npm run bench:agent\` (${turns} measured turns each, after 2 warm-up turns; raw figures in
+\`docs/benchmarks-agent.json\`). Measured ${date} on this project's 2-core, 24 GiB machine, everything in one run.
+
+Every turn is the same scripted exchange with the scripted model server (packages/testkit), which runs in the
+benchmark's process: the model writes \`src/bench.ts\` (new content each turn), then answers "Done." — two model
+requests per turn. Overhead = (first model request arrives − message sent) + (turn reported complete − the model's
+last byte). For Cutroom "sent" is \`message:send\` on /ws and "complete" is \`agent:complete\`, after the user message
+was saved, the turn streamed through the runtime's bridge, the working copy was committed as a new version
+(${cutroom.newVersions} of ${turns} turns) and the assistant message saved. For the bare SDK it is pushing the
+message into the session and its \`result\` message.
+
+| | overhead per turn, median (min–max) | before the first request | after the last byte |
+|---|---|---|---|
+${row('Cutroom (runtime, bridge, model proxy, commit, store)', cutroom)}
+${row('bare SDK, one streaming session', bareStreaming)}
+${row('bare SDK, a fresh \`query()\` per turn', bareFresh)}
+
+Target: median overhead ≤ 100 ms per turn — ${met ? '**met**' : '**not met**'} (${ms(cutroom.total.median)}; the bare streaming
+session alone is ${ms(bareStreaming.total.median)}, a fresh \`query()\` per turn ${ms(bareFresh.total.median)}).
+`;
+  const file = path.join(root, 'docs/benchmarks.md');
+  const current = await readFile(file, 'utf8');
+  const start = current.indexOf('## Agent');
+  let next;
+  if (start >= 0) {
+    const after = current.indexOf('\n## ', start + 1);
+    next = current.slice(0, start) + report + (after >= 0 ? current.slice(after) : '');
+  } else {
+    next = `${current.trimEnd()}\n\n${report}`;
+  }
+  await writeFile(file, next);
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) await writeAgentReport();

@@ -1,0 +1,184 @@
+// Benchmark: the time of a chat turn spent outside the model server, Cutroom against the
+// bare Claude Agent SDK, in one run. Writes docs/benchmarks-agent.json and the "Agent"
+// section of docs/benchmarks.md.
+//
+// Every turn is the same scripted exchange (the model writes a file, then answers), so
+// two model requests per turn. Overhead = (first model request arrives − message sent)
+// + (turn reported complete − the model's last byte). The model server runs in this
+// process, so all times are on one clock.
+import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { query } from '@anthropic-ai/claude-agent-sdk';
+import { isTemplateFile, templateProjectDir } from '../packages/template/dist/index.js';
+import { startScriptedModelServer } from '../packages/testkit/dist/index.js';
+import { root, signUp, sleep, startCutroom, summary } from './lib.mjs';
+
+const TURNS = Number(process.env.BENCH_TURNS ?? 15);
+const WARMUP = 2;
+const now = () => performance.timeOrigin + performance.now();
+
+/** The exchange of turn `n`: the file's content names the turn, so every turn is a new version. */
+const scenario = (n) => ({
+  rules: [
+    {
+      match: 'Turn (\\d+)',
+      steps: [{ tools: [{ tool: 'write', path: 'src/bench.ts', content: `export const turn = ${n};\n` }] }, { text: 'Done.' }],
+    },
+  ],
+});
+let turnCounter = 0;
+const model = await startScriptedModelServer({ scenario: scenario(0), requireApiKey: 'bench-key' });
+
+/** Overhead of the turn whose model requests are `requests`, sent at `sentAt`, complete at `doneAt`. */
+function overhead(requests, sentAt, doneAt) {
+  const first = requests[0];
+  const last = requests.at(-1);
+  const before = first.receivedAt - sentAt;
+  const after = doneAt - last.finishedAt;
+  return { before, after, total: before + after, requests: requests.length };
+}
+
+/** Runs `turn(i)` for warm-up and measured turns; each returns {sentAt, doneAt}. */
+async function measure(label, turn) {
+  const samples = [];
+  for (let i = 0; i < WARMUP + TURNS; i++) {
+    model.setScenario(scenario(++turnCounter));
+    const firstRequest = model.requests.length;
+    const { sentAt, doneAt } = await turn(i);
+    const requests = model.requests.slice(firstRequest);
+    if (requests.length !== 2 || requests.some((request) => request.finishedAt === undefined)) {
+      throw new Error(`${label}: turn ${i} made ${requests.length} model requests`);
+    }
+    if (i >= WARMUP) samples.push(overhead(requests, sentAt, doneAt));
+    await sleep(100);
+  }
+  const pick = (key) => summary(samples.map((sample) => sample[key]));
+  const result = { total: pick('total'), beforeFirstRequest: pick('before'), afterLastByte: pick('after') };
+  console.log(`${label}: median overhead ${result.total.median.toFixed(1)} ms (before ${result.beforeFirstRequest.median.toFixed(1)}, after ${result.afterLastByte.median.toFixed(1)})`);
+  return result;
+}
+
+async function workingCopy() {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'cutroom-bench-agent-'));
+  await cp(templateProjectDir, path.join(dir, 'work'), { recursive: true, filter: (source) => isTemplateFile(path.relative(templateProjectDir, source)) });
+  return dir;
+}
+
+const sdkOptions = (dir) => ({
+  cwd: path.join(dir, 'work'),
+  tools: ['Read', 'Write', 'Edit', 'Glob', 'Grep'],
+  allowedTools: ['Read', 'Write', 'Edit', 'Glob', 'Grep'],
+  permissionMode: 'acceptEdits',
+  settingSources: [],
+  env: {
+    PATH: process.env.PATH,
+    HOME: dir,
+    CLAUDE_CONFIG_DIR: path.join(dir, 'claude'),
+    ANTHROPIC_BASE_URL: model.url,
+    ANTHROPIC_API_KEY: 'bench-key',
+    CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
+  },
+});
+
+/** Baseline 1: one long-lived SDK session fed by streaming input (what Cutroom's runner does). */
+async function bareStreaming() {
+  const dir = await workingCopy();
+  const waiting = [];
+  let wake = null;
+  async function* input() {
+    for (;;) {
+      while (waiting.length) yield waiting.shift();
+      await new Promise((resolve) => (wake = resolve));
+    }
+  }
+  const q = query({ prompt: input(), options: sdkOptions(dir) });
+  let onResult = null;
+  void (async () => {
+    for await (const message of q) if (message.type === 'result') onResult?.(now());
+  })();
+  try {
+    return await measure('bare SDK, streaming session', async (i) => {
+      const done = new Promise((resolve) => (onResult = resolve));
+      const sentAt = now();
+      waiting.push({ type: 'user', message: { role: 'user', content: `Turn ${i}: write the file` }, parent_tool_use_id: null });
+      wake?.();
+      return { sentAt, doneAt: await done };
+    });
+  } finally {
+    q.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** Baseline 2: a fresh `query()` per turn (a process start each time). */
+async function bareFresh() {
+  const dir = await workingCopy();
+  try {
+    return await measure('bare SDK, query() per turn', async (i) => {
+      const sentAt = now();
+      let doneAt = 0;
+      for await (const message of query({ prompt: `Turn ${i}: write the file`, options: sdkOptions(dir) })) {
+        if (message.type === 'result') doneAt = now();
+      }
+      return { sentAt, doneAt };
+    });
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** Cutroom: message:send over /ws until agent:complete (with the version committed). */
+async function cutroom() {
+  const server = await startCutroom({ ANTHROPIC_BASE_URL: model.url, ANTHROPIC_API_KEY: 'bench-key', SESSION_POOL_SIZE: '1' });
+  try {
+    const account = await signUp(server.baseUrl);
+    const projectId = await account.createProject('Agent bench');
+    const connection = await account.connect();
+    await connection.start(projectId);
+    await sleep(1_500); // the agent process starts with the session, ahead of the first message
+    const listeners = new Set();
+    connection.socket.on('message', (data) => {
+      const message = JSON.parse(String(data));
+      for (const listener of listeners) listener(message);
+    });
+    let versions = 0;
+    const result = await measure('Cutroom', async (i) => {
+      const clientMessageId = `bench-${i}`;
+      const done = new Promise((resolve, reject) => {
+        const listener = (message) => {
+          if (message.type === 'agent:complete') {
+            listeners.delete(listener);
+            if (message.newVersion) versions++;
+            if (message.status === 'done') resolve(now());
+            else reject(new Error(`turn ${i} ended ${message.status}`));
+          } else if (message.type === 'error') reject(new Error(message.message));
+        };
+        listeners.add(listener);
+      });
+      const sentAt = now();
+      connection.socket.send(JSON.stringify({ type: 'message:send', text: `Turn ${i}: write the file`, clientMessageId }));
+      return { sentAt, doneAt: await done };
+    });
+    result.newVersions = versions;
+    connection.close();
+    return result;
+  } finally {
+    await server.stop();
+  }
+}
+
+const results = {};
+results.cutroom = await cutroom();
+results.bareStreaming = await bareStreaming();
+results.bareFresh = await bareFresh();
+await model.close();
+
+await writeFile(
+  path.join(root, 'docs/benchmarks-agent.json'),
+  `${JSON.stringify({ turns: TURNS, date: new Date().toISOString().slice(0, 10), results }, null, 2)}\n`,
+);
+const { writeAgentReport } = await import('./agent-report.mjs');
+await writeAgentReport();
+console.log(await readFile(path.join(root, 'docs/benchmarks.md'), 'utf8').then((text) => text.slice(text.indexOf('## Agent'), text.indexOf('## Agent') + 2_500)));
+process.exit(0);
