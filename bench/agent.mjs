@@ -50,11 +50,11 @@ async function measure(label, turn) {
     if (requests.length !== 2 || requests.some((request) => request.finishedAt === undefined)) {
       throw new Error(`${label}: turn ${i} made ${requests.length} model requests`);
     }
-    if (i >= WARMUP) samples.push(overhead(requests, sentAt, doneAt));
+    if (i >= WARMUP) samples.push({ ...overhead(requests, sentAt, doneAt), lastByte: requests.at(-1).finishedAt });
     await sleep(100);
   }
   const pick = (key) => summary(samples.map((sample) => sample[key]));
-  const result = { total: pick('total'), beforeFirstRequest: pick('before'), afterLastByte: pick('after') };
+  const result = { total: pick('total'), beforeFirstRequest: pick('before'), afterLastByte: pick('after'), lastBytes: samples.map((sample) => sample.lastByte) };
   console.log(`${label}: median overhead ${result.total.median.toFixed(1)} ms (before ${result.beforeFirstRequest.median.toFixed(1)}, after ${result.afterLastByte.median.toFixed(1)})`);
   return result;
 }
@@ -161,6 +161,14 @@ async function cutroom() {
       return { sentAt, doneAt: await done };
     });
     result.newVersions = versions;
+    // Where the time after the model's last byte goes: to the server's receipt of the
+    // runtime's \`complete\`, then saving (commit, messages) until agent:complete.
+    const completes = server.log.filter((line) => line.msg === 'turn complete').slice(WARMUP);
+    result.serverSave = summary(completes.map((line) => line.saveMs));
+    result.completeTimes = completes.map((line) => line.completeAt);
+    console.log('server save', result.serverSave);
+    result.toServer = summary(result.completeTimes.map((at, index) => at - result.lastBytes[index]));
+    console.log('model last byte → server has complete', result.toServer);
     connection.close();
     return result;
   } finally {

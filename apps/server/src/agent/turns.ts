@@ -175,9 +175,11 @@ export function createChat(deps: ChatDeps, host: ChatHost) {
   /** Saves the turn: its working copy as a version, its message, the agent's state. */
   function finish(turn: Running, status: TurnStatus, error: string | undefined, workspace = host.sandbox()?.workspace) {
     if (running !== turn) return Promise.resolve();
+    const completeAt = performance.timeOrigin + performance.now();
     running = null;
     flushText(turn);
     if (turn.cancelTimer) clearTimeout(turn.cancelTimer);
+    const finishStarted = performance.now();
     const work = (async () => {
       let version: string | null = null;
       let newVersion = false;
@@ -209,7 +211,7 @@ export function createChat(deps: ChatDeps, host: ChatHost) {
       });
       host.emit({ type: 'message:saved', message: saved, queued: false });
       host.emit({ type: 'agent:complete', turnId: turn.turnId, messageId: saved.id, status, version, newVersion });
-      log.info({ turnId: turn.turnId, status, version, newVersion }, 'turn complete');
+      log.info({ turnId: turn.turnId, status, version, newVersion, saveMs: Math.round(performance.now() - finishStarted), completeAt }, 'turn complete');
       // The conversation goes with the project; never in the reply's way.
       const sandbox = host.sandbox();
       if (sandbox) {

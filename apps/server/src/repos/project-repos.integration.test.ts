@@ -1,4 +1,4 @@
-import { cp, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { isTemplateFile, templateProjectDir } from '@cutroom/template';
@@ -62,6 +62,7 @@ describe('project repos: a working copy becomes a version', () => {
     const prepared = await repos.prepare('p2');
     await prepared.publish();
     const workspace = path.join(dir, 'work');
+    await mkdir(workspace);
     const first = await repos.checkout('p2', workspace);
 
     // Unchanged: no new version.
