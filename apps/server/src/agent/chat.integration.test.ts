@@ -218,6 +218,53 @@ describe('chat with the agent', () => {
   });
 });
 
+describe('chat with the AI SDK runner on an OpenAI-compatible endpoint', () => {
+  it('edits, is refused outside src/ and public/, commits, and keeps its conversation for the next session', async () => {
+    const model = await startScriptedModelServer({ scenario: scenario('/etc/cutroom-escape'), requireApiKey: 'sk-openai-real' });
+    const server = await startTestServer({
+      environment: { AGENT_RUNNER: 'ai-sdk', OPENAI_BASE_URL: `${model.url}/v1`, OPENAI_API_KEY: 'sk-openai-real', MODEL: 'scripted' },
+      sessions: { graceMs: 500, poolSize: 0 },
+    });
+    try {
+      const owner = await server.signupWithProject('AI SDK');
+      const open = async () => {
+        const client = await connectClient(server.baseUrl, owner.cookie);
+        client.send({ type: 'session:start', projectId: owner.projectId, protocolVersion: PROTOCOL_VERSION });
+        await client.next((message) => message.type === 'session:ready');
+        return client;
+      };
+      const run = async (client: TestClient, text: string) => {
+        client.send({ type: 'message:send', text, clientMessageId: text });
+        const saved = await client.next((message) => message.type === 'message:saved' && message.clientMessageId === text);
+        const turn = await client.next((message) => message.type === 'agent:turn' && message.userMessageId === saved.message.id);
+        const complete = await client.next((message) => message.type === 'agent:complete' && message.turnId === turn.turnId);
+        const actions = client.messages.filter((m) => m.turnId === turn.turnId && m.type === 'agent:message' && m.event.kind === 'action');
+        return { complete, actions: actions.map((m) => m.event.action) };
+      };
+      let client = await open();
+      const edit = await run(client, 'Make the title say Hello');
+      expect(edit.complete).toMatchObject({ status: 'done', newVersion: true });
+      expect(edit.actions.filter((action) => action.status === 'done').map((action) => action.name)).toEqual(['read_file', 'edit_file']);
+      expect(model.requests.every((request) => request.wire === 'openai' && request.headers.authorization === 'Bearer sk-openai-real')).toBe(true);
+      const escape = await run(client, 'Try to escape');
+      expect(escape.actions.at(-1)).toMatchObject({ name: 'write_file', status: 'failed' });
+
+      client.send({ type: 'session:end' });
+      await client.close();
+      await waitFor(async () => server.sessions!.list().length === 0, 20_000);
+      client = await open();
+      const before = model.requests.length;
+      await run(client, 'Do you remember?');
+      const request = model.requests.slice(before).find((entry) => entry.userText.includes('remember'));
+      expect(JSON.stringify(request!.body)).toContain('Make the title say Hello');
+      await client.close();
+    } finally {
+      await server.close();
+      await model.close();
+    }
+  });
+});
+
 describe('chat without a model provider', () => {
   it('says exactly how to configure one, and saves nothing', async () => {
     const server = await startTestServer({ sessions: { graceMs: 500 } });
