@@ -236,10 +236,12 @@ export function createClaudeRunner(options: RunnerOptions): AgentRunner {
 
   async function launch() {
     await mkdir(configDir, { recursive: true });
+    // After the agent's process died, go on with this conversation; at first, with the project's.
+    const wanted = sessionId ?? options.resumeSessionId;
     let resume: string | undefined;
-    if (options.resumeSessionId) {
-      if (await hasTranscript(configDir, options.resumeSessionId)) resume = options.resumeSessionId;
-      else log('the saved conversation was not found; starting a new one', { sessionId: options.resumeSessionId });
+    if (wanted) {
+      if (await hasTranscript(configDir, wanted)) resume = wanted;
+      else log('the saved conversation was not found; starting a new one', { sessionId: wanted });
     }
     const input = inputQueue();
     const sdkOptions: Options = {
@@ -251,7 +253,7 @@ export function createClaudeRunner(options: RunnerOptions): AgentRunner {
       includePartialMessages: true,
       systemPrompt: { type: 'preset', preset: 'claude_code', append: agentInstructions({ workspace, runner: 'claude-agent-sdk' }) },
       ...(endpoint.model ? { model: endpoint.model } : {}),
-      ...(resume ? { resume } : { sessionId: sessionId ?? randomUUID() }),
+      ...(resume ? { resume } : { sessionId: randomUUID() }),
       hooks: { PreToolUse: [{ hooks: [confine] }] },
       // Built from scratch: the runtime's environment is not the agent's business.
       env: {
@@ -273,8 +275,10 @@ export function createClaudeRunner(options: RunnerOptions): AgentRunner {
       try {
         for await (const message of q) await handle(message);
       } catch (error) {
-        if (!closed) log('the agent process failed', error);
+        // An API error ends with a result, then the iterator throws: the process is done.
+        if (!closed) log('the agent process ended', error);
       } finally {
+        q.close();
         // The process is gone: a turn in flight fails; the next turn starts a new process.
         if (agent?.query === q) agent = null;
         const current = turn;

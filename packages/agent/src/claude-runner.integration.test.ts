@@ -1,0 +1,122 @@
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { type AgentEvent, AgentEvent as AgentEventSchema } from '@cutroom/protocol';
+import { type ScriptedModelServer, startScriptedModelServer } from '@cutroom/testkit';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createClaudeRunner } from './claude-runner.js';
+import type { AgentRunner } from './runner.js';
+
+/** The real Claude Agent SDK against the scripted model server. */
+describe('Claude Agent SDK runner', () => {
+  let dir: string;
+  let workspace: string;
+  let model: ScriptedModelServer;
+  let runner: AgentRunner;
+  const secret = () => path.join(dir, 'secret.txt');
+
+  const turn = async (prompt: string) => {
+    const events: AgentEvent[] = [];
+    const result = await runner.turn(prompt, (event) => {
+      expect(AgentEventSchema.safeParse(event).success).toBe(true);
+      events.push(event);
+    });
+    const actions = events.flatMap((event) => (event.kind === 'action' ? [event.action] : []));
+    const text = events.flatMap((event) => (event.kind === 'text' ? [event.delta] : [])).join('');
+    return { result, actions, text };
+  };
+
+  beforeAll(async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), 'claude-runner-'));
+    workspace = path.join(dir, 'work');
+    await mkdir(path.join(workspace, 'src'), { recursive: true });
+    await writeFile(path.join(workspace, 'src', 'Title.tsx'), "export const title = 'Old';\n");
+    await writeFile(secret(), 'secret');
+    await symlink(dir, path.join(workspace, 'src', 'up'));
+    model = await startScriptedModelServer({
+      scenario: {
+        rules: [
+          {
+            match: 'rename',
+            steps: [
+              { text: 'Reading. ', tools: [{ tool: 'read', path: 'src/Title.tsx' }] },
+              { tools: [{ tool: 'edit', path: 'src/Title.tsx', old: "'Old'", new: "'New'" }, { tool: 'write', path: 'src/Extra.ts', content: 'export {};\n' }] },
+              { text: 'Renamed.' },
+            ],
+          },
+          {
+            match: 'escape',
+            steps: [
+              {
+                tools: [
+                  { tool: 'write', path: path.join(dir, 'escaped.txt'), content: 'x' },
+                  { tool: 'write', path: '{{cwd}}/../escaped2.txt', content: 'x' },
+                  { tool: 'write', path: 'src/up/escaped3.txt', content: 'x' },
+                  { tool: 'read', path: 'src/up/secret.txt' },
+                ],
+              },
+              { text: 'All refused.' },
+            ],
+          },
+          { match: 'slow', steps: [{ text: 'a b c d e f g h i j k l m n o p', delayMs: 300 }] },
+          { match: '^Now break$', steps: [{ error: { status: 500, message: 'the model broke' } }] },
+        ],
+        fallback: [{ text: 'Fine.' }],
+      },
+    });
+    runner = createClaudeRunner({ workspace, stateDir: path.join(dir, 'state'), endpoint: { wire: 'anthropic', baseUrl: model.url } });
+    await runner.start();
+  });
+  afterAll(async () => {
+    await runner?.close();
+    await model?.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('streams text and file actions with diffs, and edits the working copy', async () => {
+    const { result, actions, text } = await turn('Please rename the title');
+    expect(result).toEqual({ status: 'done' });
+    expect(text).toBe('Reading. Renamed.');
+    const done = actions.filter((action) => action.status !== 'running');
+    expect(done.map((action) => [action.tool, action.path, action.status])).toEqual([
+      ['read', 'src/Title.tsx', 'done'],
+      ['edit', 'src/Title.tsx', 'done'],
+      ['write', 'src/Extra.ts', 'done'],
+    ]);
+    expect(done[1]!.diff).toContain("-export const title = 'Old';");
+    expect(done[1]!.diff).toContain("+export const title = 'New';");
+    expect(done[2]!.diff).toContain('--- /dev/null');
+    expect(await readFile(path.join(workspace, 'src', 'Title.tsx'), 'utf8')).toBe("export const title = 'New';\n");
+    expect(runner.sessionId()).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it('refuses every file tool call that leaves the working copy, and the turn goes on', async () => {
+    const { result, actions } = await turn('Try to escape');
+    expect(result.status).toBe('done');
+    const failed = actions.filter((action) => action.status === 'failed');
+    expect(failed).toHaveLength(4);
+    for (const action of failed) expect(action.error).toMatch(/outside the project folder/);
+    expect(existsSync(path.join(dir, 'escaped.txt'))).toBe(false);
+    expect(existsSync(path.join(dir, 'escaped2.txt'))).toBe(false);
+  });
+
+  it('cancels a turn, and the same agent takes the next one', async () => {
+    const running = turn('Count slow');
+    await new Promise((resolve) => setTimeout(resolve, 700));
+    runner.cancel();
+    expect((await running).result.status).toBe('cancelled');
+    expect((await turn('Hello again')).result).toEqual({ status: 'done' });
+  });
+
+  it('fails a turn on a provider error, then goes on with the same conversation', async () => {
+    const id = runner.sessionId();
+    const broken = await turn('Now break');
+    expect(broken.result.status).toBe('failed');
+    expect(broken.result.error).toContain('the model broke');
+    const before = model.requests.length;
+    expect((await turn('Still there?')).result).toEqual({ status: 'done' });
+    expect(runner.sessionId()).toBe(id);
+    expect(JSON.stringify(model.requests.slice(before).at(-1)!.body)).toContain('Please rename the title');
+  });
+});

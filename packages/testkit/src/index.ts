@@ -1,0 +1,8 @@
+export {
+  startScriptedModelServer,
+  type RecordedRequest,
+  type ScriptedModelServer,
+  type ScriptedModelServerOptions,
+} from './scripted-model-server.js';
+// `Scenario` is both the zod schema and the type.
+export { Scenario, loadScenario, type ScriptedRule, type ScriptedStep, type ScriptedToolCall } from './scenario.js';
