@@ -13,6 +13,10 @@ export const MAX_QUEUED = 10;
 export const MAX_AUTO_FIX_STREAK = 3;
 /** A cancelled turn that the agent does not end within this time is ended by the server. */
 const CANCEL_GRACE_MS = 10_000;
+/** Longest reply kept for one turn (a runaway agent must not fill memory and the database). */
+const MAX_TURN_TEXT = 200_000;
+/** Tool calls kept for one turn. */
+const MAX_TURN_ACTIONS = 500;
 /** Text deltas are sent on in batches at most this far apart (fewer frames, same stream). */
 const TEXT_FLUSH_MS = 30;
 
@@ -152,10 +156,13 @@ export function createChat(deps: ChatDeps, host: ChatHost) {
         if (!turn || turn.turnId !== message.turnId) return;
         const { event } = message;
         if (event.kind === 'text') {
-          turn.text += event.delta;
-          turn.pendingText += event.delta;
+          const delta = event.delta.slice(0, Math.max(0, MAX_TURN_TEXT - turn.text.length));
+          if (!delta) return;
+          turn.text += delta;
+          turn.pendingText += delta;
           turn.flushTimer ??= setTimeout(() => flushText(turn), TEXT_FLUSH_MS);
         } else {
+          if (!turn.actions.has(event.action.id) && turn.actions.size >= MAX_TURN_ACTIONS) return;
           flushText(turn);
           turn.actions.set(event.action.id, event.action);
           host.emit({ type: 'agent:message', turnId: turn.turnId, event });

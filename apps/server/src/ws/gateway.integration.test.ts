@@ -52,6 +52,12 @@ describe('WebSocket gateway', () => {
       [JSON.stringify({ type: 'session:start', projectId: 42 }), 'invalid_message'],
       [Buffer.from([1, 2, 3]), 'invalid_message'],
       [JSON.stringify({ type: 'message:send', text: 'x'.repeat(300 * 1024), clientMessageId: 'a' }), 'frame_too_large'],
+      [JSON.stringify({ type: 'message:send', text: '', clientMessageId: 'a' }), 'invalid_message'],
+      [JSON.stringify({ type: 'message:send', text: 'hi' }), 'invalid_message'],
+      [JSON.stringify({ type: 'message:send', text: 'hi', clientMessageId: 'a', autoFix: 'yes' }), 'invalid_message'],
+      [JSON.stringify({ type: 'message:send', text: 'hi', clientMessageId: 'a', extra: 1 }), 'invalid_message'],
+      [JSON.stringify({ type: 'message:send', text: 'hi', clientMessageId: 'a' }), 'sessions_unavailable'],
+      [JSON.stringify({ type: 'message:cancel' }), 'bad_request'],
     ];
     for (const [frame, code] of cases) {
       const reply = await exchange(socket, frame);
