@@ -31,7 +31,7 @@ message into the session and its \`result\` message.
 |---|---|---|---|
 ${row('Cutroom (runtime, bridge, model proxy, commit, store)', cutroom)}
 ${row('bare SDK, one streaming session', bareStreaming)}
-${row('bare SDK, a fresh \`query()\` per turn', bareFresh)}
+${row('bare SDK, a fresh `query()` per turn', bareFresh)}
 
 Target: median overhead ≤ 100 ms per turn — ${met ? '**met**' : '**not met**'} (${ms(cutroom.total.median)}; the bare streaming
 session alone is ${ms(bareStreaming.total.median)}, a fresh \`query()\` per turn ${ms(bareFresh.total.median)}).

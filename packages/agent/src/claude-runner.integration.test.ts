@@ -54,6 +54,7 @@ describe('Claude Agent SDK runner', () => {
                   { tool: 'write', path: '{{cwd}}/../escaped2.txt', content: 'x' },
                   { tool: 'write', path: 'src/up/escaped3.txt', content: 'x' },
                   { tool: 'read', path: 'src/up/secret.txt' },
+                  { name: 'Bash', input: { command: `touch ${path.join(dir, 'shell-ran')}` } },
                 ],
               },
               { text: 'All refused.' },
@@ -95,8 +96,11 @@ describe('Claude Agent SDK runner', () => {
     const { result, actions } = await turn('Try to escape');
     expect(result.status).toBe('done');
     const failed = actions.filter((action) => action.status === 'failed');
-    expect(failed).toHaveLength(4);
-    for (const action of failed) expect(action.error).toMatch(/outside the project folder/);
+    expect(failed).toHaveLength(5);
+    for (const action of failed.filter((call) => call.name !== 'Bash')) expect(action.error).toMatch(/outside the project folder/);
+    // No shell unless AGENT_SHELL is set.
+    expect(failed.find((call) => call.name === 'Bash')).toBeDefined();
+    expect(existsSync(path.join(dir, 'shell-ran'))).toBe(false);
     expect(existsSync(path.join(dir, 'escaped.txt'))).toBe(false);
     expect(existsSync(path.join(dir, 'escaped2.txt'))).toBe(false);
   });
@@ -118,5 +122,19 @@ describe('Claude Agent SDK runner', () => {
     expect((await turn('Still there?')).result).toEqual({ status: 'done' });
     expect(runner.sessionId()).toBe(id);
     expect(JSON.stringify(model.requests.slice(before).at(-1)!.body)).toContain('Please rename the title');
+  });
+
+  it('runs a shell only when configured (AGENT_SHELL)', async () => {
+    model.setScenario({
+      rules: [{ match: 'shell', steps: [{ tools: [{ name: 'Bash', input: { command: 'echo ran > src/shell.txt' } }] }, { text: 'Ran it.' }] }],
+    });
+    const shellRunner = createClaudeRunner({ workspace, stateDir: path.join(dir, 'state-shell'), endpoint: { wire: 'anthropic', baseUrl: model.url }, shell: true });
+    try {
+      const result = await shellRunner.turn('Use the shell', () => {});
+      expect(result.status).toBe('done');
+      expect(await readFile(path.join(workspace, 'src', 'shell.txt'), 'utf8')).toBe('ran\n');
+    } finally {
+      await shellRunner.close();
+    }
   });
 });

@@ -127,6 +127,7 @@ export function createClaudeRunner(options: RunnerOptions): AgentRunner {
     const deny = (reason: string) => ({
       hookSpecificOutput: { hookEventName: 'PreToolUse' as const, permissionDecision: 'deny' as const, permissionDecisionReason: reason },
     });
+    if (input.tool_name === 'Bash' && options.shell) return {};
     if (!(input.tool_name in toolKinds)) return deny(`The ${input.tool_name} tool is not available here.`);
     try {
       for (const key of ['file_path', 'path', 'notebook_path']) {
@@ -246,8 +247,8 @@ export function createClaudeRunner(options: RunnerOptions): AgentRunner {
     const input = inputQueue();
     const sdkOptions: Options = {
       cwd: workspace,
-      tools: CLAUDE_TOOLS,
-      allowedTools: CLAUDE_TOOLS,
+      tools: options.shell ? [...CLAUDE_TOOLS, 'Bash'] : CLAUDE_TOOLS,
+      allowedTools: options.shell ? [...CLAUDE_TOOLS, 'Bash'] : CLAUDE_TOOLS,
       permissionMode: 'acceptEdits',
       settingSources: [],
       includePartialMessages: true,

@@ -15,6 +15,11 @@ export type RunnerOptions = {
   stateDir: string;
   /** The server's model proxy for this session (never a provider's own URL or key). */
   endpoint: ModelEndpoint;
+  /**
+   * Give the agent a shell (Claude runner: Bash). A shell is not confined to the working
+   * copy the way file tools are: only for trusted setups (AGENT_SHELL).
+   */
+  shell?: boolean;
   /** The conversation to go on with (from an earlier session of the project). */
   resumeSessionId?: string;
   /** Diagnostics; never user-facing. */

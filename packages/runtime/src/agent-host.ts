@@ -21,6 +21,7 @@ export function createAgentHost(settings: { workspace: string; stateDir: string;
         stateDir: settings.stateDir,
         endpoint: message.endpoint,
         resumeSessionId: message.resumeSessionId,
+        shell: message.shell ?? false,
         log,
       });
       runner.onSessionId((agentSessionId) => send({ type: 'session_id', agentSessionId }));

@@ -3,6 +3,9 @@ import { useEffect, useRef, useState } from 'react';
 import { createRoot } from 'react-dom/client';
 // `@project` is the working copy's `src/` (resolved by the runtime's Vite plugin).
 import { compositions as initialCompositions } from '@project/compositions';
+// The URL the page loads that module from: where the working copy's `src/` is served.
+import compositionsUrl from '@project/compositions?url';
+import type { ErrorPayload } from 'vite';
 
 /**
  * The preview page: plays the project's first composition in the Remotion Player, in a
@@ -15,16 +18,73 @@ type Outgoing =
   | { type: 'remotion:ready'; compositionId: string; durationInFrames: number; fps: number; width: number; height: number }
   | { type: 'remotion:sequences'; sequences: { id: string; name: string; from: number; durationInFrames: number; depth: number }[] }
   | { type: 'remotion:frame'; frame: number; playing: boolean }
-  | { type: 'remotion:error'; message: string; stack: string | null };
+  | { type: 'remotion:error'; message: string; stack: string | null; componentStack: string | null; file: string | null };
 
 const post = (message: Outgoing) => window.parent.postMessage(message, '*');
-const reportError = (error: { message?: string; stack?: string } | undefined, fallback: string) =>
-  post({ type: 'remotion:error', message: String(error?.message ?? fallback).slice(0, 10_000), stack: error?.stack?.slice(0, 50_000) ?? null });
+
+/*
+ * Errors name the project's files by the URLs the page loads them from
+ * (`http://…/s/<id>/@fs/<working copy>/src/scenes/TitleScene.tsx?t=…:12:5`) or, for
+ * build errors, by their path on disk. Reports name them relative to the working copy
+ * (`src/scenes/TitleScene.tsx:12:5`): shorter, the same in every sandbox, and what the
+ * agent's tools take.
+ */
+const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+const projectRoots = (() => {
+  const href = new URL(compositionsUrl, location.href).href;
+  const at = href.lastIndexOf('/src/compositions');
+  if (at < 0) return [];
+  const url = href.slice(0, at + 1);
+  const roots = [url];
+  const fs = new URL(url).pathname.indexOf('/@fs/');
+  if (fs >= 0) roots.push(decodeURIComponent(new URL(url).pathname.slice(fs + '/@fs'.length)));
+  return roots;
+})();
+// A root, then a path (kept), then a query such as Vite's `?t=…` (dropped).
+const projectPaths = projectRoots.map((root) => new RegExp(`${escapeRegExp(root)}([^\\s?:)'"]+)(\\?[^\\s:)'"]*)?`, 'g'));
+const relativise = (text: string) => projectPaths.reduce((result, pattern) => result.replace(pattern, '$1'), text);
+
+/** The first project file a (relativised) stack names, without its line and column. */
+const projectFile = (stack: string | null) => stack?.match(/(?:^|[\s(@])(src\/[^\s?:)'"]+)/m)?.[1] ?? null;
+
+/** React's component stacks, from the root's error callbacks, for the report of the same error. */
+const componentStacks = new WeakMap<object, string>();
+
+type ErrorLike = { message?: unknown; stack?: unknown } | null | undefined;
+
+function reportError(error: unknown, fallback: string, details: { file?: string | null; extraStack?: string } = {}) {
+  const known = typeof error === 'object' && error !== null ? (error as ErrorLike) : undefined;
+  let message = relativise(String(known?.message ?? (typeof error === 'string' ? error : fallback)));
+  // Build errors also name the file relative to the server's folder (`../…/src/x.tsx`).
+  if (details.file) message = message.replace(new RegExp(`[^\\s\\[\\](),'"]*/${escapeRegExp(details.file)}`, 'g'), details.file);
+  const rawStack = [details.extraStack, typeof known?.stack === 'string' ? known.stack : undefined].filter(Boolean).join('\n');
+  const stack = rawStack ? relativise(rawStack) : null;
+  const rawComponentStack = known ? componentStacks.get(known) : undefined;
+  const componentStack = rawComponentStack ? relativise(rawComponentStack).replace(/^\n+/, '') : null;
+  post({
+    type: 'remotion:error',
+    message: message.slice(0, 10_000),
+    stack: stack?.slice(0, 50_000) ?? null,
+    componentStack: componentStack?.slice(0, 50_000) ?? null,
+    file: details.file ?? projectFile(stack) ?? projectFile(componentStack),
+  });
+}
 
 window.addEventListener('error', (event) => reportError(event.error, event.message));
 window.addEventListener('unhandledrejection', (event) => reportError(event.reason, 'Unhandled promise rejection'));
+/** A hot update failed to build (Vite reports it before the update is over). */
+let updateFailed = false;
 if (import.meta.hot) {
-  import.meta.hot.on('vite:error', (payload: { err: { message: string; stack?: string } }) => reportError(payload.err, 'Build error'));
+  import.meta.hot.on('vite:beforeUpdate', () => {
+    updateFailed = false;
+  });
+  import.meta.hot.on('vite:error', ({ err }: ErrorPayload) => {
+    updateFailed = true;
+    // A build error names the file on disk (`loc.file`, else the module id).
+    const onDisk = (err.loc?.file ?? err.id)?.replace(/\?.*$/, '');
+    const file = onDisk ? relativise(onDisk) : null;
+    reportError(err, 'Build error', { file: file && !file.startsWith('/') ? file : null, extraStack: err.frame });
+  });
 }
 
 type RegisteredSequence = { id: string; displayName: string; from: number; duration: number; parent: string | null; showInTimeline: boolean };
@@ -56,10 +116,12 @@ function placeSequences(sequences: RegisteredSequence[]) {
  * browser tests fail if an upgrade drops it.
  */
 let lastSequences = '';
-const reportSequences = (sequences: RegisteredSequence[]) => {
+let lastRegistered: RegisteredSequence[] = [];
+const reportSequences = (sequences: RegisteredSequence[], { force = false } = {}) => {
+  lastRegistered = sequences;
   const placed = placeSequences(sequences);
   const serialized = JSON.stringify(placed);
-  if (serialized === lastSequences) return;
+  if (serialized === lastSequences && !force) return;
   lastSequences = serialized;
   post({ type: 'remotion:sequences', sequences: placed });
 };
@@ -78,6 +140,11 @@ if (import.meta.hot) {
   import.meta.hot.on('vite:afterUpdate', () => {
     // React Refresh applies the new components a moment after the update: remount after it.
     if (showingError) setTimeout(() => remount?.(), 150);
+    // An update that fixed a build error leaves the Player as it was, sequences and all:
+    // say again what plays, so that the app knows the preview works (it clears errors then).
+    setTimeout(() => {
+      if (!showingError && !updateFailed) reportSequences(lastRegistered, { force: true });
+    }, 600);
   });
 }
 
@@ -170,6 +237,9 @@ const PreviewPlayer: React.FC<{ compositions: CompositionList }> = ({ compositio
       style={{ width: '100%', height: '100%' }}
       controls
       loop
+      // The Player focuses itself for its space-key shortcut when it loads and plays; in
+      // the app that steals keyboard focus from the page around the iframe.
+      spaceKeyToPlayOrPause={false}
       acknowledgeRemotionLicense
       errorFallback={({ error }) => <RenderError error={error} />}
     />
@@ -179,7 +249,20 @@ const PreviewPlayer: React.FC<{ compositions: CompositionList }> = ({ compositio
 
 const container = document.getElementById('root');
 if (container) {
-  const root = createRoot(container);
+  const root = createRoot(container, {
+    // The Player's error boundary caught it: keep React's component stack for the report.
+    onCaughtError(error, info) {
+      console.error(error);
+      if (typeof error === 'object' && error !== null && info.componentStack) componentStacks.set(error, info.componentStack);
+      showingError = true;
+      reportError(error, 'The composition failed');
+    },
+    onUncaughtError(error, info) {
+      console.error(error);
+      if (typeof error === 'object' && error !== null && info.componentStack) componentStacks.set(error, info.componentStack);
+      reportError(error, 'The preview failed');
+    },
+  });
   root.render(<PreviewPlayer compositions={initialCompositions} />);
   // An edit of the composition list (new scene, other duration) re-renders in place
   // instead of reloading the page.

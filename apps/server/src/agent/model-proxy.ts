@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import { Readable } from 'node:stream';
+import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import type { Logger } from 'pino';
 import type { ModelEndpoint } from '@cutroom/protocol';
 import type { ModelProvider } from '../config.js';
@@ -92,7 +93,7 @@ export function createModelProxy(settings: { provider: ModelProvider; logger: Lo
     });
     response.writeHead(upstream.status, responseHeaders);
     if (upstream.body) {
-      const stream = Readable.fromWeb(upstream.body as import('node:stream/web').ReadableStream);
+      const stream = Readable.fromWeb(upstream.body as WebReadableStream);
       stream.on('error', () => response.destroy());
       stream.pipe(response);
       await new Promise((resolve) => response.on('close', resolve));

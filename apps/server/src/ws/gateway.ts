@@ -10,6 +10,7 @@ import {
 import type { ProjectService } from '../projects/project-service.js';
 import { ChatRefusal } from '../agent/turns.js';
 import { type SessionClient, SessionLimitError, type SessionManager } from '../sessions/session-manager.js';
+import type { UserSockets } from './user-sockets.js';
 
 /** A connection that answers no ping for this long is dropped (and its session detached). */
 const HEARTBEAT_MS = 30_000;
@@ -30,6 +31,8 @@ export function registerGateway(
     projects: ProjectService;
     currentUser: (request: FastifyRequest) => Promise<User | null>;
     sessions?: SessionManager;
+    /** Every connection is registered here for the user's own events (exports, thumbnails). */
+    userSockets?: UserSockets;
   },
 ) {
   app.get('/ws', { websocket: true }, (socket: WebSocket, request) => {
@@ -39,10 +42,12 @@ export function registerGateway(
       if (socket.readyState === socket.OPEN) socket.send(JSON.stringify(message));
     };
     const client: SessionClient = { userId: user.id, send };
+    const unregister = deps.userSockets?.add(user.id, send);
     let closed = false;
     socket.on('close', () => {
       closed = true;
       clearInterval(heartbeat);
+      unregister?.();
       deps.sessions?.detach(client);
     });
 
@@ -137,15 +142,19 @@ export function registerGateway(
           try {
             await deps.sessions.sendMessage(client, message);
           } catch (error) {
-            if (!(error instanceof ChatRefusal)) throw error;
-            send({ type: 'error', code: error.code, message: error.message, clientMessageId: message.clientMessageId });
+            if (error instanceof ChatRefusal) {
+              send({ type: 'error', code: error.code, message: error.message, clientMessageId: message.clientMessageId });
+            } else {
+              // The sender gets its text back whatever went wrong.
+              log.error({ err: error }, 'message:send failed');
+              send({ type: 'error', code: 'internal', message: 'Your message could not be saved. Try again.', clientMessageId: message.clientMessageId });
+            }
           }
           return;
         }
         case 'message:cancel':
-          if (!deps.sessions?.cancelTurn(client)) {
-            send({ type: 'error', code: 'bad_request', message: 'No turn is running.' });
-          }
+          // Nothing running (the turn may have just ended): nothing to do.
+          deps.sessions?.cancelTurn(client);
           return;
       }
     }

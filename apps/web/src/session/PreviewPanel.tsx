@@ -1,11 +1,13 @@
 import { AppToPreview, PreviewToApp, type PreviewSequence } from '@cutroom/protocol';
-import { useCallback, useEffect, useRef, useState } from 'react';
+import { useCallback, useEffect, useEffectEvent, useRef, useState } from 'react';
 import { Button } from '../components/Button';
 import { Spinner } from '../components/Spinner';
 import type { SessionView } from './use-session';
 
 type Composition = Extract<PreviewToApp, { type: 'remotion:ready' }>;
-type PreviewError = { id: number; message: string; stack: string | null };
+/** What the preview says about an error (see `remotion:error`). */
+export type PreviewErrorReport = { message: string; stack: string | null; componentStack: string | null; file: string | null };
+type PreviewError = PreviewErrorReport & { id: number };
 
 const formatTime = (frame: number, fps: number) => {
   const seconds = frame / fps;
@@ -17,8 +19,20 @@ const formatTime = (frame: number, fps: number) => {
  * (`allow-scripts` only: no same-origin, so project code can touch nothing of the
  * app), play/pause, the timeline of the video's sequences with a playhead, and the
  * preview's errors. Messages from the iframe count only when they come from its window.
+ * `onError` hears every error report and `onRecover` that the video renders again
+ * (its sequences mounted), for automatic fixes.
  */
-export function PreviewPanel({ view, onRestart }: { view: SessionView; onRestart: () => void }) {
+export function PreviewPanel({
+  view,
+  onRestart,
+  onError,
+  onRecover,
+}: {
+  view: SessionView;
+  onRestart: () => void;
+  onError?: (error: PreviewErrorReport) => void;
+  onRecover?: () => void;
+}) {
   const iframeRef = useRef<HTMLIFrameElement>(null);
   const [composition, setComposition] = useState<Composition | null>(null);
   const [sequences, setSequences] = useState<PreviewSequence[]>([]);
@@ -26,7 +40,9 @@ export function PreviewPanel({ view, onRestart }: { view: SessionView; onRestart
   const [playing, setPlaying] = useState(false);
   const [errors, setErrors] = useState<PreviewError[]>([]);
   const nextErrorId = useRef(1);
-  const previewUrl = view.phase === 'ready' || view.phase === 'reconnecting' ? view.previewUrl : undefined;
+  const previewUrl = previewUrlOf(view);
+  const reportError = useEffectEvent((error: PreviewErrorReport) => onError?.(error));
+  const reportRecovery = useEffectEvent(() => onRecover?.());
 
   useEffect(() => {
     const onMessage = (event: MessageEvent) => {
@@ -42,19 +58,26 @@ export function PreviewPanel({ view, onRestart }: { view: SessionView; onRestart
         case 'remotion:sequences':
           setSequences(message.sequences);
           // Sequences mounted again: the composition renders, so past errors are over.
-          if (message.sequences.length > 0) setErrors([]);
+          if (message.sequences.length > 0) {
+            setErrors([]);
+            reportRecovery();
+          }
           return;
         case 'remotion:frame':
           setFrame(message.frame);
           setPlaying(message.playing);
           return;
-        case 'remotion:error':
-          setErrors((current) =>
-            current.at(-1)?.message === message.message
-              ? current
-              : [...current.slice(-4), { id: nextErrorId.current++, message: message.message, stack: message.stack }],
-          );
+        case 'remotion:error': {
+          const error: PreviewErrorReport = {
+            message: message.message,
+            stack: message.stack,
+            componentStack: message.componentStack ?? null,
+            file: message.file ?? null,
+          };
+          setErrors((current) => (current.at(-1)?.message === error.message ? current : [...current.slice(-4), { ...error, id: nextErrorId.current++ }]));
+          reportError(error);
           return;
+        }
       }
     };
     window.addEventListener('message', onMessage);
@@ -94,8 +117,16 @@ export function PreviewPanel({ view, onRestart }: { view: SessionView; onRestart
           </div>
           {errors.map((error) => (
             <details key={error.id} className="text-red-200/90">
-              <summary className="cursor-pointer font-mono text-xs">{error.message}</summary>
+              <summary className="cursor-pointer font-mono text-xs">
+                {error.message}
+                {error.file && <span className="ml-2 text-red-300/70">({error.file})</span>}
+              </summary>
               {error.stack && <pre className="mt-1 overflow-x-auto whitespace-pre-wrap font-mono text-[11px] text-red-300/80">{error.stack}</pre>}
+              {error.componentStack && (
+                <pre aria-label="Component stack" className="mt-1 overflow-x-auto whitespace-pre-wrap font-mono text-[11px] text-red-300/60">
+                  {error.componentStack}
+                </pre>
+              )}
             </details>
           ))}
         </div>
@@ -128,6 +159,9 @@ export function PreviewPanel({ view, onRestart }: { view: SessionView; onRestart
     </section>
   );
 }
+
+/** The preview the iframe shows (kept while reconnecting). */
+export const previewUrlOf = (view: SessionView) => (view.phase === 'ready' || view.phase === 'reconnecting' ? view.previewUrl : undefined);
 
 function Timeline({ sequences, durationInFrames, frame, onSeek }: { sequences: PreviewSequence[]; durationInFrames: number; frame: number; onSeek: (frame: number) => void }) {
   const trackRef = useRef<HTMLDivElement>(null);

@@ -1,4 +1,4 @@
-import { PROTOCOL_VERSION, ServerMessage, decodeMessage, type ClientMessage } from '@cutroom/protocol';
+import { PROTOCOL_VERSION, ServerMessage, decodeMessage, type ClientMessage, type ErrorCode } from '@cutroom/protocol';
 import { useCallback, useEffect, useRef, useState } from 'react';
 import { api } from '../api/client';
 
@@ -10,25 +10,84 @@ export type SessionView =
   | { phase: 'ended'; reason: string }
   | { phase: 'error'; message: string; canRestart: boolean };
 
+/** What subscribers hear: every message of the server, and the loss of the connection. */
+export type SessionEvent = ServerMessage | { type: 'connection:lost' };
+export type SessionListener = (event: SessionEvent) => void;
+
+/** The live session as the page's parts use it (see `useSession`). */
+export type Session = {
+  view: SessionView;
+  restart: () => void;
+  /** Sends on the open connection; false when there is none (nothing was sent). */
+  send: (message: ClientMessage) => boolean;
+  /** Hears every event after the session's own handling; returns the unsubscribe. */
+  subscribe: (listener: SessionListener) => () => void;
+};
+
 const backoff = (attempt: number) => Math.min(5_000, 400 * 2 ** attempt);
+
+/** Errors about the chat, not the session: the chat shows them, the preview goes on. */
+const chatErrorCodes = new Set<ErrorCode>(['agent_unavailable', 'queue_full', 'auto_fix_limit']);
 
 /**
  * The project's live session over `/ws`: joins it, follows its lifecycle, and on a lost
  * connection reconnects with `lastSeq` so nothing is missed or repeated. Leaving the
- * page sends `session:end` (the server keeps the sandbox for its grace period).
+ * page sends `session:end` (the server keeps the sandbox for its grace period). The same
+ * connection carries the chat: `send` and `subscribe` (see `useChat`).
  */
-export function useSession(projectId: string) {
+export function useSession(projectId: string): Session {
   const [view, setView] = useState<SessionView>({ phase: 'connecting' });
   const socketRef = useRef<WebSocket | null>(null);
   const lastSeq = useRef<number | undefined>(undefined);
   const previewUrl = useRef<string | undefined>(undefined);
   const sessionId = useRef<string | undefined>(undefined);
   const [generation, setGeneration] = useState(0);
+  const listeners = useRef(new Set<SessionListener>());
 
   useEffect(() => {
+    const subscribers = listeners.current;
     let disposed = false;
     let attempt = 0;
     let timer: ReturnType<typeof setTimeout> | undefined;
+
+    const handle = (message: ServerMessage) => {
+      switch (message.type) {
+        case 'session:status':
+          if (message.state === 'starting') setView({ phase: 'starting', sessionId: message.sessionId });
+          else if (message.state === 'error') setView({ phase: 'error', message: message.reason ?? 'The session failed.', canRestart: true });
+          else if ((message.state === 'running' || message.state === 'grace') && previewUrl.current) {
+            setView({ phase: 'ready', sessionId: message.sessionId, previewUrl: previewUrl.current });
+          }
+          return;
+        case 'session:ready':
+          previewUrl.current = message.previewUrl;
+          setView({ phase: 'ready', sessionId: message.sessionId, previewUrl: message.previewUrl });
+          return;
+        case 'session:joined':
+          // After any replay: where the session is now (a reconnect may have missed nothing).
+          if ((message.state === 'running' || message.state === 'grace') && previewUrl.current) {
+            setView({ phase: 'ready', sessionId: message.sessionId, previewUrl: previewUrl.current });
+          } else if (message.state === 'starting') {
+            setView({ phase: 'starting', sessionId: message.sessionId });
+          }
+          return;
+        case 'session:ended':
+          previewUrl.current = undefined;
+          setView({ phase: 'ended', reason: message.reason });
+          return;
+        case 'error':
+          if (message.code === 'session_failed') return; // the status event says it
+          // An answer to a chat message (it carries the message's id) or about the chat.
+          if (message.clientMessageId !== undefined || chatErrorCodes.has(message.code)) return;
+          setView({
+            phase: 'error',
+            message: message.message,
+            canRestart: message.code !== 'not_found' && message.code !== 'protocol_mismatch',
+          });
+          if (message.code === 'too_many_sessions') sessionId.current = undefined;
+          return;
+      }
+    };
 
     const connect = () => {
       const url = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws`;
@@ -45,46 +104,15 @@ export function useSession(projectId: string) {
         const message = decodeMessage(ServerMessage, String(event.data));
         if (!message) return;
         if ('seq' in message && typeof message.seq === 'number') lastSeq.current = Math.max(lastSeq.current ?? 0, message.seq);
-        if (message.type !== 'error') sessionId.current = message.type === 'session:ended' ? undefined : message.sessionId;
-        switch (message.type) {
-          case 'session:status':
-            if (message.state === 'starting') setView({ phase: 'starting', sessionId: message.sessionId });
-            else if (message.state === 'error') setView({ phase: 'error', message: message.reason ?? 'The session failed.', canRestart: true });
-            else if ((message.state === 'running' || message.state === 'grace') && previewUrl.current) {
-              setView({ phase: 'ready', sessionId: message.sessionId, previewUrl: previewUrl.current });
-            }
-            return;
-          case 'session:ready':
-            previewUrl.current = message.previewUrl;
-            setView({ phase: 'ready', sessionId: message.sessionId, previewUrl: message.previewUrl });
-            return;
-          case 'session:joined':
-            // After any replay: where the session is now (a reconnect may have missed nothing).
-            if ((message.state === 'running' || message.state === 'grace') && previewUrl.current) {
-              setView({ phase: 'ready', sessionId: message.sessionId, previewUrl: previewUrl.current });
-            } else if (message.state === 'starting') {
-              setView({ phase: 'starting', sessionId: message.sessionId });
-            }
-            return;
-          case 'session:ended':
-            previewUrl.current = undefined;
-            setView({ phase: 'ended', reason: message.reason });
-            return;
-          case 'error':
-            if (message.code === 'session_failed') return; // the status event says it
-            if (message.code === 'agent_unavailable') return;
-            setView({
-              phase: 'error',
-              message: message.message,
-              canRestart: message.code !== 'not_found' && message.code !== 'protocol_mismatch',
-            });
-            if (message.code === 'too_many_sessions') sessionId.current = undefined;
-            return;
-        }
+        if (message.type === 'session:ended') sessionId.current = undefined;
+        else if ('sessionId' in message) sessionId.current = message.sessionId;
+        handle(message);
+        for (const listener of subscribers) listener(message);
       };
       socket.onclose = () => {
         if (disposed || socketRef.current !== socket) return;
         setView({ phase: 'reconnecting', previewUrl: previewUrl.current, attempt });
+        for (const listener of subscribers) listener({ type: 'connection:lost' });
         // Refused before it opened, again and again: perhaps the sign-in is gone. Asking
         // the API says so (a 401 there sends the app to the sign-in page).
         if (!opened && attempt >= 2) void api('GET /api/auth/me').catch(() => {});
@@ -98,6 +126,7 @@ export function useSession(projectId: string) {
       clearTimeout(timer);
       const socket = socketRef.current;
       socketRef.current = null;
+      for (const listener of subscribers) listener({ type: 'connection:lost' });
       if (socket?.readyState === WebSocket.OPEN) socket.send(JSON.stringify({ type: 'session:end' } satisfies ClientMessage));
       socket?.close();
     };
@@ -118,5 +147,19 @@ export function useSession(projectId: string) {
     }
   }, [view.phase]);
 
-  return { view, restart };
+  const send = useCallback((message: ClientMessage) => {
+    const socket = socketRef.current;
+    if (socket?.readyState !== WebSocket.OPEN) return false;
+    socket.send(JSON.stringify(message));
+    return true;
+  }, []);
+
+  const subscribe = useCallback((listener: SessionListener) => {
+    listeners.current.add(listener);
+    return () => {
+      listeners.current.delete(listener);
+    };
+  }, []);
+
+  return { view, restart, send, subscribe };
 }
