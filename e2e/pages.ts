@@ -77,3 +77,49 @@ export class ProjectsPage {
     }
   }
 }
+
+/** The History tab of a project page: versions, a version's changes, restore and undo. */
+export class ProjectHistory {
+  constructor(private readonly page: Page) {}
+
+  async open() {
+    await this.page.getByRole('tab', { name: 'History' }).click();
+    await this.region().waitFor();
+  }
+
+  region() {
+    return this.page.getByRole('region', { name: 'History' });
+  }
+
+  versions() {
+    return this.region().getByRole('list', { name: 'Versions' }).getByRole('listitem');
+  }
+
+  /** The listed version whose message is `message`. */
+  version(message: string) {
+    return this.versions().filter({ hasText: message });
+  }
+
+  async select(message: string) {
+    await this.version(message).getByRole('button').click();
+  }
+
+  /** The selected version's changes. */
+  changes(message: string) {
+    return this.page.getByRole('region', { name: `Changes in ${message}` });
+  }
+
+  async restore(message: string) {
+    await this.changes(message).getByRole('button', { name: 'Restore this version' }).click();
+    const dialog = this.page.getByRole('dialog', { name: 'Restore version' });
+    await dialog.getByRole('button', { name: 'Restore', exact: true }).click();
+    await dialog.waitFor({ state: 'hidden' });
+  }
+
+  async undo() {
+    await this.region().getByRole('button', { name: 'Undo last change' }).click();
+    const dialog = this.page.getByRole('dialog', { name: 'Undo last change' });
+    await dialog.getByRole('button', { name: 'Undo', exact: true }).click();
+    await dialog.waitFor({ state: 'hidden' });
+  }
+}

@@ -10,6 +10,8 @@ import { type Config, modelProvider, previewOrigin } from './config.js';
 import { registerApiRoutes } from './http/api-routes.js';
 import { installErrorHandling } from './http/error-handler.js';
 import { createHandlers } from './http/handlers.js';
+import type { ExportService } from './exports/export-service.js';
+import { registerExportFileRoutes } from './exports/export-routes.js';
 import { installOriginGuard } from './http/origin-guard.js';
 import { registerWebApp } from './http/web-app.js';
 import { createProjectService } from './projects/project-service.js';
@@ -17,6 +19,7 @@ import type { ProjectRepos } from './repos/project-repos.js';
 import type { SessionManager } from './sessions/session-manager.js';
 import type { Store } from './store/store.js';
 import { registerGateway } from './ws/gateway.js';
+import type { UserSockets } from './ws/user-sockets.js';
 
 /** Largest REST body accepted, in bytes. */
 export const BODY_LIMIT = 64 * 1024;
@@ -35,6 +38,10 @@ export type AppDeps = {
   sessions?: SessionManager;
   /** The agents' saved conversations (removed with their project). */
   agentState?: AgentStateStore;
+  /** Exports and thumbnails; without it the export routes answer 404. */
+  exports?: ExportService;
+  /** Open /ws connections by user, for the user's own events (exports, thumbnails). */
+  userSockets?: UserSockets;
 };
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
@@ -81,7 +88,16 @@ export async function buildApp(deps: AppDeps) {
   installOriginGuard(app, deps.allowedOrigins);
 
   const auth = deps.auth ?? createAuthService(store, deps.authLimits);
-  const projects = createProjectService({ store, repos, logger, agentState: deps.agentState });
+  const exports = deps.exports;
+  const onNewVersion = exports ? exports.versionLanded : undefined;
+  const projects = createProjectService({
+    store,
+    repos,
+    logger,
+    agentState: deps.agentState,
+    onNewVersion,
+    onDeleted: exports ? (projectId) => exports.projectDeleted(projectId) : undefined,
+  });
   const provider = modelProvider(config);
   const currentUser = async (request: FastifyRequest): Promise<User | null> =>
     auth.userForToken(request.cookies[SESSION_COOKIE]);
@@ -93,8 +109,13 @@ export async function buildApp(deps: AppDeps) {
       version: deps.version,
       cookieSecure: config.cookieSecure,
       agent: { runner: provider.runner, configured: provider.configured, message: provider.message },
+      repos,
+      sessions: deps.sessions,
+      onNewVersion,
+      exports,
     }), currentUser);
-  registerGateway(app, { projects, currentUser, sessions: deps.sessions });
+  if (exports) registerExportFileRoutes(app, { exports, currentUser });
+  registerGateway(app, { projects, currentUser, sessions: deps.sessions, userSockets: deps.userSockets });
   await registerWebApp(app, config.webDistDir);
 
   const housekeeping = setInterval(() => {

@@ -34,6 +34,8 @@ const Environment = z.object({
   STORAGE_URL: optionalText.pipe(url(['file:', 's3:']).optional()),
   SANDBOX_DRIVER: z.enum(['local', 'docker', 'kubernetes']).default('local'),
   AGENT_RUNNER: z.enum(['claude-agent-sdk', 'ai-sdk']).default('claude-agent-sdk'),
+  /** Give the Claude agent a shell (Bash). Off by default: a shell is not confined to the working copy. */
+  AGENT_SHELL: z.enum(['true', 'false', '1', '0']).default('false'),
   ANTHROPIC_API_KEY: optionalText,
   ANTHROPIC_BASE_URL: optionalText.pipe(url(['http:', 'https:']).optional()),
   OPENAI_BASE_URL: optionalText.pipe(url(['http:', 'https:']).optional()),
@@ -61,6 +63,9 @@ const Environment = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** Where the built web app is; defaults to `apps/web/dist` of this checkout. */
   WEB_DIST_DIR: optionalText,
+  /** Renders (exports and thumbnails) running at once on the whole server, and exports of one user. */
+  EXPORT_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(1),
+  EXPORT_CONCURRENCY_PER_USER: z.coerce.number().int().min(1).max(64).default(1),
 });
 
 export type Config = {
@@ -72,6 +77,7 @@ export type Config = {
   storageUrl: string;
   sandboxDriver: 'local';
   agentRunner: 'claude-agent-sdk' | 'ai-sdk';
+  agentShell: boolean;
   provider: {
     anthropicApiKey?: string;
     anthropicBaseUrl?: string;
@@ -93,6 +99,9 @@ export type Config = {
   cookieSecure: boolean;
   logLevel: string;
   webDistDir: string;
+  /** Renders running at once on the server (exports and thumbnails), and exports per user. */
+  exportConcurrency: number;
+  exportConcurrencyPerUser: number;
 };
 
 export class ConfigError extends Error {
@@ -148,6 +157,7 @@ export function loadConfig(environment: Record<string, string | undefined> = pro
     storageUrl,
     sandboxDriver: env.SANDBOX_DRIVER,
     agentRunner: env.AGENT_RUNNER,
+    agentShell: env.AGENT_SHELL === 'true' || env.AGENT_SHELL === '1',
     provider: {
       anthropicApiKey: env.ANTHROPIC_API_KEY,
       anthropicBaseUrl: env.ANTHROPIC_BASE_URL,
@@ -168,6 +178,8 @@ export function loadConfig(environment: Record<string, string | undefined> = pro
     cookieSecure: env.COOKIE_SECURE === 'true' || env.COOKIE_SECURE === '1',
     logLevel: env.LOG_LEVEL,
     webDistDir: env.WEB_DIST_DIR ? path.resolve(env.WEB_DIST_DIR) : defaultWebDist,
+    exportConcurrency: env.EXPORT_CONCURRENCY,
+    exportConcurrencyPerUser: env.EXPORT_CONCURRENCY_PER_USER,
   };
 }
 

@@ -8,12 +8,14 @@ import { createAuthService } from './auth/auth-service.js';
 import { createAgentStateStore } from './agent/agent-state.js';
 import { createModelProxy } from './agent/model-proxy.js';
 import { ConfigError, allowedOrigins, loadConfig, modelProvider, previewOrigin } from './config.js';
+import { createExportService } from './exports/export-service.js';
 import { createProjectRepos } from './repos/project-repos.js';
 import { createLocalDriver } from './sessions/local-driver.js';
 import { createPreviewProxy } from './sessions/preview-proxy.js';
 import { createPreviewTokens } from './sessions/preview-tokens.js';
 import { createSessionManager } from './sessions/session-manager.js';
 import { openStore } from './store/store.js';
+import { createUserSockets } from './ws/user-sockets.js';
 
 const version = (
   JSON.parse(readFileSync(path.resolve(import.meta.dirname, '..', '..', '..', 'package.json'), 'utf8')) as {
@@ -59,6 +61,21 @@ async function main() {
   // No session survives a restart: every sandbox on disk is an orphan now.
   await driver.reap();
 
+  const userSockets = createUserSockets();
+  const exports = createExportService({
+    store,
+    repos,
+    logger: logger.child({ component: 'exports' }),
+    dataDir: config.dataDir,
+    storageUrl: config.storageUrl,
+    chromiumPath: config.chromiumPath,
+    concurrency: config.exportConcurrency,
+    perUserConcurrency: config.exportConcurrencyPerUser,
+    notify: userSockets.send,
+  });
+  // Renders a crash interrupted are failed and their processes reaped; missing thumbnails are queued.
+  await exports.start();
+
   let appPort = config.port;
   let previewPort = config.previewPort;
   const auth = createAuthService(store);
@@ -77,10 +94,10 @@ async function main() {
     maxPerUser: config.sessionMaxPerUser,
     maxTotal: config.sessionMax,
     previewOrigin: () => previewOrigin(config, previewPort),
-    chat: { store, repos, agentState, provider, modelProxy, logger: logger.child({ component: 'chat' }) },
+    chat: { store, repos, agentState, provider, modelProxy, shell: config.agentShell, logger: logger.child({ component: 'chat' }), onNewVersion: exports.versionLanded },
   });
   let origins = allowedOrigins(config, appPort);
-  const app = await buildApp({ config, store, repos, logger, version, auth, sessions, agentState, allowedOrigins: () => origins });
+  const app = await buildApp({ config, store, repos, logger, version, auth, sessions, agentState, exports, userSockets, allowedOrigins: () => origins });
   const previewServer = createPreviewProxy({
     sessions,
     userForCookie: (header) => auth.userIdForCookieHeader(header),
@@ -104,6 +121,7 @@ async function main() {
       previewServer.close();
       previewServer.closeAllConnections();
       await app.close();
+      await exports.close();
       await sessions.close();
       await modelProxy.close();
       await store.close();

@@ -27,6 +27,9 @@ export const errorCodes = [
   'too_many_sessions',
   'queue_full',
   'auto_fix_limit',
+  'version_conflict',
+  'export_not_ready',
+  'too_many_exports',
   'internal',
 ] as const;
 

@@ -60,6 +60,8 @@ export const Project = z.object({
   updatedAt: z.string(),
   currentVersion: z.string().nullable(),
   agentSessionId: z.string().nullable(),
+  /** The version the project's thumbnail shows (`GET /api/projects/:id/thumbnail?v=…`); null until one is rendered. */
+  thumbnailVersion: z.string().nullable(),
 });
 export type Project = z.infer<typeof Project>;
 
@@ -119,3 +121,92 @@ export const HealthResponse = z.object({
   }),
 });
 export type HealthResponse = z.infer<typeof HealthResponse>;
+
+/* History: the project's versions (git commits on `main`), their diffs, restores. */
+
+/** A version's id: the full commit id. */
+export const VersionId = z.string().regex(/^[0-9a-f]{40}$/, 'A version id is 40 lowercase hex characters.');
+
+/** Who made a version: the user (by hand), the agent (a chat turn) or a restore. */
+export const VersionAuthor = z.enum(['user', 'agent', 'restore']);
+export type VersionAuthor = z.infer<typeof VersionAuthor>;
+
+export const FileChange = z.enum(['added', 'modified', 'deleted', 'renamed']);
+export type FileChange = z.infer<typeof FileChange>;
+
+/** A file a version changed; a rename also names the path it had before. */
+export const VersionFile = z.object({
+  path: z.string(),
+  change: FileChange,
+  previousPath: z.string().optional(),
+});
+export type VersionFile = z.infer<typeof VersionFile>;
+
+export const Version = z.object({
+  id: VersionId,
+  /** null for the project's first version. */
+  parentId: VersionId.nullable(),
+  /** The first line of the request that made it (a restore: `Restore "<message>"`). */
+  message: z.string(),
+  createdAt: z.string(),
+  author: VersionAuthor,
+  /** For a restore: the version whose files it brought back. */
+  restoredFrom: VersionId.optional(),
+  /** The files it changed against its parent. */
+  files: z.array(VersionFile),
+});
+export type Version = z.infer<typeof Version>;
+
+/** Largest page of versions. */
+export const MAX_VERSION_PAGE = 100;
+
+export const VersionListQuery = z.strictObject({
+  /** A version id: list the versions older than it (the previous page's `nextBefore`). */
+  before: VersionId.optional(),
+  limit: z.coerce.number().int().min(1).max(MAX_VERSION_PAGE).optional(),
+});
+export type VersionListQuery = z.infer<typeof VersionListQuery>;
+
+export const VersionListResponse = z.object({
+  /** Newest first. */
+  versions: z.array(Version),
+  /** Pass as `before` for the next (older) page; null when this was the last. */
+  nextBefore: VersionId.nullable(),
+  /** The project's latest version (the head of `main`). */
+  currentVersion: VersionId,
+});
+export type VersionListResponse = z.infer<typeof VersionListResponse>;
+
+export const VersionDiffQuery = z.strictObject({
+  /** Compare with this version instead of the version's parent. */
+  against: VersionId.optional(),
+});
+export type VersionDiffQuery = z.infer<typeof VersionDiffQuery>;
+
+export const FileDiff = VersionFile.extend({
+  /** Git's unified patch of the file, from its `diff --git` line; empty once the answer's cap is reached. */
+  patch: z.string(),
+  binary: z.boolean(),
+  /** This file's patch was cut or left out (the answer's cap). */
+  truncated: z.boolean(),
+});
+export type FileDiff = z.infer<typeof FileDiff>;
+
+export const VersionDiffResponse = z.object({
+  version: VersionId,
+  /** What it is compared with: the `against` asked for, else the parent; null for a first version (compared with nothing). */
+  against: VersionId.nullable(),
+  files: z.array(FileDiff),
+  /** Patches were cut to keep the answer near 200 KB. */
+  truncated: z.boolean(),
+});
+export type VersionDiffResponse = z.infer<typeof VersionDiffResponse>;
+
+export const RestoreVersionResponse = z.object({
+  /** The new version (author `restore`); the current one when nothing had to change. */
+  version: Version,
+  project: Project,
+  /** false when the project already had that version's files (nothing was made). */
+  restored: z.boolean(),
+});
+export type RestoreVersionResponse = z.infer<typeof RestoreVersionResponse>;

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { CreateExportRequest, ExportListResponse, ExportResponse } from './exports.js';
 import {
   CreateProjectRequest,
   HealthResponse,
@@ -7,9 +8,15 @@ import {
   ProjectListResponse,
   ProjectResponse,
   ProjectWithMessagesResponse,
+  RestoreVersionResponse,
   SignupRequest,
   UpdateProjectRequest,
   UserResponse,
+  VersionDiffQuery,
+  VersionId,
+  VersionDiffResponse,
+  VersionListQuery,
+  VersionListResponse,
 } from './rest.js';
 
 /**
@@ -20,6 +27,8 @@ import {
 export type RouteSpec = {
   body?: z.ZodType;
   params?: z.ZodType;
+  /** The query string's fields; a query that does not parse is `validation_failed`. */
+  query?: z.ZodType;
   response: z.ZodType | null;
   /** Status of a successful answer. */
   status: 200 | 201 | 204;
@@ -28,6 +37,8 @@ export type RouteSpec = {
 };
 
 const ProjectParams = z.strictObject({ id: z.uuid() });
+const ExportParams = z.strictObject({ id: z.uuid(), exportId: z.uuid() });
+const VersionParams = z.strictObject({ id: z.uuid(), versionId: VersionId });
 
 export const apiRoutes = {
   'GET /api/health': { response: HealthResponse, status: 200, auth: false },
@@ -46,6 +57,21 @@ export const apiRoutes = {
   },
   'DELETE /api/projects/:id': { params: ProjectParams, response: null, status: 204 },
   'GET /api/projects/:id/messages': { params: ProjectParams, response: MessageListResponse, status: 200 },
+  'GET /api/projects/:id/versions': { params: ProjectParams, query: VersionListQuery, response: VersionListResponse, status: 200 },
+  'GET /api/projects/:id/versions/:versionId/diff': {
+    params: VersionParams,
+    query: VersionDiffQuery,
+    response: VersionDiffResponse,
+    status: 200,
+  },
+  'POST /api/projects/:id/versions/:versionId/restore': { params: VersionParams, response: RestoreVersionResponse, status: 200 },
+  // Exports (exports.ts). Another user's export answers 404, like a missing one.
+  'POST /api/projects/:id/exports': { params: ProjectParams, body: CreateExportRequest, response: ExportResponse, status: 201 },
+  /** Newest first. */
+  'GET /api/projects/:id/exports': { params: ProjectParams, response: ExportListResponse, status: 200 },
+  'GET /api/projects/:id/exports/:exportId': { params: ExportParams, response: ExportResponse, status: 200 },
+  /** Stops a queued or running export (status `cancelled`); a finished one is returned as it is. */
+  'POST /api/projects/:id/exports/:exportId/cancel': { params: ExportParams, response: ExportResponse, status: 200 },
 } as const satisfies Record<string, RouteSpec>;
 
 export type ApiRoutes = typeof apiRoutes;
@@ -54,6 +80,10 @@ export type RouteKey = keyof ApiRoutes;
 type Infer<T> = T extends z.ZodType ? z.infer<T> : undefined;
 export type RouteBody<K extends RouteKey> = ApiRoutes[K] extends { body: infer B } ? Infer<B> : undefined;
 export type RouteParams<K extends RouteKey> = ApiRoutes[K] extends { params: infer P } ? Infer<P> : undefined;
+/** The parsed query (what the server gets). */
+export type RouteQuery<K extends RouteKey> = ApiRoutes[K] extends { query: infer Q } ? Infer<Q> : undefined;
+/** The query as a caller gives it (before coercion, e.g. `limit` as a number). */
+export type RouteQueryInput<K extends RouteKey> = ApiRoutes[K] extends { query: infer Q extends z.ZodType } ? z.input<Q> : undefined;
 export type RouteResponse<K extends RouteKey> = Infer<ApiRoutes[K]['response']>;
 
 /** `'PATCH /api/projects/:id'` → `{method: 'PATCH', path: '/api/projects/:id'}`. */

@@ -63,6 +63,8 @@ export const AgentStart = z.strictObject({
   runner: AgentRunnerName,
   endpoint: ModelEndpoint,
   resumeSessionId: z.string().max(200).optional(),
+  /** Whether the agent may use a shell (AGENT_SHELL; Claude runner only). */
+  shell: z.boolean().optional(),
 });
 
 /** Run one turn. One at a time: the server queues the rest. */

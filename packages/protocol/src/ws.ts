@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { AgentEvent, TurnStatus } from './agent.js';
 import { ErrorCode } from './errors.js';
+import { Export } from './exports.js';
 import { Message } from './rest.js';
 
 /**
@@ -145,6 +146,25 @@ export const ServerError = z.object({
   serverProtocolVersion: z.number().int().optional(),
 });
 
+/**
+ * An export of the user's changed (status, progress): sent to every open /ws connection
+ * of its owner, whatever session they are in. Not a session event, so no `seq`.
+ */
+export const ExportProgress = z.object({
+  type: z.literal('export:progress'),
+  export: Export,
+});
+
+/**
+ * A project of the user has a new thumbnail (`GET /api/projects/:id/thumbnail?v=<thumbnailVersion>`):
+ * sent to every open /ws connection of its owner. No `seq`.
+ */
+export const ThumbnailReady = z.object({
+  type: z.literal('thumbnail:ready'),
+  projectId: z.string(),
+  thumbnailVersion: z.string(),
+});
+
 export const ServerMessage = z.discriminatedUnion('type', [
   SessionReady,
   SessionStatus,
@@ -155,5 +175,7 @@ export const ServerMessage = z.discriminatedUnion('type', [
   AgentMessageEvent,
   AgentComplete,
   ServerError,
+  ExportProgress,
+  ThumbnailReady,
 ]);
 export type ServerMessage = z.infer<typeof ServerMessage>;

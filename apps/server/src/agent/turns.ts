@@ -33,7 +33,11 @@ export type ChatDeps = {
   agentState: AgentStateStore;
   provider: ModelProvider;
   modelProxy: ModelProxy;
+  /** AGENT_SHELL: the agent gets a shell (not confined to the working copy). */
+  shell?: boolean;
   logger: Logger;
+  /** Called when a turn made a new version (e.g. to render the project's thumbnail). */
+  onNewVersion?: (projectId: string, ownerId: string, version: string) => void;
 };
 
 /** What the session gives its chat: its stream and its current sandbox. */
@@ -67,6 +71,8 @@ type Running = {
   actions: Map<string, AgentAction>;
   cancelTimer: NodeJS.Timeout | null;
   cancelled: boolean;
+  /** The last event was a tool call (the next text starts a new paragraph). */
+  afterAction: boolean;
 };
 
 /**
@@ -131,6 +137,7 @@ export function createChat(deps: ChatDeps, host: ChatHost) {
       actions: new Map(),
       cancelTimer: null,
       cancelled: false,
+      afterAction: false,
     };
     log.info({ turnId, autoFix: next.message.autoFix }, 'turn started');
     sandbox.send({ type: 'prompt', turnId, text: next.message.content });
@@ -156,13 +163,17 @@ export function createChat(deps: ChatDeps, host: ChatHost) {
         if (!turn || turn.turnId !== message.turnId) return;
         const { event } = message;
         if (event.kind === 'text') {
-          const delta = event.delta.slice(0, Math.max(0, MAX_TURN_TEXT - turn.text.length));
+          // Text after a tool call is a new paragraph, whatever the runner sends.
+          const separator = turn.afterAction && turn.text && !turn.text.endsWith('\n') ? '\n\n' : '';
+          turn.afterAction = false;
+          const delta = (separator + event.delta).slice(0, Math.max(0, MAX_TURN_TEXT - turn.text.length));
           if (!delta) return;
           turn.text += delta;
           turn.pendingText += delta;
           turn.flushTimer ??= setTimeout(() => flushText(turn), TEXT_FLUSH_MS);
         } else {
           if (!turn.actions.has(event.action.id) && turn.actions.size >= MAX_TURN_ACTIONS) return;
+          turn.afterAction = true;
           flushText(turn);
           turn.actions.set(event.action.id, event.action);
           host.emit({ type: 'agent:message', turnId: turn.turnId, event });
@@ -198,7 +209,10 @@ export function createChat(deps: ChatDeps, host: ChatHost) {
           });
           version = commit.version;
           newVersion = commit.changed;
-          if (commit.changed) await store.projects.update(host.ownerId, host.projectId, { currentVersion: commit.version });
+          if (commit.changed) {
+            await store.projects.update(host.ownerId, host.projectId, { currentVersion: commit.version });
+            deps.onNewVersion?.(host.projectId, host.ownerId, commit.version);
+          }
         } catch (commitError) {
           log.error({ err: commitError, turnId: turn.turnId }, 'could not save the turn as a version');
         }
@@ -271,6 +285,7 @@ export function createChat(deps: ChatDeps, host: ChatHost) {
         runner: deps.provider.runner,
         endpoint,
         ...(project?.agentSessionId ? { resumeSessionId: project.agentSessionId } : {}),
+        ...(deps.shell ? { shell: true } : {}),
       });
       agentReady = true;
     },

@@ -3,6 +3,7 @@ import {
   type RouteBody,
   type RouteKey,
   type RouteParams,
+  type RouteQuery,
   type RouteResponse,
   type User,
   apiRoutes,
@@ -15,6 +16,7 @@ import { zodIssues } from './error-handler.js';
 export type RouteContext<K extends RouteKey> = {
   body: RouteBody<K>;
   params: RouteParams<K>;
+  query: RouteQuery<K>;
   /** The signed-in user; routes with `auth: false` may see null. */
   user: (typeof apiRoutes)[K] extends { auth: false } ? User | null : User;
   request: FastifyRequest;
@@ -27,9 +29,9 @@ export type RouteHandlers = {
 };
 
 /**
- * Registers every route of the protocol's table with its handler. Bodies are parsed
- * with the route's schema (bad ones are `validation_failed`); params that do not parse
- * (a malformed id) mean the object cannot exist, so they answer 404.
+ * Registers every route of the protocol's table with its handler. Bodies and queries
+ * are parsed with the route's schemas (bad ones are `validation_failed`); params that do
+ * not parse (a malformed id) mean the object cannot exist, so they answer 404.
  */
 export function registerApiRoutes(
   app: FastifyInstance,
@@ -40,6 +42,7 @@ export function registerApiRoutes(
     const spec = apiRoutes[key] as (typeof apiRoutes)[RouteKey] & {
       body?: ZodType;
       params?: ZodType;
+      query?: ZodType;
       auth?: boolean;
     };
     const { method, path } = splitRouteKey(key);
@@ -58,6 +61,14 @@ export function registerApiRoutes(
           if (!parsed.success) throw notFound();
           params = parsed.data;
         }
+        let query: unknown;
+        if (spec.query) {
+          const parsed = spec.query.safeParse(request.query);
+          if (!parsed.success) {
+            throw new AppError('validation_failed', 'The query is not valid.', 400, zodIssues(parsed.error));
+          }
+          query = parsed.data;
+        }
         let body: unknown;
         if (spec.body) {
           const parsed = spec.body.safeParse(request.body);
@@ -66,7 +77,7 @@ export function registerApiRoutes(
           }
           body = parsed.data;
         }
-        const result = await handler({ body, params, user, request, reply } as RouteContext<RouteKey>);
+        const result = await handler({ body, params, query, user, request, reply } as RouteContext<RouteKey>);
         reply.status(spec.status);
         return spec.status === 204 ? reply.send() : result;
       },

@@ -16,7 +16,7 @@ describe('REST API', () => {
   it('reports health with the store and version', async () => {
     const response = await server.request('GET', '/api/health');
     expect(response.status).toBe(200);
-    expect(response.json).toEqual({ status: 'ok', version: '0.0.0-test', protocolVersion: 1, store: { kind: 'pglite', ok: true } });
+    expect(response.json).toEqual({ status: 'ok', version: '0.0.0-test', protocolVersion: 1, store: { kind: 'pglite', ok: true }, agent: expect.any(Object) });
     expect(response.headers.get('x-request-id')).toBeTruthy();
   });
 

@@ -1,5 +1,6 @@
 import { apiRoutes, splitRouteKey, type RouteKey } from '@cutroom/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { z } from 'zod';
 import { BODY_LIMIT } from '../app.js';
 import { type TestServer, startTestServer } from '../testing/test-server.js';
 
@@ -12,15 +13,21 @@ describe('bad input on every route', () => {
   let server: TestServer;
   let cookie: string;
   let projectId: string;
+  /** The project's current version, for routes under `/versions/:versionId`. */
+  let versionId: string;
 
   beforeAll(async () => {
     server = await startTestServer();
     ({ cookie, projectId } = await server.signupWithProject('Target'));
+    versionId = (await server.request('GET', `/api/projects/${projectId}`, { cookie })).json.project.currentVersion;
   });
   afterAll(async () => server.close());
 
   const routes = (Object.keys(apiRoutes) as RouteKey[]).map((key) => ({ key, ...splitRouteKey(key), spec: apiRoutes[key] }));
-  const urlFor = (path: string, id: string) => path.replace(':id', id);
+  /** A body each body route accepts (so that only the id can be what is wrong). */
+  const validBody = (key: RouteKey): unknown =>
+    key === 'POST /api/projects/:id/exports' ? { compositionId: 'TitleScene', format: 'png' } : { name: 'N' };
+  const urlFor = (path: string, id: string, version = versionId) => path.replace(':id', id).replace(':versionId', version);
   const expectError = (response: { status: number; json: any; text: string }, status: number, code?: string) => {
     expect(response.status, response.text).toBe(status);
     expect(response.json?.error?.message, response.text).toEqual(expect.any(String));
@@ -30,6 +37,8 @@ describe('bad input on every route', () => {
   const bodyRoutes = routes.filter((route) => 'body' in route.spec);
   const paramRoutes = routes.filter((route) => 'params' in route.spec);
   const authRoutes = routes.filter((route) => !('auth' in route.spec && route.spec.auth === false));
+  const queryRoutes = routes.filter((route) => 'query' in route.spec);
+  const versionRoutes = routes.filter((route) => route.path.includes(':versionId'));
 
   it.each(bodyRoutes)('$key: malformed JSON is invalid_json', async ({ method, path }) => {
     for (const raw of ['{', '{"name": }', 'nul', '[1,,]', '{"a":1}}']) {
@@ -68,7 +77,23 @@ describe('bad input on every route', () => {
 
   it.each(paramRoutes)('$key: malformed and unknown ids are not_found', async ({ method, path }) => {
     for (const id of ['not-a-uuid', '00000000-0000-0000-0000-000000000000', "1' OR '1'='1", '%2e%2e', 'x'.repeat(150)]) {
-      const response = await server.request(method, urlFor(path, encodeURIComponent(id)), { cookie, body: 'body' in apiRoutes[`${method} ${path}` as RouteKey] ? { name: 'N' } : undefined });
+      const response = await server.request(method, urlFor(path, encodeURIComponent(id)), { cookie, body: 'body' in apiRoutes[`${method} ${path}` as RouteKey] ? validBody(`${method} ${path}` as RouteKey) : undefined });
+      expectError(response, 404, 'not_found');
+    }
+  });
+
+  it.each(queryRoutes)('$key: unknown or malformed query fields are validation_failed with field issues', async ({ method, path, spec }) => {
+    const fields = Object.keys((spec as { query: z.ZodObject }).query.shape);
+    for (const query of ['unknown=1', ...fields.map((field) => `${field}=not-valid!`), ...fields.map((field) => `${field}=1&${field}=2`)]) {
+      const response = await server.request(method, `${urlFor(path, projectId)}?${query}`, { cookie });
+      expectError(response, 400, 'validation_failed');
+      expect(response.json.error.issues.length, query).toBeGreaterThan(0);
+    }
+  });
+
+  it.each(versionRoutes)('$key: malformed and unknown version ids are not_found', async ({ method, path }) => {
+    for (const id of ['not-a-version', versionId.toUpperCase(), `${versionId}0`, '0'.repeat(40), "1' OR '1'='1", '%2e%2e', 'x'.repeat(150)]) {
+      const response = await server.request(method, urlFor(path, projectId, encodeURIComponent(id)), { cookie });
       expectError(response, 404, 'not_found');
     }
   });
@@ -99,5 +124,6 @@ describe('bad input on every route', () => {
     expect((await server.request('GET', '/api/health')).status).toBe(200);
     const projects = (await server.request('GET', '/api/projects', { cookie })).json.projects;
     expect(projects.map((project: { name: string }) => project.name)).toEqual(['Target']);
+    expect(projects[0].currentVersion).toBe(versionId);
   });
 });

@@ -2,7 +2,11 @@ import type { FastifyReply } from 'fastify';
 import { PROTOCOL_VERSION } from '@cutroom/protocol';
 import { SESSION_COOKIE, SESSION_TTL_MS, type AuthService } from '../auth/auth-service.js';
 import { notFound } from '../errors.js';
+import type { ExportService } from '../exports/export-service.js';
+import { createExportHandlers } from '../exports/export-handlers.js';
 import type { ProjectService } from '../projects/project-service.js';
+import type { ProjectRepos } from '../repos/project-repos.js';
+import type { SessionManager } from '../sessions/session-manager.js';
 import type { Store } from '../store/store.js';
 import type { RouteHandlers } from './api-routes.js';
 
@@ -14,9 +18,18 @@ export type HandlerDeps = {
   cookieSecure: boolean;
   /** Whether chat can work, and what to tell people (no secrets). */
   agent: { runner: 'claude-agent-sdk' | 'ai-sdk'; configured: boolean; message: string };
+  /** The projects' git repos (history: versions, diffs, restores). */
+  repos: ProjectRepos;
+  /** Live sessions: a restore brings their working copies along (absent: none run). */
+  sessions?: SessionManager;
+  /** Called after a restore made a new version (e.g. to render its thumbnail). */
+  onNewVersion?: (projectId: string, ownerId: string, version: string) => void;
+  /** Exports (renders); absent: the export routes answer 404. */
+  exports?: ExportService;
 };
 
-export function createHandlers({ store, auth, projects, version, cookieSecure, agent }: HandlerDeps): RouteHandlers {
+export function createHandlers(deps: HandlerDeps): RouteHandlers {
+  const { store, auth, projects, version, cookieSecure, agent, repos } = deps;
   const setSessionCookie = (reply: FastifyReply, token: string) =>
     reply.setCookie(SESSION_COOKIE, token, {
       httpOnly: true,
@@ -84,5 +97,44 @@ export function createHandlers({ store, auth, projects, version, cookieSecure, a
       const project = await ownedProject(user.id, params.id);
       return { messages: await projects.messages(project.id) };
     },
+
+    'GET /api/projects/:id/versions': async ({ user, params, query }) => {
+      const project = await ownedProject(user.id, params.id);
+      const [page, currentVersion] = await Promise.all([
+        repos.versions.list(project.id, { before: query.before, limit: query.limit }),
+        repos.versions.current(project.id),
+      ]);
+      return { ...page, currentVersion };
+    },
+
+    'GET /api/projects/:id/versions/:versionId/diff': async ({ user, params, query }) => {
+      const project = await ownedProject(user.id, params.id);
+      return repos.versions.diff(project.id, params.versionId, query.against);
+    },
+
+    'POST /api/projects/:id/versions/:versionId/restore': async ({ user, params, request }) => {
+      const project = await ownedProject(user.id, params.id);
+      const restore = async () => {
+        const result = await repos.versions.restore(project.id, params.versionId);
+        // The store follows the repo; a restore that made nothing may still correct it.
+        const updated =
+          project.currentVersion === result.version.id
+            ? project
+            : ((await store.projects.update(user.id, project.id, { currentVersion: result.version.id })) ?? project);
+        return { ...result, project: updated };
+      };
+      const result = deps.sessions ? await deps.sessions.changeVersion(project.id, restore) : await restore();
+      request.log.info({ projectId: project.id, from: params.versionId, version: result.version.id, restored: result.restored }, 'version restored');
+      if (result.restored) {
+        try {
+          deps.onNewVersion?.(project.id, user.id, result.version.id);
+        } catch (error) {
+          request.log.error({ err: error, projectId: project.id }, 'the new-version hook failed');
+        }
+      }
+      return result;
+    },
+
+    ...createExportHandlers(deps.exports),
   };
 }

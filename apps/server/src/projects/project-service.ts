@@ -9,7 +9,16 @@ import type { Store } from '../store/store.js';
  * deleted together. Every call takes the owner's id; another user's project is, to the
  * caller, a project that does not exist.
  */
-export function createProjectService(deps: { store: Store; repos: ProjectRepos; logger: Logger; agentState?: AgentStateStore }) {
+export function createProjectService(deps: {
+  store: Store;
+  repos: ProjectRepos;
+  logger: Logger;
+  agentState?: AgentStateStore;
+  /** Called when a project has its first version (e.g. to render its thumbnail). */
+  onNewVersion?: (projectId: string, ownerId: string, version: string) => void;
+  /** Called after a project was deleted (e.g. to stop its renders and remove their files). */
+  onDeleted?: (projectId: string) => Promise<void>;
+}) {
   const { store, repos, logger } = deps;
 
   async function create(ownerId: string, name: string) {
@@ -32,6 +41,7 @@ export function createProjectService(deps: { store: Store; repos: ProjectRepos; 
       throw error;
     }
     logger.info({ projectId: id, ownerId, version: prepared.version }, 'project created');
+    deps.onNewVersion?.(id, ownerId, prepared.version);
     return project;
   }
 
@@ -51,6 +61,7 @@ export function createProjectService(deps: { store: Store; repos: ProjectRepos; 
     }
     await detached.commit();
     await deps.agentState?.remove(id).catch((error: unknown) => logger.warn({ err: error, projectId: id }, 'could not remove the agent state'));
+    await deps.onDeleted?.(id).catch((error: unknown) => logger.warn({ err: error, projectId: id }, 'could not remove the renders of a deleted project'));
     logger.info({ projectId: id, ownerId }, 'project deleted');
     return true;
   }

@@ -3,6 +3,7 @@ import { cp, mkdir, readFile, readdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { isTemplateFile } from '@cutroom/template';
 import { git } from './git.js';
+import { createVersionHistory } from './versions.js';
 
 /** Who made a version: the user (by hand), the agent (a chat turn) or a restore. */
 export type VersionAuthor = 'user' | 'agent' | 'restore';
@@ -148,6 +149,22 @@ export function createProjectRepos(options: { reposDir: string; templateDir: str
     });
   }
 
+  /**
+   * Brings a working copy the sandbox has used to the project's latest version (after a
+   * restore): only files that differ are written, files the version does not have are
+   * removed. Like commitWorkspace, git works from the project's own repo and the
+   * server's index and never reads the working copy's `.git`.
+   */
+  function syncWorkspace(projectId: string, workspace: string) {
+    return exclusive(projectId, async () => {
+      const gitDir = ['-c', 'gc.auto=0', '-c', 'core.symlinks=false', '--git-dir', repoPath(projectId), '--work-tree', workspace];
+      const env = { GIT_INDEX_FILE: path.join(reposDir, `.index-${projectId}`) };
+      await git([...gitDir, 'reset', '--quiet', '--hard', 'refs/heads/main'], { env });
+      await git([...gitDir, 'clean', '--quiet', '-d', '--force', '-x'], { env });
+      return readRef(projectId);
+    });
+  }
+
   /** The project's latest version, read from its ref file (no git process; refs are never packed here). */
   async function readRef(projectId: string): Promise<string> {
     const text = await readFile(path.join(repoPath(projectId), 'refs', 'heads', 'main'), 'utf8').catch(() => null);
@@ -185,7 +202,10 @@ export function createProjectRepos(options: { reposDir: string; templateDir: str
     return { removed, orphans };
   }
 
-  return { repoPath, prepare, detach, listFiles, head, sweep, checkout, commitWorkspace };
+  /** History: list, diff and restore versions (a restore takes the same lock as a commit). */
+  const versions = createVersionHistory({ repoPath, exclusive, readRef, restoreIdentity: authors.restore });
+
+  return { repoPath, prepare, detach, listFiles, head, sweep, checkout, commitWorkspace, syncWorkspace, versions };
 }
 
 export type ProjectRepos = ReturnType<typeof createProjectRepos>;

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { ErrorCode, ServerMessage, SessionState } from '@cutroom/protocol';
 import { type Chat, type ChatDeps, type ChatEvent, ChatRefusal, createChat } from '../agent/turns.js';
+import { AppError } from '../errors.js';
 import type { ProjectRepos } from '../repos/project-repos.js';
 import { type BridgeClient, connectBridge } from './bridge-client.js';
 import type { Sandbox, SandboxDriver } from './driver.js';
@@ -48,6 +49,8 @@ type Session = {
   redeemedTokens: Set<string>;
   /** The chat with the agent (absent where the server runs without one). */
   chat: Chat | null;
+  /** Changes of version (restores) under way: no turn starts while there are any. */
+  versionHolds: number;
 };
 
 const chatEventTypes = new Set(['message:saved', 'agent:turn', 'agent:message', 'agent:complete']);
@@ -253,6 +256,31 @@ export function createSessionManager(settings: SessionManagerSettings) {
     }
   }
 
+  /**
+   * After a restore: the session's working copy (its live sandbox's, or the one a restart
+   * will carry over) gets the project's latest files, and its preview reloads. A working
+   * copy that cannot be brought over would undo the restore with the next turn's commit,
+   * so its session is ended instead (reopening checks the project out afresh).
+   */
+  async function bringToLatest(session: Session) {
+    const live = session.state === 'running' || session.state === 'grace';
+    const sandbox = live ? session.sandbox : session.state === 'error' ? session.previous : null;
+    if (!sandbox) return;
+    try {
+      const version = await repos.syncWorkspace(session.projectId, sandbox.workspace);
+      logger.info({ sessionId: session.id, projectId: session.projectId, version }, 'working copy moved to a restored version');
+    } catch (error) {
+      logger.error({ err: error, sessionId: session.id }, 'could not move the working copy to a restored version');
+      await end(session, 'The project was restored to another version. Reopen it to go on.');
+      return;
+    }
+    if (live && session.sandbox === sandbox) {
+      await session.bridge?.resetWorkspace().catch((error: unknown) => {
+        logger.warn({ err: error, sessionId: session.id }, 'the preview did not confirm the restored files');
+      });
+    }
+  }
+
   driver.onExit((exit) => {
     if (pool.handleExit(exit) || exit.expected) return;
     for (const session of sessions.values()) {
@@ -318,6 +346,7 @@ export function createSessionManager(settings: SessionManagerSettings) {
           lastActivity: Date.now(),
           redeemedTokens: new Set(),
           chat: null,
+          versionHolds: 0,
         };
         const created = session;
         if (settings.chat) {
@@ -327,7 +356,7 @@ export function createSessionManager(settings: SessionManagerSettings) {
             ownerId: created.ownerId,
             emit: (event) => emit(created, event),
             sandbox: () =>
-              created.sandbox && created.bridge && (created.state === 'running' || created.state === 'grace')
+              created.sandbox && created.bridge && (created.state === 'running' || created.state === 'grace') && created.versionHolds === 0
                 ? {
                     send: (message) => created.bridge?.send(message),
                     workspace: created.sandbox.workspace,
@@ -439,6 +468,36 @@ export function createSessionManager(settings: SessionManagerSettings) {
       }
       session.lastActivity = Date.now();
       return { ok: true as const, target: session.sandbox.previewOrigin, previewKey: session.sandbox.previewKey };
+    },
+
+    /**
+     * Runs `change` (a restore of the project's repo) with the project's live sessions
+     * held still, then brings their working copies to the project's latest version and
+     * reloads their previews. Refused (409 `version_conflict`) while an agent turn runs
+     * or messages wait for one, or while a session is still starting; a message sent
+     * meanwhile waits until the working copy is back.
+     */
+    async changeVersion<T>(projectId: string, change: () => Promise<T>): Promise<T> {
+      const held = [...sessions.values()].filter((session) => session.projectId === projectId && session.state !== 'stopped');
+      for (const session of held) {
+        if (session.chat?.busy()) {
+          throw new AppError('version_conflict', 'The agent is working on this project; wait for its turn to finish or cancel it.', 409);
+        }
+        if (session.state === 'starting') {
+          throw new AppError('version_conflict', 'The preview of this project is starting; try again in a moment.', 409);
+        }
+      }
+      for (const session of held) session.versionHolds += 1;
+      try {
+        const result = await change();
+        await Promise.all(held.map((session) => bringToLatest(session)));
+        return result;
+      } finally {
+        for (const session of held) {
+          session.versionHolds -= 1;
+          if (session.versionHolds === 0) session.chat?.resume();
+        }
+      }
     },
 
     /** For tests and diagnostics. */

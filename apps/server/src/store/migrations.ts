@@ -58,6 +58,35 @@ export const migrations: { id: string; sql: string }[] = [
       ALTER TABLE messages ADD COLUMN version text;
     `,
   },
+  {
+    id: '0003_exports',
+    sql: `
+      CREATE TABLE exports (
+        id uuid PRIMARY KEY,
+        owner_id uuid NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+        project_id uuid NOT NULL REFERENCES projects (id) ON DELETE CASCADE,
+        version text NOT NULL,
+        composition_id text NOT NULL,
+        format text NOT NULL CHECK (format IN ('mp4', 'webm', 'gif', 'png')),
+        scale double precision NOT NULL DEFAULT 1,
+        frame integer,
+        status text NOT NULL DEFAULT 'queued' CHECK (status IN ('queued', 'preparing', 'rendering', 'done', 'failed', 'cancelled')),
+        progress double precision NOT NULL DEFAULT 0,
+        rendered_frames integer NOT NULL DEFAULT 0,
+        total_frames integer,
+        error text,
+        output_path text,
+        size_bytes bigint,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        started_at timestamptz,
+        finished_at timestamptz
+      );
+      CREATE INDEX exports_project_idx ON exports (project_id, created_at DESC);
+      CREATE INDEX exports_owner_status_idx ON exports (owner_id, status);
+
+      ALTER TABLE projects ADD COLUMN thumbnail_version text;
+    `,
+  },
 ];
 
 const MIGRATION_LOCK = 7_236_661_001;

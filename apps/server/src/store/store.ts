@@ -1,6 +1,7 @@
 import type { AgentAction, Message, MessageRole, Project, TurnStatus, User } from '@cutroom/protocol';
 import type { Config } from '../config.js';
 import { type Database, type Queryable, isUniqueViolation } from './database.js';
+import { createExportStore } from './export-store.js';
 import { migrate } from './migrations.js';
 import { openPgliteDatabase } from './pglite-database.js';
 import { openPostgresDatabase } from './postgres-database.js';
@@ -18,6 +19,7 @@ type ProjectRow = {
   name: string;
   agent_session_id: string | null;
   current_version: string | null;
+  thumbnail_version?: string | null;
   created_at: Date | string;
   updated_at: Date | string;
 };
@@ -49,6 +51,7 @@ const toProject = (row: ProjectRow): Project => ({
   name: row.name,
   agentSessionId: row.agent_session_id,
   currentVersion: row.current_version,
+  thumbnailVersion: row.thumbnail_version ?? null,
   createdAt: iso(row.created_at),
   updatedAt: iso(row.updated_at),
 });
@@ -176,6 +179,11 @@ export function createStore(db: Database) {
       const rows = await db.query<{ id: string }>('SELECT id FROM projects');
       return new Set(rows.map((row) => row.id));
     },
+    /** Records the version the project's thumbnail shows (not a change of the project: `updated_at` stays). */
+    async setThumbnailVersion(id: string, version: string) {
+      const rows = await db.query('UPDATE projects SET thumbnail_version = $2 WHERE id = $1 RETURNING id', [id, version]);
+      return rows.length > 0;
+    },
   };
 
   const messages = {
@@ -220,6 +228,7 @@ export function createStore(db: Database) {
     authSessions,
     projects,
     messages,
+    exports: createExportStore(db),
     async ping() {
       try {
         await db.query('SELECT 1');

@@ -7,6 +7,8 @@ import { buildApp, type AppDeps } from '../app.js';
 import { allowedOrigins, loadConfig, modelProvider } from '../config.js';
 import { createProjectRepos, type ProjectRepos } from '../repos/project-repos.js';
 import { createAuthService } from '../auth/auth-service.js';
+import { createExportService } from '../exports/export-service.js';
+import { createUserSockets } from '../ws/user-sockets.js';
 import type { SandboxDriver } from '../sessions/driver.js';
 import { createLocalDriver } from '../sessions/local-driver.js';
 import { createPreviewProxy } from '../sessions/preview-proxy.js';
@@ -33,6 +35,11 @@ export async function startTestServer(
     store?: (store: Store) => Store;
     /** Run real live sessions (local driver, session manager, preview proxy). */
     sessions?: { graceMs?: number; poolSize?: number; idleMs?: number; tokenTtlMs?: number; maxPerUser?: number };
+    /**
+     * Exports are always wired (as main.ts does); thumbnails only render when asked for
+     * here, so other tests do not pay for a render per project.
+     */
+    exports?: { thumbnails?: boolean };
   } = {},
 ) {
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'cutroom-server-'));
@@ -53,6 +60,20 @@ export async function startTestServer(
   const modelProxy = createModelProxy({ provider, logger: pino({ level: 'silent' }) });
   await modelProxy.listen();
   const agentState = createAgentStateStore(path.join(dataDir, 'agent-state'));
+  const userSockets = createUserSockets();
+  const exports = createExportService({
+    store,
+    repos,
+    logger,
+    dataDir,
+    storageUrl: config.storageUrl,
+    chromiumPath: config.chromiumPath,
+    concurrency: config.exportConcurrency,
+    perUserConcurrency: config.exportConcurrencyPerUser,
+    notify: userSockets.send,
+    thumbnails: options.exports?.thumbnails ?? false,
+  });
+  await exports.start();
   if (options.sessions) {
     driver = createLocalDriver({
       sandboxesDir: path.join(dataDir, 'sandboxes'),
@@ -71,7 +92,7 @@ export async function startTestServer(
       maxPerUser: options.sessions.maxPerUser ?? 8,
       maxTotal: 60,
       previewOrigin: () => `http://127.0.0.1:${previewPort}`,
-      chat: { store, repos, agentState, provider, modelProxy, logger },
+      chat: { store, repos, agentState, provider, modelProxy, logger, onNewVersion: exports.versionLanded },
     });
   }
   const previewServer = sessions
@@ -87,6 +108,8 @@ export async function startTestServer(
     auth,
     sessions,
     agentState,
+    exports,
+    userSockets,
   });
   await app.listen({ port: 0, host: '127.0.0.1' });
   const address = app.server.address();
@@ -154,6 +177,8 @@ export async function startTestServer(
     signup,
     sessions,
     driver,
+    exports,
+    userSockets,
     get previewOrigin() {
       return `http://127.0.0.1:${previewPort}`;
     },
@@ -161,6 +186,7 @@ export async function startTestServer(
       previewServer?.close();
       previewServer?.closeAllConnections();
       await app.close();
+      await exports.close();
       await sessions?.close();
       await modelProxy.close();
       await store.close();

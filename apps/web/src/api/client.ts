@@ -3,6 +3,7 @@ import {
   type RouteBody,
   type RouteKey,
   type RouteParams,
+  type RouteQueryInput,
   type RouteResponse,
   ErrorBody,
   apiRoutes,
@@ -27,7 +28,8 @@ export class ApiError extends Error {
 }
 
 type CallOptions<K extends RouteKey> = (RouteParams<K> extends undefined ? { params?: undefined } : { params: RouteParams<K> }) &
-  (RouteBody<K> extends undefined ? { body?: undefined } : { body: RouteBody<K> }) & { signal?: AbortSignal };
+  (RouteBody<K> extends undefined ? { body?: undefined } : { body: RouteBody<K> }) &
+  (RouteQueryInput<K> extends undefined ? { query?: undefined } : { query?: RouteQueryInput<K> }) & { signal?: AbortSignal };
 
 let onUnauthenticated: (() => void) | undefined;
 /** Called when a route that needs a session answers 401 (the session ended). */
@@ -39,7 +41,12 @@ export function setUnauthenticatedHandler(handler: () => void) {
 export async function api<K extends RouteKey>(key: K, ...[options]: Record<never, never> extends CallOptions<K> ? [CallOptions<K>?] : [CallOptions<K>]): Promise<RouteResponse<K>> {
   const { method, path } = splitRouteKey(key);
   const params = (options?.params ?? {}) as Record<string, string>;
-  const url = path.replace(/:(\w+)/g, (_, name: string) => encodeURIComponent(params[name] ?? ''));
+  const search = new URLSearchParams();
+  for (const [name, value] of Object.entries((options?.query ?? {}) as Record<string, unknown>)) {
+    if (value !== undefined && value !== null) search.set(name, String(value));
+  }
+  const queryString = search.toString();
+  const url = path.replace(/:(\w+)/g, (_, name: string) => encodeURIComponent(params[name] ?? '')) + (queryString ? `?${queryString}` : '');
   let response: Response;
   try {
     response = await fetch(url, {

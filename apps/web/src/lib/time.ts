@@ -17,3 +17,11 @@ export function timeAgo(iso: string, now = Date.now()): string {
   }
   return format.format(Math.round(seconds / 60), 'minute');
 }
+
+const exact = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'medium' });
+
+/** The date and time in full, for a tooltip beside `timeAgo`: "Mar 4, 2026, 10:15:02 AM". */
+export function exactTime(iso: string): string {
+  const time = Date.parse(iso);
+  return Number.isNaN(time) ? iso : exact.format(time);
+}

@@ -5,7 +5,15 @@ import { ApiError, api } from '../api/client';
 import { AppShell } from '../components/AppShell';
 import { Button } from '../components/Button';
 import { Spinner } from '../components/Spinner';
-import { PreviewPanel } from '../session/PreviewPanel';
+import { Tabs } from '../components/Tabs';
+import { ChatPanel } from '../chat/ChatPanel';
+import { useAutoFix } from '../chat/use-auto-fix';
+import { useChat } from '../chat/use-chat';
+import { HistoryDialogs } from '../history/HistoryDialogs';
+import { HistoryPanel } from '../history/HistoryPanel';
+import { TurnVersionActions } from '../history/TurnVersionActions';
+import { useHistory } from '../history/use-history';
+import { PreviewPanel, previewUrlOf } from '../session/PreviewPanel';
 import { useSession } from '../session/use-session';
 
 type Load =
@@ -15,10 +23,10 @@ type Load =
   | { state: 'ready'; project: Project; messages: Message[] };
 
 /**
- * One project: chat beside the preview, as in other AI editors. The chat history is
- * real (loaded from the server); opening the page joins the project's live session,
- * whose preview plays beside it. Sending messages arrives with the agent, and the page
- * says so rather than pretending.
+ * One project: chat beside the preview, as in other AI editors. Opening the page loads
+ * the chat's history and joins the project's live session, whose one connection carries
+ * the preview's lifecycle and the chat (the agent's reply streams in as it works). When
+ * the agent's turn leaves the preview broken, the page asks it for a fix, a few times at most.
  */
 export function ProjectPage() {
   const { projectId = '' } = useParams();
@@ -104,50 +112,49 @@ function ProjectView({ projectId }: { projectId: string }) {
 
 function ProjectWorkspace({ projectId, messages }: { projectId: string; messages: Message[] }) {
   const session = useSession(projectId);
+  const chat = useChat(projectId, session, messages);
+  const autoFix = useAutoFix(chat, previewUrlOf(session.view));
+  const history = useHistory(projectId, session);
+  const [panel, setPanel] = useState<SidePanel>('chat');
+
+  const showPanel = (next: SidePanel) => {
+    setPanel(next);
+    // Another tab may have restored a version meanwhile.
+    if (next === 'history') void history.refresh();
+  };
+  const showChanges = (versionId: string) => {
+    history.select(versionId, { reveal: true });
+    showPanel('history');
+  };
+
   return (
     <div className="flex min-h-0 flex-1 flex-col lg:flex-row">
-      <section aria-label="Chat" className="flex min-h-0 flex-col border-ink-800 lg:w-[26rem] lg:shrink-0 lg:border-r">
-        <ol aria-label="Chat history" className="min-h-0 flex-1 space-y-4 overflow-y-auto p-5">
-          {messages.length === 0 ? (
-            <li className="flex h-full flex-col items-center justify-center py-10 text-center">
-              <p className="font-medium">No messages yet</p>
-              <p className="mt-1 max-w-xs text-sm text-zinc-400">
-                Your conversation with the video agent will appear here, turn by turn.
-              </p>
-            </li>
-          ) : (
-            messages.map((message) => (
-              <li key={message.id} className={message.role === 'user' ? 'flex justify-end' : ''}>
-                <div
-                  className={`max-w-[85%] whitespace-pre-wrap rounded-2xl px-4 py-2.5 text-sm ${
-                    message.role === 'user' ? 'bg-brand-500/15 text-zinc-100 ring-1 ring-brand-500/30' : 'bg-ink-850 text-zinc-200 ring-1 ring-ink-700'
-                  }`}
-                >
-                  {message.content}
-                </div>
-              </li>
-            ))
-          )}
-        </ol>
-        <div className="border-t border-ink-800 p-4">
-          <label htmlFor="composer" className="sr-only">
-            Message
-          </label>
-          <textarea
-            id="composer"
-            disabled
-            rows={3}
-            placeholder="Describe your video…"
-            aria-describedby="composer-note"
-            className="block w-full resize-none rounded-xl bg-ink-900 px-3.5 py-3 text-sm ring-1 ring-inset ring-ink-700 placeholder:text-zinc-500 disabled:cursor-not-allowed disabled:opacity-60"
-          />
-          <p id="composer-note" className="mt-2 text-xs text-zinc-500">
-            Chatting with the agent is not available in this version of Cutroom yet.
-          </p>
-        </div>
-      </section>
-
-      <PreviewPanel view={session.view} onRestart={session.restart} />
+      <Tabs
+        label="Project panels"
+        active={panel}
+        onChange={showPanel}
+        className={`border-ink-800 lg:shrink-0 lg:border-r ${panel === 'history' ? 'lg:w-[30rem]' : 'lg:w-[26rem]'}`}
+        tabs={[
+          {
+            key: 'chat',
+            label: 'Chat',
+            panel: (
+              <ChatPanel
+                chat={chat}
+                view={session.view}
+                className="flex-1"
+                messageFooter={(message) => <TurnVersionActions message={message} history={history} onShowChanges={showChanges} />}
+              />
+            ),
+          },
+          { key: 'history', label: 'History', panel: <HistoryPanel projectId={projectId} history={history} /> },
+        ]}
+      />
+      <PreviewPanel view={session.view} onRestart={session.restart} onError={autoFix.onError} onRecover={autoFix.onRecover} />
+      <HistoryDialogs history={history} />
     </div>
   );
 }
+
+/** What the left column shows: the chat, or the project's history. */
+type SidePanel = 'chat' | 'history';

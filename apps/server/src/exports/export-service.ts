@@ -1,0 +1,531 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { copyFile, mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import type { Logger } from 'pino';
+import {
+  type CreateExportRequest,
+  type Export,
+  MAX_QUEUED_EXPORTS_PER_USER,
+  type ServerMessage,
+  exportDownloadPath,
+  finishedExportStatuses,
+} from '@cutroom/protocol';
+import { AppError, notFound } from '../errors.js';
+import type { ProjectRepos } from '../repos/project-repos.js';
+import type { ExportChanges, ExportRecord } from '../store/export-store.js';
+import type { Store } from '../store/store.js';
+import { type RenderPaths, createRenderPaths } from './render-paths.js';
+import { type RenderWorker, reapJobs, startRenderWorker } from './render-process.js';
+import { type QueuedRender, pickNext } from './render-queue.js';
+import { type RenderTarget, type WorkerMessage, formatFiles } from './worker-protocol.js';
+
+/** Bundles kept per project (the most recently used), besides those in use. */
+const KEPT_BUNDLES = 3;
+/** Thumbnails are this fraction of the composition's size. */
+const THUMBNAIL_SCALE = 0.25;
+/** Jobs whose details `inspect` still knows. */
+const INSPECTED_JOBS = 200;
+
+export type ExportServiceDeps = {
+  store: Store;
+  repos: ProjectRepos;
+  logger: Logger;
+  dataDir: string;
+  storageUrl: string;
+  chromiumPath: string;
+  /** Renders running at once (exports and thumbnails), and exports per user. */
+  concurrency: number;
+  perUserConcurrency: number;
+  /** Sends a message to every open /ws connection of a user. */
+  notify: (userId: string, message: ServerMessage) => void;
+  /** Render a thumbnail whenever a version lands (default true). */
+  thumbnails?: boolean;
+  /** Frames one render draws in parallel (default: 1 on up to 3 cores, else 2). */
+  renderConcurrency?: number;
+};
+
+/** What a job did, for logs, tests and the benchmark. */
+export type JobInfo = {
+  jobId: string;
+  jobDir: string;
+  version: string | null;
+  pid: number | null;
+  /** The worker's temporary folder (removed with it). */
+  tmpDir: string | null;
+  /** Whether the version's bundle came from the cache (null until known). */
+  bundleCached: boolean | null;
+  bundleMs: number | null;
+};
+
+type Running = {
+  render: QueuedRender;
+  info: JobInfo;
+  worker: RenderWorker | null;
+  cancelled: boolean;
+  /** Resolves when the job is over: worker and its group gone, its folder removed. */
+  finished: Promise<void>;
+};
+
+/** Moves a file into place atomically (a reader never sees half of it), across file systems too. */
+async function moveInto(source: string, target: string) {
+  await mkdir(path.dirname(target), { recursive: true });
+  const temporary = `${target}.tmp-${randomBytes(6).toString('hex')}`;
+  try {
+    await rename(source, temporary);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EXDEV') throw error;
+    await copyFile(source, temporary);
+  }
+  try {
+    await rename(temporary, target);
+  } catch (error) {
+    await rm(temporary, { force: true });
+    throw error;
+  }
+}
+
+/** A file name for a download: the project's name (printable, no path characters) and the version. */
+export function downloadFileName(projectName: string, record: Pick<ExportRecord, 'version' | 'format' | 'frame'>) {
+  const printable = [...projectName].map((character) => (character < ' ' || character === '\u007f' ? '-' : character)).join('');
+  const base = printable.replace(/["\\/:*?<>|]+/g, '-').replace(/-+/g, '-').replace(/\s+/g, ' ').trim().slice(0, 80) || 'export';
+  const frame = record.format === 'png' ? `-frame${record.frame ?? 0}` : '';
+  return `${base}-${record.version.slice(0, 7)}${frame}.${formatFiles[record.format].extension}`;
+}
+
+/**
+ * Exports and thumbnails: a queue of renders with a server-wide and a per-user limit,
+ * each render a worker process (render-worker.ts) that renders one version of the
+ * project (the one current when asked) from its git repo. Progress goes to the store and
+ * to the owner's open /ws connections (`export:progress`); finished files go to storage
+ * (render-paths.ts). Thumbnails are low-priority renders of the newest version of a
+ * project, coalesced per project.
+ */
+export function createExportService(deps: ExportServiceDeps) {
+  const { store, repos, logger } = deps;
+  const paths: RenderPaths = createRenderPaths({ dataDir: deps.dataDir, storageUrl: deps.storageUrl });
+  const thumbnailsEnabled = deps.thumbnails ?? true;
+  const renderConcurrency = deps.renderConcurrency ?? (os.availableParallelism() <= 3 ? 1 : 2);
+  const limits = { global: deps.concurrency, perUser: deps.perUserConcurrency };
+
+  const waiting: QueuedRender[] = [];
+  const running = new Map<string, Running>();
+  /** Exports being inserted, per user, so two requests at once cannot both take the last queue place. */
+  const reserving = new Map<string, number>();
+  /** The newest version whose thumbnail each project waits for. */
+  const thumbnailRequests = new Map<string, { ownerId: string; version: string }>();
+  /** A version whose thumbnail failed is not tried again. */
+  const failedThumbnails = new Map<string, string>();
+  const jobs = new Map<string, JobInfo>();
+  let closed = false;
+
+  const toExport = (record: ExportRecord): Export => ({
+    id: record.id,
+    projectId: record.projectId,
+    version: record.version,
+    compositionId: record.compositionId,
+    format: record.format,
+    scale: record.scale,
+    frame: record.frame,
+    status: record.status,
+    progress: record.progress,
+    renderedFrames: record.renderedFrames,
+    totalFrames: record.totalFrames,
+    error: record.error,
+    sizeBytes: record.sizeBytes,
+    createdAt: record.createdAt,
+    startedAt: record.startedAt,
+    finishedAt: record.finishedAt,
+    downloadUrl: record.status === 'done' ? exportDownloadPath(record.projectId, record.id) : null,
+  });
+
+  const emit = (record: ExportRecord) => deps.notify(record.ownerId, { type: 'export:progress', export: toExport(record) });
+
+  async function ownedProject(ownerId: string, projectId: string) {
+    const project = await store.projects.get(ownerId, projectId);
+    if (!project) throw notFound('That project');
+    return project;
+  }
+
+  async function ownedExport(ownerId: string, projectId: string, exportId: string) {
+    const record = await store.exports.get(ownerId, projectId, exportId);
+    if (!record) throw notFound('That export');
+    return record;
+  }
+
+  function remember(info: JobInfo, key: string) {
+    jobs.set(key, info);
+    if (jobs.size > INSPECTED_JOBS) jobs.delete(jobs.keys().next().value!);
+  }
+
+  function pump() {
+    if (closed) return;
+    for (;;) {
+      const next = pickNext(waiting, [...running.values()].map((entry) => entry.render), limits);
+      if (!next) return;
+      waiting.splice(waiting.indexOf(next), 1);
+      start(next);
+    }
+  }
+
+  function start(render: QueuedRender) {
+    const jobId = randomUUID();
+    const info: JobInfo = { jobId, jobDir: paths.jobDir(jobId), version: null, pid: null, tmpDir: null, bundleCached: null, bundleMs: null };
+    const entry: Running = { render, info, worker: null, cancelled: false, finished: Promise.resolve() };
+    running.set(render.id, entry);
+    if (render.kind === 'export') remember(info, render.id);
+    entry.finished = (async () => {
+      try {
+        if (render.kind === 'export') await runExport(entry);
+        else await runThumbnail(entry);
+      } catch (error) {
+        logger.error({ err: error, render }, 'render job failed');
+        if (render.kind === 'export') {
+          const updated = await store.exports
+            .update(render.id, { status: 'failed', error: 'The render could not be started.', finished: true })
+            .catch(() => null);
+          if (updated) emit(updated);
+        }
+      } finally {
+        if (entry.worker) await entry.worker.kill().catch(() => {});
+        await rm(info.jobDir, { recursive: true, force: true }).catch((error: unknown) => {
+          logger.warn({ err: error, jobDir: info.jobDir }, 'could not remove a render job folder');
+        });
+        running.delete(render.id);
+        void pruneBundles(render.projectId);
+        pump();
+      }
+    })();
+  }
+
+  /** Runs a worker for `target` of `version`; resolves with the worker's messages once it is gone. */
+  async function runWorker(
+    entry: Running,
+    version: string,
+    target: RenderTarget,
+    output: string,
+    onMessage: (message: WorkerMessage) => void,
+  ) {
+    const { projectId } = entry.render;
+    entry.info.version = version;
+    await mkdir(entry.info.jobDir, { recursive: true });
+    const worker = await startRenderWorker({
+      job: {
+        type: 'job',
+        repoPath: repos.repoPath(projectId),
+        version,
+        jobDir: entry.info.jobDir,
+        bundleDir: paths.bundleDir(projectId, version),
+        output,
+        chromiumPath: deps.chromiumPath,
+        concurrency: renderConcurrency,
+        target,
+      },
+      home: paths.workerHome,
+      logger,
+      onMessage: (message) => {
+        if (message.type === 'bundle') {
+          entry.info.bundleCached = message.cached;
+          entry.info.bundleMs = message.ms;
+          logger.info({ render: entry.render, version, cached: message.cached, ms: Math.round(message.ms) }, 'render bundle ready');
+        }
+        onMessage(message);
+      },
+    });
+    entry.worker = worker;
+    entry.info.pid = worker.pid;
+    entry.info.tmpDir = worker.tmpDir;
+    // Cancelled while the worker was being started.
+    if (entry.cancelled) await worker.kill();
+    const exit = await worker.exited;
+    return { exit, logTail: worker.logTail };
+  }
+
+  async function runExport(entry: Running) {
+    const exportId = entry.render.id;
+    const started = await store.exports.update(exportId, { status: 'preparing', started: true });
+    if (!started) return;
+    emit(started);
+    if (entry.cancelled) return;
+    const record = started;
+    const output = path.join(entry.info.jobDir, `output.${formatFiles[record.format].extension}`);
+
+    // Every change of the row goes through one chain, in the order the worker reported it.
+    let chain: Promise<unknown> = Promise.resolve();
+    const apply = (changes: ExportChanges) => {
+      chain = chain
+        .then(async () => {
+          const updated = await store.exports.update(exportId, changes);
+          if (updated) emit(updated);
+        })
+        .catch((error: unknown) => logger.error({ err: error, exportId }, 'could not save the progress of an export'));
+    };
+    let ended = false;
+    let totalFrames: number | null = null;
+    const { exit, logTail } = await runWorker(
+      entry,
+      record.version,
+      { kind: 'export', compositionId: record.compositionId, format: record.format, scale: record.scale, frame: record.frame },
+      output,
+      (message) => {
+        switch (message.type) {
+          case 'rendering':
+            totalFrames = message.totalFrames;
+            return apply({ status: 'rendering', totalFrames: message.totalFrames });
+          case 'progress':
+            return apply({ progress: message.progress, renderedFrames: message.renderedFrames });
+          case 'failed':
+            ended = true;
+            logger.info({ exportId, reason: message.reason }, 'export failed');
+            return apply({ status: 'failed', error: message.reason, finished: true });
+          case 'done':
+            ended = true;
+            chain = chain.then(() => storeExport(record, output, message.sizeBytes, totalFrames));
+            return;
+        }
+      },
+    );
+    await chain;
+    if (!ended && !entry.cancelled) {
+      logger.warn({ exportId, exit, log: await logTail() }, 'render worker stopped without a result');
+      apply({ status: 'failed', error: 'The render stopped unexpectedly (the renderer crashed).', finished: true });
+      await chain;
+    }
+  }
+
+  async function storeExport(record: ExportRecord, output: string, sizeBytes: number, totalFrames: number | null) {
+    const relative = paths.exportFile(record.projectId, record.id, record.format);
+    const target = paths.resolveStored(relative);
+    try {
+      await moveInto(output, target);
+      const updated = await store.exports.update(record.id, {
+        status: 'done',
+        progress: 1,
+        ...(totalFrames === null ? {} : { renderedFrames: totalFrames }),
+        outputPath: relative,
+        sizeBytes,
+        finished: true,
+      });
+      // Cancelled (or its project deleted) at the last moment: the file has no owner.
+      if (!updated) return void (await rm(target, { force: true }));
+      emit(updated);
+      logger.info({ exportId: record.id, projectId: record.projectId, format: record.format, sizeBytes }, 'export done');
+    } catch (error) {
+      logger.error({ err: error, exportId: record.id }, 'could not store an export');
+      const failed = await store.exports.update(record.id, { status: 'failed', error: 'The file could not be stored.', finished: true });
+      if (failed) emit(failed);
+    }
+  }
+
+  async function runThumbnail(entry: Running) {
+    const { projectId } = entry.render;
+    const request = thumbnailRequests.get(projectId);
+    thumbnailRequests.delete(projectId);
+    if (!request) return;
+    const project = await store.projects.get(request.ownerId, projectId);
+    if (!project || project.thumbnailVersion === request.version || entry.cancelled) return;
+    const output = path.join(entry.info.jobDir, 'thumbnail.png');
+    let done = false;
+    let reason: string | null = null;
+    const { exit } = await runWorker(entry, request.version, { kind: 'thumbnail', scale: THUMBNAIL_SCALE }, output, (message) => {
+      if (message.type === 'done') done = true;
+      if (message.type === 'failed') reason = message.reason;
+    });
+    if (entry.cancelled) return;
+    if (!done) {
+      failedThumbnails.set(projectId, request.version);
+      logger.warn({ projectId, version: request.version, reason, exit }, 'thumbnail failed');
+      return;
+    }
+    await moveInto(output, paths.thumbnailFile(projectId));
+    if (await store.projects.setThumbnailVersion(projectId, request.version)) {
+      deps.notify(request.ownerId, { type: 'thumbnail:ready', projectId, thumbnailVersion: request.version });
+      logger.info({ projectId, version: request.version, bundleCached: entry.info.bundleCached }, 'thumbnail ready');
+    }
+  }
+
+  /** Removes all but the most recently used bundles of a project (never one in use). */
+  async function pruneBundles(projectId: string) {
+    try {
+      const dir = paths.projectBundlesDir(projectId);
+      const inUse = new Set([...running.values()].filter((entry) => entry.render.projectId === projectId).map((entry) => entry.info.version));
+      const names = await readdir(dir).catch(() => [] as string[]);
+      const dated = await Promise.all(names.map(async (name) => ({ name, time: (await stat(path.join(dir, name)).catch(() => null))?.mtimeMs ?? 0 })));
+      dated.sort((a, b) => b.time - a.time);
+      for (const { name } of dated.slice(KEPT_BUNDLES)) {
+        if (!inUse.has(name)) await rm(path.join(dir, name), { recursive: true, force: true });
+      }
+    } catch (error) {
+      logger.warn({ err: error, projectId }, 'could not prune bundles');
+    }
+  }
+
+  /** A new version of a project landed (created, a chat turn, a restore): its thumbnail is rendered. */
+  function versionLanded(projectId: string, ownerId: string, version: string) {
+    if (!thumbnailsEnabled || closed || failedThumbnails.get(projectId) === version) return;
+    thumbnailRequests.set(projectId, { ownerId, version });
+    if (!waiting.some((render) => render.kind === 'thumbnail' && render.projectId === projectId)) {
+      waiting.push({ id: `thumbnail:${projectId}`, kind: 'thumbnail', userId: ownerId, projectId });
+    }
+    pump();
+  }
+
+  /** Stops the project's renders that are queued or running (without changing their rows). */
+  async function stopProjectRenders(projectId: string) {
+    for (let index = waiting.length - 1; index >= 0; index--) {
+      if (waiting[index]!.projectId === projectId) waiting.splice(index, 1);
+    }
+    const entries = [...running.values()].filter((entry) => entry.render.projectId === projectId);
+    for (const entry of entries) {
+      entry.cancelled = true;
+      void entry.worker?.kill();
+    }
+    await Promise.all(entries.map((entry) => entry.finished));
+  }
+
+  return {
+    paths,
+
+    /** At start: fails what a crash interrupted, reaps its processes, and queues missing thumbnails. */
+    async start() {
+      const failed = await store.exports.failUnfinished('The server restarted during the render.');
+      if (failed.length) logger.warn({ exports: failed }, 'exports interrupted by a restart were marked failed');
+      const reaped = await reapJobs(paths.jobsRoot);
+      if (reaped.length) logger.info({ reaped }, 'removed render jobs left by an earlier run');
+      if (thumbnailsEnabled) {
+        for (const row of await store.exports.staleThumbnails()) versionLanded(row.id, row.owner_id, row.current_version);
+      }
+    },
+
+    async create(ownerId: string, projectId: string, request: CreateExportRequest): Promise<Export> {
+      const project = await ownedProject(ownerId, projectId);
+      if (!project.currentVersion) throw new AppError('export_not_ready', 'This project has no version to export yet.', 409);
+      const reserved = reserving.get(ownerId) ?? 0;
+      reserving.set(ownerId, reserved + 1);
+      try {
+        const queued = await store.exports.countQueued(ownerId);
+        if (queued + reserved >= MAX_QUEUED_EXPORTS_PER_USER) {
+          throw new AppError(
+            'too_many_exports',
+            `You already have ${MAX_QUEUED_EXPORTS_PER_USER} exports waiting; let one finish or cancel one first.`,
+            429,
+          );
+        }
+        const record = await store.exports.create({
+          id: randomUUID(),
+          ownerId,
+          projectId,
+          version: project.currentVersion,
+          compositionId: request.compositionId,
+          format: request.format,
+          scale: request.scale ?? 1,
+          frame: request.format === 'png' ? (request.frame ?? 0) : null,
+        });
+        logger.info({ exportId: record.id, projectId, version: record.version, format: record.format }, 'export queued');
+        emit(record);
+        waiting.push({ id: record.id, kind: 'export', userId: ownerId, projectId });
+        pump();
+        return toExport(record);
+      } finally {
+        const left = (reserving.get(ownerId) ?? 1) - 1;
+        if (left > 0) reserving.set(ownerId, left);
+        else reserving.delete(ownerId);
+      }
+    },
+
+    async list(ownerId: string, projectId: string): Promise<Export[]> {
+      await ownedProject(ownerId, projectId);
+      return (await store.exports.list(ownerId, projectId)).map(toExport);
+    },
+
+    async get(ownerId: string, projectId: string, exportId: string): Promise<Export> {
+      return toExport(await ownedExport(ownerId, projectId, exportId));
+    },
+
+    /** Stops a queued or running export; its process group, folder and partial file are gone when this resolves. */
+    async cancel(ownerId: string, projectId: string, exportId: string): Promise<Export> {
+      const record = await ownedExport(ownerId, projectId, exportId);
+      if (finishedExportStatuses.includes(record.status)) return toExport(record);
+      const queuedAt = waiting.findIndex((render) => render.id === exportId);
+      if (queuedAt >= 0) waiting.splice(queuedAt, 1);
+      const entry = running.get(exportId);
+      if (entry) {
+        entry.cancelled = true;
+        await entry.worker?.kill();
+        await entry.finished;
+      }
+      const updated = await store.exports.update(exportId, { status: 'cancelled', finished: true });
+      if (updated) {
+        emit(updated);
+        logger.info({ exportId, projectId }, 'export cancelled');
+      }
+      return toExport(updated ?? (await ownedExport(ownerId, projectId, exportId)));
+    },
+
+    /** A done export's file, for its owner. */
+    async download(ownerId: string, projectId: string, exportId: string) {
+      const project = await ownedProject(ownerId, projectId);
+      const record = await ownedExport(ownerId, projectId, exportId);
+      if (record.status !== 'done' || !record.outputPath) {
+        throw new AppError('export_not_ready', `This export is ${record.status}, not done: there is nothing to download.`, 409);
+      }
+      const file = paths.resolveStored(record.outputPath);
+      const size = (await stat(file).catch(() => null))?.size;
+      if (size === undefined) throw notFound('That export\'s file');
+      return { file, size, contentType: formatFiles[record.format].contentType, fileName: downloadFileName(project.name, record) };
+    },
+
+    /** The project's thumbnail file and the version it shows, for its owner; null until there is one. */
+    async thumbnail(ownerId: string, projectId: string) {
+      const project = await ownedProject(ownerId, projectId);
+      // A thumbnail behind the project (one that failed, a server that was down) is asked for again.
+      if (project.currentVersion && project.thumbnailVersion !== project.currentVersion) {
+        versionLanded(project.id, ownerId, project.currentVersion);
+      }
+      if (!project.thumbnailVersion) return null;
+      const file = paths.thumbnailFile(projectId);
+      const size = (await stat(file).catch(() => null))?.size;
+      return size === undefined ? null : { file, size, version: project.thumbnailVersion };
+    },
+
+    versionLanded,
+
+    /** A project was deleted: its renders stop and its files go (its rows went with it). */
+    async projectDeleted(projectId: string) {
+      thumbnailRequests.delete(projectId);
+      failedThumbnails.delete(projectId);
+      await stopProjectRenders(projectId);
+      await Promise.all([
+        rm(paths.projectExportsDir(projectId), { recursive: true, force: true }),
+        rm(paths.thumbnailFile(projectId), { force: true }),
+        rm(paths.projectBundlesDir(projectId), { recursive: true, force: true }),
+      ]);
+    },
+
+    /** What a job did (its folder, worker pid, whether its bundle was cached), by export id. */
+    inspect: (exportId: string): JobInfo | undefined => jobs.get(exportId),
+
+    /** Renders running and waiting, by kind. */
+    load: () => ({ running: [...running.values()].map((entry) => entry.render), waiting: [...waiting] }),
+
+    /** Stops every render; running exports are failed ("the server stopped"). */
+    async close() {
+      closed = true;
+      waiting.length = 0;
+      const entries = [...running.values()];
+      for (const entry of entries) {
+        entry.cancelled = true;
+        void entry.worker?.kill();
+      }
+      await Promise.all(entries.map((entry) => entry.finished));
+      for (const entry of entries) {
+        if (entry.render.kind !== 'export') continue;
+        await store.exports
+          .update(entry.render.id, { status: 'failed', error: 'The server stopped during the render.', finished: true })
+          .catch(() => null);
+      }
+    },
+  };
+}
+
+export type ExportService = ReturnType<typeof createExportService>;

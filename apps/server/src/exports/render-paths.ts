@@ -1,0 +1,51 @@
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { ExportFormat } from '@cutroom/protocol';
+import { formatFiles } from './worker-protocol.js';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const COMMIT = /^[0-9a-f]{40}$/;
+
+function checked(value: string, pattern: RegExp, what: string) {
+  if (!pattern.test(value)) throw new Error(`not a ${what}: ${value}`);
+  return value;
+}
+
+/**
+ * Every place renders keep files, in one spot (STORAGE_URL is `file://` only in this version):
+ *
+ * - `<storage>/exports/<projectId>/<exportId>.<ext>`: finished exports
+ * - `<storage>/thumbnails/<projectId>.png`: the project's thumbnail
+ * - `DATA_DIR/cache/bundles/<projectId>/<version>/`: a version's bundle
+ * - `DATA_DIR/tmp/renders/<jobId>/`: one running job (checkout, bundle being built, partial output)
+ * - `DATA_DIR/cache/render-home/`: the workers' HOME (font caches survive between jobs)
+ *
+ * Ids are checked before they become path segments.
+ */
+export function createRenderPaths(options: { dataDir: string; storageUrl: string }) {
+  const storageRoot = fileURLToPath(options.storageUrl.startsWith('file:///') ? options.storageUrl : `file://${path.resolve(options.storageUrl.slice('file://'.length))}`);
+  const bundlesRoot = path.join(options.dataDir, 'cache', 'bundles');
+  const jobsRoot = path.join(options.dataDir, 'tmp', 'renders');
+  return {
+    storageRoot,
+    jobsRoot,
+    workerHome: path.join(options.dataDir, 'cache', 'render-home'),
+    projectExportsDir: (projectId: string) => path.join(storageRoot, 'exports', checked(projectId, UUID, 'project id')),
+    /** Relative to the storage root (what the store keeps). */
+    exportFile: (projectId: string, exportId: string, format: ExportFormat) =>
+      path.join('exports', checked(projectId, UUID, 'project id'), `${checked(exportId, UUID, 'export id')}.${formatFiles[format].extension}`),
+    /** A stored file's absolute path; refuses anything that would leave the storage root. */
+    resolveStored(relative: string) {
+      const absolute = path.resolve(storageRoot, relative);
+      if (!absolute.startsWith(`${storageRoot}${path.sep}`)) throw new Error(`outside the storage: ${relative}`);
+      return absolute;
+    },
+    thumbnailFile: (projectId: string) => path.join(storageRoot, 'thumbnails', `${checked(projectId, UUID, 'project id')}.png`),
+    projectBundlesDir: (projectId: string) => path.join(bundlesRoot, checked(projectId, UUID, 'project id')),
+    bundleDir: (projectId: string, version: string) =>
+      path.join(bundlesRoot, checked(projectId, UUID, 'project id'), checked(version, COMMIT, 'version')),
+    jobDir: (jobId: string) => path.join(jobsRoot, checked(jobId, UUID, 'job id')),
+  };
+}
+
+export type RenderPaths = ReturnType<typeof createRenderPaths>;

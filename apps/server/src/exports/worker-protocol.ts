@@ -1,0 +1,74 @@
+import { z } from 'zod';
+import { ExportFormat } from '@cutroom/protocol';
+
+/**
+ * The IPC between the server and a render worker (render-worker.ts), both directions
+ * parsed with these schemas: the server sends one `job`, the worker answers with what
+ * happens until `done` or `failed`, then exits.
+ */
+
+/** What to render: an export of a composition, or a project's thumbnail (first composition, a frame a third in). */
+export const RenderTarget = z.discriminatedUnion('kind', [
+  z.strictObject({
+    kind: z.literal('export'),
+    compositionId: z.string().min(1),
+    format: ExportFormat,
+    scale: z.number().min(0.25).max(2),
+    /** PNG only: the frame to render (checked against the composition's length). */
+    frame: z.number().int().min(0).nullable(),
+  }),
+  z.strictObject({
+    kind: z.literal('thumbnail'),
+    scale: z.number().min(0.05).max(1),
+  }),
+]);
+export type RenderTarget = z.infer<typeof RenderTarget>;
+
+export const WorkerJob = z.strictObject({
+  type: z.literal('job'),
+  /** The project's bare repo. */
+  repoPath: z.string().min(1),
+  /** The commit to render. */
+  version: z.string().regex(/^[0-9a-f]{40}$/),
+  /** The job's own folder (checkout, bundle being built, output); removed when the job ends. */
+  jobDir: z.string().min(1),
+  /** Where this version's bundle is kept (`DATA_DIR/cache/bundles/<projectId>/<version>`). */
+  bundleDir: z.string().min(1),
+  /** The file to write, inside `jobDir`. */
+  output: z.string().min(1),
+  chromiumPath: z.string().min(1),
+  /** Frames rendered in parallel. */
+  concurrency: z.number().int().min(1).max(16),
+  target: RenderTarget,
+});
+export type WorkerJob = z.infer<typeof WorkerJob>;
+
+export const WorkerMessage = z.discriminatedUnion('type', [
+  /** The bundle is ready: taken from the cache, or built now (and put there). */
+  z.object({ type: z.literal('bundle'), cached: z.boolean(), ms: z.number() }),
+  /** The composition was found and checked: frames are being rendered. */
+  z.object({
+    type: z.literal('rendering'),
+    compositionId: z.string(),
+    totalFrames: z.number().int().min(1),
+    width: z.number().int(),
+    height: z.number().int(),
+    fps: z.number(),
+  }),
+  z.object({ type: z.literal('progress'), progress: z.number().min(0).max(1), renderedFrames: z.number().int().min(0) }),
+  z.object({ type: z.literal('done'), sizeBytes: z.number().int().min(0) }),
+  /** `reason` is for people: short, first line only. */
+  z.object({ type: z.literal('failed'), reason: z.string().max(1_000) }),
+]);
+export type WorkerMessage = z.infer<typeof WorkerMessage>;
+
+/** The codec `renderMedia` uses for each video format (PNG is a still). */
+export const videoCodecs = { mp4: 'h264', webm: 'vp8', gif: 'gif' } as const;
+
+/** File extension and content type of each format. */
+export const formatFiles: Record<ExportFormat, { extension: string; contentType: string }> = {
+  mp4: { extension: 'mp4', contentType: 'video/mp4' },
+  webm: { extension: 'webm', contentType: 'video/webm' },
+  gif: { extension: 'gif', contentType: 'image/gif' },
+  png: { extension: 'png', contentType: 'image/png' },
+};
