@@ -22,6 +22,8 @@ import { type RenderTarget, type WorkerMessage, formatFiles } from './worker-pro
 
 /** Bundles kept per project (the most recently used), besides those in use. */
 const KEPT_BUNDLES = 3;
+/** A thumbnail is rendered once a project's versions have paused this long. */
+const THUMBNAIL_DELAY_MS = 1_500;
 /** Thumbnails are this fraction of the composition's size. */
 const THUMBNAIL_SCALE = 0.25;
 /** Jobs whose details `inspect` still knows. */
@@ -114,6 +116,7 @@ export function createExportService(deps: ExportServiceDeps) {
   const reserving = new Map<string, number>();
   /** The newest version whose thumbnail each project waits for. */
   const thumbnailRequests = new Map<string, { ownerId: string; version: string }>();
+  const thumbnailTimers = new Map<string, NodeJS.Timeout>();
   /** A version whose thumbnail failed is not tried again. */
   const failedThumbnails = new Map<string, string>();
   const jobs = new Map<string, JobInfo>();
@@ -223,6 +226,8 @@ export function createExportService(deps: ExportServiceDeps) {
       },
       home: paths.workerHome,
       logger,
+      // A thumbnail is nobody's wait: it must not slow the agent's turns or an export.
+      ...(entry.render.kind === 'thumbnail' ? { niceness: 10 } : {}),
       onMessage: (message) => {
         if (message.type === 'bundle') {
           entry.info.bundleCached = message.cached;
@@ -364,10 +369,18 @@ export function createExportService(deps: ExportServiceDeps) {
   function versionLanded(projectId: string, ownerId: string, version: string) {
     if (!thumbnailsEnabled || closed || failedThumbnails.get(projectId) === version) return;
     thumbnailRequests.set(projectId, { ownerId, version });
-    if (!waiting.some((render) => render.kind === 'thumbnail' && render.projectId === projectId)) {
-      waiting.push({ id: `thumbnail:${projectId}`, kind: 'thumbnail', userId: ownerId, projectId });
-    }
-    pump();
+    // While the agent makes version after version, wait for a pause: one render, later.
+    clearTimeout(thumbnailTimers.get(projectId));
+    const timer = setTimeout(() => {
+      thumbnailTimers.delete(projectId);
+      if (closed) return;
+      if (!waiting.some((render) => render.kind === 'thumbnail' && render.projectId === projectId)) {
+        waiting.push({ id: `thumbnail:${projectId}`, kind: 'thumbnail', userId: ownerId, projectId });
+      }
+      pump();
+    }, THUMBNAIL_DELAY_MS);
+    timer.unref();
+    thumbnailTimers.set(projectId, timer);
   }
 
   /** Stops the project's renders that are queued or running (without changing their rows). */
@@ -511,6 +524,8 @@ export function createExportService(deps: ExportServiceDeps) {
     /** Stops every render; running exports are failed ("the server stopped"). */
     async close() {
       closed = true;
+      for (const timer of thumbnailTimers.values()) clearTimeout(timer);
+      thumbnailTimers.clear();
       waiting.length = 0;
       const entries = [...running.values()];
       for (const entry of entries) {

@@ -312,13 +312,11 @@ describe('thumbnails', () => {
     }
   });
 
-  it('renders only the newest of versions that land while a thumbnail renders', async () => {
+  it('renders only the newest of versions that land in quick succession', async () => {
     const account = await server.signupWithProject('Busy');
     const socket = await connectClient(server.baseUrl, account.cookie);
     const workspace = await mkdtemp(path.join(os.tmpdir(), 'cutroom-thumbnail-edit-'));
     try {
-      // The new project's own thumbnail is rendering now.
-      const first = (await server.request('GET', `/api/projects/${account.projectId}`, { cookie: account.cookie })).json.project.currentVersion;
       await server.repos.checkout(account.projectId, workspace);
       const versions: string[] = [];
       for (const colour of ['#222222', '#FFFFFF']) {
@@ -332,8 +330,9 @@ describe('thumbnails', () => {
       }
       await socket.next((message) => message.type === 'thumbnail:ready' && message.thumbnailVersion === versions[1], 60_000);
       const rendered = socket.messages.filter((message) => message.type === 'thumbnail:ready').map((message) => message.thumbnailVersion);
-      // The first new version was overtaken by the second before its turn came.
-      expect(rendered).toEqual([first, versions[1]]);
+      // The project's first version and the next were overtaken before their render began
+      // (a thumbnail waits for a pause in new versions).
+      expect(rendered).toEqual([versions[1]]);
       const image = await fetch(`${server.baseUrl}/api/projects/${account.projectId}/thumbnail?v=${versions[1]}`, { headers: { cookie: account.cookie } });
       expect(near(pixels(Buffer.from(await image.arrayBuffer())).at(5, 5), [255, 255, 255])).toBe(true);
     } finally {

@@ -13,6 +13,7 @@ import { type WorkerJob, WorkerMessage } from './worker-protocol.js';
 export const renderWorkerEntry = path.resolve(import.meta.dirname, '..', '..', 'dist', 'exports', 'render-worker.js');
 
 const SETPRIV = '/usr/bin/setpriv';
+const NICE = '/usr/bin/nice';
 /**
  * Prefix of a job's temporary folder. Short and under the system's temporary folder on
  * purpose: Chromium puts a Unix socket in it, and socket paths are limited to 107 bytes.
@@ -116,6 +117,8 @@ export async function startRenderWorker(options: {
   home: string;
   logger: Logger;
   onMessage: (message: WorkerMessage) => void;
+  /** Lower CPU priority (`nice`), inherited by Chromium: for background work such as thumbnails. */
+  niceness?: number;
 }): Promise<RenderWorker> {
   const { job, logger } = options;
   await mkdir(job.jobDir, { recursive: true });
@@ -123,9 +126,11 @@ export async function startRenderWorker(options: {
   const tmp = await mkdtemp(path.join(os.tmpdir(), TMP_PREFIX));
   const logFile = path.join(job.jobDir, 'worker.log');
   const log = await open(logFile, 'a');
-  const line = existsSync(SETPRIV)
+  let line = existsSync(SETPRIV)
     ? [SETPRIV, '--pdeathsig', 'KILL', '--', process.execPath, renderWorkerEntry]
     : [process.execPath, renderWorkerEntry];
+  // `nice` execs what follows, so the pid stays the worker's.
+  if (options.niceness && existsSync(NICE)) line = [NICE, '-n', String(options.niceness), ...line];
   let child: ChildProcess;
   try {
     child = spawn(line[0]!, line.slice(1), {
