@@ -123,3 +123,54 @@ export class ProjectHistory {
     await dialog.waitFor({ state: 'hidden' });
   }
 }
+
+/** The Export dialog of a project page: the form, and the project's recent exports. */
+export class ProjectExports {
+  constructor(private readonly page: Page) {}
+
+  /** The header's Export button (its name gains the percentage while an export renders). */
+  button() {
+    return this.page.getByRole('banner').getByRole('button', { name: /^Export\b/ });
+  }
+
+  dialog() {
+    return this.page.getByRole('dialog', { name: 'Export video' });
+  }
+
+  async open() {
+    await this.button().click();
+    await this.dialog().waitFor();
+  }
+
+  async close() {
+    await this.dialog().getByRole('button', { name: 'Close', exact: true }).click();
+    await this.dialog().waitFor({ state: 'hidden' });
+  }
+
+  /** Newest first. */
+  items() {
+    return this.dialog().getByRole('list', { name: 'Recent exports' }).getByRole('listitem');
+  }
+
+  latest() {
+    return this.items().first();
+  }
+
+  status(item = this.latest()) {
+    return item.getByTestId('export-status');
+  }
+
+  /** Fills the form and starts the export; resolves once it is listed. */
+  async start({ format, scale, frame }: { format: 'MP4 (H.264)' | 'WebM' | 'GIF' | 'PNG still'; scale?: '0.5' | '1' | '2'; frame?: number }) {
+    const dialog = this.dialog();
+    await dialog.getByRole('radio', { name: format, exact: true }).check();
+    if (scale) await dialog.getByRole('combobox', { name: 'Resolution' }).selectOption(scale);
+    if (frame !== undefined) await dialog.getByRole('spinbutton', { name: 'Frame' }).fill(String(frame));
+    const before = await this.items().count();
+    await dialog.getByRole('button', { name: 'Start export' }).click();
+    for (const deadline = Date.now() + 10_000; (await this.items().count()) === before; ) {
+      if (Date.now() > deadline) throw new Error('the export was not listed');
+      await this.page.waitForTimeout(50);
+    }
+  }
+}

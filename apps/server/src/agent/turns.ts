@@ -209,10 +209,6 @@ export function createChat(deps: ChatDeps, host: ChatHost) {
           });
           version = commit.version;
           newVersion = commit.changed;
-          if (commit.changed) {
-            await store.projects.update(host.ownerId, host.projectId, { currentVersion: commit.version });
-            deps.onNewVersion?.(host.projectId, host.ownerId, commit.version);
-          }
         } catch (commitError) {
           log.error({ err: commitError, turnId: turn.turnId }, 'could not save the turn as a version');
         }
@@ -221,15 +217,24 @@ export function createChat(deps: ChatDeps, host: ChatHost) {
         action.status === 'running' ? { ...action, status: 'failed' as const, error: 'Stopped before it finished.' } : action,
       );
       const content = turn.text.trim() || (status === 'failed' ? `The turn failed: ${error ?? 'unknown error'}` : status === 'cancelled' ? 'Cancelled.' : '');
-      const saved = await store.messages.add({
-        id: randomUUID(),
-        projectId: host.projectId,
-        role: 'assistant',
-        content: status === 'failed' && turn.text.trim() && error ? `${turn.text.trim()}\n\n(The turn failed: ${error})` : content,
-        actions,
-        status,
-        version: newVersion ? version : null,
-      });
+      // The message and the project's new version are saved side by side.
+      const [saved] = await Promise.all([
+        store.messages.add({
+          id: randomUUID(),
+          projectId: host.projectId,
+          role: 'assistant',
+          content: status === 'failed' && turn.text.trim() && error ? `${turn.text.trim()}\n\n(The turn failed: ${error})` : content,
+          actions,
+          status,
+          version: newVersion ? version : null,
+        }),
+        newVersion && version
+          ? store.projects.update(host.ownerId, host.projectId, { currentVersion: version }).catch((updateError: unknown) => {
+              log.error({ err: updateError }, 'could not store the project version');
+            })
+          : undefined,
+      ]);
+      if (newVersion && version) deps.onNewVersion?.(host.projectId, host.ownerId, version);
       host.emit({ type: 'message:saved', message: saved, queued: false });
       host.emit({ type: 'agent:complete', turnId: turn.turnId, messageId: saved.id, status, version, newVersion });
       log.info({ turnId: turn.turnId, status, version, newVersion, saveMs: Math.round(performance.now() - finishStarted), completeAt }, 'turn complete');

@@ -3,7 +3,7 @@ import { useEffect, useId, useRef, type ReactNode } from 'react';
 /**
  * A modal on the native <dialog>: the browser traps focus, Escape closes it, and the
  * page behind is inert. `open` drives it; `onClose` is called for Escape, the backdrop
- * and the close button.
+ * and the close button. `wide` makes room for a form and a list.
  */
 export function Dialog({
   open,
@@ -11,12 +11,14 @@ export function Dialog({
   title,
   description,
   children,
+  wide = false,
 }: {
   open: boolean;
   onClose: () => void;
   title: string;
   description?: ReactNode;
   children: ReactNode;
+  wide?: boolean;
 }) {
   const ref = useRef<HTMLDialogElement>(null);
   const titleId = useId();
@@ -41,7 +43,7 @@ export function Dialog({
       onClick={(event) => {
         if (event.target === event.currentTarget) onClose();
       }}
-      className="m-auto w-[min(28rem,calc(100vw-2rem))] rounded-2xl bg-ink-850 p-0 text-zinc-100 shadow-2xl shadow-black/50 ring-1 ring-ink-600"
+      className={`m-auto ${wide ? 'w-[min(36rem,calc(100vw-2rem))]' : 'w-[min(28rem,calc(100vw-2rem))]'} rounded-2xl bg-ink-850 p-0 text-zinc-100 shadow-2xl shadow-black/50 ring-1 ring-ink-600`}
     >
       {open && (
         <div className="p-6">

@@ -1,19 +1,23 @@
 import type { Message, Project } from '@cutroom/protocol';
-import { useCallback, useEffect, useState } from 'react';
+import { useCallback, useEffect, useEffectEvent, useRef, useState } from 'react';
+import { createPortal } from 'react-dom';
 import { Link, useParams } from 'react-router';
 import { ApiError, api } from '../api/client';
 import { AppShell } from '../components/AppShell';
 import { Button } from '../components/Button';
 import { Spinner } from '../components/Spinner';
 import { Tabs } from '../components/Tabs';
+import { useToast } from '../components/Toasts';
 import { ChatPanel } from '../chat/ChatPanel';
 import { useAutoFix } from '../chat/use-auto-fix';
 import { useChat } from '../chat/use-chat';
+import { ExportButton, ExportDialog } from '../exports/ExportDialog';
+import { useExports } from '../exports/use-exports';
 import { HistoryDialogs } from '../history/HistoryDialogs';
 import { HistoryPanel } from '../history/HistoryPanel';
 import { TurnVersionActions } from '../history/TurnVersionActions';
 import { useHistory } from '../history/use-history';
-import { PreviewPanel, previewUrlOf } from '../session/PreviewPanel';
+import { PreviewPanel, previewUrlOf, type PreviewComposition } from '../session/PreviewPanel';
 import { useSession } from '../session/use-session';
 
 type Load =
@@ -36,6 +40,8 @@ export function ProjectPage() {
 
 function ProjectView({ projectId }: { projectId: string }) {
   const [load, setLoad] = useState<Load>({ state: 'loading' });
+  /** The header's place for the project's actions (the workspace puts Export there). */
+  const [headerActions, setHeaderActions] = useState<HTMLElement | null>(null);
 
   const fetchProject = useCallback(
     (signal?: AbortSignal): Promise<Load | null> =>
@@ -64,17 +70,20 @@ function ProjectView({ projectId }: { projectId: string }) {
   }, [load]);
 
   const breadcrumb = (
-    <nav aria-label="Breadcrumb" className="flex min-w-0 items-center gap-2 text-sm">
-      <Link to="/" className="shrink-0 rounded-sm text-zinc-400 hover:text-zinc-100">
-        Projects
-      </Link>
-      {load.state === 'ready' && (
-        <>
-          <span aria-hidden="true" className="text-zinc-600">/</span>
-          <h1 className="truncate font-medium text-zinc-100">{load.project.name}</h1>
-        </>
-      )}
-    </nav>
+    <div className="flex min-w-0 items-center gap-3">
+      <nav aria-label="Breadcrumb" className="flex min-w-0 items-center gap-2 text-sm">
+        <Link to="/" className="shrink-0 rounded-sm text-zinc-400 hover:text-zinc-100">
+          Projects
+        </Link>
+        {load.state === 'ready' && (
+          <>
+            <span aria-hidden="true" className="text-zinc-600">/</span>
+            <h1 className="truncate font-medium text-zinc-100">{load.project.name}</h1>
+          </>
+        )}
+      </nav>
+      <div ref={setHeaderActions} className="ml-auto flex shrink-0 items-center gap-2" />
+    </div>
   );
 
   return (
@@ -105,17 +114,31 @@ function ProjectView({ projectId }: { projectId: string }) {
           </Button>
         </div>
       )}
-      {load.state === 'ready' && <ProjectWorkspace projectId={load.project.id} messages={load.messages} />}
+      {load.state === 'ready' && <ProjectWorkspace projectId={load.project.id} messages={load.messages} headerActions={headerActions} />}
     </AppShell>
   );
 }
 
-function ProjectWorkspace({ projectId, messages }: { projectId: string; messages: Message[] }) {
+function ProjectWorkspace({ projectId, messages, headerActions }: { projectId: string; messages: Message[]; headerActions: HTMLElement | null }) {
   const session = useSession(projectId);
   const chat = useChat(projectId, session, messages);
   const autoFix = useAutoFix(chat, previewUrlOf(session.view));
   const history = useHistory(projectId, session);
   const [panel, setPanel] = useState<SidePanel>('chat');
+  const exports = useExports(projectId, session);
+  const [composition, setComposition] = useState<PreviewComposition | null>(null);
+  const previewFrame = useRef(0);
+  /** The open export dialog, with the preview's frame when it opened (the still's default). */
+  const [exporting, setExporting] = useState<{ frame: number } | null>(null);
+  const toast = useToast();
+  // An export that ends while its dialog is closed says so.
+  const announceExport = useEffectEvent((finished: NonNullable<typeof exports.state.finished>) => {
+    if (!exporting && finished.status !== 'cancelled') toast(finished.text, finished.status === 'failed' ? 'error' : 'success');
+  });
+  const finishedExport = exports.state.finished;
+  useEffect(() => {
+    if (finishedExport) announceExport(finishedExport);
+  }, [finishedExport]);
 
   const showPanel = (next: SidePanel) => {
     setPanel(next);
@@ -150,8 +173,25 @@ function ProjectWorkspace({ projectId, messages }: { projectId: string; messages
           { key: 'history', label: 'History', panel: <HistoryPanel projectId={projectId} history={history} /> },
         ]}
       />
-      <PreviewPanel view={session.view} onRestart={session.restart} onError={autoFix.onError} onRecover={autoFix.onRecover} />
+      <PreviewPanel
+        view={session.view}
+        onRestart={session.restart}
+        onError={autoFix.onError}
+        onRecover={autoFix.onRecover}
+        onComposition={setComposition}
+        onFrame={(frame) => (previewFrame.current = frame)}
+      />
       <HistoryDialogs history={history} />
+      {headerActions && createPortal(<ExportButton exports={exports} onClick={() => setExporting({ frame: previewFrame.current })} />, headerActions)}
+      {exporting && (
+        <ExportDialog
+          exports={exports}
+          composition={composition}
+          initialFrame={exporting.frame}
+          currentVersion={history.state.currentVersion}
+          onClose={() => setExporting(null)}
+        />
+      )}
     </div>
   );
 }

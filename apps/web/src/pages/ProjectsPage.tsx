@@ -1,5 +1,5 @@
-import type { Project } from '@cutroom/protocol';
-import { useCallback, useEffect, useState, type FormEvent } from 'react';
+import { type Project, projectThumbnailPath } from '@cutroom/protocol';
+import { useCallback, useEffect, useRef, useState, type FormEvent } from 'react';
 import { Link, useNavigate } from 'react-router';
 import { ApiError, api } from '../api/client';
 import { AppShell } from '../components/AppShell';
@@ -8,6 +8,7 @@ import { Dialog } from '../components/Dialog';
 import { TextField } from '../components/TextField';
 import { useToast } from '../components/Toasts';
 import { timeAgo } from '../lib/time';
+import { useUserEvents } from '../session/use-user-events';
 
 type Load = { state: 'loading' } | { state: 'error'; message: string } | { state: 'ready'; projects: Project[] };
 type Editing = { kind: 'create' } | { kind: 'rename'; project: Project } | { kind: 'delete'; project: Project } | null;
@@ -18,20 +19,72 @@ export function ProjectsPage() {
   const navigate = useNavigate();
   const toast = useToast();
 
+  /** Only the latest read of the list counts; `reading` is the one under way, if any. */
+  const latestRead = useRef(0);
+  const reading = useRef<number | null>(null);
+
   const refresh = useCallback((signal?: AbortSignal) => {
+    const read = ++latestRead.current;
+    reading.current = read;
     api('GET /api/projects', { signal }).then(
-      ({ projects }) => setLoad({ state: 'ready', projects }),
+      ({ projects }) => {
+        if (read !== latestRead.current) return;
+        reading.current = null;
+        setLoad({ state: 'ready', projects });
+      },
       (error: unknown) => {
+        if (read !== latestRead.current) return;
+        reading.current = null;
         if ((error as Error).name === 'AbortError') return;
-        setLoad({ state: 'error', message: error instanceof ApiError ? error.message : 'Could not load your projects.' });
+        const message = error instanceof ApiError ? error.message : 'Could not load your projects.';
+        // A list on screen stays; only a first read that failed shows the error.
+        setLoad((current) => (current.state === 'ready' ? current : { state: 'error', message }));
       },
     );
   }, []);
+  /**
+   * A change the server has already made (a rename, a delete, a new thumbnail), shown at
+   * once. A read under way may have started before it: a new read replaces that one.
+   */
+  const updateProjects = useCallback(
+    (change: (projects: Project[]) => Project[]) => {
+      setLoad((current) => (current.state === 'ready' ? { state: 'ready', projects: change(current.projects) } : current));
+      if (reading.current !== null) refresh();
+    },
+    [refresh],
+  );
 
   useEffect(() => {
     const controller = new AbortController();
     refresh(controller.signal);
     return () => controller.abort();
+  }, [refresh]);
+
+  // Thumbnails land over the user's /ws connection; whatever changed while it was down,
+  // or while the page was hidden (another tab's chat made versions), is read again.
+  useUserEvents((event) => {
+    if (event.type === 'thumbnail:ready') {
+      // A project this list does not show yet (made in another tab) comes with a read.
+      if (load.state === 'ready' && !load.projects.some((project) => project.id === event.projectId)) return refresh();
+      updateProjects((projects) =>
+        projects.map((project) => (project.id === event.projectId ? { ...project, thumbnailVersion: event.thumbnailVersion } : project)),
+      );
+    } else if (event.type === 'connection:open') {
+      // Also the first opening: a thumbnail may have landed before the connection was there.
+      refresh();
+    }
+  });
+  useEffect(() => {
+    const onVisible = () => {
+      // Focus and visibility often come together: one read is enough.
+      if (document.visibilityState === 'visible' && reading.current === null) refresh();
+    };
+    document.addEventListener('visibilitychange', onVisible);
+    window.addEventListener('focus', onVisible);
+    return () => {
+      document.removeEventListener('visibilitychange', onVisible);
+      window.removeEventListener('focus', onVisible);
+    };
   }, [refresh]);
 
   const projects = load.state === 'ready' ? load.projects : [];
@@ -125,11 +178,7 @@ export function ProjectsPage() {
         onClose={() => setEditing(null)}
         onSubmit={async (name) => {
           const { project } = await api('PATCH /api/projects/:id', { params: { id: editing.project.id }, body: { name } });
-          setLoad((current) =>
-            current.state === 'ready'
-              ? { state: 'ready', projects: current.projects.map((item) => (item.id === project.id ? project : item)) }
-              : current,
-          );
+          updateProjects((projects) => projects.map((item) => (item.id === project.id ? project : item)));
           setEditing(null);
           toast('Project renamed');
         }}
@@ -140,9 +189,7 @@ export function ProjectsPage() {
         project={editing.project}
         onClose={() => setEditing(null)}
         onDeleted={(project) => {
-          setLoad((current) =>
-            current.state === 'ready' ? { state: 'ready', projects: current.projects.filter((item) => item.id !== project.id) } : current,
-          );
+          updateProjects((projects) => projects.filter((item) => item.id !== project.id));
           setEditing(null);
           toast(`Deleted “${project.name}”`);
         }}
@@ -155,13 +202,7 @@ export function ProjectsPage() {
 function ProjectCard({ project, onRename, onDelete }: { project: Project; onRename: () => void; onDelete: () => void }) {
   return (
     <li className="group relative flex flex-col overflow-hidden rounded-2xl bg-ink-900 ring-1 ring-ink-800 transition hover:ring-ink-600 focus-within:ring-ink-600">
-      <div aria-hidden="true" className="relative aspect-video bg-[#0B1021]">
-        <div className="absolute inset-0 flex flex-col items-center justify-center gap-2 px-6">
-          <div className="h-2.5 w-3/5 rounded-full bg-white/85" />
-          <div className="h-1 w-1/4 rounded-full bg-brand-500" />
-          <div className="h-1.5 w-2/5 rounded-full bg-[#9AA4C7]/60" />
-        </div>
-      </div>
+      <ProjectThumbnail project={project} />
       <div className="flex items-start gap-2 p-4">
         <div className="min-w-0 flex-1">
           <h2 className="truncate font-medium">
@@ -181,6 +222,39 @@ function ProjectCard({ project, onRename, onDelete }: { project: Project; onRena
         </div>
       </div>
     </li>
+  );
+}
+
+/**
+ * A still of the project's current version (rendered by the server when a version
+ * lands) in a fixed 16:9 box, so nothing moves when it arrives; a neutral placeholder
+ * until there is one. A new still replaces the old one once it has loaded.
+ */
+function ProjectThumbnail({ project }: { project: Project }) {
+  const src = project.thumbnailVersion ? projectThumbnailPath(project.id, project.thumbnailVersion) : null;
+  const [loaded, setLoaded] = useState(false);
+  const [failed, setFailed] = useState<string | null>(null);
+  const showImage = src !== null && failed !== src;
+  return (
+    <div className="relative aspect-video overflow-hidden bg-ink-950">
+      {!(showImage && loaded) && (
+        <div aria-hidden="true" data-testid="thumbnail-placeholder" className="absolute inset-0 flex items-center justify-center bg-linear-to-br from-ink-850 to-ink-950 text-ink-600">
+          <FilmIcon />
+        </div>
+      )}
+      {showImage && (
+        <img
+          src={src}
+          alt={`${project.name} thumbnail`}
+          width={320}
+          height={180}
+          decoding="async"
+          onLoad={() => setLoaded(true)}
+          onError={() => setFailed(src)}
+          className={`absolute inset-0 size-full object-cover transition-opacity duration-300 ${loaded ? 'opacity-100' : 'opacity-0'}`}
+        />
+      )}
+    </div>
   );
 }
 

@@ -4,7 +4,8 @@ import { Button } from '../components/Button';
 import { Spinner } from '../components/Spinner';
 import type { SessionView } from './use-session';
 
-type Composition = Extract<PreviewToApp, { type: 'remotion:ready' }>;
+/** What the preview says about the video it plays (`remotion:ready`): its composition's id, length and size. */
+export type PreviewComposition = Extract<PreviewToApp, { type: 'remotion:ready' }>;
 /** What the preview says about an error (see `remotion:error`). */
 export type PreviewErrorReport = { message: string; stack: string | null; componentStack: string | null; file: string | null };
 type PreviewError = PreviewErrorReport & { id: number };
@@ -20,21 +21,26 @@ const formatTime = (frame: number, fps: number) => {
  * app), play/pause, the timeline of the video's sequences with a playhead, and the
  * preview's errors. Messages from the iframe count only when they come from its window.
  * `onError` hears every error report and `onRecover` that the video renders again
- * (its sequences mounted), for automatic fixes.
+ * (its sequences mounted), for automatic fixes. `onComposition` hears the composition
+ * the preview plays and `onFrame` its current frame (for exports).
  */
 export function PreviewPanel({
   view,
   onRestart,
   onError,
   onRecover,
+  onComposition,
+  onFrame,
 }: {
   view: SessionView;
   onRestart: () => void;
   onError?: (error: PreviewErrorReport) => void;
   onRecover?: () => void;
+  onComposition?: (composition: PreviewComposition) => void;
+  onFrame?: (frame: number) => void;
 }) {
   const iframeRef = useRef<HTMLIFrameElement>(null);
-  const [composition, setComposition] = useState<Composition | null>(null);
+  const [composition, setComposition] = useState<PreviewComposition | null>(null);
   const [sequences, setSequences] = useState<PreviewSequence[]>([]);
   const [frame, setFrame] = useState(0);
   const [playing, setPlaying] = useState(false);
@@ -43,6 +49,8 @@ export function PreviewPanel({
   const previewUrl = previewUrlOf(view);
   const reportError = useEffectEvent((error: PreviewErrorReport) => onError?.(error));
   const reportRecovery = useEffectEvent(() => onRecover?.());
+  const reportComposition = useEffectEvent((composition: PreviewComposition) => onComposition?.(composition));
+  const reportFrame = useEffectEvent((frame: number) => onFrame?.(frame));
 
   useEffect(() => {
     const onMessage = (event: MessageEvent) => {
@@ -54,6 +62,7 @@ export function PreviewPanel({
       switch (message.type) {
         case 'remotion:ready':
           setComposition(message);
+          reportComposition(message);
           return;
         case 'remotion:sequences':
           setSequences(message.sequences);
@@ -66,6 +75,7 @@ export function PreviewPanel({
         case 'remotion:frame':
           setFrame(message.frame);
           setPlaying(message.playing);
+          reportFrame(message.frame);
           return;
         case 'remotion:error': {
           const error: PreviewErrorReport = {
