@@ -235,6 +235,35 @@ describe('exports', () => {
     }
   });
 
+  it("refuses to bundle a file from outside the version's files (another project's data, say)", async () => {
+    const secretDir = await mkdtemp(path.join(os.tmpdir(), 'cutroom-secret-'));
+    const workspace = await mkdtemp(path.join(os.tmpdir(), 'cutroom-export-leak-'));
+    try {
+      await writeFile(path.join(secretDir, 'data.json'), JSON.stringify({ secret: 'TOP-SECRET-VALUE' }));
+      await server.repos.checkout(owner.projectId, workspace);
+      const root = path.join(workspace, 'src', 'Root.tsx');
+      await writeFile(root, `import leaked from '${secretDir}/data.json';\nconsole.log(leaked);\n${await readFile(root, 'utf8')}`);
+      const commit = await server.repos.commitWorkspace(owner.projectId, workspace, { message: 'Leak', author: 'agent' });
+      await server.store.projects.update(owner.user.id, owner.projectId, { currentVersion: commit.version });
+      const asked = await create({ compositionId: 'TitleScene', format: 'png', frame: 0, scale: 0.25 });
+      const result = (await finished(asked.id)).export;
+      expect(result.status).toBe('failed');
+      expect(result.error).toMatch(/Bundling failed/);
+      expect(JSON.stringify(result)).not.toContain('TOP-SECRET-VALUE');
+    } finally {
+      // Put the project back as it was for the next tests.
+      await rm(path.join(workspace, 'src', 'Root.tsx'));
+      await server.repos.checkout(owner.projectId, workspace).catch(() => {});
+      const root = path.join(workspace, 'src', 'Root.tsx');
+      const source = await readFile(root, 'utf8');
+      await writeFile(root, source.split('\n').slice(2).join('\n'));
+      const commit = await server.repos.commitWorkspace(owner.projectId, workspace, { message: 'Unleak', author: 'user' });
+      await server.store.projects.update(owner.user.id, owner.projectId, { currentVersion: commit.version });
+      await rm(secretDir, { recursive: true, force: true });
+      await rm(workspace, { recursive: true, force: true });
+    }
+  });
+
   it('marks exports a crash left unfinished as failed, and removes their job folders, at start', async () => {
     const record = await server.store.exports.create({
       id: randomUUID(),

@@ -5,7 +5,7 @@
  * over IPC (worker-protocol.ts) and exits. Every renderer call gets `browserExecutable`:
  * without it Remotion would try to download a browser.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, realpathSync } from 'node:fs';
 import { mkdir, readFile, rename, rm, stat, symlink, utimes, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
@@ -62,6 +62,13 @@ async function materialise(job: WorkerJob, dir: string) {
   await symlink(nodeModulesDir, path.join(dir, 'node_modules'), 'dir');
 }
 
+/** Modules may come only from the project's folder and the packages (their real paths). */
+function confinedTo(projectDir: string): RegExp {
+  const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+  const roots = [realpathSync(projectDir), realpathSync(nodeModulesDir)].map((root) => escape(root.replace(/\/+$/, '')));
+  return new RegExp(`^(${roots.join('|')})/`);
+}
+
 /** The version's bundle and its compositions: from the cache, or built and put there. */
 async function prepareBundle(job: WorkerJob, browser: () => Promise<Browser>): Promise<Composition[]> {
   const started = performance.now();
@@ -90,6 +97,15 @@ async function prepareBundle(job: WorkerJob, browser: () => Promise<Browser>): P
       rspack: true,
       // The bundle itself is the cache (one per version); a bundler cache would go into node_modules.
       enableCaching: false,
+      // The bundler runs with the server's file access: an import (or require.context) of any
+      // path outside the version's files and the packages would put other people's files
+      // (sandboxes, agent conversations, bundles) into this render. Refuse them.
+      // Rspack's resolver takes RegExp restrictions (path strings refused Remotion's own entry
+      // files in our test); its types list only strings.
+      rspackOverride: (config) => ({
+        ...config,
+        resolve: { ...config.resolve, restrictions: [confinedTo(projectDir)] as unknown as string[] },
+      }),
     });
   } catch (error) {
     throw failure('bundle', error, projectDir);
