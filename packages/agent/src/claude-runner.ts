@@ -104,6 +104,13 @@ export function createClaudeRunner(options: RunnerOptions): AgentRunner {
   let agent: { query: Query; input: ReturnType<typeof inputQueue>; done: Promise<void> } | null = null;
   let turn: Turn | null = null;
   let closed = false;
+  /** The launch under way: a prompt right behind `start()` must not launch a second agent. */
+  let launching: Promise<void> | null = null;
+  const ensureLaunched = () => {
+    if (agent || closed) return Promise.resolve();
+    launching ??= launch().finally(() => (launching = null));
+    return launching;
+  };
   /** File contents before a write or edit, by tool-use id. */
   const befores = new Map<string, string | null>();
 
@@ -296,13 +303,15 @@ export function createClaudeRunner(options: RunnerOptions): AgentRunner {
     name: 'claude-agent-sdk',
 
     async start() {
-      if (!agent && !closed) await launch();
+      await ensureLaunched();
     },
 
     async turn(prompt, onEvent) {
       if (turn) return { status: 'failed', error: 'Another turn is still running.' };
       if (closed) return { status: 'failed', error: 'The agent has been closed.' };
-      if (!agent) await launch();
+      await ensureLaunched();
+      if (!agent) return { status: 'failed', error: 'The agent could not be started.' };
+      if (turn) return { status: 'failed', error: 'Another turn is still running.' };
       return new Promise<TurnResult>((resolve) => {
         turn = { onEvent, resolve, cancelled: false, calls: new Map() };
         agent!.input.push({ type: 'user', message: { role: 'user', content: prompt }, parent_tool_use_id: null });

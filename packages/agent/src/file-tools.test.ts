@@ -75,6 +75,11 @@ describe('search_files', () => {
     expect(output.matches).toEqual(['src/calc.ts:1: const x = f(1 + (2;']);
   });
 
+  it('stops a pattern that backtracks for ever, with an error the model can act on', async () => {
+    await writeFile(path.join(workspace, 'src', 'slow.txt'), `${'a'.repeat(40)}!\n`);
+    await expect(call('search_files', { pattern: '(a+)+$', path: 'src/slow.txt' })).rejects.toThrow(/takes too long/);
+  });
+
   it('caps the results', async () => {
     const { output, text } = await call('search_files', { pattern: 'const' });
     expect(output.matches).toHaveLength(3);

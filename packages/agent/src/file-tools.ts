@@ -1,3 +1,4 @@
+import vm from 'node:vm';
 import { mkdir, readFile, readdir, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { tool } from 'ai';
@@ -115,11 +116,11 @@ export function createFileTools(options: FileToolsOptions) {
             .then((confined) => readText(confined.absolute, limits.maxReadBytes))
             .catch(() => null);
           if (content === null) continue; // refused, binary, too large or gone: not searchable text
-          content.split('\n').forEach((line, index) => {
-            if (!matcher(line)) return;
+          const lines = content.split('\n');
+          for (const index of matcher(lines)) {
             if (matches.length >= limits.maxSearchResults) truncated = true;
-            else matches.push(`${file}:${index + 1}: ${quoteLine(line)}`);
-          });
+            else matches.push(`${file}:${index + 1}: ${quoteLine(lines[index]!)}`);
+          }
         }
         return { matches, truncated };
       },
@@ -281,14 +282,30 @@ function listText(files: string[], truncated: boolean, max: number): string {
   return files.join('\n') + (truncated ? `\n… (only the first ${max} entries)` : '');
 }
 
-/** A line test for the pattern: as a regular expression when it is one, else as plain text. */
-function toMatcher(pattern: string): (line: string) => boolean {
+/** How long one file's regular-expression search may take: a pattern that backtracks badly must not freeze the runtime. */
+const REGEX_LIMIT_MS = 500;
+const regexScript = new vm.Script('lines.flatMap((line, index) => (regex.test(line) ? [index] : []))');
+const regexContext = vm.createContext({});
+
+/** The matching lines' indexes: as a regular expression when the pattern is one, else as plain text. */
+function toMatcher(pattern: string): (lines: string[]) => number[] {
+  let regex: RegExp;
   try {
-    const regex = new RegExp(pattern);
-    return (line) => regex.test(line);
+    regex = new RegExp(pattern);
   } catch {
-    return (line) => line.includes(pattern);
+    return (lines) => lines.flatMap((line, index) => (line.includes(pattern) ? [index] : []));
   }
+  return (lines) => {
+    regexContext.regex = regex;
+    regexContext.lines = lines;
+    try {
+      return regexScript.runInContext(regexContext, { timeout: REGEX_LIMIT_MS }) as number[];
+    } catch {
+      throw new FileToolError('That search pattern takes too long to run; use plain text or a simpler regular expression.');
+    } finally {
+      regexContext.lines = null;
+    }
+  };
 }
 
 function quoteLine(line: string): string {

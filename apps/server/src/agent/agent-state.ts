@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { cp, mkdir, rename, rm, stat } from 'node:fs/promises';
+import { cp, mkdir, realpath, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 
 /**
@@ -23,6 +23,8 @@ export function createAgentStateStore(dir: string) {
 
   return {
     async restore(projectId: string, target: string) {
+      // A save of the project's previous session may still be under way.
+      await saving.get(projectId);
       await mkdir(target, { recursive: true });
       if (await exists(folder(projectId))) await cp(folder(projectId), target, { recursive: true, force: true });
     },
@@ -34,7 +36,12 @@ export function createAgentStateStore(dir: string) {
         const staging = path.join(dir, `.tmp-${projectId}-${randomUUID().slice(0, 8)}`);
         try {
           await mkdir(staging, { recursive: true });
+          const root = await realpath(source);
           for (const part of KEPT) {
+            // The sandbox owns this folder: a part that is (or passes through) a symlink
+            // could lead anywhere on the server. Only what really lies inside is kept.
+            const real = await realpath(path.join(source, part)).catch(() => null);
+            if (real !== path.join(root, part)) continue;
             if (await exists(path.join(source, part))) {
               await cp(path.join(source, part), path.join(staging, part), { recursive: true, verbatimSymlinks: true });
             }

@@ -53,7 +53,11 @@ export function createModelProxy(settings: { provider: ModelProvider; logger: Lo
     if (!provider.configured) return fail(response, 503, 'api_error', provider.message);
     if (request.method !== 'POST' && request.method !== 'GET') return fail(response, 405, 'invalid_request_error', 'Only GET and POST are proxied.');
     const rest = match[2]!;
-    if (rest.split('?')[0]!.split('/').some((segment) => segment === '..' || segment === '.')) {
+    // Checked on the URL as fetch will send it (which undoes %2e%2e, backslashes and dot
+    // segments): it must stay under the provider's base URL.
+    const target = new URL(`${provider.upstream}${rest}`);
+    const base = new URL(`${provider.upstream}/`);
+    if (target.origin !== base.origin || !target.pathname.startsWith(base.pathname) || /%2e|\\/i.test(rest.split('?')[0]!)) {
       return fail(response, 400, 'invalid_request_error', 'That path is not allowed.');
     }
 
@@ -80,7 +84,7 @@ export function createModelProxy(settings: { provider: ModelProvider; logger: Lo
     response.on('close', () => {
       if (!response.writableFinished) abort.abort();
     });
-    const upstream = await fetch(`${provider.upstream}${rest}`, { method: request.method, headers, body, signal: abort.signal }).catch(
+    const upstream = await fetch(target, { method: request.method, headers, body, signal: abort.signal }).catch(
       (error: unknown) => {
         if (abort.signal.aborted) return null;
         throw error;

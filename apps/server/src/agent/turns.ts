@@ -51,6 +51,9 @@ export type ChatHost = {
   sandbox(): { send(message: ServerToSandbox): void; workspace: string; agentStateDir: string } | null;
 };
 
+/** A sandbox's folders: its working copy and its agent's state. */
+type SandboxFolders = { workspace: string; agentStateDir: string };
+
 export class ChatRefusal extends Error {
   constructor(
     readonly code: ErrorCode,
@@ -92,6 +95,8 @@ export function createChat(deps: ChatDeps, host: ChatHost) {
   let autoFixStreak = 0;
   /** A turn is being finished (saved, committed): the next waits for it. */
   let finishing: Promise<void> | null = null;
+  /** The latest save of the agent's conversation. */
+  let stateSaved: Promise<void> = Promise.resolve();
 
   async function send(input: { text: string; clientMessageId: string; autoFix?: boolean }) {
     if (!deps.provider.configured) throw new ChatRefusal('agent_unavailable', deps.provider.message);
@@ -191,8 +196,16 @@ export function createChat(deps: ChatDeps, host: ChatHost) {
   }
 
   /** Saves the turn: its working copy as a version, its message, the agent's state. */
-  function finish(turn: Running, status: TurnStatus, error: string | undefined, workspace = host.sandbox()?.workspace) {
+  function finish(
+    turn: Running,
+    status: TurnStatus,
+    error: string | undefined,
+    target: SandboxFolders | null = host.sandbox(),
+    /** Settles when the sandbox's processes are gone (nothing writes into it any more). */
+    stopped?: Promise<unknown>,
+  ) {
     if (running !== turn) return Promise.resolve();
+    const workspace = target?.workspace;
     const completeAt = performance.timeOrigin + performance.now();
     running = null;
     flushText(turn);
@@ -201,6 +214,7 @@ export function createChat(deps: ChatDeps, host: ChatHost) {
     const work = (async () => {
       let version: string | null = null;
       let newVersion = false;
+      await stopped?.catch(() => {});
       if (workspace) {
         try {
           const commit = await repos.commitWorkspace(host.projectId, workspace, {
@@ -238,15 +252,19 @@ export function createChat(deps: ChatDeps, host: ChatHost) {
       host.emit({ type: 'message:saved', message: saved, queued: false });
       host.emit({ type: 'agent:complete', turnId: turn.turnId, messageId: saved.id, status, version, newVersion });
       log.info({ turnId: turn.turnId, status, version, newVersion, saveMs: Math.round(performance.now() - finishStarted), completeAt }, 'turn complete');
-      // The conversation goes with the project; never in the reply's way.
-      const sandbox = host.sandbox();
-      if (sandbox) {
-        void deps.agentState
-          .save(host.projectId, sandbox.agentStateDir)
+      // The conversation goes with the project; never in the reply's way (the session's
+      // end waits for it).
+      if (target) {
+        stateSaved = deps.agentState
+          .save(host.projectId, target.agentStateDir)
           .catch((saveError: unknown) => log.error({ err: saveError }, 'could not save the agent state'));
       }
     })()
-      .catch((finishError: unknown) => log.error({ err: finishError, turnId: turn.turnId }, 'could not save the turn'))
+      .catch((finishError: unknown) => {
+        log.error({ err: finishError, turnId: turn.turnId }, 'could not save the turn');
+        // The browser must not wait for this turn for ever.
+        host.emit({ type: 'agent:complete', turnId: turn.turnId, messageId: '', status: 'failed', version: null, newVersion: false });
+      })
       .finally(() => {
         finishing = null;
         pump();
@@ -298,10 +316,13 @@ export function createChat(deps: ChatDeps, host: ChatHost) {
     /** The session runs again (after a boot): send what waits. */
     resume: () => pump(),
 
-    /** The sandbox is gone (crashed, killed): the running turn is saved as failed, with what it did. */
-    sandboxLost(workspace: string | null) {
+    /**
+     * The sandbox is gone or going (crashed, killed, restarted): the running turn is saved
+     * as failed, with what it did, once `stopped` says nothing writes there any more.
+     */
+    sandboxLost(target: SandboxFolders | null, stopped?: Promise<unknown>) {
       agentReady = false;
-      if (running) void finish(running, 'failed', 'The sandbox stopped during the turn.', workspace ?? undefined);
+      if (running) void finish(running, 'failed', 'The sandbox stopped during the turn.', target, stopped);
     },
 
     busy: () => running !== null || finishing !== null || queue.length > 0,
@@ -319,9 +340,10 @@ export function createChat(deps: ChatDeps, host: ChatHost) {
     },
 
     /** The session ends: a running turn is saved as failed; its token stops working. */
-    async close(workspace: string | null) {
-      if (running) await finish(running, 'failed', 'The session ended during the turn.', workspace ?? undefined);
+    async close(target: SandboxFolders | null) {
+      if (running) await finish(running, 'failed', 'The session ended during the turn.', target);
       else if (finishing) await finishing;
+      await stateSaved;
       deps.modelProxy.revoke(host.sessionId);
     },
   };

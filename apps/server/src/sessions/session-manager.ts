@@ -95,6 +95,8 @@ export function createSessionManager(settings: SessionManagerSettings) {
   const sessions = new Map<string, Session>();
   const byProject = new Map<string, Session>();
   const clientSessions = new Map<SessionClient, Session>();
+  /** Sessions being ended, by project and user: their last turn is still being saved. */
+  const closingProjects = new Map<string, Promise<void>>();
   const pool = createWarmPool({ driver, size: settings.poolSize, logger });
   /** Boots under way: `close` waits for them, so none outlives it. */
   const inFlight = new Set<Promise<unknown>>();
@@ -174,6 +176,8 @@ export function createSessionManager(settings: SessionManagerSettings) {
         session.previous = null;
         void driver.destroy(previous.id).catch(() => {});
       } else {
+        await closingProjects.get(projectKey(session.projectId, session.ownerId));
+        if (!current()) throw new SupersededBoot();
         version = await repos.checkout(session.projectId, sandbox.workspace);
       }
       const bridge = await connectBridge(sandbox, {
@@ -244,16 +248,27 @@ export function createSessionManager(settings: SessionManagerSettings) {
     }
     for (const client of session.clients) clientSessions.delete(client);
     session.clients.clear();
-    await session.chat?.close((session.sandbox ?? session.previous)?.workspace ?? null).catch((error: unknown) => {
-      logger.error({ err: error, sessionId: session.id }, 'could not close the chat');
-    });
-    session.bridge?.close();
-    const sandboxes = [session.sandbox, session.previous];
-    session.sandbox = null;
-    session.previous = null;
-    for (const sandbox of sandboxes) {
-      if (sandbox) await driver.destroy(sandbox.id).catch((error: unknown) => logger.error({ err: error }, 'destroy failed'));
-    }
+    const key = projectKey(session.projectId, session.ownerId);
+    const closing = (async () => {
+      // Nothing may write into the working copy while its last turn is saved: stop the
+      // sandbox's processes (the agent with them) first, keeping its folders.
+      const last = session.sandbox ?? session.previous;
+      session.bridge?.close();
+      if (session.sandbox) await driver.stop(session.sandbox.id).catch(() => {});
+      await session.chat?.close(last ? { workspace: last.workspace, agentStateDir: last.agentStateDir } : null).catch((error: unknown) => {
+        logger.error({ err: error, sessionId: session.id }, 'could not close the chat');
+      });
+      const sandboxes = [session.sandbox, session.previous];
+      session.sandbox = null;
+      session.previous = null;
+      for (const sandbox of sandboxes) {
+        if (sandbox) await driver.destroy(sandbox.id).catch((error: unknown) => logger.error({ err: error }, 'destroy failed'));
+      }
+    })();
+    // A new session of the project checks out only after this one's last version is saved.
+    closingProjects.set(key, closing);
+    await closing;
+    if (closingProjects.get(key) === closing) closingProjects.delete(key);
   }
 
   /**
@@ -289,7 +304,7 @@ export function createSessionManager(settings: SessionManagerSettings) {
         const how = exit.signal ? `was killed (${exit.signal})` : `exited with code ${exit.code}`;
         session.previous = session.sandbox;
         session.sandbox = null;
-        session.chat?.sandboxLost(session.previous.workspace);
+        session.chat?.sandboxLost(session.previous);
         fail(session, `The preview process ${how}. Restart the session to go on.`);
       }
     }
@@ -413,7 +428,8 @@ export function createSessionManager(settings: SessionManagerSettings) {
       if (session.sandbox) {
         if (session.previous) void driver.destroy(session.previous.id).catch(() => {});
         session.previous = session.sandbox;
-        session.chat?.sandboxLost(session.previous.workspace);
+        // Its agent may be mid-turn: stop it before that turn is saved and its files move on.
+        session.chat?.sandboxLost(session.previous, driver.stop(session.previous.id));
       }
       session.sandbox = null;
       transition(session, 'starting');
