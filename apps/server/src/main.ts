@@ -7,6 +7,7 @@ import { buildApp } from './app.js';
 import { createAuthService } from './auth/auth-service.js';
 import { createAgentStateStore } from './agent/agent-state.js';
 import { createModelProxy } from './agent/model-proxy.js';
+import { recoverSandboxWork } from './agent/recovery.js';
 import { ConfigError, allowedOrigins, loadConfig, modelProvider, previewOrigin } from './config.js';
 import { createExportService } from './exports/export-service.js';
 import { createProjectRepos } from './repos/project-repos.js';
@@ -58,8 +59,9 @@ async function main() {
     templateDir: templateProjectDir,
     logger: logger.child({ component: 'local-driver' }),
   });
-  // No session survives a restart: every sandbox on disk is an orphan now.
-  await driver.reap();
+  // No session survives a restart: every sandbox on disk is an orphan now. What a crash
+  // left in a project's working copy is saved as a version first.
+  await driver.reap((orphan) => recoverSandboxWork({ store, repos, logger: logger.child({ component: 'recovery' }) }, orphan));
 
   const userSockets = createUserSockets();
   const exports = createExportService({

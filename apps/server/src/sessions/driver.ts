@@ -25,6 +25,9 @@ export type Sandbox = {
   startupMs: number;
 };
 
+/** The project and user a sandbox serves. */
+export type SandboxOwner = { projectId: string; ownerId: string };
+
 export type SandboxExit = { id: string; code: number | null; signal: string | null; expected: boolean };
 
 export interface SandboxDriver {
@@ -39,6 +42,11 @@ export interface SandboxDriver {
   list(): { id: string; status: SandboxStatus }[];
   /** Called when a sandbox ends, expected (stop/destroy) or not (crash, kill -9). */
   onExit(listener: (exit: SandboxExit) => void): void;
-  /** At server start: ends and removes every sandbox that no live session owns. */
-  reap(): Promise<string[]>;
+  /** Notes which project a sandbox serves, so that a crash leaves enough to recover its work. */
+  label(id: string, owner: SandboxOwner): Promise<void>;
+  /**
+   * At server start: ends and removes every sandbox that no live session owns. `recover`
+   * sees each labelled one's working copy first (its processes already gone).
+   */
+  reap(recover?: (orphan: { id: string; workspace: string; owner: SandboxOwner }) => Promise<void>): Promise<string[]>;
 }

@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import { RuntimeReady, type RuntimeSecret } from '@cutroom/protocol';
 import { runtimeEntry } from '@cutroom/runtime';
 import { isTemplateFile } from '@cutroom/template';
-import type { Sandbox, SandboxDriver, SandboxExit, SandboxStatus } from './driver.js';
+import type { Sandbox, SandboxDriver, SandboxExit, SandboxOwner, SandboxStatus } from './driver.js';
 
 export type LocalDriverSettings = {
   /** `DATA_DIR/sandboxes`: one folder per sandbox. */
@@ -207,15 +207,21 @@ export function createLocalDriver(settings: LocalDriverSettings): SandboxDriver 
     list: () => [...entries].map(([id, entry]) => ({ id, status: entry.status })),
     onExit: (listener) => void exitListeners.push(listener),
 
-    async reap() {
+    async label(id: string, owner: SandboxOwner) {
+      const file = path.join(sandboxesDir, id, 'sandbox.json');
+      const info = JSON.parse(await readFile(file, 'utf8')) as Record<string, unknown>;
+      await writeFile(file, JSON.stringify({ ...info, owner }));
+    },
+
+    async reap(recover) {
       await mkdir(sandboxesDir, { recursive: true });
       const reaped: string[] = [];
       for (const id of await readdir(sandboxesDir)) {
         if (entries.has(id)) continue;
         const dir = path.join(sandboxesDir, id);
         const info = await readFile(path.join(dir, 'sandbox.json'), 'utf8').then(
-          (text) => JSON.parse(text) as { pid?: number },
-          () => ({}) as { pid?: number },
+          (text) => JSON.parse(text) as { pid?: number; owner?: SandboxOwner },
+          () => ({}) as { pid?: number; owner?: SandboxOwner },
         );
         if (info.pid && (await isOurRuntime(info.pid))) {
           try {
@@ -223,6 +229,12 @@ export function createLocalDriver(settings: LocalDriverSettings): SandboxDriver 
           } catch {
             // gone meanwhile
           }
+        }
+        const owner = info.owner;
+        if (recover && owner && typeof owner.projectId === 'string' && typeof owner.ownerId === 'string') {
+          await recover({ id, workspace: path.join(dir, 'workspace'), owner }).catch((error: unknown) => {
+            logger.error({ err: error, sandboxId: id }, 'could not recover the work of a sandbox left by a crash');
+          });
         }
         await rm(dir, { recursive: true, force: true });
         reaped.push(id);

@@ -163,6 +163,8 @@ export function createSessionManager(settings: SessionManagerSettings) {
     try {
       sandbox = await pool.take();
       if (!current()) throw new SupersededBoot();
+      // Should the server die, the next start knows whose work this working copy holds.
+      await driver.label(sandbox.id, { projectId: session.projectId, ownerId: session.ownerId });
       let version: string;
       const previous = session.previous;
       if (previous) {

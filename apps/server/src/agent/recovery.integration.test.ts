@@ -1,0 +1,54 @@
+import { existsSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { pino } from 'pino';
+import { templateProjectDir } from '@cutroom/template';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { git } from '../repos/git.js';
+import { createLocalDriver } from '../sessions/local-driver.js';
+import { isAlive, waitFor } from '../testing/processes.js';
+import { type TestServer, startTestServer } from '../testing/test-server.js';
+import { recoverSandboxWork } from './recovery.js';
+
+/** A server that died mid-turn: the next start saves what the working copy held. */
+describe('recovery after a crash', () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startTestServer();
+  });
+  afterAll(async () => server?.close());
+
+  it("commits a crashed sandbox's working copy and answers the unanswered message as failed", async () => {
+    const owner = await server.signupWithProject('Crashed');
+    const settings = {
+      sandboxesDir: path.join(server.dataDir, 'sandboxes'),
+      sharedCacheDir: path.join(os.tmpdir(), 'cutroom-test-vite-deps'),
+      templateDir: templateProjectDir,
+      logger: pino({ level: 'silent' }),
+    };
+    // The earlier server: a session's sandbox with the project checked out, mid-turn.
+    const earlier = createLocalDriver(settings);
+    const sandbox = await earlier.start();
+    await earlier.label(sandbox.id, { projectId: owner.projectId, ownerId: owner.user.id });
+    await server.repos.checkout(owner.projectId, sandbox.workspace);
+    const scene = path.join(sandbox.workspace, 'src', 'scenes', 'TitleScene.tsx');
+    await writeFile(scene, (await readFile(scene, 'utf8')).replace('Your video starts here', 'Half-way through a turn'));
+    await server.store.messages.add({ id: crypto.randomUUID(), projectId: owner.projectId, role: 'user', content: 'Change the title' });
+    // A warm-pool sandbox, never given to a project: nothing to recover.
+    const spare = await earlier.start();
+
+    // The next server's start.
+    const next = createLocalDriver(settings);
+    const reaped = await next.reap((orphan) => recoverSandboxWork({ store: server.store, repos: server.repos, logger: pino({ level: 'silent' }) }, orphan));
+    expect(reaped.sort()).toEqual([sandbox.id, spare.id].sort());
+    await waitFor(() => !isAlive(sandbox.pid!) && !isAlive(spare.pid!));
+    expect(existsSync(path.join(settings.sandboxesDir, sandbox.id))).toBe(false);
+
+    const project = (await server.request('GET', `/api/projects/${owner.projectId}`, { cookie: owner.cookie })).json;
+    const saved = await git(['--git-dir', server.repos.repoPath(owner.projectId), 'show', `${project.project.currentVersion}:src/scenes/TitleScene.tsx`]);
+    expect(saved).toContain('Half-way through a turn');
+    expect(project.messages.at(-1)).toMatchObject({ role: 'assistant', status: 'failed', version: project.project.currentVersion });
+    expect(project.messages.at(-1).content).toMatch(/server restarted/);
+  });
+});
