@@ -53,7 +53,7 @@ describe('exports and thumbnails in the browser', () => {
   it('shows a still of the project’s current version in the project list', async () => {
     await page.getByRole('navigation', { name: 'Breadcrumb' }).getByRole('link', { name: 'Projects' }).click();
     await thumbnail(NAME).waitFor({ timeout: 60_000 });
-    await expect.poll(() => naturalWidth(NAME), { timeout: 30_000 }).toBe(320);
+    await expect.poll(() => naturalWidth(NAME), { timeout: 30_000 }).toBe(640);
     const project = await projectNamed(NAME);
     expect(await thumbnail(NAME).getAttribute('src')).toBe(`/api/projects/${project.id}/thumbnail?v=${project.currentVersion}`);
     const box = await pictureBox(NAME);
@@ -76,7 +76,7 @@ describe('exports and thumbnails in the browser', () => {
     await screenshot(page, '41-export-thumbnail-placeholder');
     // The server renders its still and says so over the page's /ws connection.
     await thumbnail(SECOND).waitFor({ timeout: 60_000 });
-    await expect.poll(() => naturalWidth(SECOND), { timeout: 30_000 }).toBe(320);
+    await expect.poll(() => naturalWidth(SECOND), { timeout: 30_000 }).toBe(640);
     await projects.card(SECOND).getByTestId('thumbnail-placeholder').waitFor({ state: 'detached' });
     expect(await pictureBox(SECOND)).toEqual(before);
   });

@@ -322,8 +322,8 @@ describe('thumbnails', () => {
       expect(response.headers.get('etag')).toBe(`"${project.currentVersion}"`);
       expect(response.headers.get('cache-control')).toBe('private, max-age=31536000, immutable');
       const image = pixels(Buffer.from(await response.arrayBuffer()));
-      expect([image.width, image.height]).toEqual([320, 180]);
-      for (const [x, y] of corners(320, 180)) expect(near(image.at(x, y), background), `corner ${x},${y}`).toBe(true);
+      expect([image.width, image.height]).toEqual([640, 360]);
+      for (const [x, y] of corners(640, 360)) expect(near(image.at(x, y), background), `corner ${x},${y}`).toBe(true);
 
       const again = await fetch(`${server.baseUrl}/api/projects/${project.id}/thumbnail`, {
         headers: { cookie: account.cookie, 'if-none-match': `"${project.currentVersion}"` },

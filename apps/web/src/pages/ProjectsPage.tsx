@@ -246,8 +246,8 @@ function ProjectThumbnail({ project }: { project: Project }) {
         <img
           src={src}
           alt={`${project.name} thumbnail`}
-          width={320}
-          height={180}
+          width={640}
+          height={360}
           decoding="async"
           onLoad={() => setLoaded(true)}
           onError={() => setFailed(src)}
