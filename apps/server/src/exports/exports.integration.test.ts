@@ -177,6 +177,26 @@ describe('exports', () => {
     }
   });
 
+  it('refuses more than 20 waiting exports of one user, and cancels waiting ones at once', async () => {
+    const made: string[] = [];
+    try {
+      // One renders (the per-user limit is 1), up to 20 wait; the next is refused.
+      let refused: { status: number; json: { error: { code: string } } } | null = null;
+      for (let i = 0; i < 25 && !refused; i++) {
+        const response = await server.request('POST', base(), { cookie: owner.cookie, body: { compositionId: 'TitleScene', format: 'png', frame: 1, scale: 0.25 } });
+        if (response.status === 201) made.push(response.json.export.id);
+        else refused = response;
+      }
+      expect(refused?.status).toBe(429);
+      expect(refused?.json.error.code).toBe('too_many_exports');
+      expect(made.length).toBeGreaterThanOrEqual(20);
+    } finally {
+      for (const id of made.reverse()) await server.request('POST', `${base()}/${id}/cancel`, { cookie: owner.cookie });
+    }
+    const listed = (await server.request('GET', base(), { cookie: owner.cookie })).json.exports as { id: string; status: string }[];
+    for (const id of made) expect(['cancelled', 'done']).toContain(listed.find((entry) => entry.id === id)?.status);
+  });
+
   it('cancels a running render: its processes, folder and partial file are gone', async () => {
     const created = await create({ compositionId: 'TitleScene', format: 'mp4', scale: 0.5 });
     await socket.next((message) => message.type === 'export:progress' && message.export.id === created.id && message.export.renderedFrames > 0);
