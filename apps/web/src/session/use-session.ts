@@ -1,6 +1,6 @@
-import { PROTOCOL_VERSION, ServerMessage, decodeMessage, type ClientMessage, type ErrorCode } from '@cutroom/protocol';
+import { PROTOCOL_VERSION, type ClientMessage, type ErrorCode, type ServerMessage } from '@cutroom/protocol';
 import { useCallback, useEffect, useRef, useState } from 'react';
-import { api } from '../api/client';
+import { type ReconnectingSocket, openReconnectingSocket } from './reconnecting-socket';
 
 export type SessionView =
   | { phase: 'connecting' }
@@ -37,7 +37,7 @@ const chatErrorCodes = new Set<ErrorCode>(['agent_unavailable', 'queue_full', 'a
  */
 export function useSession(projectId: string): Session {
   const [view, setView] = useState<SessionView>({ phase: 'connecting' });
-  const socketRef = useRef<WebSocket | null>(null);
+  const socketRef = useRef<ReconnectingSocket | null>(null);
   const lastSeq = useRef<number | undefined>(undefined);
   const previewUrl = useRef<string | undefined>(undefined);
   const sessionId = useRef<string | undefined>(undefined);
@@ -46,9 +46,6 @@ export function useSession(projectId: string): Session {
 
   useEffect(() => {
     const subscribers = listeners.current;
-    let disposed = false;
-    let attempt = 0;
-    let timer: ReturnType<typeof setTimeout> | undefined;
 
     const handle = (message: ServerMessage) => {
       switch (message.type) {
@@ -89,53 +86,37 @@ export function useSession(projectId: string): Session {
       }
     };
 
-    const connect = () => {
-      const url = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws`;
-      const socket = new WebSocket(url);
-      socketRef.current = socket;
-      let opened = false;
-      socket.onopen = () => {
-        opened = true;
-        attempt = 0;
+    const connection = openReconnectingSocket({
+      backoff,
+      onOpen(socket) {
         const start: ClientMessage = { type: 'session:start', projectId, protocolVersion: PROTOCOL_VERSION, lastSeq: lastSeq.current };
         socket.send(JSON.stringify(start));
-      };
-      socket.onmessage = (event) => {
-        const message = decodeMessage(ServerMessage, String(event.data));
-        if (!message) return;
+      },
+      onMessage(message) {
         if ('seq' in message && typeof message.seq === 'number') lastSeq.current = Math.max(lastSeq.current ?? 0, message.seq);
         if (message.type === 'session:ended') sessionId.current = undefined;
         else if ('sessionId' in message) sessionId.current = message.sessionId;
         handle(message);
         for (const listener of subscribers) listener(message);
-      };
-      socket.onclose = () => {
-        if (disposed || socketRef.current !== socket) return;
+      },
+      onLost(attempt) {
         setView({ phase: 'reconnecting', previewUrl: previewUrl.current, attempt });
         for (const listener of subscribers) listener({ type: 'connection:lost' });
-        // Refused before it opened, again and again: perhaps the sign-in is gone. Asking
-        // the API says so (a 401 there sends the app to the sign-in page).
-        if (!opened && attempt >= 2) void api('GET /api/auth/me').catch(() => {});
-        timer = setTimeout(connect, backoff(attempt++));
-      };
-    };
-    connect();
+      },
+    });
+    socketRef.current = connection;
 
     return () => {
-      disposed = true;
-      clearTimeout(timer);
-      const socket = socketRef.current;
       socketRef.current = null;
       for (const listener of subscribers) listener({ type: 'connection:lost' });
-      if (socket?.readyState === WebSocket.OPEN) socket.send(JSON.stringify({ type: 'session:end' } satisfies ClientMessage));
-      socket?.close();
+      connection.close((socket) => socket.send(JSON.stringify({ type: 'session:end' } satisfies ClientMessage)));
     };
   }, [projectId, generation]);
 
   /** After an error: the same session in a fresh sandbox. After it ended: a new session. */
   const restart = useCallback(() => {
-    const socket = socketRef.current;
-    if (view.phase === 'error' && sessionId.current && socket?.readyState === WebSocket.OPEN) {
+    const socket = socketRef.current?.open();
+    if (view.phase === 'error' && sessionId.current && socket) {
       setView({ phase: 'starting' });
       socket.send(JSON.stringify({ type: 'session:restart' } satisfies ClientMessage));
     } else {
@@ -148,8 +129,8 @@ export function useSession(projectId: string): Session {
   }, [view.phase]);
 
   const send = useCallback((message: ClientMessage) => {
-    const socket = socketRef.current;
-    if (socket?.readyState !== WebSocket.OPEN) return false;
+    const socket = socketRef.current?.open();
+    if (!socket) return false;
     socket.send(JSON.stringify(message));
     return true;
   }, []);

@@ -1,6 +1,6 @@
-import { ServerMessage, decodeMessage } from '@cutroom/protocol';
+import type { ServerMessage } from '@cutroom/protocol';
 import { useEffect, useEffectEvent } from 'react';
-import { api } from '../api/client';
+import { openReconnectingSocket } from './reconnecting-socket';
 
 /** What a listener hears: the user's events, and each (re)opening of the connection. */
 export type UserEvent = ServerMessage | { type: 'connection:open' };
@@ -18,38 +18,11 @@ export function useUserEvents(onEvent: (event: UserEvent) => void) {
   const deliver = useEffectEvent(onEvent);
 
   useEffect(() => {
-    let disposed = false;
-    let attempt = 0;
-    let socket: WebSocket | null = null;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-
-    const connect = () => {
-      const current = new WebSocket(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws`);
-      socket = current;
-      let opened = false;
-      current.onopen = () => {
-        opened = true;
-        attempt = 0;
-        deliver({ type: 'connection:open' });
-      };
-      current.onmessage = (event) => {
-        const message = decodeMessage(ServerMessage, String(event.data));
-        if (message) deliver(message);
-      };
-      current.onclose = () => {
-        if (disposed || socket !== current) return;
-        // Refused again and again before it opened: perhaps the sign-in is gone (a 401
-        // from the API sends the app to the sign-in page).
-        if (!opened && attempt >= 2) void api('GET /api/auth/me').catch(() => {});
-        timer = setTimeout(connect, backoff(attempt++));
-      };
-    };
-    connect();
-
-    return () => {
-      disposed = true;
-      clearTimeout(timer);
-      socket?.close();
-    };
+    const connection = openReconnectingSocket({
+      backoff,
+      onOpen: () => deliver({ type: 'connection:open' }),
+      onMessage: (message) => deliver(message),
+    });
+    return () => connection.close();
   }, []);
 }
