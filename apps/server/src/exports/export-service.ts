@@ -1,5 +1,5 @@
-import { randomBytes, randomUUID } from 'node:crypto';
-import { copyFile, mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
+import { randomUUID } from 'node:crypto';
+import { mkdir, readdir, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { Logger } from 'pino';
@@ -15,7 +15,7 @@ import { AppError, notFound } from '../errors.js';
 import type { ProjectRepos } from '../repos/project-repos.js';
 import type { ExportChanges, ExportRecord } from '../store/export-store.js';
 import type { Store } from '../store/store.js';
-import { type RenderPaths, createRenderPaths } from './render-paths.js';
+import { type RenderPaths, createRenderPaths, downloadFileName, moveInto } from './render-paths.js';
 import { type RenderWorker, reapJobs, startRenderWorker } from './render-process.js';
 import { type QueuedRender, pickNext } from './render-queue.js';
 import { type RenderTarget, type WorkerMessage, formatFiles } from './worker-protocol.js';
@@ -24,8 +24,7 @@ import { type RenderTarget, type WorkerMessage, formatFiles } from './worker-pro
 const KEPT_BUNDLES = 3;
 /** A thumbnail is rendered once a project's versions have paused this long. */
 const THUMBNAIL_DELAY_MS = 1_500;
-/** Thumbnails are this fraction of the composition's size. */
-// Half size: sharp on the project cards (about 340 CSS pixels wide) on high-density screens.
+/** Thumbnails are this fraction of the composition's size: sharp on the project cards (about 340 CSS pixels wide) on high-density screens. */
 const THUMBNAIL_SCALE = 0.5;
 /** Jobs whose details `inspect` still knows. */
 const INSPECTED_JOBS = 200;
@@ -69,32 +68,6 @@ type Running = {
   /** Resolves when the job is over: worker and its group gone, its folder removed. */
   finished: Promise<void>;
 };
-
-/** Moves a file into place atomically (a reader never sees half of it), across file systems too. */
-async function moveInto(source: string, target: string) {
-  await mkdir(path.dirname(target), { recursive: true });
-  const temporary = `${target}.tmp-${randomBytes(6).toString('hex')}`;
-  try {
-    await rename(source, temporary);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'EXDEV') throw error;
-    await copyFile(source, temporary);
-  }
-  try {
-    await rename(temporary, target);
-  } catch (error) {
-    await rm(temporary, { force: true });
-    throw error;
-  }
-}
-
-/** A file name for a download: the project's name (printable, no path characters) and the version. */
-export function downloadFileName(projectName: string, record: Pick<ExportRecord, 'version' | 'format' | 'frame'>) {
-  const printable = [...projectName].map((character) => (character < ' ' || character === '\u007f' ? '-' : character)).join('');
-  const base = printable.replace(/["\\/:*?<>|]+/g, '-').replace(/-+/g, '-').replace(/\s+/g, ' ').trim().slice(0, 80) || 'export';
-  const frame = record.format === 'png' ? `-frame${record.frame ?? 0}` : '';
-  return `${base}-${record.version.slice(0, 7)}${frame}.${formatFiles[record.format].extension}`;
-}
 
 /**
  * Exports and thumbnails: a queue of renders with a server-wide and a per-user limit,

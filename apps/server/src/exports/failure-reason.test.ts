@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createUserSockets } from '../ws/user-sockets.js';
 import { failureReason, firstLine } from './failure-reason.js';
-import { downloadFileName } from './export-service.js';
+import { downloadFileName } from './render-paths.js';
 
 describe('failure reasons', () => {
   it('takes the first compile error out of the bundler\'s boxed report, with its place in the project', () => {

@@ -1,6 +1,9 @@
+import { randomBytes } from 'node:crypto';
+import { copyFile, mkdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ExportFormat } from '@cutroom/protocol';
+import type { ExportRecord } from '../store/export-store.js';
 import { formatFiles } from './worker-protocol.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -49,3 +52,29 @@ export function createRenderPaths(options: { dataDir: string; storageUrl: string
 }
 
 export type RenderPaths = ReturnType<typeof createRenderPaths>;
+
+/** Moves a file into place atomically (a reader never sees half of it), across file systems too. */
+export async function moveInto(source: string, target: string) {
+  await mkdir(path.dirname(target), { recursive: true });
+  const temporary = `${target}.tmp-${randomBytes(6).toString('hex')}`;
+  try {
+    await rename(source, temporary);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EXDEV') throw error;
+    await copyFile(source, temporary);
+  }
+  try {
+    await rename(temporary, target);
+  } catch (error) {
+    await rm(temporary, { force: true });
+    throw error;
+  }
+}
+
+/** A file name for a download: the project's name (printable, no path characters) and the version. */
+export function downloadFileName(projectName: string, record: Pick<ExportRecord, 'version' | 'format' | 'frame'>) {
+  const printable = [...projectName].map((character) => (character < ' ' || character === '\u007f' ? '-' : character)).join('');
+  const base = printable.replace(/["\\/:*?<>|]+/g, '-').replace(/-+/g, '-').replace(/\s+/g, ' ').trim().slice(0, 80) || 'export';
+  const frame = record.format === 'png' ? `-frame${record.frame ?? 0}` : '';
+  return `${base}-${record.version.slice(0, 7)}${frame}.${formatFiles[record.format].extension}`;
+}

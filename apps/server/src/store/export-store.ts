@@ -92,16 +92,7 @@ const UNFINISHED = `status IN ('queued', 'preparing', 'rendering')`;
  */
 export function createExportStore(db: Database) {
   return {
-    async create(input: {
-      id: string;
-      ownerId: string;
-      projectId: string;
-      version: string;
-      compositionId: string;
-      format: ExportFormat;
-      scale: number;
-      frame: number | null;
-    }) {
+    async create(input: Pick<ExportRecord, 'id' | 'ownerId' | 'projectId' | 'version' | 'compositionId' | 'format' | 'scale' | 'frame'>) {
       const [row] = await db.query<ExportRow>(
         `INSERT INTO exports (id, owner_id, project_id, version, composition_id, format, scale, frame)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING *`,
