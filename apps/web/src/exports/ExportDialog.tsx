@@ -1,20 +1,18 @@
-import type { CreateExportRequest, Export, ExportFormat } from '@cutroom/protocol';
+import type { CreateExportRequest, ExportFormat } from '@cutroom/protocol';
 import { useEffect, useId, useRef, useState, type FormEvent } from 'react';
 import { ApiError } from '../api/client';
 import { Button } from '../components/Button';
 import { Dialog } from '../components/Dialog';
 import { Spinner } from '../components/Spinner';
 import { TextField } from '../components/TextField';
-import { exactTime, timeAgo } from '../lib/time';
 import { useNow } from '../lib/use-now';
 import type { PreviewComposition } from '../session/PreviewPanel';
+import { ExportItem } from './ExportItem';
 import {
   exportScales,
   exportTitle,
-  fileSize,
   formatLabels,
   frameError,
-  isFinished,
   percentDone,
   pixelSize,
   scaleLabel,
@@ -302,102 +300,9 @@ function FormatOption({ format, hint, checked, onChange }: { format: ExportForma
   );
 }
 
-function ExportItem({ item, now, current, onCancel }: { item: Export; now: number; current: boolean; onCancel: () => Promise<unknown> }) {
-  const [cancelling, setCancelling] = useState(false);
-  const [error, setError] = useState<string | null>(null);
-  const titleId = useId();
-  const running = !isFinished(item);
-  const percent = percentDone(item);
-
-  async function cancel() {
-    setCancelling(true);
-    setError(null);
-    try {
-      await onCancel();
-    } catch (caught) {
-      setError(caught instanceof ApiError ? caught.message : 'The export could not be cancelled. Try again.');
-    } finally {
-      setCancelling(false);
-    }
-  }
-
-  return (
-    <li aria-labelledby={titleId} data-testid="export" data-status={item.status} className="rounded-xl bg-ink-900 p-3 ring-1 ring-ink-700">
-      <div className="flex items-start gap-3">
-        <div className="min-w-0 flex-1">
-          <p id={titleId} className="truncate text-sm font-medium text-zinc-100">
-            {exportTitle(item)}
-          </p>
-          <p className="mt-0.5 flex flex-wrap items-center gap-x-1.5 text-xs text-zinc-400">
-            <span>
-              Version{' '}
-              <span data-testid="export-version" className="font-mono text-zinc-300" title={item.version}>
-                {shortVersion(item.version)}
-              </span>
-              {current && ' (current)'}
-            </span>
-            <span aria-hidden="true">·</span>
-            <time dateTime={item.createdAt} title={exactTime(item.createdAt)}>
-              {timeAgo(item.createdAt, now)}
-            </time>
-          </p>
-        </div>
-        {running && (
-          <Button variant="secondary" className="h-8 shrink-0 px-3" busy={cancelling} onClick={() => void cancel()}>
-            Cancel
-          </Button>
-        )}
-        {item.status === 'done' && item.downloadUrl && (
-          <a
-            href={item.downloadUrl}
-            download
-            className="inline-flex h-8 shrink-0 items-center gap-2 rounded-lg bg-brand-500 px-3 text-sm font-medium text-white shadow-sm shadow-brand-500/20 hover:bg-brand-400 active:bg-brand-600"
-          >
-            <DownloadIcon />
-            Download
-            {item.sizeBytes !== null && <span className="text-xs font-normal text-white/75">{fileSize(item.sizeBytes)}</span>}
-          </a>
-        )}
-      </div>
-      <p
-        data-testid="export-status"
-        className={`mt-2 text-xs tabular-nums ${item.status === 'failed' ? 'text-red-300' : item.status === 'done' ? 'text-emerald-300' : item.status === 'cancelled' ? 'text-zinc-400' : 'text-zinc-300'}`}
-      >
-        {statusText(item)}
-      </p>
-      {running && (
-        <div
-          role="progressbar"
-          aria-label="Export progress"
-          aria-valuemin={0}
-          aria-valuemax={100}
-          aria-valuenow={percent}
-          aria-valuetext={statusText(item)}
-          className="mt-2 h-1.5 overflow-hidden rounded-full bg-ink-700"
-        >
-          <div
-            className={`h-full rounded-full bg-brand-500 transition-[width] duration-300 ${item.status === 'rendering' ? '' : 'animate-pulse'}`}
-            style={{ width: `${item.status === 'rendering' ? Math.max(2, percent) : 2}%` }}
-          />
-        </div>
-      )}
-      {error && (
-        <p role="alert" className="mt-2 text-xs text-red-300">
-          {error}
-        </p>
-      )}
-    </li>
-  );
-}
-
 const iconProps = { viewBox: '0 0 20 20', fill: 'none', stroke: 'currentColor', strokeWidth: 1.7, strokeLinecap: 'round', strokeLinejoin: 'round', 'aria-hidden': true } as const;
 const ExportIcon = () => (
   <svg {...iconProps} className="size-4">
     <path d="M10 12.5V3.5M6.5 7L10 3.5 13.5 7M4 11.5v3A1.5 1.5 0 0 0 5.5 16h9a1.5 1.5 0 0 0 1.5-1.5v-3" />
-  </svg>
-);
-const DownloadIcon = () => (
-  <svg {...iconProps} className="size-4">
-    <path d="M10 3.5v9M6.5 9L10 12.5 13.5 9M4 16h12" />
   </svg>
 );
