@@ -6,7 +6,8 @@ import path from 'node:path';
 import { AgentEvent, type ModelEndpoint } from '@cutroom/protocol';
 import type { ModelMessage } from 'ai';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { type AiSdkRunnerSettings, createAiSdkRunner, trimConversation } from './ai-sdk-runner.js';
+import { trimConversation } from './ai-sdk-conversation.js';
+import { type AiSdkRunnerSettings, createAiSdkRunner } from './ai-sdk-runner.js';
 import type { AgentRunner, TurnResult } from './runner.js';
 
 /**

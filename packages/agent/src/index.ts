@@ -4,5 +4,6 @@ export * from './instructions.js';
 export * from './runner.js';
 export * from './claude-runner.js';
 export * from './create-runner.js';
+export * from './ai-sdk-conversation.js';
 export * from './ai-sdk-runner.js';
 export * from './file-tools.js';
