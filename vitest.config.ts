@@ -3,8 +3,9 @@ import { defineConfig } from 'vitest/config';
 const exclude = ['**/node_modules/**', '**/dist/**'];
 
 /**
- * Three projects: fast unit tests; integration tests that use real parts (PGlite,
- * PostgreSQL, git, Chromium, the renderer); browser tests against the built server.
+ * Four projects: fast unit tests; integration tests that use real parts (PGlite,
+ * PostgreSQL, git, Chromium, the renderer); browser tests against the built server;
+ * and the security suite, which attacks the built server as an outsider would.
  * `npm test` (scripts/test.mjs) builds first, then runs all three.
  */
 export default defineConfig({
@@ -30,6 +31,16 @@ export default defineConfig({
         test: {
           name: 'e2e',
           include: ['e2e/**/*.e2e.test.ts'],
+          exclude,
+          testTimeout: 120_000,
+          hookTimeout: 120_000,
+          fileParallelism: false,
+        },
+      },
+      {
+        test: {
+          name: 'security',
+          include: ['security/**/*.security.test.ts'],
           exclude,
           testTimeout: 120_000,
           hookTimeout: 120_000,
