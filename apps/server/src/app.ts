@@ -3,10 +3,10 @@ import fastifyCookie from '@fastify/cookie';
 import fastifyWebsocket from '@fastify/websocket';
 import Fastify, { type FastifyBaseLogger, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
-import { MAX_FRAME_BYTES, type User } from '@cutroom/protocol';
+import { MAX_FRAME_PAYLOAD_BYTES, type User } from '@cutroom/protocol';
 import { type AuthService, SESSION_COOKIE, createAuthService } from './auth/auth-service.js';
 import type { AgentStateStore } from './agent/agent-state.js';
-import { type Config, modelProvider, previewOrigin } from './config.js';
+import { type Config, NO_PROVIDER, modelProvider, previewOrigin } from './config.js';
 import { registerApiRoutes } from './http/api-routes.js';
 import { installErrorHandling } from './http/error-handler.js';
 import { createHandlers } from './http/handlers.js';
@@ -17,6 +17,7 @@ import { registerWebApp } from './http/web-app.js';
 import { createProjectService } from './projects/project-service.js';
 import type { ProjectRepos } from './repos/project-repos.js';
 import type { SessionManager } from './sessions/session-manager.js';
+import { errorWithoutQueryValues } from './store/database-error.js';
 import type { Store } from './store/store.js';
 import { registerGateway } from './ws/gateway.js';
 import type { UserSockets } from './ws/user-sockets.js';
@@ -48,9 +49,13 @@ const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
 
 /** Builds the HTTP app (REST, WebSocket, web UI) without listening. */
 export async function buildApp(deps: AppDeps) {
-  const { config, store, repos, logger } = deps;
+  const { config, store, repos } = deps;
+  // Whatever error a handler logs, the values of a failed SQL statement stay out of the log.
+  const logger = deps.logger.child({}, { serializers: { err: errorWithoutQueryValues } });
   const app = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
+    // Only a configured proxy may say who the client is (X-Forwarded-For); rate limits use request.ip.
+    trustProxy: config.trustedProxies.length > 0 ? config.trustedProxies : false,
     bodyLimit: BODY_LIMIT,
     requestIdHeader: false,
     genReqId: (request) => {
@@ -84,7 +89,8 @@ export async function buildApp(deps: AppDeps) {
 
   installErrorHandling(app);
   await app.register(fastifyCookie);
-  await app.register(fastifyWebsocket, { options: { maxPayload: MAX_FRAME_BYTES * 4 } });
+  // Past this the connection is closed with 1009; smaller oversized frames get `frame_too_large` (ws/gateway.ts).
+  await app.register(fastifyWebsocket, { options: { maxPayload: MAX_FRAME_PAYLOAD_BYTES } });
   installOriginGuard(app, deps.allowedOrigins);
 
   const auth = deps.auth ?? createAuthService(store, deps.authLimits);
@@ -97,6 +103,8 @@ export async function buildApp(deps: AppDeps) {
     agentState: deps.agentState,
     onNewVersion,
     onDeleted: exports ? (projectId) => exports.projectDeleted(projectId) : undefined,
+    sessions: deps.sessions,
+    maxPerUser: config.projectsMaxPerUser,
   });
   const provider = modelProvider(config);
   const currentUser = async (request: FastifyRequest): Promise<User | null> =>
@@ -108,7 +116,12 @@ export async function buildApp(deps: AppDeps) {
       projects,
       version: deps.version,
       cookieSecure: config.cookieSecure,
-      agent: { runner: provider.runner, configured: provider.configured, message: provider.message },
+      agent: {
+        runner: provider.runner,
+        configured: provider.configured,
+        message: provider.message,
+        publicMessage: provider.configured ? 'A model provider is configured.' : NO_PROVIDER,
+      },
       repos,
       sessions: deps.sessions,
       onNewVersion,

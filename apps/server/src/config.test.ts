@@ -37,6 +37,27 @@ describe('configuration', () => {
     expect(() => loadConfig(environment)).toThrow(fragment);
   });
 
+  it('caps projects per user and the bundle cache, with defaults and checked overrides', () => {
+    expect(loadConfig({})).toMatchObject({ projectsMaxPerUser: 100, bundleCacheMaxBytes: 1024 ** 3 });
+    expect(loadConfig({ PROJECTS_MAX_PER_USER: '5', BUNDLE_CACHE_MAX_BYTES: '1000' })).toMatchObject({ projectsMaxPerUser: 5, bundleCacheMaxBytes: 1000 });
+    expect(() => loadConfig({ PROJECTS_MAX_PER_USER: '0' })).toThrow('PROJECTS_MAX_PER_USER');
+    expect(() => loadConfig({ BUNDLE_CACHE_MAX_BYTES: 'lots' })).toThrow('BUNDLE_CACHE_MAX_BYTES');
+  });
+
+  it('trusts no forwarding proxy unless TRUSTED_PROXIES names it (IPs, CIDRs), and refuses anything else', () => {
+    expect(loadConfig({}).trustedProxies).toEqual([]);
+    expect(loadConfig({ TRUSTED_PROXIES: ' 127.0.0.1, 10.0.0.0/8,::1 , fd00::/8,loopback' }).trustedProxies).toEqual([
+      '127.0.0.1',
+      '10.0.0.0/8',
+      '::1',
+      'fd00::/8',
+      'loopback',
+    ]);
+    for (const bad of ['proxy.example', '10.0.0.0/33', '10.0.0.1/8/1', '*', '10.0.0.0/x']) {
+      expect(() => loadConfig({ TRUSTED_PROXIES: bad }), bad).toThrow('TRUSTED_PROXIES');
+    }
+  });
+
   it('names every bad variable at once', () => {
     try {
       loadConfig({ PORT: 'x', AGENT_RUNNER: 'y' });

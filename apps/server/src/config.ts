@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import path from 'node:path';
 import { z } from 'zod';
 
@@ -41,6 +42,12 @@ const Environment = z.object({
   OPENAI_BASE_URL: optionalText.pipe(url(['http:', 'https:']).optional()),
   OPENAI_API_KEY: optionalText,
   MODEL: optionalText,
+  /** The most output tokens one model request may ask for (the model proxy lowers larger asks). */
+  MODEL_MAX_TOKENS: z.coerce.number().int().min(1_024).max(1_000_000).default(32_000),
+  /** The largest file one agent tool call may write, and a turn's version may hold (bytes). */
+  AGENT_MAX_FILE_BYTES: z.coerce.number().int().min(1_024).max(1024 * 1024 * 1024).default(1024 * 1024),
+  /** What one agent turn may write in all (bytes). */
+  AGENT_MAX_TURN_BYTES: z.coerce.number().int().min(1_024).max(8 * 1024 * 1024 * 1024).default(20 * 1024 * 1024),
   CHROMIUM_PATH: z.string().trim().min(1).default('/usr/bin/chromium'),
   SESSION_GRACE_MS: z.coerce.number().int().min(0).max(24 * 60 * 60 * 1000).default(30_000),
   /** Started sandboxes kept ready so opening a project does not wait for a dev server. */
@@ -60,12 +67,18 @@ const Environment = z.object({
   ALLOWED_ORIGINS: optionalText,
   /** Mark the session cookie `Secure` (set it when the app is served over HTTPS). */
   COOKIE_SECURE: z.enum(['true', 'false', '1', '0']).default('false'),
+  /** Reverse proxies whose `X-Forwarded-For` is believed (IPs or CIDRs, comma-separated); unset: none. */
+  TRUSTED_PROXIES: optionalText,
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** Where the built web app is; defaults to `apps/web/dist` of this checkout. */
   WEB_DIST_DIR: optionalText,
   /** Renders (exports and thumbnails) running at once on the whole server, and exports of one user. */
   EXPORT_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(1),
   EXPORT_CONCURRENCY_PER_USER: z.coerce.number().int().min(1).max(64).default(1),
+  /** Projects one user may own; creating one more is refused (`too_many_projects`). */
+  PROJECTS_MAX_PER_USER: z.coerce.number().int().min(1).max(100_000).default(100),
+  /** Disk the render bundle cache may use; least recently used bundles go first. */
+  BUNDLE_CACHE_MAX_BYTES: z.coerce.number().int().min(0).default(1024 ** 3),
 });
 
 export type Config = {
@@ -85,6 +98,10 @@ export type Config = {
     openaiApiKey?: string;
     model?: string;
   };
+  /** MODEL_MAX_TOKENS. */
+  modelMaxTokens: number;
+  /** AGENT_MAX_FILE_BYTES, AGENT_MAX_TURN_BYTES. */
+  agentLimits: { maxFileBytes: number; maxTurnBytes: number };
   chromiumPath: string;
   sessionGraceMs: number;
   sessionPoolSize: number;
@@ -97,11 +114,15 @@ export type Config = {
   publicUrl?: string;
   extraOrigins: string[];
   cookieSecure: boolean;
+  /** Addresses (IPs, CIDRs) whose forwarded headers name the client; empty: the socket's peer is the client. */
+  trustedProxies: string[];
   logLevel: string;
   webDistDir: string;
   /** Renders running at once on the server (exports and thumbnails), and exports per user. */
   exportConcurrency: number;
   exportConcurrencyPerUser: number;
+  projectsMaxPerUser: number;
+  bundleCacheMaxBytes: number;
 };
 
 export class ConfigError extends Error {
@@ -165,6 +186,8 @@ export function loadConfig(environment: Record<string, string | undefined> = pro
       openaiApiKey: env.OPENAI_API_KEY,
       model: env.MODEL,
     },
+    modelMaxTokens: env.MODEL_MAX_TOKENS,
+    agentLimits: { maxFileBytes: env.AGENT_MAX_FILE_BYTES, maxTurnBytes: env.AGENT_MAX_TURN_BYTES },
     chromiumPath: env.CHROMIUM_PATH,
     sessionGraceMs: env.SESSION_GRACE_MS,
     sessionPoolSize: env.SESSION_POOL_SIZE,
@@ -176,11 +199,37 @@ export function loadConfig(environment: Record<string, string | undefined> = pro
     publicUrl: env.PUBLIC_URL ? new URL(env.PUBLIC_URL).origin : undefined,
     extraOrigins,
     cookieSecure: env.COOKIE_SECURE === 'true' || env.COOKIE_SECURE === '1',
+    trustedProxies: parseTrustedProxies(env.TRUSTED_PROXIES),
     logLevel: env.LOG_LEVEL,
     webDistDir: env.WEB_DIST_DIR ? path.resolve(env.WEB_DIST_DIR) : defaultWebDist,
     exportConcurrency: env.EXPORT_CONCURRENCY,
     exportConcurrencyPerUser: env.EXPORT_CONCURRENCY_PER_USER,
+    projectsMaxPerUser: env.PROJECTS_MAX_PER_USER,
+    bundleCacheMaxBytes: env.BUNDLE_CACHE_MAX_BYTES,
   };
+}
+
+/** Named ranges proxy-addr (Fastify's `trustProxy`) knows besides IPs and CIDRs. */
+const PROXY_RANGE_NAMES = new Set(['loopback', 'linklocal', 'uniquelocal']);
+
+/**
+ * TRUSTED_PROXIES: IPs and CIDRs (or proxy-addr's `loopback`, `linklocal`,
+ * `uniquelocal`). Checked here, because a typo would silently trust nobody, or everyone.
+ */
+function parseTrustedProxies(value: string | undefined): string[] {
+  if (!value) return [];
+  const entries = value.split(',').map((entry) => entry.trim()).filter(Boolean);
+  for (const entry of entries) {
+    if (PROXY_RANGE_NAMES.has(entry)) continue;
+    const [address = '', prefix, ...rest] = entry.split('/');
+    const family = isIP(address);
+    const bits = family === 4 ? 32 : 128;
+    const validPrefix = prefix === undefined || (/^\d{1,3}$/.test(prefix) && Number(prefix) <= bits);
+    if (!family || !validPrefix || rest.length > 0) {
+      throw new ConfigError(`TRUSTED_PROXIES: "${entry}" is not an IP address or CIDR range like 10.0.0.1 or 10.0.0.0/8`);
+    }
+  }
+  return entries;
 }
 
 /**
@@ -223,7 +272,8 @@ export type ModelProvider =
     }
   | { configured: false; runner: Config['agentRunner']; message: string };
 
-const NO_PROVIDER =
+/** How to configure a provider, naming nothing about this server: also what anonymous callers of /api/health see. */
+export const NO_PROVIDER =
   'No model provider is configured, so the agent cannot chat. Set ANTHROPIC_API_KEY (Claude, the default runner), or AGENT_RUNNER=ai-sdk with OPENAI_BASE_URL and MODEL (Ollama, vLLM, llama.cpp server…), then restart Cutroom.';
 
 export function modelProvider(config: Config): ModelProvider {

@@ -12,6 +12,7 @@ export const errorCodes = [
   'unsupported_media_type',
   'unauthenticated',
   'invalid_credentials',
+  'weak_password',
   'email_taken',
   'rate_limited',
   'forbidden_origin',
@@ -30,6 +31,7 @@ export const errorCodes = [
   'version_conflict',
   'export_not_ready',
   'too_many_exports',
+  'too_many_projects',
   'internal',
 ] as const;
 

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { Text } from './text.js';
 
 /**
  * Exports: a render of one version of a project to a file (MP4, WebM, GIF, or a PNG
@@ -21,7 +22,7 @@ export const MAX_QUEUED_EXPORTS_PER_USER = 20;
 export const CreateExportRequest = z
   .strictObject({
     /** The composition's id in the project (`TitleScene` in a new project). */
-    compositionId: z.string().trim().min(1, 'Choose a composition.').max(200),
+    compositionId: Text.trim().min(1, 'Choose a composition.').max(200),
     format: ExportFormat,
     /** Output size relative to the composition's (0.25–2; default 1). */
     scale: z.number().min(0.25, 'Use a scale of at least 0.25.').max(2, 'Use a scale of at most 2.').optional(),

@@ -6,4 +6,5 @@ export * from './rest.js';
 export * from './routes.js';
 export * from './preview.js';
 export * from './sandbox.js';
+export * from './text.js';
 export * from './ws.js';

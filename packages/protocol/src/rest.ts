@@ -1,29 +1,26 @@
 import { z } from 'zod';
 import { AgentAction, TurnStatus } from './agent.js';
+import { Text } from './text.js';
 
 /** Request and response bodies of every `/api` route (see DESIGN.md, "Contracts"). */
 
-export const Email = z
-  .string()
+export const Email = Text
   .trim()
   .toLowerCase()
   .min(3, 'Enter your email address.')
   .max(254, 'That email address is too long.')
   .regex(/^[^\s@]+@[^\s@]+\.[^\s@]+$/, 'Enter a valid email address.');
 
-export const Password = z
-  .string()
+export const Password = Text
   .min(8, 'Use at least 8 characters.')
   .max(200, 'Use at most 200 characters.');
 
-export const DisplayName = z
-  .string()
+export const DisplayName = Text
   .trim()
   .min(1, 'Enter your name.')
   .max(80, 'Use at most 80 characters.');
 
-export const ProjectName = z
-  .string()
+export const ProjectName = Text
   .trim()
   .min(1, 'Give the project a name.')
   .max(120, 'Use at most 120 characters.')
@@ -38,7 +35,7 @@ export type SignupRequest = z.infer<typeof SignupRequest>;
 
 export const LoginRequest = z.strictObject({
   email: Email,
-  password: z.string().min(1, 'Enter your password.').max(200),
+  password: Text.min(1, 'Enter your password.').max(200),
 });
 export type LoginRequest = z.infer<typeof LoginRequest>;
 
@@ -107,16 +104,23 @@ export type ProjectWithMessagesResponse = z.infer<typeof ProjectWithMessagesResp
 export const MessageListResponse = z.object({ messages: z.array(Message) });
 export type MessageListResponse = z.infer<typeof MessageListResponse>;
 
+/**
+ * `GET /api/health`. Anyone may ask, so an anonymous caller learns only whether the
+ * server works and whether chat is configured (with the generic how-to); the store and
+ * the provider's name (its host, its model) are for signed-in users only.
+ */
 export const HealthResponse = z.object({
   status: z.enum(['ok', 'degraded']),
   version: z.string(),
   protocolVersion: z.number().int(),
-  store: z.object({ kind: z.enum(['pglite', 'postgres']), ok: z.boolean() }),
+  /** Signed-in callers only. */
+  store: z.object({ kind: z.enum(['pglite', 'postgres']), ok: z.boolean() }).optional(),
   /** Whether chat can work: a model provider is configured (no secret in here). */
   agent: z.object({
-    runner: z.enum(['claude-agent-sdk', 'ai-sdk']),
+    /** Signed-in callers only. */
+    runner: z.enum(['claude-agent-sdk', 'ai-sdk']).optional(),
     configured: z.boolean(),
-    /** Which provider, or exactly how to configure one. */
+    /** Signed in: which provider, or exactly how to configure one; anonymous: a generic line. */
     message: z.string(),
   }),
 });
@@ -125,7 +129,7 @@ export type HealthResponse = z.infer<typeof HealthResponse>;
 /* History: the project's versions (git commits on `main`), their diffs, restores. */
 
 /** A version's id: the full commit id. */
-export const VersionId = z.string().regex(/^[0-9a-f]{40}$/, 'A version id is 40 lowercase hex characters.');
+export const VersionId = Text.regex(/^[0-9a-f]{40}$/, 'A version id is 40 lowercase hex characters.');
 
 /** Who made a version: the user (by hand), the agent (a chat turn) or a restore. */
 export const VersionAuthor = z.enum(['user', 'agent', 'restore']);

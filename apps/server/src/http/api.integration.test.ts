@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import http from 'node:http';
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -6,18 +7,52 @@ import { listTemplateFiles } from '@cutroom/template';
 import { git } from '../repos/git.js';
 import { type TestServer, startTestServer } from '../testing/test-server.js';
 
+/**
+ * A request with its path sent exactly as written (fetch would normalise `/./` and `..`),
+ * answering the status; an upgrade that is accepted answers 101.
+ */
+function rawRequest(baseUrl: string, method: string, rawPath: string, headers: Record<string, string>, body?: string) {
+  return new Promise<number>((resolve, reject) => {
+    const request = http.request(baseUrl, { method, path: rawPath, headers, agent: false });
+    request.on('response', (response) => {
+      response.resume();
+      resolve(response.statusCode ?? 0);
+    });
+    request.on('upgrade', (_response, socket) => {
+      socket.destroy();
+      resolve(101);
+    });
+    request.on('error', reject);
+    request.end(body);
+  });
+}
+
 describe('REST API', () => {
   let server: TestServer;
   beforeAll(async () => {
-    server = await startTestServer({ authLimits: { perAccount: 3, perAddress: 1000, windowMs: 60_000 } });
+    server = await startTestServer({
+      authLimits: {
+        accountAddress: { freeFailures: 2, baseDelayMs: 60_000, maxDelayMs: 60_000, forgetAfterMs: 60_000 },
+        address: { freeFailures: 1_000, baseDelayMs: 1_000, maxDelayMs: 1_000, forgetAfterMs: 60_000 },
+      },
+    });
   });
   afterAll(async () => server.close());
 
-  it('reports health with the store and version', async () => {
-    const response = await server.request('GET', '/api/health');
-    expect(response.status).toBe(200);
-    expect(response.json).toEqual({ status: 'ok', version: '0.0.0-test', protocolVersion: 1, store: { kind: 'pglite', ok: true }, agent: expect.any(Object) });
-    expect(response.headers.get('x-request-id')).toBeTruthy();
+  it('reports health: that it works to anyone, the store and the provider only to a signed-in user', async () => {
+    const anonymous = await server.request('GET', '/api/health');
+    expect(anonymous.status).toBe(200);
+    expect(anonymous.json).toEqual({ status: 'ok', version: '0.0.0-test', protocolVersion: 1, agent: { configured: false, message: expect.any(String) } });
+    expect(anonymous.headers.get('x-request-id')).toBeTruthy();
+    const { cookie } = await server.signup();
+    const signedIn = await server.request('GET', '/api/health', { cookie });
+    expect(signedIn.json).toEqual({
+      status: 'ok',
+      version: '0.0.0-test',
+      protocolVersion: 1,
+      store: { kind: 'pglite', ok: true },
+      agent: { runner: 'claude-agent-sdk', configured: false, message: expect.any(String) },
+    });
   });
 
   it('echoes a well-formed request id and replaces a malformed one', async () => {
@@ -167,6 +202,31 @@ describe('REST API', () => {
         body: { email: 'csrf@example.com', password: 'long enough', name: 'X' },
       });
       expect(signup.status).toBe(403);
+      expect((await server.request('GET', '/api/projects', { cookie })).json.projects).toEqual([]);
+    });
+
+    it('guards every state-changing method and every upgrade whatever the spelling of its path', async () => {
+      const { cookie } = await server.signup();
+      const spellings = ['/%61pi/projects', '/api/%70rojects', '/%61%70%69/%70%72%6f%6a%65%63%74%73', '/API/projects', '//api/projects', '/api/./projects', '/api/x/../projects', '/api%2Fprojects', '/nowhere'];
+      const json = { cookie, 'content-type': 'application/json' };
+      for (const url of spellings) {
+        for (const origin of [{ origin: 'https://evil.example' }, { origin: 'null' }, {}]) {
+          const status = await rawRequest(server.baseUrl, 'POST', url, { ...json, ...origin }, JSON.stringify({ name: 'CSRF' }));
+          expect(status, `${url} ${JSON.stringify(origin)}`).toBe(403);
+        }
+      }
+      for (const method of ['PUT', 'PATCH', 'DELETE', 'PROPFIND']) {
+        expect(await rawRequest(server.baseUrl, method, '/%61pi/projects', { cookie, origin: 'https://evil.example' }), method).toBe(403);
+      }
+      const upgrade = { cookie, connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-version': '13', 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==' };
+      for (const url of ['/ws', '/%77s', '/%77%73', '/WS', '//ws', '/ws/', '/./ws', '/ws?x=1', '/anything']) {
+        for (const origin of [{ origin: 'https://evil.example' }, { origin: 'null' }, {}]) {
+          const status = await rawRequest(server.baseUrl, 'GET', url, { ...upgrade, ...origin }).catch((error: Error) => error.message);
+          expect(status, `${url} ${JSON.stringify(origin)}`).toBe(403);
+        }
+      }
+      // The app's own origin still gets its WebSocket.
+      expect(await rawRequest(server.baseUrl, 'GET', '/ws', { ...upgrade, origin: server.baseUrl })).toBe(101);
       expect((await server.request('GET', '/api/projects', { cookie })).json.projects).toEqual([]);
     });
 

@@ -16,8 +16,11 @@ export type HandlerDeps = {
   projects: ProjectService;
   version: string;
   cookieSecure: boolean;
-  /** Whether chat can work, and what to tell people (no secrets). */
-  agent: { runner: 'claude-agent-sdk' | 'ai-sdk'; configured: boolean; message: string };
+  /**
+   * Whether chat can work, and what to tell people (no secrets): `message` names the
+   * provider (host, model) for signed-in users, `publicMessage` is for anyone.
+   */
+  agent: { runner: 'claude-agent-sdk' | 'ai-sdk'; configured: boolean; message: string; publicMessage: string };
   /** The projects' git repos (history: versions, diffs, restores). */
   repos: ProjectRepos;
   /** Live sessions: a restore brings their working copies along (absent: none run). */
@@ -46,10 +49,19 @@ export function createHandlers(deps: HandlerDeps): RouteHandlers {
   };
 
   return {
-    'GET /api/health': async ({ reply }) => {
+    'GET /api/health': async ({ reply, user }) => {
       const ok = await store.ping();
       if (!ok) reply.status(503);
-      return { status: ok ? 'ok' : 'degraded', version, protocolVersion: PROTOCOL_VERSION, store: { kind: store.kind, ok }, agent };
+      const status = ok ? 'ok' : 'degraded';
+      // Anyone may ask: strangers learn that it works, not what it runs on or talks to.
+      if (!user) return { status, version, protocolVersion: PROTOCOL_VERSION, agent: { configured: agent.configured, message: agent.publicMessage } };
+      return {
+        status,
+        version,
+        protocolVersion: PROTOCOL_VERSION,
+        store: { kind: store.kind, ok },
+        agent: { runner: agent.runner, configured: agent.configured, message: agent.message },
+      };
     },
 
     'POST /api/auth/signup': async ({ body, request, reply }) => {

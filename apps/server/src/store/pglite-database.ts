@@ -1,6 +1,7 @@
 import { mkdir, open, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
+import { guarded } from './database-error.js';
 import type { Database, Queryable } from './database.js';
 
 export class DataDirLockedError extends Error {
@@ -67,7 +68,7 @@ export async function openPgliteDatabase(dataDir: string): Promise<Database> {
   }
   const queryable = (target: Pick<PGlite, 'query'>): Queryable => ({
     async query<Row>(sql: string, params: unknown[] = []) {
-      const result = await target.query<Row>(sql, params);
+      const result = await guarded(() => target.query<Row>(sql, params));
       return result.rows;
     },
   });
@@ -75,9 +76,9 @@ export async function openPgliteDatabase(dataDir: string): Promise<Database> {
     kind: 'pglite',
     ...queryable(db),
     async exec(sql) {
-      await db.exec(sql);
+      await guarded(() => db.exec(sql));
     },
-    transaction: (work) => db.transaction((tx) => work(queryable(tx))),
+    transaction: (work) => guarded(() => db.transaction((tx) => work(queryable(tx)))),
     async close() {
       try {
         await db.close();

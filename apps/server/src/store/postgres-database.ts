@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { guarded } from './database-error.js';
 import type { Database, Queryable } from './database.js';
 
 export type PostgresOptions = {
@@ -24,7 +25,7 @@ export async function openPostgresDatabase(options: PostgresOptions): Promise<Da
 
   const queryable = (target: Pick<pg.Pool, 'query'>): Queryable => ({
     async query<Row>(sql: string, params: unknown[] = []) {
-      const result = await target.query(sql, params);
+      const result = await guarded(() => target.query(sql, params));
       return result.rows as Row[];
     },
   });
@@ -32,14 +33,14 @@ export async function openPostgresDatabase(options: PostgresOptions): Promise<Da
     kind: 'postgres',
     ...queryable(pool),
     async exec(sql) {
-      await pool.query(sql);
+      await guarded(() => pool.query(sql));
     },
     async transaction(work) {
-      const client = await pool.connect();
+      const client = await guarded(() => pool.connect());
       try {
-        await client.query('BEGIN');
+        await guarded(() => client.query('BEGIN'));
         const result = await work(queryable(client));
-        await client.query('COMMIT');
+        await guarded(() => client.query('COMMIT'));
         return result;
       } catch (error) {
         await client.query('ROLLBACK').catch(() => {});

@@ -8,7 +8,7 @@ import type { Database } from './database.js';
 import { migrate, migrations } from './migrations.js';
 import { DataDirLockedError, openPgliteDatabase } from './pglite-database.js';
 import { openPostgresDatabase } from './postgres-database.js';
-import { EmailTakenError, type Store, createStore } from './store.js';
+import { EmailTakenError, ProjectLimitError, type Store, createStore } from './store.js';
 
 /**
  * One contract suite for every engine. PGlite always runs. PostgreSQL runs against
@@ -126,6 +126,25 @@ describe.each(engines)('store contract on $name', (engine) => {
     expect(renamed?.name).toBe('Launch v2');
     expect(Date.parse(renamed!.updatedAt)).toBeGreaterThanOrEqual(Date.parse(project.updatedAt));
     expect((await store.projects.list(owner.id)).map((item) => item.name)).toEqual(['Launch v2']);
+  });
+
+  it('counts an owner\'s projects and, with a cap, lets concurrent creations take only the places left', async () => {
+    const owner = await newUser();
+    const other = await newUser();
+    await store.projects.create({ id: randomUUID(), ownerId: owner.id, name: 'Kept', currentVersion: null });
+    await store.projects.create({ id: randomUUID(), ownerId: other.id, name: 'Theirs', currentVersion: null });
+    expect(await store.projects.count(owner.id)).toBe(1);
+    const results = await Promise.allSettled(
+      Array.from({ length: 8 }, (_, index) =>
+        store.projects.create({ id: randomUUID(), ownerId: owner.id, name: `Burst ${index}`, currentVersion: null, maxPerOwner: 3 }),
+      ),
+    );
+    expect(results.filter((result) => result.status === 'fulfilled')).toHaveLength(2);
+    for (const result of results) {
+      if (result.status === 'rejected') expect(result.reason).toBeInstanceOf(ProjectLimitError);
+    }
+    expect(await store.projects.count(owner.id)).toBe(3);
+    expect(await store.projects.count(other.id)).toBe(1);
   });
 
   it('updates the current version and agent session id independently', async () => {

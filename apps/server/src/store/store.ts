@@ -10,6 +10,14 @@ export class EmailTakenError extends Error {
   override name = 'EmailTakenError';
 }
 
+/** The owner already has as many projects as allowed (see `projects.create`'s `maxPerOwner`). */
+export class ProjectLimitError extends Error {
+  override name = 'ProjectLimitError';
+  constructor(readonly limit: number) {
+    super(`the owner already has ${limit} projects`);
+  }
+}
+
 export type UserWithSecret = User & { passwordHash: string };
 
 type UserRow = { id: string; email: string; name: string; password_hash: string; created_at: Date | string };
@@ -134,12 +142,31 @@ export function createStore(db: Database) {
       ]);
       return row ? toProject(row) : null;
     },
-    async create(input: { id: string; ownerId: string; name: string; currentVersion: string | null }) {
-      const [row] = await db.query<ProjectRow>(
-        `INSERT INTO projects (id, owner_id, name, current_version) VALUES ($1, $2, $3, $4) RETURNING *`,
-        [input.id, input.ownerId, input.name, input.currentVersion],
-      );
-      return toProject(row!);
+    /** How many projects the owner has. */
+    async count(ownerId: string) {
+      const [row] = await db.query<{ count: number | string }>('SELECT count(*) AS count FROM projects WHERE owner_id = $1', [ownerId]);
+      return Number(row?.count ?? 0);
+    },
+    /**
+     * Inserts the project; with `maxPerOwner`, only while the owner has fewer (else a
+     * `ProjectLimitError`). The owner's row is locked for the count and the insert, so two
+     * creations at once cannot both take the last place.
+     */
+    async create(input: { id: string; ownerId: string; name: string; currentVersion: string | null; maxPerOwner?: number }) {
+      const insert = (tx: Queryable) =>
+        tx.query<ProjectRow>(
+          `INSERT INTO projects (id, owner_id, name, current_version) VALUES ($1, $2, $3, $4) RETURNING *`,
+          [input.id, input.ownerId, input.name, input.currentVersion],
+        );
+      const { maxPerOwner } = input;
+      if (maxPerOwner === undefined) return toProject((await insert(db))[0]!);
+      const row = await db.transaction(async (tx) => {
+        await tx.query('SELECT id FROM users WHERE id = $1 FOR UPDATE', [input.ownerId]);
+        const [counted] = await tx.query<{ count: number | string }>('SELECT count(*) AS count FROM projects WHERE owner_id = $1', [input.ownerId]);
+        if (Number(counted?.count ?? 0) >= maxPerOwner) throw new ProjectLimitError(maxPerOwner);
+        return (await insert(tx))[0]!;
+      });
+      return toProject(row);
     },
     async rename(ownerId: string, id: string, name: string) {
       const [row] = await db.query<ProjectRow>(
