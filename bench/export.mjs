@@ -47,9 +47,9 @@ async function cutroomSetup() {
   // The new project's thumbnail renders first (and would share the machine with the export).
   await until((message) => message.type === 'thumbnail:ready');
 
-  /** One export, timed from the POST; `clearBundle` drops the version's cached bundle first. */
+  /** One export, timed from the POST; `clearBundle` empties the bundle cache first (this server's only project). */
   async function exportOnce({ clearBundle }) {
-    if (clearBundle) await rm(path.join(server.dataDir, 'cache', 'bundles', projectId), { recursive: true, force: true });
+    if (clearBundle) await rm(path.join(server.dataDir, 'cache', 'bundles'), { recursive: true, force: true });
     const started = now();
     const response = await fetch(`${server.baseUrl}/api/projects/${projectId}/exports`, {
       method: 'POST',

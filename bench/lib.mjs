@@ -46,13 +46,16 @@ process.on('unhandledRejection', (error) => {
   process.exit(1);
 });
 
-/** The built server as `npm start` runs it, with its own data; `log` collects its JSON lines. */
-export async function startCutroom(environment = {}) {
+/**
+ * The built server as `npm start` runs it, with its own data; `log` collects its JSON lines.
+ * `entry` runs another build of it (an older checkout's, to compare).
+ */
+export async function startCutroom(environment = {}, { entry = path.join(root, 'apps/server/dist/main.js') } = {}) {
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'cutroom-bench-'));
   const port = await freePort();
   const previewPort = await freePort();
   const log = [];
-  const child = spawn(process.execPath, [path.join(root, 'apps/server/dist/main.js')], {
+  const child = spawn(process.execPath, [entry], {
     env: { ...process.env, DATA_DIR: dataDir, PORT: String(port), PREVIEW_PORT: String(previewPort), LOG_LEVEL: 'info', SESSION_GRACE_MS: '0', ...environment },
     stdio: ['ignore', 'pipe', 'inherit'],
   });

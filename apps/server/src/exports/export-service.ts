@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { mkdir, readdir, rm, stat } from 'node:fs/promises';
+import { mkdir, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { Logger } from 'pino';
@@ -15,13 +15,14 @@ import { AppError, notFound } from '../errors.js';
 import type { ProjectRepos } from '../repos/project-repos.js';
 import type { ExportChanges, ExportRecord } from '../store/export-store.js';
 import type { Store } from '../store/store.js';
+import { type BundleLease, createBundleCache } from './bundle-cache.js';
 import { type RenderPaths, createRenderPaths, downloadFileName, moveInto } from './render-paths.js';
 import { type RenderWorker, reapJobs, startRenderWorker } from './render-process.js';
 import { type QueuedRender, pickNext } from './render-queue.js';
 import { type RenderTarget, type WorkerMessage, formatFiles } from './worker-protocol.js';
 
-/** Bundles kept per project (the most recently used), besides those in use. */
-const KEPT_BUNDLES = 3;
+/** Default disk budget of the bundle cache (BUNDLE_CACHE_MAX_BYTES). */
+const BUNDLE_CACHE_MAX_BYTES = 1024 ** 3;
 /** A thumbnail is rendered once a project's versions have paused this long. */
 const THUMBNAIL_DELAY_MS = 1_500;
 /** Thumbnails are this fraction of the composition's size: sharp on the project cards (about 340 CSS pixels wide) on high-density screens. */
@@ -45,6 +46,8 @@ export type ExportServiceDeps = {
   thumbnails?: boolean;
   /** Frames one render draws in parallel (default: 1 on up to 3 cores, else 2). */
   renderConcurrency?: number;
+  /** Disk the bundle cache may take (default 1 GiB); least recently used bundles go first. */
+  bundleCacheMaxBytes?: number;
 };
 
 /** What a job did, for logs, tests and the benchmark. */
@@ -55,6 +58,8 @@ export type JobInfo = {
   pid: number | null;
   /** The worker's temporary folder (removed with it). */
   tmpDir: string | null;
+  /** The git tree of the version: its bundle's key in the cache (null until known). */
+  bundleTree: string | null;
   /** Whether the version's bundle came from the cache (null until known). */
   bundleCached: boolean | null;
   bundleMs: number | null;
@@ -64,6 +69,8 @@ type Running = {
   render: QueuedRender;
   info: JobInfo;
   worker: RenderWorker | null;
+  /** The bundle this render holds (kept from eviction until the job is over). */
+  lease: BundleLease | null;
   cancelled: boolean;
   /** Resolves when the job is over: worker and its group gone, its folder removed. */
   finished: Promise<void>;
@@ -80,6 +87,12 @@ type Running = {
 export function createExportService(deps: ExportServiceDeps) {
   const { store, repos, logger } = deps;
   const paths: RenderPaths = createRenderPaths({ dataDir: deps.dataDir, storageUrl: deps.storageUrl });
+  const bundles = createBundleCache({
+    root: paths.bundlesRoot,
+    projectsRoot: paths.bundleProjectsRoot,
+    maxBytes: deps.bundleCacheMaxBytes ?? BUNDLE_CACHE_MAX_BYTES,
+    logger,
+  });
   const thumbnailsEnabled = deps.thumbnails ?? true;
   const renderConcurrency = deps.renderConcurrency ?? (os.availableParallelism() <= 3 ? 1 : 2);
   const limits = { global: deps.concurrency, perUser: deps.perUserConcurrency };
@@ -147,8 +160,8 @@ export function createExportService(deps: ExportServiceDeps) {
 
   function start(render: QueuedRender) {
     const jobId = randomUUID();
-    const info: JobInfo = { jobId, jobDir: paths.jobDir(jobId), version: null, pid: null, tmpDir: null, bundleCached: null, bundleMs: null };
-    const entry: Running = { render, info, worker: null, cancelled: false, finished: Promise.resolve() };
+    const info: JobInfo = { jobId, jobDir: paths.jobDir(jobId), version: null, pid: null, tmpDir: null, bundleTree: null, bundleCached: null, bundleMs: null };
+    const entry: Running = { render, info, worker: null, lease: null, cancelled: false, finished: Promise.resolve() };
     running.set(render.id, entry);
     if (render.kind === 'export') remember(info, render.id);
     entry.finished = (async () => {
@@ -169,7 +182,8 @@ export function createExportService(deps: ExportServiceDeps) {
           logger.warn({ err: error, jobDir: info.jobDir }, 'could not remove a render job folder');
         });
         running.delete(render.id);
-        void pruneBundles(render.projectId);
+        // Marks the bundle used and trims the cache to its budget (in the background).
+        void entry.lease?.release();
         pump();
       }
     })();
@@ -185,6 +199,10 @@ export function createExportService(deps: ExportServiceDeps) {
   ) {
     const { projectId } = entry.render;
     entry.info.version = version;
+    // Keyed by the version's files, not the commit: identical trees (new projects) share a bundle.
+    const tree = await bundles.treeOf(repos.repoPath(projectId), version);
+    entry.info.bundleTree = tree;
+    entry.lease = await bundles.acquire(tree, projectId);
     await mkdir(entry.info.jobDir, { recursive: true });
     const worker = await startRenderWorker({
       job: {
@@ -192,7 +210,7 @@ export function createExportService(deps: ExportServiceDeps) {
         repoPath: repos.repoPath(projectId),
         version,
         jobDir: entry.info.jobDir,
-        bundleDir: paths.bundleDir(projectId, version),
+        bundleDir: entry.lease.dir,
         output,
         chromiumPath: deps.chromiumPath,
         concurrency: renderConcurrency,
@@ -323,22 +341,6 @@ export function createExportService(deps: ExportServiceDeps) {
     }
   }
 
-  /** Removes all but the most recently used bundles of a project (never one in use). */
-  async function pruneBundles(projectId: string) {
-    try {
-      const dir = paths.projectBundlesDir(projectId);
-      const inUse = new Set([...running.values()].filter((entry) => entry.render.projectId === projectId).map((entry) => entry.info.version));
-      const names = await readdir(dir).catch(() => [] as string[]);
-      const dated = await Promise.all(names.map(async (name) => ({ name, time: (await stat(path.join(dir, name)).catch(() => null))?.mtimeMs ?? 0 })));
-      dated.sort((a, b) => b.time - a.time);
-      for (const { name } of dated.slice(KEPT_BUNDLES)) {
-        if (!inUse.has(name)) await rm(path.join(dir, name), { recursive: true, force: true });
-      }
-    } catch (error) {
-      logger.warn({ err: error, projectId }, 'could not prune bundles');
-    }
-  }
-
   /** A new version of a project landed (created, a chat turn, a restore): its thumbnail is rendered. */
   function versionLanded(projectId: string, ownerId: string, version: string) {
     if (!thumbnailsEnabled || closed || failedThumbnails.get(projectId) === version) return;
@@ -372,6 +374,8 @@ export function createExportService(deps: ExportServiceDeps) {
 
   return {
     paths,
+    /** The render bundle cache (shared by identical trees, within its budget). */
+    bundles,
 
     /** At start: fails what a crash interrupted, reaps its processes, and queues missing thumbnails. */
     async start() {
@@ -379,6 +383,7 @@ export function createExportService(deps: ExportServiceDeps) {
       if (failed.length) logger.warn({ exports: failed }, 'exports interrupted by a restart were marked failed');
       const reaped = await reapJobs(paths.jobsRoot);
       if (reaped.length) logger.info({ reaped }, 'removed render jobs left by an earlier run');
+      await bundles.sweep();
       if (thumbnailsEnabled) {
         for (const row of await store.exports.staleThumbnails()) versionLanded(row.id, row.owner_id, row.current_version);
       }
@@ -485,7 +490,7 @@ export function createExportService(deps: ExportServiceDeps) {
       await Promise.all([
         rm(paths.projectExportsDir(projectId), { recursive: true, force: true }),
         rm(paths.thumbnailFile(projectId), { force: true }),
-        rm(paths.projectBundlesDir(projectId), { recursive: true, force: true }),
+        bundles.projectDeleted(projectId),
       ]);
     },
 

@@ -7,7 +7,6 @@ import type { ExportRecord } from '../store/export-store.js';
 import { formatFiles } from './worker-protocol.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const COMMIT = /^[0-9a-f]{40}$/;
 
 function checked(value: string, pattern: RegExp, what: string) {
   if (!pattern.test(value)) throw new Error(`not a ${what}: ${value}`);
@@ -19,7 +18,8 @@ function checked(value: string, pattern: RegExp, what: string) {
  *
  * - `<storage>/exports/<projectId>/<exportId>.<ext>`: finished exports
  * - `<storage>/thumbnails/<projectId>.png`: the project's thumbnail
- * - `DATA_DIR/cache/bundles/<projectId>/<version>/`: a version's bundle
+ * - `DATA_DIR/cache/bundles/<tree>/`: the bundle of a version's files, by git tree (bundle-cache.ts)
+ * - `DATA_DIR/cache/bundle-projects/<tree>/<projectId>`: which projects used that bundle
  * - `DATA_DIR/tmp/renders/<jobId>/`: one running job (checkout, bundle being built, partial output)
  * - `DATA_DIR/cache/render-home/`: the workers' HOME (font caches survive between jobs)
  *
@@ -32,6 +32,8 @@ export function createRenderPaths(options: { dataDir: string; storageUrl: string
   return {
     storageRoot,
     jobsRoot,
+    bundlesRoot,
+    bundleProjectsRoot: path.join(options.dataDir, 'cache', 'bundle-projects'),
     workerHome: path.join(options.dataDir, 'cache', 'render-home'),
     projectExportsDir: (projectId: string) => path.join(storageRoot, 'exports', checked(projectId, UUID, 'project id')),
     /** Relative to the storage root (what the store keeps). */
@@ -44,9 +46,6 @@ export function createRenderPaths(options: { dataDir: string; storageUrl: string
       return absolute;
     },
     thumbnailFile: (projectId: string) => path.join(storageRoot, 'thumbnails', `${checked(projectId, UUID, 'project id')}.png`),
-    projectBundlesDir: (projectId: string) => path.join(bundlesRoot, checked(projectId, UUID, 'project id')),
-    bundleDir: (projectId: string, version: string) =>
-      path.join(bundlesRoot, checked(projectId, UUID, 'project id'), checked(version, COMMIT, 'version')),
     jobDir: (jobId: string) => path.join(jobsRoot, checked(jobId, UUID, 'job id')),
   };
 }

@@ -1,12 +1,13 @@
 /**
  * A render worker: one child process per render job (see render-process.ts), in its own
  * process group so that cancelling it kills Chromium and ffmpeg too. It gets one `job`
- * over IPC, makes the version's bundle (or takes it from the cache), renders, reports
+ * over IPC, makes the bundle of the version's files (or takes it from the cache, where
+ * versions with the same git tree share one: bundle-cache.ts), renders, reports
  * over IPC (worker-protocol.ts) and exits. Every renderer call gets `browserExecutable`:
  * without it Remotion would try to download a browser.
  */
 import { existsSync, realpathSync } from 'node:fs';
-import { mkdir, readFile, rename, rm, stat, symlink, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { bundle } from '@remotion/bundler';
@@ -69,13 +70,14 @@ function confinedTo(projectDir: string): RegExp {
   return new RegExp(`^(${roots.join('|')})/`);
 }
 
-/** The version's bundle and its compositions: from the cache, or built and put there. */
+/**
+ * The bundle of the version's files and their compositions: from the cache, or built and
+ * put there (the server holds the bundle against eviction and marks its use).
+ */
 async function prepareBundle(job: WorkerJob, browser: () => Promise<Browser>): Promise<Composition[]> {
   const started = performance.now();
   const cached = path.join(job.bundleDir, COMPOSITIONS_FILE);
   if (existsSync(cached)) {
-    const now = new Date();
-    await utimes(job.bundleDir, now, now).catch(() => {});
     const compositions = JSON.parse(await readFile(cached, 'utf8')) as Composition[];
     await send({ type: 'bundle', cached: true, ms: performance.now() - started });
     return compositions;
@@ -95,7 +97,7 @@ async function prepareBundle(job: WorkerJob, browser: () => Promise<Browser>): P
       rootDir: projectDir,
       // Rspack: ~1 s against webpack's ~7 s cold (docs/decisions/2026-11-24-exports.md).
       rspack: true,
-      // The bundle itself is the cache (one per version); a bundler cache would go into node_modules.
+      // The bundle itself is the cache (one per tree of files); a bundler cache would go into node_modules.
       enableCaching: false,
       // The bundler runs with the server's file access: an import (or require.context) of any
       // path outside the version's files and the packages would put other people's files
@@ -123,7 +125,8 @@ async function prepareBundle(job: WorkerJob, browser: () => Promise<Browser>): P
     await rename(built, job.bundleDir);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    // Another render of the same version put its bundle there first: use that one.
+    // Another render of the same files put its bundle there first: use that one (the same
+    // files make the same bundle); ours goes with the job's folder.
     if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw error;
   }
   await send({ type: 'bundle', cached: false, ms: performance.now() - started });

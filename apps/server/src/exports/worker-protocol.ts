@@ -32,7 +32,7 @@ export const WorkerJob = z.strictObject({
   version: z.string().regex(/^[0-9a-f]{40}$/),
   /** The job's own folder (checkout, bundle being built, output); removed when the job ends. */
   jobDir: z.string().min(1),
-  /** Where this version's bundle is kept (`DATA_DIR/cache/bundles/<projectId>/<version>`). */
+  /** Where the bundle of this version's files is kept (`DATA_DIR/cache/bundles/<tree>`, shared by identical trees). */
   bundleDir: z.string().min(1),
   /** The file to write, inside `jobDir`. */
   output: z.string().min(1),
