@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { AgentEvent, type ModelEndpoint } from '@cutroom/protocol';
+import { startScriptedModelServer } from '@cutroom/testkit';
 import type { ModelMessage } from 'ai';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { trimConversation } from './ai-sdk-conversation.js';
@@ -425,6 +426,67 @@ describe('AI SDK runner on the Anthropic wire', () => {
       role: 'user',
       content: [expect.objectContaining({ type: 'tool_result', tool_use_id: 'toolu_write', content: 'Created src/scenes/Outro.tsx.' })],
     });
+  });
+});
+
+/** Write limits, driven by the testkit's scripted model server (OpenAI wire). */
+describe('AI SDK runner write limits', () => {
+  const HUGE_BYTES = 5 * 1024 * 1024;
+
+  it('refuses a write over the per-file cap and a turn over its budget; the refused content is not sent again', async () => {
+    const scripted = await startScriptedModelServer({
+      scenario: {
+        rules: [
+          {
+            match: 'huge',
+            steps: [{ tools: [{ tool: 'write', path: 'src/Huge.ts', content: 'x', repeat: HUGE_BYTES }] }, { text: 'That was too big.' }],
+          },
+          {
+            match: 'many',
+            steps: [
+              {
+                tools: [
+                  { tool: 'write', path: 'src/Many1.ts', content: 'a', repeat: 40_000 },
+                  { tool: 'write', path: 'src/Many2.ts', content: 'b', repeat: 40_000 },
+                  { tool: 'write', path: 'src/Many3.ts', content: 'c', repeat: 40_000 },
+                ],
+              },
+              { text: 'Wrote what I could.' },
+            ],
+          },
+        ],
+      },
+    });
+    try {
+      const runner = createAiSdkRunner(
+        { workspace, stateDir, endpoint: { wire: 'openai', baseUrl: `${scripted.url}/v1`, model: 'scripted' }, limits: { maxTurnBytes: 100_000 } },
+        { maxRetries: 0 },
+      );
+      runners.push(runner);
+
+      const huge = await runTurn(runner, 'Write something huge');
+      expect(huge.result).toEqual({ status: 'done' });
+      expect(huge.text).toBe('That was too big.');
+      expect(actions(huge.events).at(-1)).toMatchObject({ name: 'write_file', path: 'src/Huge.ts', status: 'failed', error: expect.stringMatching(/5\.0 MiB; one file may be at most 1\.0 MiB/) });
+      await expect(stat(path.join(workspace, 'src', 'Huge.ts'))).rejects.toThrow();
+      // The model heard the refusal, and the 5 MB did not go back to it.
+      const after = scripted.requests.at(-1)!;
+      expect(JSON.stringify(after.body)).toContain('one file may be at most 1.0 MiB');
+      expect(JSON.stringify(after.body).length).toBeLessThan(100_000);
+      const saved = await readFile(path.join(stateDir, 'ai-sdk', `${runner.sessionId()}.json`), 'utf8');
+      expect(saved.length).toBeLessThan(100_000);
+
+      const many = await runTurn(runner, 'Write many files');
+      expect(many.result).toEqual({ status: 'done' });
+      // The SDK runs a step's tool calls side by side: whichever comes last is refused.
+      const finished = actions(many.events).filter((action) => action.status !== 'running');
+      expect(finished.map((action) => action.status).sort()).toEqual(['done', 'done', 'failed']);
+      const refused = finished.find((action) => action.status === 'failed')!;
+      expect(refused.error).toMatch(/this turn has written 78\.1 KiB already/);
+      await expect(stat(path.join(workspace, refused.path!))).rejects.toThrow();
+    } finally {
+      await scripted.close();
+    }
   });
 });
 

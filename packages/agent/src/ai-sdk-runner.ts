@@ -16,6 +16,7 @@ import {
 import { type FileChange, type FileToolLimits, type FileTools, createFileTools } from './file-tools.js';
 import { loadConversation, saveConversation, trimConversation } from './ai-sdk-conversation.js';
 import { agentInstructions } from './instructions.js';
+import { type WriteBudget, createWriteBudget, shortenToolInput } from './write-limits.js';
 import type { AgentRunner, RunnerOptions, TurnResult } from './runner.js';
 
 /**
@@ -79,6 +80,7 @@ class AiSdkRunner implements AgentRunner {
   readonly #options: RunnerOptions;
   readonly #settings: Settings;
   readonly #tools: FileTools;
+  readonly #budget: WriteBudget;
   readonly #listeners: ((sessionId: string) => void)[] = [];
   #sessionId: string | null = null;
   #messages: ModelMessage[] = [];
@@ -90,7 +92,8 @@ class AiSdkRunner implements AgentRunner {
   constructor(options: RunnerOptions, settings: Settings) {
     this.#options = options;
     this.#settings = settings;
-    this.#tools = createFileTools({ workspace: options.workspace, limits: settings.fileToolLimits });
+    this.#budget = createWriteBudget(options.limits);
+    this.#tools = createFileTools({ workspace: options.workspace, limits: settings.fileToolLimits, budget: this.#budget });
   }
 
   /** Loads the conversation to resume (there is no process to start). Never rejects. */
@@ -159,6 +162,7 @@ class AiSdkRunner implements AgentRunner {
 
   async #runTurn(prompt: string, onEvent: (event: AgentEvent) => void, signal: AbortSignal): Promise<TurnResult> {
     await this.start();
+    this.#budget.reset();
     const model = createModel(this.#options.endpoint);
     this.#messages = trimConversation([...this.#messages, { role: 'user', content: prompt }], this.#settings.maxConversationChars);
 
@@ -177,6 +181,8 @@ class AiSdkRunner implements AgentRunner {
       maxRetries: this.#settings.maxRetries,
       timeout: { chunkMs: this.#settings.chunkTimeoutMs },
       abortSignal: signal,
+      // A refused oversized write is not sent again with every later step.
+      prepareStep: ({ messages }) => ({ messages: this.#shorten(messages) }),
       onStepFinish: (step) => {
         finished = step.response.messages;
       },
@@ -202,7 +208,7 @@ class AiSdkRunner implements AgentRunner {
     }
     actions.stopOpen(signal.aborted ? 'The turn was stopped before this finished.' : 'The turn ended before this finished.');
 
-    this.#messages = trimConversation([...this.#messages, ...finished], this.#settings.maxConversationChars);
+    this.#messages = trimConversation([...this.#messages, ...this.#shorten(finished)], this.#settings.maxConversationChars);
     await this.#save();
 
     if (signal.aborted) return { status: 'cancelled' };
@@ -220,6 +226,18 @@ class AiSdkRunner implements AgentRunner {
       // The turn itself went through; the next save (or session) may well succeed.
       this.#log('ai-sdk: cannot save the conversation', error);
     }
+  }
+
+  /** The messages with tool-call inputs cut where a string is larger than any file may be (it was refused). */
+  #shorten(messages: ModelMessage[]): ModelMessage[] {
+    const limit = this.#budget.limits.maxFileBytes;
+    return messages.map((message) => {
+      if (message.role !== 'assistant' || typeof message.content === 'string') return message;
+      return {
+        ...message,
+        content: message.content.map((part) => (part.type === 'tool-call' ? { ...part, input: shortenToolInput(part.input, limit) } : part)),
+      };
+    });
   }
 
   #emit(onEvent: (event: AgentEvent) => void, event: AgentEvent) {

@@ -8,6 +8,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClaudeRunner } from './claude-runner.js';
 import type { AgentRunner } from './runner.js';
 
+/**
+ * Four times the per-file cap of the test's runner (64 KiB). Not megabytes: a refused
+ * write stays in Claude Code's conversation, and one over its context window makes it
+ * compact (slowly, against a scripted model) — the cap is what is under test.
+ */
+const HUGE_BYTES = 256 * 1024;
+const FILE_CAP = 64 * 1024;
+
 /** The real Claude Agent SDK against the scripted model server. */
 describe('Claude Agent SDK runner', () => {
   let dir: string;
@@ -60,6 +68,26 @@ describe('Claude Agent SDK runner', () => {
               { text: 'All refused.' },
             ],
           },
+          {
+            match: 'huge',
+            steps: [
+              { tools: [{ tool: 'write', path: 'src/Huge.ts', content: 'x', repeat: HUGE_BYTES }] },
+              { text: 'That was too big.' },
+            ],
+          },
+          {
+            match: 'many',
+            steps: [
+              {
+                tools: [
+                  { tool: 'write', path: 'src/Many1.ts', content: 'a', repeat: 40_000 },
+                  { tool: 'write', path: 'src/Many2.ts', content: 'b', repeat: 40_000 },
+                  { tool: 'write', path: 'src/Many3.ts', content: 'c', repeat: 40_000 },
+                ],
+              },
+              { text: 'Wrote what I could.' },
+            ],
+          },
           { match: 'slow', steps: [{ text: 'a b c d e f g h i j k l m n o p', delayMs: 300 }] },
           { match: '^Now break$', steps: [{ error: { status: 500, message: 'the model broke' } }] },
         ],
@@ -103,6 +131,55 @@ describe('Claude Agent SDK runner', () => {
     expect(existsSync(path.join(dir, 'shell-ran'))).toBe(false);
     expect(existsSync(path.join(dir, 'escaped.txt'))).toBe(false);
     expect(existsSync(path.join(dir, 'escaped2.txt'))).toBe(false);
+  });
+
+  it('refuses a write over the per-file cap before anything is written, and the agent goes on', async () => {
+    const own = createClaudeRunner({
+      workspace,
+      stateDir: path.join(dir, 'state-huge'),
+      endpoint: { wire: 'anthropic', baseUrl: model.url },
+      limits: { maxFileBytes: FILE_CAP },
+    });
+    try {
+      const before = model.requests.length;
+      const events: AgentEvent[] = [];
+      expect(await own.turn('Write something huge', (event) => events.push(event))).toEqual({ status: 'done' });
+      const write = events.find((event) => event.kind === 'action' && event.action.name === 'Write' && event.action.status !== 'running');
+      expect(write).toMatchObject({ action: { path: 'src/Huge.ts', status: 'failed', error: expect.stringMatching(/256\.0 KiB; one file may be at most 64\.0 KiB/) } });
+      expect(existsSync(path.join(workspace, 'src', 'Huge.ts'))).toBe(false);
+      // The refusal is what the model heard as the tool's result.
+      expect(model.requests.slice(before).some((request) => JSON.stringify(request.body).includes('one file may be at most 64.0 KiB'))).toBe(true);
+      expect(await own.turn('Hello after that', () => {})).toEqual({ status: 'done' });
+    } finally {
+      await own.close();
+    }
+  });
+
+  it('refuses writes past the turn\'s budget, and starts the next turn with a fresh one', async () => {
+    const limited = createClaudeRunner({
+      workspace,
+      stateDir: path.join(dir, 'state-limited'),
+      endpoint: { wire: 'anthropic', baseUrl: model.url },
+      limits: { maxTurnBytes: 100_000 },
+    });
+    try {
+      const events: AgentEvent[] = [];
+      expect(await limited.turn('Write many files', (event) => events.push(event))).toEqual({ status: 'done' });
+      const finished = events.flatMap((event) => (event.kind === 'action' && event.action.status !== 'running' ? [event.action] : []));
+      expect(finished.map((action) => [action.path, action.status])).toEqual([
+        ['src/Many1.ts', 'done'],
+        ['src/Many2.ts', 'done'],
+        ['src/Many3.ts', 'failed'],
+      ]);
+      expect(finished[2]!.error).toMatch(/this turn has written 78\.1 KiB already/);
+      expect(existsSync(path.join(workspace, 'src', 'Many3.ts'))).toBe(false);
+      // A new turn, a new budget.
+      const again: AgentEvent[] = [];
+      expect(await limited.turn('Write many files again', (event) => again.push(event))).toEqual({ status: 'done' });
+      expect(again.some((event) => event.kind === 'action' && event.action.path === 'src/Many1.ts' && event.action.status === 'done')).toBe(true);
+    } finally {
+      await limited.close();
+    }
   });
 
   it('cancels a turn, and the same agent takes the next one', async () => {

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, readdir } from 'node:fs/promises';
+import { mkdir, readFile, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import {
   type HookCallback,
@@ -17,6 +17,7 @@ import { PathRefused, confinePath } from './confine.js';
 import { fileDiff } from './diff.js';
 import { agentInstructions } from './instructions.js';
 import type { AgentRunner, RunnerOptions, TurnResult } from './runner.js';
+import { createWriteBudget, utf8Bytes } from './write-limits.js';
 
 /** The Claude Code tools the agent gets: file tools only, no shell. */
 export const CLAUDE_TOOLS = ['Read', 'Write', 'Edit', 'Glob', 'Grep'];
@@ -111,8 +112,47 @@ export function createClaudeRunner(options: RunnerOptions): AgentRunner {
     launching ??= launch().finally(() => (launching = null));
     return launching;
   };
-  /** File contents before a write or edit, by tool-use id. */
-  const befores = new Map<string, string | null>();
+  /** File contents before a write or edit, by tool-use id (null: it did not exist; false: too large to diff). */
+  const befores = new Map<string, string | null | false>();
+  /** What this turn may still write (reset at each turn). */
+  const budget = createWriteBudget(options.limits);
+  const { maxFileBytes } = budget.limits;
+  /** A file's text, when it exists and is small enough to diff; null when missing, false when too large. */
+  const readSmall = async (absolute: string): Promise<string | null | false> => {
+    const size = await stat(absolute).then((info) => (info.isFile() ? info.size : -1), () => null);
+    if (size === null) return null;
+    if (size < 0 || size > maxFileBytes) return false;
+    return readFile(absolute, 'utf8').catch(() => null);
+  };
+
+  /**
+   * Refuses a Write or Edit whose content would leave a file over the per-file cap, or
+   * take the turn past its budget; counts one that goes ahead. Decided on the tool's
+   * input, before Claude Code writes anything.
+   */
+  async function writeRefusal(tool: string, toolInput: Record<string, unknown>): Promise<string | null> {
+    const file = typeof toolInput.file_path === 'string' ? toolInput.file_path : '';
+    const shown = relative(file) ?? file;
+    if (tool === 'Write') {
+      const bytes = typeof toolInput.content === 'string' ? utf8Bytes(toolInput.content) : 0;
+      const refusal = budget.refusal(shown, bytes);
+      if (!refusal) budget.charge(bytes);
+      return refusal;
+    }
+    if (tool !== 'Edit') return null;
+    const newBytes = typeof toolInput.new_string === 'string' ? utf8Bytes(toolInput.new_string) : 0;
+    const oldBytes = typeof toolInput.old_string === 'string' ? utf8Bytes(toolInput.old_string) : 0;
+    const absolute = path.resolve(workspace, file);
+    const size = await stat(absolute).then((info) => info.size, () => 0);
+    let times = 1;
+    if (toolInput.replace_all === true && typeof toolInput.old_string === 'string' && toolInput.old_string && size <= maxFileBytes) {
+      const text = await readFile(absolute, 'utf8').catch(() => '');
+      times = Math.max(1, text.split(toolInput.old_string).length - 1);
+    }
+    const refusal = budget.refusal(shown, newBytes * times, size + (newBytes - oldBytes) * times);
+    if (!refusal) budget.charge(newBytes * times);
+    return refusal;
+  }
 
   const setSessionId = (id: string) => {
     if (id === sessionId) return;
@@ -149,10 +189,15 @@ export function createClaudeRunner(options: RunnerOptions): AgentRunner {
       if (error instanceof PathRefused) return deny(error.message);
       throw error;
     }
+    const tooMuch = await writeRefusal(input.tool_name, toolInput);
+    if (tooMuch) {
+      log('refused an oversized write', { tool: input.tool_name, path: relative(toolInput.file_path) });
+      return deny(tooMuch);
+    }
     // Keep the file as it was, for the action's diff (the hook may run before the
     // assistant message that announces the call has been handled).
     if ((input.tool_name === 'Write' || input.tool_name === 'Edit') && typeof toolInput.file_path === 'string') {
-      befores.set(input.tool_use_id, await readFile(path.resolve(workspace, toolInput.file_path), 'utf8').catch(() => null));
+      befores.set(input.tool_use_id, await readSmall(path.resolve(workspace, toolInput.file_path)));
     }
     return {};
   };
@@ -163,7 +208,7 @@ export function createClaudeRunner(options: RunnerOptions): AgentRunner {
 
   async function finishCall(id: string, ok: boolean, content: unknown) {
     const call = turn?.calls.get(id);
-    const before = befores.get(id) ?? null;
+    const before = befores.has(id) ? befores.get(id)! : null;
     befores.delete(id);
     if (!call) return;
     turn?.calls.delete(id);
@@ -174,9 +219,10 @@ export function createClaudeRunner(options: RunnerOptions): AgentRunner {
       return;
     }
     let diff: string | undefined;
-    if ((action.tool === 'write' || action.tool === 'edit') && action.path) {
-      const after = await readFile(path.resolve(workspace, action.path), 'utf8').catch(() => null);
-      if (after !== null) diff = fileDiff(action.path, before, after);
+    if ((action.tool === 'write' || action.tool === 'edit') && action.path && before !== false) {
+      // Never read a file that is too large back into memory (a shell may have made it).
+      const after = await readSmall(path.resolve(workspace, action.path));
+      if (typeof after === 'string') diff = fileDiff(action.path, before, after);
     }
     emitAction({ ...action, status: 'done', ...(diff ? { diff } : {}) });
   }
@@ -242,8 +288,15 @@ export function createClaudeRunner(options: RunnerOptions): AgentRunner {
     if (call) current.onEvent({ kind: 'action', action: { ...call.action, status: 'failed', error: 'Stopped before it finished.' } });
   }
 
+  /**
+   * The agent's own temporary folder: Claude Code keeps files under `$TMPDIR/claude-<uid>`,
+   * and a sandbox's user may not write to (or should not share) the host's /tmp.
+   */
+  const tmpDir = path.join(options.stateDir, 'tmp');
+
   async function launch() {
     await mkdir(configDir, { recursive: true });
+    await mkdir(tmpDir, { recursive: true });
     // After the agent's process died, go on with this conversation; at first, with the project's.
     const wanted = sessionId ?? options.resumeSessionId;
     let resume: string | undefined;
@@ -267,6 +320,7 @@ export function createClaudeRunner(options: RunnerOptions): AgentRunner {
       env: {
         PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin',
         HOME: options.stateDir,
+        TMPDIR: tmpDir,
         CLAUDE_CONFIG_DIR: configDir,
         ANTHROPIC_BASE_URL: endpoint.baseUrl,
         // The proxy's URL carries the session's token; the provider's key stays on the server.
@@ -313,6 +367,7 @@ export function createClaudeRunner(options: RunnerOptions): AgentRunner {
       if (!agent) return { status: 'failed', error: 'The agent could not be started.' };
       if (turn) return { status: 'failed', error: 'Another turn is still running.' };
       return new Promise<TurnResult>((resolve) => {
+        budget.reset();
         turn = { onEvent, resolve, cancelled: false, calls: new Map() };
         agent!.input.push({ type: 'user', message: { role: 'user', content: prompt }, parent_tool_use_id: null });
       });

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { PathRefused } from './confine.js';
 import { FileToolError, type FileTools, createFileTools } from './file-tools.js';
+import { createWriteBudget } from './write-limits.js';
 
 let dir: string;
 let workspace: string;
@@ -31,7 +32,7 @@ beforeEach(async () => {
   await writeFile(path.join(dir, 'secret.txt'), 'the secret\n');
   await symlink(path.join(dir, 'secret.txt'), path.join(workspace, 'src', 'leak.txt'));
   await symlink(dir, path.join(workspace, 'src', 'outside'));
-  tools = createFileTools({ workspace, limits: { maxReadBytes: 1_000, maxWriteChars: 1_000, maxListEntries: 50, maxSearchResults: 3 } });
+  tools = createFileTools({ workspace, limits: { maxReadBytes: 1_000, maxListEntries: 50, maxSearchResults: 3 }, budget: createWriteBudget({ maxFileBytes: 1_000 }) });
 });
 afterEach(() => rm(dir, { recursive: true, force: true }));
 
@@ -157,9 +158,23 @@ describe('write_file', () => {
   });
 
   it('refuses content over the size cap and a folder as the target', async () => {
-    await expect(call('write_file', { path: 'src/big.ts', content: 'x'.repeat(1_001) })).rejects.toThrow(/too large/);
+    await expect(call('write_file', { path: 'src/big.ts', content: 'x'.repeat(1_001) })).rejects.toThrow(/one file may be at most 1000 bytes/);
+    // Bytes, not characters: 400 three-byte characters are 1,200 bytes.
+    await expect(call('write_file', { path: 'src/big.ts', content: '€'.repeat(400) })).rejects.toThrow(/1\.2 KiB/);
     await expect(stat(path.join(workspace, 'src/big.ts'))).rejects.toThrow();
     await expect(call('write_file', { path: 'src/scenes', content: 'x' })).rejects.toThrow(/is a folder/);
+  });
+
+  it('refuses writes past the turn\'s budget, and an edit whose result is over the file cap', async () => {
+    const budget = createWriteBudget({ maxFileBytes: 1_000, maxTurnBytes: 1_500 });
+    tools = createFileTools({ workspace, budget });
+    await call('write_file', { path: 'src/a.ts', content: `${'a'.repeat(890)}0123456789` });
+    await expect(call('write_file', { path: 'src/b.ts', content: 'b'.repeat(900) })).rejects.toThrow(/this turn has written 900 bytes already/);
+    await expect(stat(path.join(workspace, 'src/b.ts'))).rejects.toThrow();
+    budget.reset();
+    await expect(call('edit_file', { path: 'src/a.ts', old_string: '0123456789', new_string: 'c'.repeat(200) })).rejects.toThrow(/would be 1\.1 KiB/);
+    expect(await readFile(path.join(workspace, 'src/a.ts'), 'utf8')).toBe(`${'a'.repeat(890)}0123456789`);
+    await call('write_file', { path: 'src/b.ts', content: 'b'.repeat(900) });
   });
 });
 

@@ -5,6 +5,7 @@ import { tool } from 'ai';
 import { z } from 'zod';
 import { PathRefused, confinePath } from './confine.js';
 import { fileDiff } from './diff.js';
+import { type WriteBudget, createWriteBudget, utf8Bytes } from './write-limits.js';
 
 /**
  * The file tools of the AI SDK runner: the only way its model touches the working copy.
@@ -26,8 +27,6 @@ export class FileToolError extends Error {
 export type FileToolLimits = {
   /** Largest file read_file returns and search_files looks into, in bytes. */
   maxReadBytes: number;
-  /** Largest content write_file (or an edit's result) may have, in characters. */
-  maxWriteChars: number;
   /** Most entries list_files returns. */
   maxListEntries: number;
   /** Most matching lines search_files returns. */
@@ -36,7 +35,6 @@ export type FileToolLimits = {
 
 export const DEFAULT_FILE_TOOL_LIMITS: FileToolLimits = {
   maxReadBytes: 256 * 1024,
-  maxWriteChars: 512 * 1024,
   maxListEntries: 500,
   maxSearchResults: 100,
 };
@@ -45,6 +43,11 @@ export type FileToolsOptions = {
   /** The working copy. */
   workspace: string;
   limits?: Partial<FileToolLimits>;
+  /**
+   * What a write may leave (per file) and what a turn may write (in all); the runner
+   * resets it at each turn. Default: DEFAULT_WRITE_LIMITS, never reset.
+   */
+  budget?: WriteBudget;
 };
 
 /** What write_file and edit_file report: the runner shows the diff with the action. */
@@ -59,6 +62,13 @@ const SKIPPED_FOLDERS = new Set(['node_modules', '.git']);
 export function createFileTools(options: FileToolsOptions) {
   const { workspace } = options;
   const limits = { ...DEFAULT_FILE_TOOL_LIMITS, ...options.limits };
+  const budget = options.budget ?? createWriteBudget();
+  /** Refuses a write over the budget (before anything touches the disk), else counts it. */
+  const spend = (relative: string, bytes: number, resultBytes = bytes) => {
+    const refusal = budget.refusal(relative, bytes, resultBytes);
+    if (refusal) throw new FileToolError(refusal);
+    budget.charge(bytes);
+  };
   const confine = (given: string) => guard(given, () => confinePath(workspace, given, { roots: FILE_TOOL_ROOTS }));
 
   return {
@@ -152,7 +162,7 @@ export function createFileTools(options: FileToolsOptions) {
       }),
       execute: async ({ path: given, content }): Promise<FileChange> => {
         const file = await confine(given);
-        checkWriteSize(file.relative, content, limits.maxWriteChars);
+        spend(file.relative, utf8Bytes(content));
         return guard(file.relative, async () => {
           const before = await readFile(file.absolute, 'utf8').catch((error: unknown) => {
             if (errorCode(error) === 'ENOENT') return null;
@@ -178,6 +188,10 @@ export function createFileTools(options: FileToolsOptions) {
         const file = await confine(given);
         if (oldString.length === 0) throw new FileToolError('old_string is empty; to create or replace a whole file use write_file.');
         if (oldString === newString) throw new FileToolError('old_string and new_string are the same; nothing would change.');
+        // Refused before the new content is built, when the new text alone is too much.
+        const newBytes = utf8Bytes(newString);
+        const early = budget.refusal(file.relative, newBytes);
+        if (early) throw new FileToolError(early);
         return guard(file.relative, async () => {
           const before = await readText(file.absolute, limits.maxReadBytes, file.relative);
           const count = occurrences(before, oldString);
@@ -193,7 +207,7 @@ export function createFileTools(options: FileToolsOptions) {
           }
           // A function replacement, so `$&` and friends in new_string stay literal.
           const after = before.replace(oldString, () => newString);
-          checkWriteSize(file.relative, after, limits.maxWriteChars);
+          spend(file.relative, newBytes, utf8Bytes(after));
           await writeFile(file.absolute, after);
           return { path: file.relative, created: false, diff: fileDiff(file.relative, before, after) };
         });
@@ -249,12 +263,6 @@ async function readText(absolute: string, maxBytes: number, shown = absolute): P
   const buffer = await readFile(absolute);
   if (buffer.includes(0)) throw new FileToolError(`${shown} is a binary file, not text.`);
   return buffer.toString('utf8');
-}
-
-function checkWriteSize(relative: string, content: string, maxChars: number) {
-  if (content.length > maxChars) {
-    throw new FileToolError(`The content for ${relative} is too large (${content.length} characters; the limit is ${maxChars}).`);
-  }
 }
 
 /**

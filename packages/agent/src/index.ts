@@ -7,3 +7,4 @@ export * from './create-runner.js';
 export * from './ai-sdk-conversation.js';
 export * from './ai-sdk-runner.js';
 export * from './file-tools.js';
+export * from './write-limits.js';

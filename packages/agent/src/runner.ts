@@ -1,4 +1,5 @@
 import type { AgentEvent, ModelEndpoint, TurnStatus } from '@cutroom/protocol';
+import type { WriteLimits } from './write-limits.js';
 
 /**
  * One interface for every agent runner. A runner belongs to one session: it is started
@@ -20,6 +21,8 @@ export type RunnerOptions = {
    * copy the way file tools are: only for trusted setups (AGENT_SHELL).
    */
   shell?: boolean;
+  /** What one tool call and one turn may write (AGENT_MAX_FILE_BYTES, AGENT_MAX_TURN_BYTES); defaults: DEFAULT_WRITE_LIMITS. */
+  limits?: Partial<WriteLimits>;
   /** The conversation to go on with (from an earlier session of the project). */
   resumeSessionId?: string;
   /** Diagnostics; never user-facing. */

@@ -65,6 +65,13 @@ export const AgentStart = z.strictObject({
   resumeSessionId: z.string().max(200).optional(),
   /** Whether the agent may use a shell (AGENT_SHELL; Claude runner only). */
   shell: z.boolean().optional(),
+  /** What one tool call and one turn may write (AGENT_MAX_FILE_BYTES, AGENT_MAX_TURN_BYTES). */
+  limits: z
+    .strictObject({
+      maxFileBytes: z.number().int().positive(),
+      maxTurnBytes: z.number().int().positive(),
+    })
+    .optional(),
 });
 
 /** Run one turn. One at a time: the server queues the rest. */

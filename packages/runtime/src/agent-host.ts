@@ -1,8 +1,39 @@
 import { type AgentRunner, type RunnerOptions, createRunner } from '@cutroom/agent';
-import type { AgentStart, Prompt, SandboxToServer } from '@cutroom/protocol';
+import { type AgentEvent, type AgentStart, MAX_ACTION_DIFF, type Prompt, type SandboxToServer } from '@cutroom/protocol';
 
 /** A cancelled turn that has not ended after this long is ended by replacing the agent. */
 const CANCEL_LIMIT_MS = 5_000;
+/** Longest text delta one `agent_message` carries (the protocol's limit); longer ones go in pieces. */
+export const MAX_TEXT_DELTA = 100_000;
+/** Reply text one turn forwards at most (the server keeps no more than this either). */
+export const MAX_TURN_TEXT = 200_000;
+
+/**
+ * What the agent did, cut to what the protocol carries: text in pieces of at most
+ * MAX_TEXT_DELTA (and no more than `textLeft` in all), every field of an action within
+ * its limit. Whatever a runner (or a rogue model) produces, no message of the bridge
+ * outgrows a frame, and the server never drops one for being too long.
+ */
+export function boundEvent(event: AgentEvent, textLeft = MAX_TURN_TEXT): AgentEvent[] {
+  if (event.kind === 'text') {
+    const text = event.delta.slice(0, Math.max(0, textLeft));
+    const pieces: AgentEvent[] = [];
+    for (let at = 0; at < text.length; at += MAX_TEXT_DELTA) pieces.push({ kind: 'text', delta: text.slice(at, at + MAX_TEXT_DELTA) });
+    return pieces;
+  }
+  const { action } = event;
+  const cut = (value: string | undefined, max: number, note = '') =>
+    value === undefined || value.length <= max ? value : `${value.slice(0, max - note.length)}${note}`;
+  const bounded = {
+    ...action,
+    id: cut(action.id, 200)!,
+    name: cut(action.name, 100)!,
+    path: cut(action.path, 1_000),
+    diff: cut(action.diff, MAX_ACTION_DIFF + 200, '\n… (diff cut)\n'),
+    error: cut(action.error, 2_000, '…'),
+  };
+  return [{ kind: 'action', action: Object.fromEntries(Object.entries(bounded).filter(([, value]) => value !== undefined)) as typeof action }];
+}
 
 /**
  * The agent's side of the bridge: starts the runner the server asks for (once the
@@ -35,6 +66,7 @@ export function createAgentHost(settings: { workspace: string; stateDir: string;
         endpoint: message.endpoint,
         resumeSessionId: message.resumeSessionId,
         shell: message.shell ?? false,
+        ...(message.limits ? { limits: message.limits } : {}),
         log,
       };
       await launch()
@@ -48,9 +80,14 @@ export function createAgentHost(settings: { workspace: string; stateDir: string;
       if (running) return send({ type: 'complete', turnId, status: 'failed', error: 'Another turn is still running.' });
       running = turnId;
       const current = runner;
+      let textLeft = MAX_TURN_TEXT;
       try {
         const result = await current.turn(message.text, (event) => {
-          if (running === turnId) send({ type: 'agent_message', turnId, event });
+          if (running !== turnId) return;
+          for (const piece of boundEvent(event, textLeft)) {
+            if (piece.kind === 'text') textLeft -= piece.delta.length;
+            send({ type: 'agent_message', turnId, event: piece });
+          }
         });
         if (running === turnId) send({ type: 'complete', turnId, status: result.status, ...(result.error ? { error: result.error.slice(0, 4_000) } : {}) });
       } catch (error) {

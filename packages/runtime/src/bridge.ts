@@ -9,6 +9,22 @@ export type BridgeHandlers = {
   onMessage(message: ServerToSandbox, reply: (message: SandboxToServer) => void): Promise<void> | void;
 };
 
+/**
+ * Largest frame the bridge sends. Every message of the protocol fits well within it
+ * (the agent host bounds what the agent says and does); one that does not is dropped
+ * and logged here, instead of the server closing the whole bridge on it.
+ */
+export const MAX_BRIDGE_FRAME_BYTES = 1024 * 1024;
+
+/** The message as a frame, or null (and a log line) when it is larger than a frame may be. */
+function frame(message: SandboxToServer): string | null {
+  const text = JSON.stringify(message);
+  // Characters first: a string this short cannot be over the limit in bytes.
+  if (text.length * 3 <= MAX_BRIDGE_FRAME_BYTES || Buffer.byteLength(text) <= MAX_BRIDGE_FRAME_BYTES) return text;
+  console.error(`bridge: dropped a ${message.type} message of ${Buffer.byteLength(text)} bytes (the limit is ${MAX_BRIDGE_FRAME_BYTES})`);
+  return null;
+}
+
 const sameSecret = (given: string, expected: string) => {
   const a = Buffer.from(given);
   const b = Buffer.from(expected);
@@ -46,7 +62,8 @@ export async function startBridge(token: string, handlers: BridgeHandlers) {
       current?.close(4000, 'replaced');
       current = ws;
       const reply = (message: SandboxToServer) => {
-        if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(message));
+        const text = frame(message);
+        if (text !== null && ws.readyState === ws.OPEN) ws.send(text);
       };
       ws.on('message', (data) => {
         const message = decodeMessage(ServerToSandbox, String(data));
@@ -67,7 +84,9 @@ export async function startBridge(token: string, handlers: BridgeHandlers) {
     port: typeof address === 'object' && address ? address.port : 0,
     /** Sends to the server's current connection (dropped when there is none). */
     send(message: SandboxToServer) {
-      if (current?.readyState === current?.OPEN) current?.send(JSON.stringify(message));
+      if (!current || current.readyState !== current.OPEN) return;
+      const text = frame(message);
+      if (text !== null) current.send(text);
     },
     close: () =>
       new Promise<void>((resolve) => {

@@ -7,7 +7,8 @@ import { z } from 'zod';
  * so one scenario drives both the Claude Agent SDK and the AI SDK runner.
  */
 export type ScriptedToolCall =
-  | { tool: 'write'; path: string; content: string }
+  /** `repeat`: the content written that many times over (large writes without a large scenario file). */
+  | { tool: 'write'; path: string; content: string; repeat?: number }
   | { tool: 'edit'; path: string; old: string; new: string }
   | { tool: 'read'; path: string }
   | { name: string; input: Record<string, unknown> };
@@ -28,11 +29,14 @@ export type ScriptedRule = { match: string; steps: ScriptedStep[] };
 
 export type Scenario = { rules: ScriptedRule[]; fallback?: ScriptedStep[] };
 
+/** Most times a write's content may be repeated (200 MB of a one-character content). */
+const MAX_REPEAT = 200 * 1024 * 1024;
+
 // Strict objects: a misspelt key in a hand-written scenario file is an error, not a
 // silently ignored field. Discriminated on `tool` (absent for a raw call) so that an error
 // names the missing field instead of a bare "Invalid input" from a plain union.
 const ScriptedToolCallSchema = z.discriminatedUnion('tool', [
-  z.strictObject({ tool: z.literal('write'), path: z.string().min(1), content: z.string() }),
+  z.strictObject({ tool: z.literal('write'), path: z.string().min(1), content: z.string(), repeat: z.number().int().min(1).max(MAX_REPEAT).optional() }),
   z.strictObject({ tool: z.literal('edit'), path: z.string().min(1), old: z.string().min(1), new: z.string() }),
   z.strictObject({ tool: z.literal('read'), path: z.string().min(1) }),
   z.strictObject({ tool: z.undefined().optional(), name: z.string().min(1), input: z.record(z.string(), z.unknown()) }),

@@ -102,7 +102,7 @@ function concreteCall(
   const pathKey = claudeTool ? 'file_path' : 'path';
   switch (call.tool) {
     case 'write':
-      return { name, input: { [pathKey]: path, content: fill(call.content) } };
+      return { name, input: { [pathKey]: path, content: fill(call.content).repeat(call.repeat ?? 1) } };
     case 'edit':
       return { name, input: { [pathKey]: path, old_string: fill(call.old), new_string: fill(call.new) } };
     case 'read':

@@ -434,6 +434,11 @@ describe('scenario files', () => {
     expect(Scenario.safeParse(demo).success).toBe(true);
   });
 
+  it('loads the huge-write scenario: a Write of 100 MB, made from a repeated content', async () => {
+    const huge = await loadScenario(new URL('../scenarios/huge-write.json', import.meta.url).pathname);
+    expect(huge.rules[0]!.steps[0]!.tools).toEqual([{ tool: 'write', path: 'src/Huge.ts', content: 'x', repeat: 100 * 1024 * 1024 }]);
+  });
+
   it('names the file in errors', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'scenario-'));
     try {

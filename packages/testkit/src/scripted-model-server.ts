@@ -34,11 +34,25 @@ export type ScriptedModelServer = {
   url: string;
   port: number;
   requests: RecordedRequest[];
+  /** Requests dropped unanswered by `dropReusedConnections`. */
+  readonly dropped: number;
   setScenario(scenario: Scenario): void;
   close(): Promise<void>;
 };
 
-export type ScriptedModelServerOptions = { scenario: Scenario; port?: number; host?: string; requireApiKey?: string };
+export type ScriptedModelServerOptions = {
+  scenario: Scenario;
+  port?: number;
+  host?: string;
+  requireApiKey?: string;
+  /**
+   * Behave like a provider whose idle timeout fires just as a client reuses a
+   * keep-alive connection: every connection is kept alive after its first answer, but
+   * a second request on it is dropped unanswered (the connection is closed). Clients
+   * that do not retry such a request fail with "other side closed" / ECONNRESET.
+   */
+  dropReusedConnections?: boolean;
+};
 
 /** For the CLI: hears about each request once its answer is complete. */
 export type ServerHooks = { onFinished?: (request: RecordedRequest) => void };
@@ -62,8 +76,20 @@ export async function startServer(options: ScriptedModelServerOptions, hooks: Se
   let scenario: CompiledScenario = compileScenario(parseScenario(options.scenario));
   const requests: RecordedRequest[] = [];
   const host = options.host ?? '127.0.0.1';
+  /** Requests seen per connection (for dropReusedConnections). */
+  const served = new WeakMap<object, number>();
+  let dropped = 0;
 
   const server = createServer((req, res) => {
+    if (options.dropReusedConnections) {
+      const count = served.get(req.socket) ?? 0;
+      served.set(req.socket, count + 1);
+      if (count > 0) {
+        dropped += 1;
+        req.socket.destroy();
+        return;
+      }
+    }
     const record: RecordedRequest = {
       wire: 'anthropic',
       path: req.url ?? '/',
@@ -182,6 +208,9 @@ export async function startServer(options: ScriptedModelServerOptions, hooks: Se
     url: `http://${urlHost}:${address.port}`,
     port: address.port,
     requests,
+    get dropped() {
+      return dropped;
+    },
     setScenario(next: Scenario) {
       scenario = compileScenario(parseScenario(next));
     },

@@ -1,8 +1,13 @@
+import { execFile } from 'node:child_process';
 import http from 'node:http';
+import { promisify } from 'node:util';
+import { type ScriptedModelServer, startScriptedModelServer } from '@cutroom/testkit';
 import { pino } from 'pino';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig, modelProvider } from '../config.js';
 import { type ModelProxy, createModelProxy } from './model-proxy.js';
+
+const execFileAsync = promisify(execFile);
 
 /** The model proxy against a stand-in provider that records what reaches it. */
 describe('model proxy', () => {
@@ -61,5 +66,104 @@ describe('model proxy', () => {
     proxy.revoke('session-1');
     expect((await fetch(`${endpoint.baseUrl}/chat/completions`, { method: 'POST', body: '{}' })).status).toBe(401);
     expect(seen.length).toBe(before);
+  });
+});
+
+/** The proxy in front of the scripted model server (Anthropic wire), as the Claude runner uses it. */
+describe('model proxy limits', () => {
+  let model: ScriptedModelServer;
+  const proxies: ModelProxy[] = [];
+  const messages = (extra: Record<string, unknown> = {}) =>
+    JSON.stringify({ model: 'claude-opus-4-1', max_tokens: 1_000_000, messages: [{ role: 'user', content: 'hi' }], ...extra });
+  const post = (url: string, body: string) => fetch(`${url}/v1/messages`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+
+  const startProxy = async (environment: Record<string, string>, upstream = model, maxTokens?: number) => {
+    const config = loadConfig({ ANTHROPIC_BASE_URL: upstream.url, ANTHROPIC_API_KEY: 'sk-real', ...environment });
+    const proxy = createModelProxy({ provider: modelProvider(config), logger: pino({ level: 'silent' }), maxTokens: maxTokens ?? config.modelMaxTokens });
+    await proxy.listen();
+    proxies.push(proxy);
+    return proxy;
+  };
+
+  beforeAll(async () => {
+    model = await startScriptedModelServer({ scenario: { rules: [], fallback: [{ text: 'Hello.' }] }, requireApiKey: 'sk-real' });
+  });
+  afterEach(async () => {
+    await Promise.all(proxies.splice(0).map((proxy) => proxy.close()));
+  });
+  afterAll(async () => {
+    await model?.close();
+  });
+
+  it('replaces the model with MODEL, caps max_tokens at MODEL_MAX_TOKENS, and refuses bodies that are not JSON objects', async () => {
+    const proxy = await startProxy({ MODEL: 'claude-configured', MODEL_MAX_TOKENS: '4096' });
+    const { baseUrl } = proxy.endpointFor('session-limits')!;
+    const ok = await post(baseUrl, messages({ thinking: { type: 'enabled', budget_tokens: 10_000 } }));
+    expect(ok.status).toBe(200);
+    expect(model.requests.at(-1)!.body).toMatchObject({ model: 'claude-configured', max_tokens: 4096, thinking: { budget_tokens: 4095 } });
+
+    // Below the cap: left as asked.
+    expect((await post(baseUrl, messages({ max_tokens: 100 }))).status).toBe(200);
+    expect(model.requests.at(-1)!.body).toMatchObject({ model: 'claude-configured', max_tokens: 100 });
+
+    const before = model.requests.length;
+    for (const body of ['not json', '[1,2]', '"text"', messages({ max_tokens: '99999999' }), messages({ max_tokens: -5 })]) {
+      const refused = await post(baseUrl, body);
+      expect(refused.status, body.slice(0, 40)).toBe(400);
+      expect(await refused.json()).toMatchObject({ type: 'error', error: { type: 'invalid_request_error' } });
+    }
+    // Bounded: a body over the limit is refused before it is read whole.
+    const tooLarge = await post(baseUrl, messages({ padding: 'p'.repeat(33 * 1024 * 1024) }));
+    expect(tooLarge.status).toBe(413);
+    expect(model.requests.length).toBe(before);
+  });
+
+  it('without MODEL, passes the model through but still caps max_tokens (default 32000)', async () => {
+    const proxy = await startProxy({});
+    const ok = await post(proxy.endpointFor('session-default')!.baseUrl, messages());
+    expect(ok.status).toBe(200);
+    expect(model.requests.at(-1)!.body).toMatchObject({ model: 'claude-opus-4-1', max_tokens: 32_000 });
+  });
+
+  it('accepts a token only from the uid of its sandbox', async () => {
+    const proxy = await startProxy({});
+    const sandboxUid = 54_321;
+    const { baseUrl } = proxy.endpointFor('session-uid', { uid: sandboxUid })!;
+    // From this process (root): the token was copied out of its sandbox.
+    const stolen = await post(baseUrl, messages());
+    expect(stolen.status).toBe(403);
+    expect(await stolen.json()).toMatchObject({ error: { type: 'permission_error' } });
+
+    // The same request from a process running as the sandbox's uid goes through.
+    const client = `fetch(process.argv[1] + '/v1/messages', { method: 'POST', headers: { 'content-type': 'application/json' }, body: process.argv[2] })
+      .then((response) => process.stdout.write(String(response.status)), (error) => { process.stdout.write('error ' + error.message); });`;
+    const run = (uid: number) =>
+      execFileAsync('setpriv', [`--reuid=${uid}`, `--regid=${uid}`, '--clear-groups', '--', process.execPath, '-e', client, baseUrl, messages()]);
+    expect((await run(sandboxUid)).stdout).toBe('200');
+    // Another unprivileged uid (another sandbox) is refused too.
+    expect((await run(sandboxUid + 1)).stdout).toBe('403');
+
+    // A restarted sandbox with a new uid: the token follows it.
+    proxy.endpointFor('session-uid', { uid: sandboxUid + 1 });
+    expect((await run(sandboxUid + 1)).stdout).toBe('200');
+    expect((await run(sandboxUid)).stdout).toBe('403');
+  });
+
+  it('sends a request again when the provider closes a reused keep-alive connection before answering', async () => {
+    const flaky = await startScriptedModelServer({ scenario: { rules: [], fallback: [{ text: 'Hello.' }] }, dropReusedConnections: true });
+    try {
+      const proxy = await startProxy({}, flaky);
+      const { baseUrl } = proxy.endpointFor('session-retry')!;
+      // One after another: each reuses the connection the one before left idle.
+      for (let index = 0; index < 4; index += 1) {
+        const response = await post(baseUrl, messages({ stream: true }));
+        expect(response.status, `request ${index}`).toBe(200);
+        expect(await response.text()).toContain('message_stop');
+      }
+      expect(flaky.dropped).toBeGreaterThan(0);
+      expect(flaky.requests.length).toBe(4);
+    } finally {
+      await flaky.close();
+    }
   });
 });

@@ -5,6 +5,7 @@ import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import type { Logger } from 'pino';
 import type { ModelEndpoint } from '@cutroom/protocol';
 import type { ModelProvider } from '../config.js';
+import { peerUid } from './peer-uid.js';
 
 /** Request headers the agent may pass on; everything else (keys, cookies, hops) is dropped. */
 const FORWARDED_REQUEST_HEADERS = new Set(['content-type', 'accept', 'anthropic-version', 'anthropic-beta', 'user-agent', 'x-app']);
@@ -13,20 +14,51 @@ const isForwardedRequestHeader = (name: string) => FORWARDED_REQUEST_HEADERS.has
 /** Response headers not passed back: hop-by-hop, or wrong once fetch has decoded the body. */
 const DROPPED_RESPONSE_HEADERS = new Set(['content-encoding', 'content-length', 'transfer-encoding', 'connection', 'keep-alive', 'set-cookie']);
 
-const MAX_BODY_BYTES = 32 * 1024 * 1024;
+/** Largest request body (a long conversation with the agent is a few MB). */
+export const MAX_MODEL_BODY_BYTES = 32 * 1024 * 1024;
+/** MODEL_MAX_TOKENS when not configured. */
+export const DEFAULT_MODEL_MAX_TOKENS = 32_000;
+/** Retries of a request the provider dropped before answering (a reused keep-alive connection it had just closed). */
+const CONNECTION_RETRIES = 2;
+/** Errors of a connection that died before any response byte: safe to send the request again on a new one. */
+const CONNECTION_LOST = new Set(['ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED']);
 
 export type ModelProxy = ReturnType<typeof createModelProxy>;
+
+export type ModelProxySettings = {
+  provider: ModelProvider;
+  logger: Logger;
+  host?: string;
+  /** MODEL_MAX_TOKENS: the most output tokens one request may ask for. */
+  maxTokens?: number;
+  /** Where to read a peer's uid (tests). */
+  peerUid?: typeof peerUid;
+};
+
+/** A live session's token: whose it is, and the only uid it is accepted from (when its sandbox has one). */
+type Grant = { sessionId: string; uid?: number };
 
 /**
  * The only way a sandbox reaches a model. It listens on loopback; a sandbox gets a
  * per-session token in its base URL (`/m/<token>/…`), and the proxy forwards the
  * request to the configured provider with the real key added. The key is never in a
  * sandbox's environment, files or messages, and a token dies with its session.
+ *
+ * A token copied out of its sandbox is worth little: it is accepted only from the
+ * sandbox's uid (when the driver gives each sandbox its own), only while the session
+ * lives, and only for the configured model (MODEL replaces whatever the request names)
+ * and at most MODEL_MAX_TOKENS output tokens per request.
  */
-export function createModelProxy(settings: { provider: ModelProvider; logger: Logger; host?: string }) {
+export function createModelProxy(settings: ModelProxySettings) {
   const { provider, logger } = settings;
-  const tokens = new Map<string, string>(); // token → session id
+  const maxTokens = settings.maxTokens ?? DEFAULT_MODEL_MAX_TOKENS;
+  const uidOf = settings.peerUid ?? peerUid;
+  const tokens = new Map<string, Grant>();
   const bySession = new Map<string, string>(); // session id → token
+  /** The peer's uid per connection (keep-alive: looked up once). */
+  const peers = new WeakMap<object, Promise<number | null>>();
+  /** Said once: without a uid per sandbox a token is bound to its session's life only. */
+  let unboundSaid = false;
   let port = 0;
 
   const fail = (response: http.ServerResponse, status: number, type: string, message: string) => {
@@ -48,8 +80,22 @@ export function createModelProxy(settings: { provider: ModelProvider; logger: Lo
   async function forward(request: http.IncomingMessage, response: http.ServerResponse) {
     const started = performance.now();
     const match = /^\/m\/([A-Za-z0-9_-]{20,100})(\/[^#]*)$/.exec(request.url ?? '');
-    const sessionId = match ? tokens.get(match[1]!) : undefined;
-    if (!match || !sessionId) return fail(response, 401, 'authentication_error', 'This model proxy token is not valid (the session is over).');
+    const grant = match ? tokens.get(match[1]!) : undefined;
+    if (!match || !grant) return fail(response, 401, 'authentication_error', 'This model proxy token is not valid (the session is over).');
+    const { sessionId } = grant;
+    if (grant.uid !== undefined) {
+      const socket = request.socket;
+      let lookup = peers.get(socket);
+      if (!lookup) {
+        lookup = uidOf(socket);
+        peers.set(socket, lookup);
+      }
+      const uid = await lookup;
+      if (uid !== grant.uid) {
+        logger.warn({ sessionId, peerUid: uid, remotePort: socket.remotePort }, 'model proxy token used from outside its sandbox');
+        return fail(response, 403, 'permission_error', 'This model proxy token belongs to another sandbox.');
+      }
+    }
     if (!provider.configured) return fail(response, 503, 'api_error', provider.message);
     if (request.method !== 'POST' && request.method !== 'GET') return fail(response, 405, 'invalid_request_error', 'Only GET and POST are proxied.');
     const rest = match[2]!;
@@ -67,16 +113,20 @@ export function createModelProxy(settings: { provider: ModelProvider; logger: Lo
     }
     for (const [name, value] of Object.entries(provider.authHeaders)) headers.set(name, value);
 
-    let body: Buffer | undefined;
+    let body: string | undefined;
     if (request.method === 'POST') {
+      const declared = Number(request.headers['content-length'] ?? 0);
+      if (declared > MAX_MODEL_BODY_BYTES) return tooLarge(request, response);
       const chunks: Buffer[] = [];
       let size = 0;
       for await (const chunk of request as AsyncIterable<Buffer>) {
         size += chunk.length;
-        if (size > MAX_BODY_BYTES) return fail(response, 413, 'request_too_large', 'The request is too large.');
+        if (size > MAX_MODEL_BODY_BYTES) return tooLarge(request, response);
         chunks.push(chunk);
       }
-      body = Buffer.concat(chunks);
+      const held = holdToConfiguration(Buffer.concat(chunks).toString('utf8'), { wire: provider.wire, path: target.pathname, model: provider.model, maxTokens });
+      if ('refused' in held) return fail(response, 400, 'invalid_request_error', held.refused);
+      body = held.body;
     }
 
     // The agent gave up (a cancelled turn): stop the provider's work too.
@@ -84,12 +134,21 @@ export function createModelProxy(settings: { provider: ModelProvider; logger: Lo
     response.on('close', () => {
       if (!response.writableFinished) abort.abort();
     });
-    const upstream = await fetch(target, { method: request.method, headers, body, signal: abort.signal }).catch(
-      (error: unknown) => {
-        if (abort.signal.aborted) return null;
-        throw error;
-      },
-    );
+    let upstream: Response | null = null;
+    for (let attempt = 0; !upstream; attempt += 1) {
+      try {
+        upstream = await fetch(target, { method: request.method, headers, body, signal: abort.signal });
+      } catch (error) {
+        if (abort.signal.aborted) return;
+        // fetch settles when the response's head has arrived: a rejection means the
+        // agent has seen nothing yet. Only a lost connection is sent again (the
+        // provider closed a reused keep-alive connection as the request went out); a
+        // response that started streaming is never repeated.
+        const code = connectionLost(error);
+        if (!code || attempt >= CONNECTION_RETRIES) throw error;
+        logger.warn({ sessionId, attempt: attempt + 1, code }, 'the provider closed the connection before answering; sending the request again');
+      }
+    }
     if (!upstream) return;
     const responseHeaders: Record<string, string> = {};
     upstream.headers.forEach((value, name) => {
@@ -111,6 +170,12 @@ export function createModelProxy(settings: { provider: ModelProvider; logger: Lo
     );
   }
 
+  function tooLarge(request: http.IncomingMessage, response: http.ServerResponse) {
+    fail(response, 413, 'request_too_large', `The request is larger than ${MAX_MODEL_BODY_BYTES} bytes.`);
+    // Stop reading what is left of it.
+    response.once('finish', () => request.destroy());
+  }
+
   return {
     async listen() {
       await new Promise<void>((resolve, reject) => {
@@ -122,13 +187,22 @@ export function createModelProxy(settings: { provider: ModelProvider; logger: Lo
     },
 
     /** A token for the session (the same one while it lives) and where its agent reaches the model. */
-    endpointFor(sessionId: string): ModelEndpoint | null {
+    /**
+     * `sandbox.uid`: the uid the session's sandbox runs as; its token is then accepted
+     * only from that uid (a restarted sandbox's new uid replaces the old). Without it
+     * (the driver cannot switch uids) any local process holding the token may use it.
+     */
+    endpointFor(sessionId: string, sandbox: { uid?: number } = {}): ModelEndpoint | null {
       if (!provider.configured) return null;
       let token = bySession.get(sessionId);
       if (!token) {
         token = randomBytes(24).toString('base64url');
-        tokens.set(token, sessionId);
         bySession.set(sessionId, token);
+      }
+      tokens.set(token, { sessionId, ...(sandbox.uid === undefined ? {} : { uid: sandbox.uid }) });
+      if (sandbox.uid === undefined && !unboundSaid) {
+        unboundSaid = true;
+        logger.warn('sandboxes run as the server\'s own user: a model proxy token cannot be bound to its sandbox, only to its session\'s life');
       }
       return {
         wire: provider.wire,
@@ -151,4 +225,50 @@ export function createModelProxy(settings: { provider: ModelProvider; logger: Lo
         server.closeAllConnections();
       }),
   };
+}
+
+/** The first code in an error's cause chain that says the connection was lost before an answer. */
+function connectionLost(error: unknown): string | null {
+  for (let current = error, depth = 0; current && depth < 5; current = (current as { cause?: unknown }).cause, depth += 1) {
+    const code = (current as { code?: unknown }).code;
+    if (typeof code === 'string' && CONNECTION_LOST.has(code)) return code;
+    if (current instanceof Error && /other side closed/i.test(current.message)) return 'UND_ERR_SOCKET';
+  }
+  return null;
+}
+
+/**
+ * A request body as the provider gets it: JSON (an object), with `model` replaced by
+ * the configured MODEL (when set) and the output tokens it asks for held to
+ * `maxTokens` (added on the OpenAI wire when the request names no limit).
+ */
+export function holdToConfiguration(
+  text: string,
+  limits: { wire: 'anthropic' | 'openai'; path: string; model?: string; maxTokens: number },
+): { body: string } | { refused: string } {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    return { refused: 'The request body must be JSON.' };
+  }
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) return { refused: 'The request body must be a JSON object.' };
+  const body = json as Record<string, unknown>;
+  if (limits.model) body.model = limits.model;
+  const tokenFields = limits.wire === 'openai' ? ['max_tokens', 'max_completion_tokens'] : ['max_tokens'];
+  for (const field of tokenFields) {
+    const value = body[field];
+    if (value === undefined || value === null) continue;
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) return { refused: `${field} must be a positive whole number.` };
+    body[field] = Math.min(value, limits.maxTokens);
+  }
+  if (limits.wire === 'openai' && /\/chat\/completions$/.test(limits.path) && body.max_tokens == null && body.max_completion_tokens == null) {
+    body.max_tokens = limits.maxTokens;
+  }
+  // Extended thinking's budget must stay under max_tokens, or the provider refuses the request.
+  const thinking = body.thinking as { budget_tokens?: unknown } | undefined;
+  if (typeof body.max_tokens === 'number' && typeof thinking?.budget_tokens === 'number' && thinking.budget_tokens >= body.max_tokens) {
+    thinking.budget_tokens = Math.max(1, body.max_tokens - 1);
+  }
+  return { body: JSON.stringify(body) };
 }

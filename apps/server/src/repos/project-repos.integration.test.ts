@@ -66,7 +66,7 @@ describe('project repos: a working copy becomes a version', () => {
     const first = await repos.checkout('p2', workspace);
 
     // Unchanged: no new version.
-    expect(await repos.commitWorkspace('p2', workspace, { message: 'nothing', author: 'agent' })).toEqual({ version: first, changed: false });
+    expect(await repos.commitWorkspace('p2', workspace, { message: 'nothing', author: 'agent' })).toEqual({ version: first, changed: false, skipped: [] });
 
     // A planted fsmonitor hook in the working copy's .git must never run.
     const marker = path.join(dir, 'fsmonitor-ran');
@@ -79,7 +79,7 @@ describe('project repos: a working copy becomes a version', () => {
       repos.commitWorkspace('p2', workspace, { message: 'again', author: 'agent' }),
     ]);
     expect(a.changed).toBe(true);
-    expect(b).toEqual({ version: a.version, changed: false });
+    expect(b).toEqual({ version: a.version, changed: false, skipped: [] });
     expect(await repos.head('p2')).toBe(a.version);
     expect(await repos.listFiles('p2')).toContain('src/New.tsx');
     expect(await stat(marker).then(() => true, () => false)).toBe(false);
@@ -92,5 +92,39 @@ describe('project repos: a working copy becomes a version', () => {
     const c = await repos.commitWorkspace('p2', workspace, { message: 'remove', author: 'user' });
     expect(c.changed).toBe(true);
     expect(await repos.listFiles('p2')).not.toContain('src/New.tsx');
+  });
+
+  it('leaves files over the size cap out of the version and reports them; the rest is committed', async () => {
+    const repos = createProjectRepos({ reposDir: path.join(dir, 'repos-cap'), templateDir: templateProjectDir, maxFileBytes: 10_000 });
+    await (await repos.prepare('p3')).publish();
+    const workspace = path.join(dir, 'work-cap');
+    await mkdir(workspace);
+    await repos.checkout('p3', workspace);
+    // As a shell (AGENT_SHELL) could leave them: new files, odd names, a tracked file grown too large.
+    await writeFile(path.join(workspace, 'src', 'huge data.json'), 'x'.repeat(10_001));
+    await mkdir(path.join(workspace, 'public', 'clips'), { recursive: true });
+    await writeFile(path.join(workspace, 'public', 'clips', 'vidéo.bin'), Buffer.alloc(50_000));
+    await writeFile(path.join(workspace, 'src', 'Small.ts'), 'export const small = 1;\n');
+    await writeFile(path.join(workspace, 'src', 'Exact.ts'), 'y'.repeat(10_000));
+    const scene = path.join(workspace, 'src', 'scenes', 'TitleScene.tsx');
+    const original = await readFile(scene, 'utf8');
+    await writeFile(scene, original + '//'.repeat(6_000));
+
+    const commit = await repos.commitWorkspace('p3', workspace, { message: 'with big files', author: 'agent' });
+    expect(commit.changed).toBe(true);
+    expect(commit.skipped.sort((a, b) => a.path.localeCompare(b.path))).toEqual([
+      { path: 'public/clips/vidéo.bin', bytes: 50_000 },
+      { path: 'src/huge data.json', bytes: 10_001 },
+      { path: 'src/scenes/TitleScene.tsx', bytes: original.length + 12_000 },
+    ]);
+    const files = await repos.listFiles('p3');
+    expect(files).toEqual(expect.arrayContaining(['src/Small.ts', 'src/Exact.ts', 'src/scenes/TitleScene.tsx']));
+    expect(files).not.toContain('src/huge data.json');
+    expect(files).not.toContain('public/clips/vidéo.bin');
+    // The tracked file keeps the version it had.
+    expect(await git(['--git-dir', repos.repoPath('p3'), 'show', 'HEAD:src/scenes/TitleScene.tsx'])).toBe(original);
+    // No blob of the big files was even stored.
+    const sizes = await git(['--git-dir', repos.repoPath('p3'), 'cat-file', '--batch-all-objects', '--batch-check=%(objectsize)']);
+    expect(Math.max(...sizes.split('\n').filter(Boolean).map(Number))).toBe(10_000);
   });
 });

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { cp, mkdir, readFile, readdir, rename, rm } from 'node:fs/promises';
+import { cp, lstat, mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { isTemplateFile } from '@cutroom/template';
 import { git } from './git.js';
@@ -13,6 +13,12 @@ const authors: Record<VersionAuthor, { name: string; email: string }> = {
   agent: { name: 'Cutroom agent', email: 'agent@cutroom.local' },
   restore: { name: 'Cutroom restore', email: 'restore@cutroom.local' },
 };
+
+/** The largest file a commit of a working copy takes in (AGENT_MAX_FILE_BYTES), unless configured. */
+export const DEFAULT_MAX_COMMIT_FILE_BYTES = 1024 * 1024;
+
+/** A file of the working copy left out of a version for its size. */
+export type SkippedFile = { path: string; bytes: number };
 
 /** A repo made in a temporary folder, not yet visible under its project's id. */
 export type PreparedRepo = {
@@ -29,8 +35,14 @@ export type PreparedRepo = {
  * here or in the database, leaves nothing half-made; deletion moves the repo aside first
  * so it can be put back if the database refuses.
  */
-export function createProjectRepos(options: { reposDir: string; templateDir: string }) {
+export function createProjectRepos(options: {
+  reposDir: string;
+  templateDir: string;
+  /** Files of a working copy larger than this never go into a version (AGENT_MAX_FILE_BYTES). */
+  maxFileBytes?: number;
+}) {
   const { reposDir, templateDir } = options;
+  const maxFileBytes = options.maxFileBytes ?? DEFAULT_MAX_COMMIT_FILE_BYTES;
   const repoPath = (projectId: string) => path.join(reposDir, `${projectId}.git`);
 
   async function prepare(projectId: string, message = 'Create project from the template'): Promise<PreparedRepo> {
@@ -129,24 +141,60 @@ export function createProjectRepos(options: { reposDir: string; templateDir: str
    * the agent or project code may have tampered with is never looked at (a planted
    * `core.fsmonitor` would run a command). Two git processes (add, commit): each spawn
    * from the server's large process costs ~10 ms, and this is on every turn's path.
+   *
+   * New or changed files over `maxFileBytes` are left out (and returned as `skipped`):
+   * the agent's tools refuse such writes, but a shell or project code may still leave
+   * one in the working copy, and git must never take it in (nor hash it: `add` would).
    */
-  function commitWorkspace(projectId: string, workspace: string, commit: { message: string; author: VersionAuthor }) {
+  function commitWorkspace(
+    projectId: string,
+    workspace: string,
+    commit: { message: string; author: VersionAuthor },
+  ): Promise<{ version: string; changed: boolean; skipped: SkippedFile[] }> {
     return exclusive(projectId, async () => {
-      const gitDir = ['-c', 'gc.auto=0', '--git-dir', repoPath(projectId), '--work-tree', workspace];
+      const gitDir = ['-c', 'gc.auto=0', '-c', 'core.quotePath=false', '--git-dir', repoPath(projectId), '--work-tree', workspace];
       // Kept between commits (git then re-reads only files whose stat changed).
       const env = { GIT_INDEX_FILE: path.join(reposDir, `.index-${projectId}`) };
-      await git([...gitDir, 'add', '--all'], { env });
+      const skipped = await oversizeFiles(gitDir, env, workspace);
+      if (skipped.length === 0) {
+        await git([...gitDir, 'add', '--all'], { env });
+      } else {
+        // Every path but the skipped ones; a file of pathspecs, however many there are.
+        const pathspecs = path.join(reposDir, `.pathspec-${projectId}`);
+        const fromFile = [`--pathspec-from-file=${pathspecs}`, '--pathspec-file-nul'];
+        try {
+          await writeFile(pathspecs, ['.', ...skipped.map((file) => `:(top,literal,exclude)${file.path}`)].join('\0'));
+          await git([...gitDir, 'add', '--all', ...fromFile], { env });
+          // A skipped file stays as the latest version has it (or absent), whatever the
+          // index held: a fresh index would otherwise drop a tracked one.
+          await writeFile(pathspecs, skipped.map((file) => `:(top,literal)${file.path}`).join('\0'));
+          await git([...gitDir, 'reset', '--quiet', 'HEAD', ...fromFile], { env });
+        } finally {
+          await rm(pathspecs, { force: true });
+        }
+      }
       const names = authors[commit.author];
       const message = `${commit.message.trim().slice(0, 2_000) || 'Update'}\n\nCutroom-Author: ${commit.author}\n`;
       try {
         await git([...gitDir, 'commit', '--quiet', '--no-verify', `--author=${names.name} <${names.email}>`, '--message', message], { env });
       } catch (error) {
         const output = `${(error as { stdout?: string }).stdout ?? ''}`;
-        if (/nothing to commit|no changes added/i.test(output)) return { version: await readRef(projectId), changed: false };
+        if (/nothing to commit|no changes added/i.test(output)) return { version: await readRef(projectId), changed: false, skipped };
         throw error;
       }
-      return { version: await readRef(projectId), changed: true };
+      return { version: await readRef(projectId), changed: true, skipped };
     });
+  }
+
+  /** New and changed files of the working copy (what `add --all` would take) that are too large for a version. */
+  async function oversizeFiles(gitDir: string[], env: Record<string, string>, workspace: string): Promise<SkippedFile[]> {
+    const listed = await git([...gitDir, 'ls-files', '-z', '--others', '--modified', '--exclude-standard'], { env });
+    const skipped: SkippedFile[] = [];
+    for (const file of new Set(listed.split('\0').filter(Boolean))) {
+      const info = await lstat(path.join(workspace, file)).catch(() => null);
+      if (info?.isFile() && info.size > maxFileBytes) skipped.push({ path: file, bytes: info.size });
+    }
+    return skipped;
   }
 
   /**
@@ -192,7 +240,7 @@ export function createProjectRepos(options: { reposDir: string; templateDir: str
     const orphans: string[] = [];
     for (const entry of await readdir(reposDir)) {
       const staleIndex = entry.startsWith('.index-') && !knownProjectIds.has(entry.slice('.index-'.length));
-      if (entry.startsWith('.tmp-') || entry.startsWith('.trash-') || staleIndex) {
+      if (entry.startsWith('.tmp-') || entry.startsWith('.trash-') || entry.startsWith('.pathspec-') || staleIndex) {
         await rm(path.join(reposDir, entry), { recursive: true, force: true });
         removed.push(entry);
       } else if (entry.endsWith('.git') && !knownProjectIds.has(entry.slice(0, -4))) {

@@ -215,6 +215,7 @@ describe('versions: list, diff, restore', () => {
     expect(await repos.commitWorkspace(projectId, workspace, { message: 'nothing new', author: 'agent' })).toEqual({
       version: made.at(-1),
       changed: false,
+      skipped: [],
     });
   });
 

@@ -1,0 +1,191 @@
+import { execFile } from 'node:child_process';
+import { once } from 'node:events';
+import { randomBytes } from 'node:crypto';
+import { readFile, readdir } from 'node:fs/promises';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { PROTOCOL_VERSION } from '@cutroom/protocol';
+import { type Scenario, type ScriptedModelServer, startScriptedModelServer } from '@cutroom/testkit';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { type RunningServer, startServer } from '../e2e/harness.js';
+
+const execFileAsync = promisify(execFile);
+
+/** The per-file cap the server runs with here: small, so the oversized write is small too (the cap is what is tested). */
+const FILE_CAP = 64 * 1024;
+
+const scenario: Scenario = {
+  rules: [
+    {
+      match: 'huge files',
+      steps: [
+        {
+          tools: [
+            // Over the cap through the file tool: refused before anything is written.
+            { tool: 'write', path: 'src/Huge.ts', content: 'x', repeat: 4 * FILE_CAP },
+            // Over the cap through a shell (AGENT_SHELL): written, but never committed.
+            { name: 'Bash', input: { command: `head -c ${3 * FILE_CAP} /dev/zero > public/big.bin && echo 'export const ok = 1;' > src/Ok.ts` } },
+          ],
+        },
+        { text: 'Done trying.' },
+      ],
+    },
+  ],
+  fallback: [{ text: 'Hello again.' }],
+};
+
+/** A `/ws` client that keeps every message and waits for the ones a test expects. */
+async function connect(baseUrl: string, cookie: string) {
+  const socket = new WebSocket(`${baseUrl.replace('http', 'ws')}/ws`, { headers: { origin: baseUrl, cookie } });
+  const messages: any[] = [];
+  socket.on('message', (data) => messages.push(JSON.parse(String(data))));
+  socket.on('error', () => {});
+  await once(socket, 'open');
+  return {
+    messages,
+    send: (message: unknown) => socket.send(JSON.stringify(message)),
+    async next(match: (message: any) => boolean, timeoutMs = 90_000): Promise<any> {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const seen = messages.find(match);
+        if (seen) return seen;
+        if (Date.now() > deadline) throw new Error(`timed out; got ${JSON.stringify(messages).slice(-1_500)}`);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    },
+    close: () => socket.terminate(),
+  };
+}
+
+/** The agent processes of this server's sandboxes: their pid, uid and model proxy URL (with the session's token). */
+async function agentProcesses(dataDir: string) {
+  const found: { pid: number; uid: number; baseUrl: string }[] = [];
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const environ = await readFile(`/proc/${entry}/environ`, 'utf8').catch(() => '');
+    const variables = new Map(environ.split('\0').map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)]));
+    const baseUrl = variables.get('ANTHROPIC_BASE_URL');
+    if (!baseUrl?.includes('/m/') || !variables.get('CLAUDE_CONFIG_DIR')?.startsWith(dataDir)) continue;
+    const status = await readFile(`/proc/${entry}/status`, 'utf8').catch(() => '');
+    found.push({ pid: Number(entry), uid: Number(/^Uid:\s+(\d+)/m.exec(status)?.[1] ?? -1), baseUrl });
+  }
+  return found;
+}
+
+/**
+ * The agent as an attacker drives it (issue 9, items 10 and 12): a tool input far over
+ * the size cap, an oversized file left by a shell, and the session's model token copied
+ * out of the sandbox and used from another process, and after the session.
+ */
+describe('the agent and its model token', () => {
+  let model: ScriptedModelServer;
+  let server: RunningServer;
+  let cookie: string;
+
+  const api = async (method: string, route: string, body?: unknown) => {
+    const response = await fetch(`${server.baseUrl}${route}`, {
+      method,
+      headers: { origin: server.baseUrl, cookie, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await response.text();
+    return { status: response.status, json: text ? JSON.parse(text) : undefined, headers: response.headers };
+  };
+  const openSession = async (name: string) => {
+    const projectId = (await api('POST', '/api/projects', { name })).json.project.id as string;
+    const client = await connect(server.baseUrl, cookie);
+    client.send({ type: 'session:start', projectId, protocolVersion: PROTOCOL_VERSION });
+    await client.next((message) => message.type === 'session:ready');
+    return { projectId, client };
+  };
+  /** Sends a chat message and waits for its turn's end: the turn's events and its reply. */
+  const say = async (client: Awaited<ReturnType<typeof connect>>, text: string) => {
+    const clientMessageId = randomBytes(4).toString('hex');
+    client.send({ type: 'message:send', text, clientMessageId });
+    const saved = await client.next((message) => message.type === 'message:saved' && message.clientMessageId === clientMessageId);
+    const turn = await client.next((message) => message.type === 'agent:turn' && message.userMessageId === saved.message.id);
+    const complete = await client.next((message) => message.type === 'agent:complete' && message.turnId === turn.turnId, 120_000);
+    const reply = await client.next((message) => message.type === 'message:saved' && message.message.id === complete.messageId);
+    const actions = client.messages.filter((message) => message.turnId === turn.turnId && message.type === 'agent:message' && message.event.kind === 'action');
+    return { complete, reply: reply.message, actions: actions.map((message) => message.event.action) };
+  };
+
+  beforeAll(async () => {
+    model = await startScriptedModelServer({ scenario });
+    server = await startServer({
+      ANTHROPIC_BASE_URL: model.url,
+      ANTHROPIC_API_KEY: 'scripted',
+      AGENT_SHELL: 'true',
+      AGENT_MAX_FILE_BYTES: String(FILE_CAP),
+      SESSION_POOL_SIZE: '0',
+      SESSION_GRACE_MS: '500',
+    });
+    const signup = await fetch(`${server.baseUrl}/api/auth/signup`, {
+      method: 'POST',
+      headers: { origin: server.baseUrl, 'content-type': 'application/json' },
+      body: JSON.stringify({ email: `a-${randomBytes(4).toString('hex')}@example.com`, password: randomBytes(12).toString('hex'), name: 'Agent' }),
+    });
+    expect(signup.status).toBe(201);
+    cookie = signup.headers.get('set-cookie')!.split(';')[0]!;
+  });
+  afterAll(async () => {
+    await server?.stop();
+    await model?.close();
+  });
+
+  it('an oversized write is refused, an oversized file from a shell stays out of the version, and the session goes on', async () => {
+    const { projectId, client } = await openSession('Huge writes');
+    const { complete, reply, actions } = await say(client, 'Write huge files');
+
+    const write = actions.find((action) => action.name === 'Write' && action.status !== 'running');
+    expect(write).toMatchObject({ path: 'src/Huge.ts', status: 'failed', error: expect.stringMatching(/256\.0 KiB; one file may be at most 64\.0 KiB/) });
+    expect(complete).toMatchObject({ status: 'done', newVersion: true });
+    const tree = await execFileAsync('git', ['--git-dir', path.join(server.dataDir, 'repos', `${projectId}.git`), 'ls-tree', '-r', '--name-only', complete.version]);
+    expect(tree.stdout).toContain('src/Ok.ts');
+    expect(tree.stdout).not.toContain('src/Huge.ts');
+    expect(tree.stdout).not.toContain('public/big.bin');
+    // The reply says what was left out.
+    expect(reply.content).toContain(`public/big.bin (${3 * FILE_CAP} bytes)`);
+
+    // The runtime and the session live on: the next turn runs.
+    expect((await say(client, 'Anyone there?')).complete.status).toBe('done');
+    client.send({ type: 'session:end' });
+    client.close();
+  });
+
+  it("the session's model token works only from its sandbox, and not at all once the session has ended", async () => {
+    const { client } = await openSession('Token theft');
+    // The agent's process starts right after the session is ready.
+    let [agent] = await agentProcesses(server.dataDir);
+    for (const deadline = Date.now() + 30_000; !agent && Date.now() < deadline; [agent] = await agentProcesses(server.dataDir)) {
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    expect(agent).toBeDefined();
+    const body = JSON.stringify({ model: 'any', max_tokens: 10, messages: [{ role: 'user', content: 'hi' }] });
+    const steal = () => fetch(`${agent!.baseUrl}/v1/messages`, { method: 'POST', headers: { 'content-type': 'application/json' }, body }).then((response) => response.status);
+
+    if (agent!.uid !== process.getuid!()) {
+      // The sandbox has its own uid: from this process the copied token is refused…
+      expect(await steal()).toBe(403);
+      // …and from a process of the sandbox's uid it works.
+      const client = `fetch(process.argv[1] + '/v1/messages', { method: 'POST', headers: { 'content-type': 'application/json' }, body: process.argv[2] }).then((r) => process.stdout.write(String(r.status)));`;
+      const asSandbox = await execFileAsync('setpriv', [`--reuid=${agent!.uid}`, `--regid=${agent!.uid}`, '--clear-groups', '--', process.execPath, '-e', client, agent!.baseUrl, body]);
+      expect(asSandbox.stdout).toBe('200');
+    } else {
+      // The driver could not give the sandbox a uid of its own: only the session's life binds the token.
+      expect(await steal()).toBe(200);
+    }
+
+    // The tab leaves; the session ends after its grace period (500 ms here), and its token dies.
+    client.send({ type: 'session:end' });
+    const deadline = Date.now() + 30_000;
+    let status = await steal();
+    while (status !== 401 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      status = await steal();
+    }
+    expect(status).toBe(401);
+    client.close();
+  });
+});
