@@ -40,7 +40,8 @@ export async function startServer(environment: Record<string, string> = {}) {
     });
     child.stdout!.on('data', (chunk: Buffer) => output.push(chunk.toString()));
     child.stderr!.on('data', (chunk: Buffer) => output.push(chunk.toString()));
-    const deadline = Date.now() + 60_000;
+    // Generous: on a loaded 2-core machine a first PGlite open alone has taken 50 s.
+    const deadline = Date.now() + 180_000;
     for (;;) {
       if (child.exitCode !== null) throw new Error(`server exited (${child.exitCode}):\n${output.join('')}`);
       try {
@@ -56,7 +57,8 @@ export async function startServer(environment: Record<string, string> = {}) {
 
   /** Signals the server and resolves with its exit code. */
   async function kill(signal: NodeJS.Signals) {
-    if (child.exitCode !== null) return child.exitCode;
+    // Already gone (a test may kill it itself, e.g. SIGKILL: then exitCode stays null and signalCode is set).
+    if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
     child.kill(signal);
     return exited;

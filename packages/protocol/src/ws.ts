@@ -3,6 +3,7 @@ import { AgentEvent, TurnStatus } from './agent.js';
 import { ErrorCode } from './errors.js';
 import { Export } from './exports.js';
 import { Message } from './rest.js';
+import { Text } from './text.js';
 
 /**
  * Version of the WebSocket protocol. A client sends it in `session:start`; the server
@@ -10,22 +11,38 @@ import { Message } from './rest.js';
  */
 export const PROTOCOL_VERSION = 1;
 
-/** Largest WebSocket frame either side accepts, in bytes. */
+/**
+ * Largest WebSocket frame either side accepts, in bytes. A larger frame, up to
+ * `MAX_FRAME_PAYLOAD_BYTES`, is answered `frame_too_large`; past that the connection is
+ * closed with 1009 (message too big).
+ */
 export const MAX_FRAME_BYTES = 256 * 1024;
+
+/** Past this payload a WebSocket connection is closed with 1009 instead of answered. */
+export const MAX_FRAME_PAYLOAD_BYTES = MAX_FRAME_BYTES * 4;
+
+/** Deepest nesting of objects and arrays a frame may have; deeper is `invalid_message`. */
+export const MAX_JSON_DEPTH = 32;
 
 // browser → server
 
 export const SessionStart = z.strictObject({
   type: z.literal('session:start'),
-  projectId: z.string().min(1).max(100),
+  projectId: Text.min(1).max(100),
   protocolVersion: z.number().int().nonnegative(),
+  /** The last `seq` the client saw, of the session `sessionId`: a reconnect gets what it missed. */
   lastSeq: z.number().int().nonnegative().optional(),
+  /**
+   * The session `lastSeq` belongs to. Each session numbers its events from 1, so a
+   * `lastSeq` counts only with its session: another (or none) gets a snapshot instead.
+   */
+  sessionId: Text.min(1).max(100).optional(),
 });
 
 export const MessageSend = z.strictObject({
   type: z.literal('message:send'),
-  text: z.string().min(1).max(20_000),
-  clientMessageId: z.string().min(1).max(100),
+  text: Text.min(1).max(20_000),
+  clientMessageId: Text.min(1).max(100),
   /** Set when the web app sends a preview error report for an automatic fix. */
   autoFix: z.boolean().optional(),
 });
@@ -46,6 +63,7 @@ export const ClientMessage = z.discriminatedUnion('type', [
 export type ClientMessage = z.infer<typeof ClientMessage>;
 
 // server → browser
+// Every event of a session carries a `seq`: the session's own numbering, from 1, with no gaps.
 
 export const SessionState = z.enum(['starting', 'running', 'grace', 'stopped', 'error']);
 export type SessionState = z.infer<typeof SessionState>;
@@ -79,11 +97,19 @@ export const SessionEnded = z.object({
 /**
  * The answer to `session:start`, after any replay: which session the client is in and
  * its state now. Not an event of the session's stream, so it carries no `seq`.
+ * `replay` says what came before it: `events`, exactly the events after the client's
+ * `lastSeq` of this same session; or `snapshot`, the session as it is now (status,
+ * preview, the turn under way) because the client is new, or its `lastSeq` belongs to
+ * another session or server life, or is older than the events still held. After a
+ * snapshot the client must reload what it may have missed (the chat's history).
+ * `lastSeq` is where the client now is: the next `lastSeq` to send with this `sessionId`.
  */
 export const SessionJoined = z.object({
   type: z.literal('session:joined'),
   sessionId: z.string(),
   state: SessionState,
+  replay: z.enum(['events', 'snapshot']),
+  lastSeq: z.number().int().nonnegative(),
 });
 
 /**

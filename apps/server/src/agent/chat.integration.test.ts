@@ -46,8 +46,8 @@ describe('chat with the agent', () => {
   let outside: string;
   let counter = 0;
 
-  const start = (target: TestClient, lastSeq?: number) =>
-    target.send({ type: 'session:start', projectId: owner.projectId, protocolVersion: PROTOCOL_VERSION, ...(lastSeq === undefined ? {} : { lastSeq }) });
+  const start = (target: TestClient, resume: { lastSeq: number; sessionId: string } | Record<string, never> = {}) =>
+    target.send({ type: 'session:start', projectId: owner.projectId, protocolVersion: PROTOCOL_VERSION, ...resume });
   const say = (target: TestClient, text: string, extra: Record<string, unknown> = {}) => {
     const clientMessageId = `c${++counter}`;
     target.send({ type: 'message:send', text, clientMessageId, ...extra });
@@ -172,8 +172,9 @@ describe('chat with the agent', () => {
     client.socket.terminate();
 
     client = await connectClient(server.baseUrl, owner.cookie);
-    start(client, lastSeq);
+    start(client, { lastSeq, sessionId: turn.sessionId });
     await client.next((message) => message.type === 'agent:complete' && message.turnId === turn.turnId);
+    expect(client.messages.find((message) => message.type === 'session:joined')).toMatchObject({ replay: 'events' });
     const after = client.messages.filter((message) => typeof message.seq === 'number');
     const seqs = [...before, ...after].map((message) => message.seq);
     expect(new Set(seqs).size).toBe(seqs.length); // nothing twice
@@ -215,6 +216,52 @@ describe('chat with the agent', () => {
     expect(json.messages.find((message: { id: string }) => message.id === complete.messageId)).toMatchObject({ status: 'failed' });
     // The agent died with its runtime.
     await waitFor(async () => agentPids.every((pid) => !existsSync(`/proc/${pid}`)), 5_000);
+  });
+
+  it('answers every saved message: one an earlier life left, one queued while booting, one queued while in error', async () => {
+    client.send({ type: 'session:end' });
+    await client.close();
+    await waitFor(async () => server.sessions!.list().length === 0, 20_000);
+    // An earlier server life saved this message and died before any sandbox of it was known.
+    const left = await server.store.messages.add({ id: crypto.randomUUID(), projectId: owner.projectId, role: 'user', content: 'Left by a crash' });
+
+    client = await connectClient(server.baseUrl, owner.cookie);
+    start(client);
+    const booting = say(client, 'Count slowly while it boots');
+    const behind = say(client, 'Anything after the boot?');
+    const first = await client.next((message) => message.type === 'message:saved' && message.clientMessageId === booting);
+    expect(first.queued).toBe(true);
+    const turn = await client.next((message) => message.type === 'agent:turn' && message.userMessageId === first.message.id);
+    await client.next((message) => message.type === 'agent:message' && message.turnId === turn.turnId);
+    process.kill(server.sessions!.list()[0]!.pid!, 'SIGKILL');
+    await client.next((message) => message.type === 'agent:complete' && message.turnId === turn.turnId);
+    await client.next((message) => message.type === 'session:status' && message.state === 'error');
+    const inError = say(client, 'Queued while in error');
+    await client.next((message) => message.type === 'message:saved' && message.clientMessageId === inError);
+    // Everyone leaves the failed session: it ends after its grace, with two messages still waiting.
+    client.send({ type: 'session:end' });
+    await waitFor(async () => server.sessions!.list().length === 0, 20_000);
+    await client.close();
+
+    const { json } = await server.request('GET', `/api/projects/${owner.projectId}/messages`, { cookie: owner.cookie });
+    const messages: { id: string; role: string; content: string; status: string }[] = json.messages;
+    const sent = [left.id, ...[booting, behind, inError].map((id) => client.messages.find((m) => m.type === 'message:saved' && m.clientMessageId === id).message.id)];
+    // Turns answer in order: each user message is followed, in turn, by exactly one reply.
+    const replies: Record<string, { content: string; status: string }> = {};
+    const waiting: string[] = [];
+    for (const message of messages) {
+      if (message.role === 'user') waiting.push(message.id);
+      else if (message.role === 'assistant') replies[waiting.shift()!] = message;
+    }
+    expect(waiting).toEqual([]);
+    expect(replies[sent[0]!]).toMatchObject({ status: 'failed' });
+    expect(replies[sent[0]!]!.content).toContain('Left by a crash');
+    expect(replies[sent[1]!]).toMatchObject({ status: 'failed' });
+    expect(replies[sent[1]!]!.content).toMatch(/sandbox stopped/);
+    expect(replies[sent[2]!]).toMatchObject({ status: 'cancelled' });
+    expect(replies[sent[2]!]!.content).toMatch(/Not answered: the session ended before the agent got to “Anything after the boot\?” \(The session ended after everyone left\)/);
+    expect(replies[sent[3]!]).toMatchObject({ status: 'cancelled' });
+    expect(replies[sent[3]!]!.content).toContain('Queued while in error');
   });
 });
 

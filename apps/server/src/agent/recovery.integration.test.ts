@@ -19,7 +19,7 @@ describe('recovery after a crash', () => {
   });
   afterAll(async () => server?.close());
 
-  it("commits a crashed sandbox's working copy and answers the unanswered message as failed", async () => {
+  it("commits a crashed sandbox's working copy and answers every unanswered message, naming the version", async () => {
     const owner = await server.signupWithProject('Crashed');
     const settings = {
       sandboxesDir: path.join(server.dataDir, 'sandboxes'),
@@ -34,7 +34,12 @@ describe('recovery after a crash', () => {
     await server.repos.checkout(owner.projectId, sandbox.workspace);
     const scene = path.join(sandbox.workspace, 'src', 'scenes', 'TitleScene.tsx');
     await writeFile(scene, (await readFile(scene, 'utf8')).replace('Your video starts here', 'Half-way through a turn'));
-    await server.store.messages.add({ id: crypto.randomUUID(), projectId: owner.projectId, role: 'user', content: 'Change the title' });
+    // An answered turn, then the turn the crash cut (its reply was never saved) and one queued behind it.
+    const add = (role: 'user' | 'assistant', content: string) => server.store.messages.add({ id: crypto.randomUUID(), projectId: owner.projectId, role, content });
+    await add('user', 'Hello');
+    await add('user', 'Change the title');
+    await add('assistant', 'Hello to you.');
+    await add('user', 'Then make it blue');
     // A warm-pool sandbox, never given to a project: nothing to recover.
     const spare = await earlier.start();
 
@@ -48,7 +53,12 @@ describe('recovery after a crash', () => {
     const project = (await server.request('GET', `/api/projects/${owner.projectId}`, { cookie: owner.cookie })).json;
     const saved = await git(['--git-dir', server.repos.repoPath(owner.projectId), 'show', `${project.project.currentVersion}:src/scenes/TitleScene.tsx`]);
     expect(saved).toContain('Half-way through a turn');
-    expect(project.messages.at(-1)).toMatchObject({ role: 'assistant', status: 'failed', version: project.project.currentVersion });
-    expect(project.messages.at(-1).content).toMatch(/server restarted/);
+    const version: string = project.project.currentVersion;
+    const [cut, queued] = project.messages.slice(-2);
+    expect(cut).toMatchObject({ role: 'assistant', status: 'failed', version });
+    expect(cut.content).toContain(`The server restarted during this turn; what the agent had written was saved as version ${version.slice(0, 7)}.`);
+    expect(cut.content).not.toMatch(/send (it|the message) again/i);
+    expect(queued).toMatchObject({ role: 'assistant', status: 'failed', version: null });
+    expect(queued.content).toContain('Then make it blue');
   });
 });

@@ -6,6 +6,7 @@ import type { ProjectRepos } from '../repos/project-repos.js';
 import type { Store } from '../store/store.js';
 import type { AgentStateStore } from './agent-state.js';
 import type { ModelProxy } from './model-proxy.js';
+import { quote, unansweredMessages } from './recovery.js';
 
 /** Messages waiting for the agent, per session, before a new one is refused. */
 export const MAX_QUEUED = 10;
@@ -35,6 +36,8 @@ export type ChatDeps = {
   modelProxy: ModelProxy;
   /** AGENT_SHELL: the agent gets a shell (not confined to the working copy). */
   shell?: boolean;
+  /** AGENT_MAX_FILE_BYTES, AGENT_MAX_TURN_BYTES: what the agent may write per call and per turn. */
+  limits?: { maxFileBytes: number; maxTurnBytes: number };
   logger: Logger;
   /** Called when a turn made a new version (e.g. to render the project's thumbnail). */
   onNewVersion?: (projectId: string, ownerId: string, version: string) => void;
@@ -45,6 +48,8 @@ export type ChatHost = {
   sessionId: string;
   projectId: string;
   ownerId: string;
+  /** Settles when the project's previous session has saved its last turn and its queue. */
+  previousEnded?: Promise<unknown>;
   /** Adds an event to the session's stream; returns its seq. */
   emit(event: ChatEvent): number;
   /** The live sandbox's bridge and folders, when the session runs. */
@@ -83,6 +88,9 @@ type Running = {
  * time in the sandbox; what the agent says and does streams into the session; when a
  * turn ends its message is saved, the working copy becomes a version, and the next
  * message goes. A turn whose sandbox is lost is saved as failed with what it did.
+ * Every saved user message ends with exactly one reply: answered, failed with its
+ * reason, or cancelled (messages still waiting when the session ends, and any an
+ * earlier session or server life left unanswered).
  */
 export function createChat(deps: ChatDeps, host: ChatHost) {
   const { store, repos, logger } = deps;
@@ -97,8 +105,30 @@ export function createChat(deps: ChatDeps, host: ChatHost) {
   let finishing: Promise<void> | null = null;
   /** The latest save of the agent's conversation. */
   let stateSaved: Promise<void> = Promise.resolve();
+  /** Set when the session ends: nothing is queued any more, and why. */
+  let closedReason: string | null = null;
+
+  /** Saves a reply to a message that no turn will answer, and tells the session's tabs. */
+  async function answerUnreached(message: Message, content: string, status: TurnStatus) {
+    const saved = await store.messages.add({ id: randomUUID(), projectId: host.projectId, role: 'assistant', content, status });
+    host.emit({ type: 'message:saved', message: saved, queued: false });
+    log.info({ messageId: message.id, replyId: saved.id, status }, 'answered a message no turn will take');
+  }
+
+  /**
+   * Messages an earlier session or server life left without a reply (a crash before
+   * its sandbox was known, say) get one before this session takes a new message, so
+   * every reply stays in the order of the messages it answers.
+   */
+  const leftovers = (async () => {
+    await host.previousEnded?.catch(() => {});
+    for (const message of unansweredMessages(await store.messages.list(host.projectId))) {
+      await answerUnreached(message, `Not answered: the agent's session ended (the server stopped or restarted) before it got to “${quote(message)}”. Nothing of it was done.`, 'failed');
+    }
+  })().catch((error: unknown) => log.error({ err: error }, 'could not answer the messages an earlier session left'));
 
   async function send(input: { text: string; clientMessageId: string; autoFix?: boolean }) {
+    if (closedReason !== null) throw new ChatRefusal('no_session', `This session has ended (${closedReason}) Nothing was sent.`);
     if (!deps.provider.configured) throw new ChatRefusal('agent_unavailable', deps.provider.message);
     if (queue.length >= MAX_QUEUED) {
       throw new ChatRefusal('queue_full', `${queue.length} messages are already waiting for the agent. Wait for it to catch up, or cancel the running turn.`);
@@ -107,6 +137,7 @@ export function createChat(deps: ChatDeps, host: ChatHost) {
       throw new ChatRefusal('auto_fix_limit', `Automatic fixing stopped after ${MAX_AUTO_FIX_STREAK} attempts. Describe the problem to the agent, or undo the last change.`);
     }
     autoFixStreak = input.autoFix ? autoFixStreak + 1 : 0;
+    await leftovers;
     // Saved before anything else: whatever happens to the agent, the user's words stay.
     const message = await store.messages.add({
       id: randomUUID(),
@@ -117,6 +148,11 @@ export function createChat(deps: ChatDeps, host: ChatHost) {
     });
     const queued = running !== null || finishing !== null || queue.length > 0 || !agentReady;
     const savedSeq = host.emit({ type: 'message:saved', message, clientMessageId: input.clientMessageId, queued });
+    if (closedReason !== null) {
+      // The session ended while the message was being saved: no turn will take it.
+      await answerUnreached(message, notReached(message, closedReason), 'cancelled');
+      return message;
+    }
     queue.push({ message, savedSeq });
     pump();
     return message;
@@ -214,6 +250,8 @@ export function createChat(deps: ChatDeps, host: ChatHost) {
     const work = (async () => {
       let version: string | null = null;
       let newVersion = false;
+      /** Files the version left out for their size, said in the reply. */
+      let skippedNote = '';
       await stopped?.catch(() => {});
       if (workspace) {
         try {
@@ -223,6 +261,11 @@ export function createChat(deps: ChatDeps, host: ChatHost) {
           });
           version = commit.version;
           newVersion = commit.changed;
+          if (commit.skipped.length > 0) {
+            log.warn({ turnId: turn.turnId, skipped: commit.skipped.slice(0, 20) }, 'files over the size limit were left out of the version');
+            const listed = commit.skipped.slice(0, 5).map((file) => `${file.path} (${file.bytes} bytes)`).join(', ');
+            skippedNote = `\n\n(Too large to keep, so not saved in the version: ${listed}${commit.skipped.length > 5 ? ` and ${commit.skipped.length - 5} more` : ''}.)`;
+          }
         } catch (commitError) {
           log.error({ err: commitError, turnId: turn.turnId }, 'could not save the turn as a version');
         }
@@ -231,13 +274,16 @@ export function createChat(deps: ChatDeps, host: ChatHost) {
         action.status === 'running' ? { ...action, status: 'failed' as const, error: 'Stopped before it finished.' } : action,
       );
       const content = turn.text.trim() || (status === 'failed' ? `The turn failed: ${error ?? 'unknown error'}` : status === 'cancelled' ? 'Cancelled.' : '');
+      // A turn cut short says where its work went, so nobody has to guess what to send again.
+      const savedNote =
+        status !== 'done' && newVersion && version ? `\n\nWhat the agent had written so far was saved as version ${version.slice(0, 7)}.` : '';
       // The message and the project's new version are saved side by side.
       const [saved] = await Promise.all([
         store.messages.add({
           id: randomUUID(),
           projectId: host.projectId,
           role: 'assistant',
-          content: status === 'failed' && turn.text.trim() && error ? `${turn.text.trim()}\n\n(The turn failed: ${error})` : content,
+          content: (status === 'failed' && turn.text.trim() && error ? `${turn.text.trim()}\n\n(The turn failed: ${error})` : content) + savedNote + skippedNote,
           actions,
           status,
           version: newVersion ? version : null,
@@ -297,11 +343,14 @@ export function createChat(deps: ChatDeps, host: ChatHost) {
      * A sandbox now serves the session: restore the agent's state into it and start its
      * agent, resuming the project's conversation. Queued messages go once it is up.
      */
-    async attachSandbox(sandbox: { send(message: ServerToSandbox): void; agentStateDir: string }) {
+    async attachSandbox(sandbox: { send(message: ServerToSandbox): void; agentStateDir: string; adopt?: () => Promise<void> | undefined; uid?: number }) {
       agentReady = false;
-      const endpoint = deps.modelProxy.endpointFor(host.sessionId);
+      // The session's model token is accepted only from this sandbox's uid (when it has its own).
+      const endpoint = deps.modelProxy.endpointFor(host.sessionId, { uid: sandbox.uid });
       if (!endpoint || !deps.provider.configured) return;
       await deps.agentState.restore(host.projectId, sandbox.agentStateDir);
+      // Restored as the server: hand it to the sandbox's user.
+      await sandbox.adopt?.();
       const project = await store.projects.get(host.ownerId, host.projectId);
       sandbox.send({
         type: 'agent:start',
@@ -309,6 +358,7 @@ export function createChat(deps: ChatDeps, host: ChatHost) {
         endpoint,
         ...(project?.agentSessionId ? { resumeSessionId: project.agentSessionId } : {}),
         ...(deps.shell ? { shell: true } : {}),
+        ...(deps.limits ? { limits: deps.limits } : {}),
       });
       agentReady = true;
     },
@@ -339,17 +389,50 @@ export function createChat(deps: ChatDeps, host: ChatHost) {
       return seqs.length ? Math.min(...seqs) : undefined;
     },
 
-    /** The session ends: a running turn is saved as failed; its token stops working. */
-    async close(target: SandboxFolders | null) {
-      if (running) await finish(running, 'failed', 'The session ended during the turn.', target);
-      else if (finishing) await finishing;
-      await stateSaved;
+    /**
+     * The session ends (`reason`): a running turn is saved as failed, every message still
+     * waiting is answered as cancelled, and the session's model token stops working. With
+     * `discard` (its project is gone) nothing more is saved: the turn and the queue are
+     * dropped, and only a save already under way is waited for.
+     */
+    async close(target: SandboxFolders | null, options: { reason: string; discard?: boolean }) {
+      closedReason = options.reason;
+      agentReady = false;
+      // From now on the session's agent gets no model (saving its last turn needs none).
       deps.modelProxy.revoke(host.sessionId);
+      try {
+        if (options.discard) {
+          const turn = running;
+          running = null;
+          queue.length = 0;
+          if (turn?.flushTimer) clearTimeout(turn.flushTimer);
+          if (turn?.cancelTimer) clearTimeout(turn.cancelTimer);
+          await Promise.all([finishing?.catch(() => {}), leftovers]);
+          return;
+        }
+        if (running) await finish(running, 'failed', `the session ended during the turn (${options.reason.replace(/\.$/, '')})`, target);
+        else if (finishing) await finishing;
+        await leftovers;
+        while (queue.length > 0) {
+          const { message } = queue.shift()!;
+          await answerUnreached(message, notReached(message, options.reason), 'cancelled').catch((error: unknown) =>
+            log.error({ err: error, messageId: message.id }, 'could not answer a message the session ended before'),
+          );
+        }
+      } finally {
+        await stateSaved;
+        deps.modelProxy.revoke(host.sessionId);
+      }
     },
   };
 }
 
 export type Chat = ReturnType<typeof createChat>;
+
+/** The reply to a message whose turn never started because its session ended. */
+function notReached(message: Message, reason: string): string {
+  return `Not answered: the session ended before the agent got to “${quote(message)}” (${reason.replace(/\.$/, '')}). Nothing of it was done; send it again to go on.`;
+}
 
 /** The version's message: the user's request, on one line, shortened. */
 function commitMessage(message: Message): string {

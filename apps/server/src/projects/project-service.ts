@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { AgentStateStore } from '../agent/agent-state.js';
 import type { ProjectRepos } from '../repos/project-repos.js';
-import type { Store } from '../store/store.js';
+import { AppError } from '../errors.js';
+import { ProjectLimitError, type Store } from '../store/store.js';
 
 /**
  * Projects as the user sees them: a row in the store and a git repo, created and
@@ -18,17 +19,29 @@ export function createProjectService(deps: {
   onNewVersion?: (projectId: string, ownerId: string, version: string) => void;
   /** Called after a project was deleted (e.g. to stop its renders and remove their files). */
   onDeleted?: (projectId: string) => Promise<void>;
+  /** Live sessions: a project's end before it is deleted (see SessionManager.closeProject). */
+  sessions?: { closeProject(projectId: string): Promise<{ release(): void }> };
+  /** Projects one user may own (PROJECTS_MAX_PER_USER); unlimited when unset. */
+  maxPerUser?: number;
 }) {
   const { store, repos, logger } = deps;
 
+  /** Each project costs a repo, a thumbnail render and cache: a user's count is capped. */
+  const tooMany = (limit: number) =>
+    new AppError('too_many_projects', `You already have ${limit} projects, the most allowed. Delete one you no longer need, then create this one.`, 409);
+
   async function create(ownerId: string, name: string) {
+    const { maxPerUser } = deps;
+    // Refused before any git work; the insert checks again, atomically.
+    if (maxPerUser !== undefined && (await store.projects.count(ownerId)) >= maxPerUser) throw tooMany(maxPerUser);
     const id = randomUUID();
     const prepared = await repos.prepare(id);
     let project;
     try {
-      project = await store.projects.create({ id, ownerId, name, currentVersion: prepared.version });
+      project = await store.projects.create({ id, ownerId, name, currentVersion: prepared.version, maxPerOwner: maxPerUser });
     } catch (error) {
       await prepared.discard();
+      if (error instanceof ProjectLimitError) throw tooMany(error.limit);
       throw error;
     }
     try {
@@ -45,21 +58,33 @@ export function createProjectService(deps: {
     return project;
   }
 
+  /**
+   * Deletes the project with everything that runs for it: its live sessions end first
+   * (their previews stop, their tabs are told, nothing more of them is saved), so no
+   * turn writes into its repo, messages or agent state afterwards; then its row and
+   * repo, its agent state, and its renders (queued and running).
+   */
   async function remove(ownerId: string, id: string): Promise<boolean> {
     if (!(await store.projects.get(ownerId, id))) return false;
-    const detached = await repos.detach(id);
-    let deleted: boolean;
+    const closed = await deps.sessions?.closeProject(id);
+    let deleted = false;
     try {
-      deleted = await store.projects.delete(ownerId, id);
-    } catch (error) {
-      await detached.restore();
-      throw error;
+      const detached = await repos.detach(id);
+      try {
+        deleted = await store.projects.delete(ownerId, id);
+      } catch (error) {
+        await detached.restore();
+        throw error;
+      }
+      if (!deleted) {
+        await detached.restore();
+        return false;
+      }
+      await detached.commit();
+    } finally {
+      // Still there (the deletion failed): it may be opened again.
+      if (!deleted) closed?.release();
     }
-    if (!deleted) {
-      await detached.restore();
-      return false;
-    }
-    await detached.commit();
     await deps.agentState?.remove(id).catch((error: unknown) => logger.warn({ err: error, projectId: id }, 'could not remove the agent state'));
     await deps.onDeleted?.(id).catch((error: unknown) => logger.warn({ err: error, projectId: id }, 'could not remove the renders of a deleted project'));
     logger.info({ projectId: id, ownerId }, 'project deleted');

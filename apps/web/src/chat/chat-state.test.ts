@@ -24,7 +24,7 @@ const server = <T extends ServerMessage['type']>(type: T, fields: Payload<T>, at
   message: { type, seq: ++seq, sessionId: SESSION, ...fields } as unknown as ServerMessage,
   at,
 });
-const joined = (sessionId = SESSION): ChatAction => ({ type: 'server', message: { type: 'session:joined', sessionId, state: 'running' }, at: 0 });
+const joined = (sessionId = SESSION): ChatAction => ({ type: 'server', message: { type: 'session:joined', sessionId, state: 'running', replay: 'snapshot', lastSeq: 0 }, at: 0 });
 const run = (state: ChatState, ...actions: ChatAction[]) => actions.reduce(chatReducer, state);
 
 const action = (fields: Partial<AgentAction> & Pick<AgentAction, 'id'>): AgentAction => ({

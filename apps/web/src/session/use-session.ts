@@ -1,6 +1,7 @@
 import { PROTOCOL_VERSION, type ClientMessage, type ErrorCode, type ServerMessage } from '@cutroom/protocol';
 import { useCallback, useEffect, useRef, useState } from 'react';
 import { type ReconnectingSocket, openReconnectingSocket } from './reconnecting-socket';
+import { type ResumePoint, advanceResumePoint, resumeFields } from './resume-point';
 
 export type SessionView =
   | { phase: 'connecting' }
@@ -31,14 +32,16 @@ const chatErrorCodes = new Set<ErrorCode>(['agent_unavailable', 'queue_full', 'a
 
 /**
  * The project's live session over `/ws`: joins it, follows its lifecycle, and on a lost
- * connection reconnects with `lastSeq` so nothing is missed or repeated. Leaving the
+ * connection reconnects with its session's id and `lastSeq`, so nothing is missed or
+ * repeated; when the server cannot replay (it restarted, the session is a new one) it
+ * says `replay: 'snapshot'`, and the chat reloads its history (see `useChat`). Leaving the
  * page sends `session:end` (the server keeps the sandbox for its grace period). The same
  * connection carries the chat: `send` and `subscribe` (see `useChat`).
  */
 export function useSession(projectId: string): Session {
   const [view, setView] = useState<SessionView>({ phase: 'connecting' });
   const socketRef = useRef<ReconnectingSocket | null>(null);
-  const lastSeq = useRef<number | undefined>(undefined);
+  const resumePoint = useRef<ResumePoint>({});
   const previewUrl = useRef<string | undefined>(undefined);
   const sessionId = useRef<string | undefined>(undefined);
   const [generation, setGeneration] = useState(0);
@@ -89,11 +92,11 @@ export function useSession(projectId: string): Session {
     const connection = openReconnectingSocket({
       backoff,
       onOpen(socket) {
-        const start: ClientMessage = { type: 'session:start', projectId, protocolVersion: PROTOCOL_VERSION, lastSeq: lastSeq.current };
+        const start: ClientMessage = { type: 'session:start', projectId, protocolVersion: PROTOCOL_VERSION, ...resumeFields(resumePoint.current) };
         socket.send(JSON.stringify(start));
       },
       onMessage(message) {
-        if ('seq' in message && typeof message.seq === 'number') lastSeq.current = Math.max(lastSeq.current ?? 0, message.seq);
+        resumePoint.current = advanceResumePoint(resumePoint.current, message);
         if (message.type === 'session:ended') sessionId.current = undefined;
         else if ('sessionId' in message) sessionId.current = message.sessionId;
         handle(message);
@@ -120,7 +123,7 @@ export function useSession(projectId: string): Session {
       setView({ phase: 'starting' });
       socket.send(JSON.stringify({ type: 'session:restart' } satisfies ClientMessage));
     } else {
-      lastSeq.current = undefined;
+      resumePoint.current = {};
       previewUrl.current = undefined;
       sessionId.current = undefined;
       setView({ phase: 'connecting' });
