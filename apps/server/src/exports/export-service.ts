@@ -484,6 +484,8 @@ export function createExportService(deps: ExportServiceDeps) {
 
     /** A project was deleted: its renders stop and its files go (its rows went with it). */
     async projectDeleted(projectId: string) {
+      clearTimeout(thumbnailTimers.get(projectId));
+      thumbnailTimers.delete(projectId);
       thumbnailRequests.delete(projectId);
       failedThumbnails.delete(projectId);
       await stopProjectRenders(projectId);
