@@ -4,6 +4,7 @@ import path from 'node:path';
 import { pino } from 'pino';
 import { templateProjectDir } from '@cutroom/template';
 import { buildApp } from './app.js';
+import { secureDataDir } from './data-dir-permissions.js';
 import { createAuthService } from './auth/auth-service.js';
 import { createAgentStateStore } from './agent/agent-state.js';
 import { createModelProxy } from './agent/model-proxy.js';
@@ -15,6 +16,7 @@ import { createLocalDriver } from './sessions/local-driver.js';
 import { createPreviewProxy } from './sessions/preview-proxy.js';
 import { createPreviewTokens } from './sessions/preview-tokens.js';
 import { createSessionManager } from './sessions/session-manager.js';
+import { errorWithoutQueryValues } from './store/database-error.js';
 import { openStore } from './store/store.js';
 import { createUserSockets } from './ws/user-sockets.js';
 
@@ -44,11 +46,15 @@ async function main() {
   const logger = pino({
     level: config.logLevel,
     redact: ['req.headers.cookie', 'req.headers.authorization', 'res.headers["set-cookie"]'],
+    // A failed statement's values (password hashes, chat text) never reach a log line.
+    serializers: { err: errorWithoutQueryValues },
   });
   logger.info({ store: config.store.kind, dataDir: config.dataDir, version }, 'starting Cutroom');
+  // Before anything writes there: sandboxes run as other users and must not read it.
+  await secureDataDir(config.dataDir, logger);
 
   const store = await openStore(config.store);
-  const repos = createProjectRepos({ reposDir: path.join(config.dataDir, 'repos'), templateDir: templateProjectDir });
+  const repos = createProjectRepos({ reposDir: path.join(config.dataDir, 'repos'), templateDir: templateProjectDir, maxFileBytes: config.agentLimits.maxFileBytes });
   const swept = await repos.sweep(await store.projects.allIds());
   if (swept.removed.length) logger.info({ removed: swept.removed }, 'removed leftovers of interrupted operations');
   if (swept.orphans.length) logger.warn({ orphans: swept.orphans }, 'repos that no project owns (kept; check DATABASE_URL)');
@@ -73,6 +79,7 @@ async function main() {
     chromiumPath: config.chromiumPath,
     concurrency: config.exportConcurrency,
     perUserConcurrency: config.exportConcurrencyPerUser,
+    bundleCacheMaxBytes: config.bundleCacheMaxBytes,
     notify: userSockets.send,
   });
   // Renders a crash interrupted are failed and their processes reaped; missing thumbnails are queued.
@@ -82,7 +89,7 @@ async function main() {
   let previewPort = config.previewPort;
   const auth = createAuthService(store);
   const provider = modelProvider(config);
-  const modelProxy = createModelProxy({ provider, logger: logger.child({ component: 'model-proxy' }) });
+  const modelProxy = createModelProxy({ provider, logger: logger.child({ component: 'model-proxy' }), maxTokens: config.modelMaxTokens });
   await modelProxy.listen();
   const agentState = createAgentStateStore(path.join(config.dataDir, 'agent-state'));
   const sessions = createSessionManager({
@@ -96,7 +103,7 @@ async function main() {
     maxPerUser: config.sessionMaxPerUser,
     maxTotal: config.sessionMax,
     previewOrigin: () => previewOrigin(config, previewPort),
-    chat: { store, repos, agentState, provider, modelProxy, shell: config.agentShell, logger: logger.child({ component: 'chat' }), onNewVersion: exports.versionLanded },
+    chat: { store, repos, agentState, provider, modelProxy, shell: config.agentShell, limits: config.agentLimits, logger: logger.child({ component: 'chat' }), onNewVersion: exports.versionLanded },
   });
   let origins = allowedOrigins(config, appPort);
   const app = await buildApp({ config, store, repos, logger, version, auth, sessions, agentState, exports, userSockets, allowedOrigins: () => origins });

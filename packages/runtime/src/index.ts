@@ -3,4 +3,4 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const runtimeEntry = path.join(path.dirname(fileURLToPath(import.meta.url)), 'main.js');
-export { previewDenyList } from './preview-server.js';
+export { previewDenyList, shareDependencyCache } from './preview-server.js';

@@ -6,12 +6,11 @@
  * Configuration comes from the environment the driver sets; the server's own secrets
  * are never in it.
  */
-import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { type RuntimeReady, RuntimeSecret } from '@cutroom/protocol';
 import { createAgentHost } from './agent-host.js';
 import { startBridge } from './bridge.js';
-import { shareDependencyCache, startPreviewServer, warmUp } from './preview-server.js';
+import { startPreviewServer, warmUp } from './preview-server.js';
 
 const startedAt = performance.now();
 
@@ -136,13 +135,5 @@ const ready: RuntimeReady = {
 if (process.send) process.send(ready);
 else process.stdout.write(`${JSON.stringify(ready)}\n`);
 
-// Let later sandboxes skip dependency optimization (the optimizer finishes in the background).
-if (sharedCacheDir) {
-  void (async () => {
-    for (let attempt = 0; attempt < 60 && !stopping; attempt++) {
-      const done = await readFile(path.join(sandboxDir, 'vite', 'deps', '_metadata.json')).then(() => true, () => false);
-      if (done) return shareDependencyCache(path.join(sandboxDir, 'vite'), sharedCacheDir);
-      await new Promise((resolve) => setTimeout(resolve, 500));
-    }
-  })().catch((error: unknown) => console.error('runtime: could not share the dependency cache', error));
-}
+// The shared dependency cache is only read here: the server publishes it (from a new
+// sandbox that has run nothing but the template), so no project can write into it.

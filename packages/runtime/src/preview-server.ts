@@ -8,6 +8,8 @@ import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import { PREVIEW_KEY_HEADER } from '@cutroom/protocol';
 import { type Plugin, type ViteDevServer, createServer } from 'vite';
+import { confinePlugin } from './confine-plugin.js';
+import { createPathScrubber, scrubPathsPlugin } from './scrub-paths.js';
 
 /**
  * Files the preview must never serve, on top of Vite's own list (`.env*`, certificates,
@@ -28,6 +30,13 @@ export const previewDenyList = [
 
 /** The repo's node_modules, where react, remotion and the Player are installed. */
 const nodeModulesDir = path.dirname(path.dirname(path.dirname(createRequire(import.meta.url).resolve('remotion'))));
+
+/** The whole installed-packages folder (read-only for sandboxes): what project code may import from. */
+const packagesDir = (() => {
+  const remotion = createRequire(import.meta.url).resolve('remotion');
+  const at = remotion.lastIndexOf(`${path.sep}node_modules${path.sep}`);
+  return remotion.slice(0, at + `${path.sep}node_modules`.length);
+})();
 
 /**
  * Resolves `@project/…` to the working copy's `src/`. A plugin rather than an alias on
@@ -95,6 +104,22 @@ function previewKeyGuard(previewKey: string): Plugin {
   };
 }
 
+/**
+ * The page runs in a sandboxed iframe (an opaque origin), so its module scripts are
+ * cross-origin requests, sent without cookies unless asked for: every module script of
+ * the page asks, and its imports (static and dynamic) inherit that. The preview proxy
+ * needs the preview cookie on every request.
+ */
+function credentialedScripts(): Plugin {
+  return {
+    name: 'cutroom-credentialed-scripts',
+    transformIndexHtml: {
+      order: 'post',
+      handler: (html) => html.replace(/<script type="module"(?![^>]*crossorigin)/g, '<script type="module" crossorigin="use-credentials"'),
+    },
+  };
+}
+
 export type PreviewServerOptions = {
   /** The working copy (has `src/` and `public/`). */
   workspace: string;
@@ -123,6 +148,8 @@ export async function startPreviewServer(options: PreviewServerOptions): Promise
     await cp(path.join(sharedCacheDir, 'deps'), path.join(cacheDir, 'deps'), { recursive: true });
   }
 
+  // Created first: the confinement plugin judges paths by their real path.
+  await mkdir(cacheDir, { recursive: true });
   const server = await createServer({
     configFile: false,
     envDir: false,
@@ -132,7 +159,24 @@ export async function startPreviewServer(options: PreviewServerOptions): Promise
     publicDir: path.join(workspace, 'public'),
     logLevel: 'warn',
     clearScreen: false,
-    plugins: [previewKeyGuard(previewKey), react(), projectPlugin(workspace)],
+    plugins: [
+      previewKeyGuard(previewKey),
+      ...confinePlugin({ workspace, readable: [templatePreviewDir, packagesDir, cacheDir] }),
+      react(),
+      projectPlugin(workspace),
+      credentialedScripts(),
+      scrubPathsPlugin(
+        createPathScrubber({
+          [workspace]: '',
+          [path.dirname(workspace)]: '',
+          [packagesDir]: 'node_modules/',
+          [templatePreviewDir]: '',
+          // Where Cutroom itself is installed (frames of Vite's own stack).
+          [path.dirname(packagesDir)]: '',
+          [base.replace(/\/$/, '')]: '',
+        }),
+      ),
+    ],
     resolve: { dedupe: ['react', 'react-dom', 'remotion', '@remotion/player'] },
     optimizeDeps: {
       entries: [path.join(templatePreviewDir, 'main.tsx')],
@@ -143,8 +187,11 @@ export async function startPreviewServer(options: PreviewServerOptions): Promise
       port: 0,
       strictPort: false,
       // The page runs in a sandboxed iframe: its module requests carry `Origin: null`.
-      cors: { origin: ['null'] },
+      // With credentials: the preview proxy admits only requests that carry the preview cookie.
+      cors: { origin: ['null'], credentials: true },
       allowedHosts: ['127.0.0.1', 'localhost'],
+      // The page reports errors itself (to the app's panel and the agent), with project paths.
+      hmr: { overlay: false },
       fs: { strict: true, allow: [workspace, templatePreviewDir, nodeModulesDir], deny: previewDenyList },
       watch: { ignored: ['**/.git/**', '**/node_modules/**'] },
     },

@@ -6,6 +6,7 @@ import { compositions as initialCompositions } from '@project/compositions';
 // The URL the page loads that module from: where the working copy's `src/` is served.
 import compositionsUrl from '@project/compositions?url';
 import type { ErrorPayload } from 'vite';
+import { createRelativiser } from './relative-paths';
 
 /**
  * The preview page: plays the project's first composition in the Remotion Player, in a
@@ -22,27 +23,9 @@ type Outgoing =
 
 const post = (message: Outgoing) => window.parent.postMessage(message, '*');
 
-/*
- * Errors name the project's files by the URLs the page loads them from
- * (`http://…/s/<id>/@fs/<working copy>/src/scenes/TitleScene.tsx?t=…:12:5`) or, for
- * build errors, by their path on disk. Reports name them relative to the working copy
- * (`src/scenes/TitleScene.tsx:12:5`): shorter, the same in every sandbox, and what the
- * agent's tools take.
- */
+// Reports name files relative to the working copy, never by the server's paths (relative-paths.ts).
+const relativise = createRelativiser(compositionsUrl, location.href);
 const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-const projectRoots = (() => {
-  const href = new URL(compositionsUrl, location.href).href;
-  const at = href.lastIndexOf('/src/compositions');
-  if (at < 0) return [];
-  const url = href.slice(0, at + 1);
-  const roots = [url];
-  const fs = new URL(url).pathname.indexOf('/@fs/');
-  if (fs >= 0) roots.push(decodeURIComponent(new URL(url).pathname.slice(fs + '/@fs'.length)));
-  return roots;
-})();
-// A root, then a path (kept), then a query such as Vite's `?t=…` (dropped).
-const projectPaths = projectRoots.map((root) => new RegExp(`${escapeRegExp(root)}([^\\s?:)'"]+)(\\?[^\\s:)'"]*)?`, 'g'));
-const relativise = (text: string) => projectPaths.reduce((result, pattern) => result.replace(pattern, '$1'), text);
 
 /** The first project file a (relativised) stack names, without its line and column. */
 const projectFile = (stack: string | null) => stack?.match(/(?:^|[\s(@])(src\/[^\s?:)'"]+)/m)?.[1] ?? null;
@@ -154,7 +137,7 @@ const RenderError: React.FC<{ error: Error }> = ({ error }) => {
     showingError = true;
     reportError(error, 'The composition failed');
   }, [error]);
-  return <div style={{ color: '#fca5a5', fontFamily: 'sans-serif', padding: 24 }}>The video failed to render: {error.message}</div>;
+  return <div style={{ color: '#fca5a5', fontFamily: 'sans-serif', padding: 24 }}>The video failed to render: {relativise(error.message)}</div>;
 };
 
 const PreviewPlayer: React.FC<{ compositions: CompositionList }> = ({ compositions }) => {

@@ -22,6 +22,8 @@ export type Sandbox = {
   previewKey: string;
   /** Process id, where the driver has one (for tests and diagnostics). */
   pid?: number;
+  /** The user id its processes run as, where the driver gives each sandbox its own. */
+  uid?: number;
   startupMs: number;
 };
 
@@ -42,6 +44,11 @@ export interface SandboxDriver {
   list(): { id: string; status: SandboxStatus }[];
   /** Called when a sandbox ends, expected (stop/destroy) or not (crash, kill -9). */
   onExit(listener: (exit: SandboxExit) => void): void;
+  /**
+   * Hands what the server wrote into a sandbox's working copy and agent folder (checkout,
+   * copy, sync, restored agent state) over to the sandbox's user. Call after every such write.
+   */
+  adopt?(id: string): Promise<void>;
   /** Notes which project a sandbox serves, so that a crash leaves enough to recover its work. */
   label(id: string, owner: SandboxOwner): Promise<void>;
   /**

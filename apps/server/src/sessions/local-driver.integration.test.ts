@@ -1,6 +1,6 @@
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
@@ -101,5 +101,62 @@ describe('local driver', () => {
     expect(isAlive(runtimePid)).toBe(true);
     parent.kill('SIGKILL');
     await waitFor(() => !isAlive(runtimePid), 5_000);
+  });
+
+  /** Runs `sh -c script` as `uid` (as the sandbox's processes run); whether it succeeded, and its output. */
+  const asUser = (uid: number, script: string) => {
+    const result = spawnSync('/usr/bin/setpriv', [`--reuid=${uid}`, `--regid=${uid}`, '--clear-groups', '--', 'sh', '-c', script], { encoding: 'utf8' });
+    return { ok: result.status === 0, output: result.stdout + result.stderr };
+  };
+
+  it.runIf(process.getuid?.() === 0)("runs each sandbox as its own user, who cannot read the server's files, /proc entries or another sandbox", async () => {
+    const driver = createLocalDriver(settings());
+    const first = await driver.start();
+    const second = await driver.start();
+    try {
+      expect(first.uid).toBeGreaterThanOrEqual(200_000);
+      expect(second.uid).not.toBe(first.uid);
+      // The runtime itself runs as that user.
+      const status = await readFile(`/proc/${first.pid}/status`, 'utf8');
+      expect(status).toMatch(new RegExp(`^Uid:\\s+${first.uid}\\s+${first.uid}\\s+${first.uid}`, 'm'));
+      expect(status).toMatch(/^Groups:\s*$/m);
+      const uid = first.uid!;
+      // The server's environment (the provider key lives there) and a file of the server's.
+      const secret = path.join(dir, 'server-secret');
+      await writeFile(secret, 'sk-secret', { mode: 0o600 });
+      expect(asUser(uid, `cat /proc/${process.pid}/environ`).ok).toBe(false);
+      expect(asUser(uid, `cat ${secret}`).ok).toBe(false);
+      // Another sandbox's working copy, and the server's files in its own folder.
+      expect(asUser(uid, `ls ${second.workspace}/src`).ok).toBe(false);
+      expect(asUser(uid, `cat ${path.join(dir, 'sandboxes', first.id, 'sandbox.json')}`).ok).toBe(false);
+      // Its own working copy: readable and writable; its git folder: the server's alone.
+      expect(asUser(uid, `cat ${first.workspace}/src/Root.tsx && touch ${first.workspace}/src/new.ts ${first.workspace}/top.txt`).ok).toBe(true);
+      expect(asUser(uid, `mv ${first.workspace}/.git ${first.workspace}/old-git`).ok).toBe(false);
+      // The shared dependency cache: readable, not writable.
+      if (existsSync(settings().sharedCacheDir)) {
+        expect(asUser(uid, `ls ${settings().sharedCacheDir}/deps`).ok).toBe(true);
+        expect(asUser(uid, `touch ${settings().sharedCacheDir}/deps/injected.js`).ok).toBe(false);
+      }
+    } finally {
+      await driver.destroy(first.id);
+      await driver.destroy(second.id);
+    }
+  });
+
+  it.runIf(process.getuid?.() === 0)('adopt hands what the server wrote to the sandbox user, and keeps .git the server’s', async () => {
+    const driver = createLocalDriver(settings());
+    const sandbox = await driver.start();
+    try {
+      // As the server does when it checks out a project or restores the agent's state.
+      await mkdir(path.join(sandbox.workspace, '.git'), { recursive: true });
+      await writeFile(path.join(sandbox.workspace, 'src', 'restored.ts'), 'export {};\n');
+      await writeFile(path.join(sandbox.agentStateDir, 'state.json'), '{}');
+      expect(asUser(sandbox.uid!, `echo x >> ${sandbox.workspace}/src/restored.ts`).ok).toBe(false);
+      await driver.adopt!(sandbox.id);
+      expect(asUser(sandbox.uid!, `echo x >> ${sandbox.workspace}/src/restored.ts && cat ${sandbox.agentStateDir}/state.json`).ok).toBe(true);
+      expect((await stat(path.join(sandbox.workspace, '.git'))).uid).toBe(0);
+    } finally {
+      await driver.destroy(sandbox.id);
+    }
   });
 });

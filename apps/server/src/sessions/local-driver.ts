@@ -1,13 +1,15 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { cp, mkdir, open, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { chmod, cp, mkdir, open, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import type { Logger } from 'pino';
 import { RuntimeReady, type RuntimeSecret } from '@cutroom/protocol';
-import { runtimeEntry } from '@cutroom/runtime';
+import { runtimeEntry, shareDependencyCache } from '@cutroom/runtime';
 import { isTemplateFile } from '@cutroom/template';
 import type { Sandbox, SandboxDriver, SandboxExit, SandboxOwner, SandboxStatus } from './driver.js';
+import { SETPRIV, createSandboxUsers, ensureTraversable, giveTree, giveWorkspace, switchUserArguments } from './sandbox-users.js';
 
 export type LocalDriverSettings = {
   /** `DATA_DIR/sandboxes`: one folder per sandbox. */
@@ -19,11 +21,20 @@ export type LocalDriverSettings = {
   /** V8 heap limit of a runtime, in MiB. */
   heapLimitMb?: number;
   readyTimeoutMs?: number;
+  /** Run each sandbox as a user of its own (default: when the server runs as root). */
+  isolateUsers?: boolean;
 };
 
-type Entry = { sandbox?: Sandbox; child: ChildProcess; status: SandboxStatus; stopping: boolean };
+type Entry = {
+  sandbox?: Sandbox;
+  child: ChildProcess;
+  status: SandboxStatus;
+  stopping: boolean;
+  uid?: number;
+  /** A session took it (it may run project code and the agent from now on). */
+  claimed?: boolean;
+};
 
-const SETPRIV = '/usr/bin/setpriv';
 const PRLIMIT = '/usr/bin/prlimit';
 
 /**
@@ -34,12 +45,14 @@ const PRLIMIT = '/usr/bin/prlimit';
  * V8's heap limit; per-sandbox process counts and total memory need a cgroup (a
  * container driver), which a plain child process cannot have.
  */
-function launchCommand(command: string[]): [string, string[]] {
+function launchCommand(command: string[], uid: number | undefined): [string, string[]] {
   let line = command;
-  if (existsSync(SETPRIV)) line = [SETPRIV, '--pdeathsig', 'KILL', '--', ...line];
+  if (existsSync(SETPRIV)) line = [SETPRIV, ...(uid === undefined ? [] : switchUserArguments(uid)), '--pdeathsig', 'KILL', '--', ...line];
   if (existsSync(PRLIMIT)) line = [PRLIMIT, '--nofile=4096', '--core=0', '--', ...line];
   return [line[0]!, line.slice(1)];
 }
+
+const execFileAsync = promisify(execFile);
 
 /** A sandbox id: 144 random bits, URL-safe; it is also the preview's path, so unguessable. */
 const newSandboxId = () => randomBytes(18).toString('base64url');
@@ -48,32 +61,49 @@ const newSandboxId = () => randomBytes(18).toString('base64url');
  * The local driver: each sandbox is one runtime process in its own process group and
  * its own folder, listening on loopback ports the OS picks. Its environment holds no
  * secret of the server's; its heap is capped; it dies with the server (parent-death
- * signal where `setpriv` exists, and the IPC channel closing in any case).
+ * signal where `setpriv` exists, and the IPC channel closing in any case). Where the
+ * server runs as root, each sandbox runs as a user of its own (`sandbox-users.ts`): its
+ * folder is `sandboxes/<id>/` (root's, 0711: passable, not listable; the server's
+ * `sandbox.json` and log stay out of its reach) holding `workspace`, `agent`, `vite` and
+ * `home`, which are the sandbox's (0700).
  */
 export function createLocalDriver(settings: LocalDriverSettings): SandboxDriver {
   const { sandboxesDir, logger } = settings;
   const entries = new Map<string, Entry>();
   const exitListeners: ((exit: SandboxExit) => void)[] = [];
+  const users = createSandboxUsers({ logger, enabled: settings.isolateUsers });
+  let traversable: Promise<void> | undefined;
 
   async function start(): Promise<Sandbox> {
     const id = newSandboxId();
     const dir = path.join(sandboxesDir, id);
     const workspace = path.join(dir, 'workspace');
+    const uid = users.take();
     const base = `/s/${id}/`;
     const bridgeToken = randomBytes(24).toString('base64url');
     const previewKey = randomBytes(24).toString('base64url');
     let entry: Entry | undefined;
     try {
       await mkdir(dir, { recursive: true });
+      if (uid !== undefined) {
+        traversable ??= ensureTraversable(sandboxesDir);
+        await traversable;
+        await chmod(dir, 0o711);
+      }
       await cp(settings.templateDir, workspace, {
         recursive: true,
         filter: (source) => isTemplateFile(path.relative(settings.templateDir, source)),
       });
-      const log = await open(path.join(dir, 'runtime.log'), 'a');
+      for (const folder of ['agent', 'vite', 'home']) await mkdir(path.join(dir, folder), { recursive: true, mode: 0o700 });
+      if (uid !== undefined) {
+        for (const folder of ['agent', 'vite', 'home']) await giveTree(path.join(dir, folder), uid);
+        await giveWorkspace(workspace, uid);
+      }
+      const log = await open(path.join(dir, 'runtime.log'), 'a', 0o600);
       // Small young generation and size-optimized code: about 200 → 140 MiB per idle
       // session (docs/benchmarks.md), for a slower runtime start that the warm pool hides.
       const nodeArgs = [`--max-old-space-size=${settings.heapLimitMb ?? 384}`, '--max-semi-space-size=1', '--optimize-for-size', runtimeEntry];
-      const [command, args] = launchCommand([process.execPath, ...nodeArgs]);
+      const [command, args] = launchCommand([process.execPath, ...nodeArgs], uid);
       let child: ChildProcess;
       try {
         child = spawn(command, args, {
@@ -82,7 +112,7 @@ export function createLocalDriver(settings: LocalDriverSettings): SandboxDriver 
           stdio: ['ignore', log.fd, log.fd, 'ipc'],
           env: {
             PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin',
-            HOME: dir,
+            HOME: path.join(dir, 'home'),
             NODE_ENV: 'development',
             RUNTIME_DIR: dir,
             RUNTIME_WORKSPACE: workspace,
@@ -93,11 +123,11 @@ export function createLocalDriver(settings: LocalDriverSettings): SandboxDriver 
       } finally {
         await log.close();
       }
-      const started: Entry = { child, status: 'starting', stopping: false };
+      const started: Entry = { child, status: 'starting', stopping: false, uid };
       entry = started;
       entries.set(id, started);
       // Written at once, so a server that dies now leaves enough for the next one to reap.
-      await writeFile(path.join(dir, 'sandbox.json'), JSON.stringify({ pid: child.pid, startedAt: new Date().toISOString() }));
+      await writeFile(path.join(dir, 'sandbox.json'), JSON.stringify({ pid: child.pid, startedAt: new Date().toISOString() }), { mode: 0o600 });
       // Listen at once: a failed spawn (EAGAIN, ENOMEM…) is an 'error' event, which
       // would crash the server if nobody listened, and an early exit must not be missed.
       const early = new Promise<never>((_, reject) => {
@@ -141,19 +171,49 @@ export function createLocalDriver(settings: LocalDriverSettings): SandboxDriver 
         bridgeToken,
         previewKey,
         pid: child.pid,
+        ...(uid === undefined ? {} : { uid }),
         startupMs: ready.startupMs,
       };
       await writeFile(
         path.join(dir, 'sandbox.json'),
         JSON.stringify({ pid: child.pid, previewPort: ready.previewPort, bridgePort: ready.bridgePort, startedAt: new Date().toISOString() }),
+        { mode: 0o600 },
       );
       started.sandbox = sandbox;
       started.status = 'running';
+      void publishDependencyCache(started, dir);
       return sandbox;
     } catch (error) {
       if (entry) await destroy(id);
-      else await rm(dir, { recursive: true, force: true });
+      else {
+        users.release(uid);
+        await rm(dir, { recursive: true, force: true });
+      }
       throw error;
+    }
+  }
+
+  /**
+   * Shares a new sandbox's optimized dependencies with the next ones, from the server:
+   * sandboxes only read the shared cache (one that could write it could put code into
+   * every other user's preview). Published only while the sandbox has run nothing but the
+   * template: once its optimizer is done, and never after a session took it (`label`).
+   */
+  async function publishDependencyCache(entry: Entry, dir: string) {
+    const cacheDir = path.join(dir, 'vite');
+    const untouched = () => !entry.claimed && !entry.stopping && entry.status === 'running';
+    for (let attempt = 0; attempt < 60 && untouched(); attempt++) {
+      if (existsSync(path.join(cacheDir, 'deps', '_metadata.json'))) {
+        try {
+          await shareDependencyCache(cacheDir, settings.sharedCacheDir);
+          // Readable by every sandbox, writable by none (its parent is made passable at start).
+          if (users.isolating) await execFileAsync('chmod', ['-R', 'u+rwX,go+rX,go-w', '--', settings.sharedCacheDir]);
+        } catch (error) {
+          logger.warn({ err: error }, 'could not share the dependency cache');
+        }
+        return;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 500));
     }
   }
 
@@ -191,6 +251,7 @@ export function createLocalDriver(settings: LocalDriverSettings): SandboxDriver 
     if (running) return running;
     const removal = (async () => {
       await stop(id);
+      users.release(entries.get(id)?.uid);
       entries.delete(id);
       await rm(path.join(sandboxesDir, id), { recursive: true, force: true });
     })().finally(() => destroying.delete(id));
@@ -207,10 +268,20 @@ export function createLocalDriver(settings: LocalDriverSettings): SandboxDriver 
     list: () => [...entries].map(([id, entry]) => ({ id, status: entry.status })),
     onExit: (listener) => void exitListeners.push(listener),
 
+    async adopt(id: string) {
+      const uid = entries.get(id)?.uid;
+      if (uid === undefined) return;
+      const dir = path.join(sandboxesDir, id);
+      await giveWorkspace(path.join(dir, 'workspace'), uid);
+      await giveTree(path.join(dir, 'agent'), uid);
+    },
+
     async label(id: string, owner: SandboxOwner) {
+      const entry = entries.get(id);
+      if (entry) entry.claimed = true;
       const file = path.join(sandboxesDir, id, 'sandbox.json');
       const info = JSON.parse(await readFile(file, 'utf8')) as Record<string, unknown>;
-      await writeFile(file, JSON.stringify({ ...info, owner }));
+      await writeFile(file, JSON.stringify({ ...info, owner }), { mode: 0o600 });
     },
 
     async reap(recover) {

@@ -2,6 +2,7 @@ import http from 'node:http';
 import net from 'node:net';
 import type { Logger } from 'pino';
 import { PREVIEW_KEY_HEADER } from '@cutroom/protocol';
+import { GRANT_PATH, type PreviewRequestKind, authorizePreview, bootstrapPage, previewCookies } from './preview-access.js';
 import type { SessionManager } from './session-manager.js';
 
 /** `/s/<sandboxId>/…`; the id is the base64url sandbox id the local driver makes. */
@@ -44,8 +45,25 @@ function isPageRequest(request: http.IncomingMessage, rest: string): boolean {
   return path === '' || path === 'index.html' || destination === 'iframe' || destination === 'document';
 }
 
+/** The kind of a preview request, for `authorizePreview`. */
+function requestKind(request: http.IncomingMessage, rest: string, kind: 'http' | 'upgrade'): PreviewRequestKind {
+  if (kind === 'upgrade') return 'resource';
+  if (rest.split('?', 1)[0] === GRANT_PATH) return 'grant';
+  return isPageRequest(request, rest) ? 'page' : 'resource';
+}
+
+/** Reads a small request body (the grant's token), or null when it is too big. */
+async function readSmallBody(request: http.IncomingMessage, limit = 512): Promise<string | null> {
+  let body = '';
+  for await (const chunk of request) {
+    body += String(chunk);
+    if (body.length > limit) return null;
+  }
+  return body;
+}
+
 export function createPreviewProxy(options: {
-  sessions: SessionManager;
+  sessions: Pick<SessionManager, 'livePreview' | 'previewTokens'>;
   userForCookie: (cookieHeader: string | undefined) => Promise<string | null>;
   logger: Logger;
 }) {
@@ -63,17 +81,26 @@ export function createPreviewProxy(options: {
     const rest = rawUrl.slice(`/s/${sandboxId}/`.length);
     // Vite's editor launcher has no business being reachable from a preview.
     if (rest.startsWith('__open-in-editor')) return { ok: false as const, status: 404, reason: 'Not found.' };
-    const isPage = kind === 'http' && isPageRequest(request, rest);
+    const requestedKind = requestKind(request, rest, kind);
+    if (requestedKind === 'grant' && request.method !== 'POST') return { ok: false as const, status: 405, reason: 'Use POST.' };
     const query = rawUrl.includes('?') ? rawUrl.slice(rawUrl.indexOf('?') + 1) : '';
-    const token = isPage ? (new URLSearchParams(query).get('t') ?? undefined) : undefined;
+    let token: string | undefined;
+    if (requestedKind === 'page') token = new URLSearchParams(query).get('t') ?? undefined;
+    if (requestedKind === 'grant') token = (await readSmallBody(request)) ?? undefined;
     const cookieUserId = await options.userForCookie(request.headers.cookie);
-    const verdict = sessions.authorizePreview(sandboxId, { token, cookieUserId, isPage });
+    const verdict = authorizePreview(sessions.livePreview(sandboxId), sessions.previewTokens, {
+      sandboxId,
+      kind: requestedKind,
+      token,
+      cookies: previewCookies(request.headers.cookie),
+      cookieUserId,
+    });
     if (!verdict.ok) return verdict;
     // A page's token has done its job: cut it out, leaving the rest of the query exactly as
     // it was (Vite matches flags like `?import&worker` as written). Other requests pass
     // untouched; their `t` is Vite's own timestamp.
-    const path = isPage ? withoutPageToken(rawUrl) : rawUrl;
-    return { ...verdict, path };
+    const path = requestedKind === 'page' ? withoutPageToken(rawUrl) : rawUrl;
+    return { ...verdict, path, sandboxId, kind: requestedKind, query: requestedKind === 'page' ? withoutPageToken(`?${query}`).slice(1) : '' };
   }
 
   function forwardedHeaders(request: http.IncomingMessage, target: URL, previewKey: string) {
@@ -95,6 +122,18 @@ export function createPreviewProxy(options: {
           return;
         }
         if (response.destroyed) return;
+        const noStore = { 'cache-control': 'no-store', 'referrer-policy': 'no-referrer', 'x-content-type-options': 'nosniff' };
+        if (verdict.bootstrap) {
+          response.writeHead(200, { ...noStore, 'content-type': 'text/html; charset=utf-8', 'set-cookie': verdict.cookie });
+          response.end(bootstrapPage(verdict.sandboxId, verdict.bootstrap.token, verdict.query));
+          return;
+        }
+        if (verdict.kind === 'grant') {
+          // The page's origin is opaque: its credentialed fetch needs these to see the answer.
+          response.writeHead(204, { ...noStore, 'set-cookie': verdict.cookie, 'access-control-allow-origin': 'null', 'access-control-allow-credentials': 'true' });
+          response.end();
+          return;
+        }
         const target = new URL(verdict.target);
         upstream = http.request(
           { host: target.hostname, port: target.port, method: request.method, path: verdict.path, headers: forwardedHeaders(request, target, verdict.previewKey) },

@@ -17,6 +17,18 @@ export function createPreviewTokens(options: { ttlMs: number; now?: () => number
       const expires = now() + options.ttlMs;
       return `${expires.toString(36)}.${sign(previewId, ownerId, expires)}`;
     },
+    /**
+     * The preview cookie's value: the right to see this preview for one session's life.
+     * It names the session, so it dies with it (and with the server's key).
+     */
+    grant(previewId: string, sessionId: string, ownerId: string): string {
+      return createHmac('sha256', key).update(`grant\n${previewId}\n${sessionId}\n${ownerId}`).digest('base64url');
+    },
+    checkGrant(value: string, previewId: string, sessionId: string, ownerId: string): boolean {
+      const expected = Buffer.from(this.grant(previewId, sessionId, ownerId));
+      const given = Buffer.from(value);
+      return expected.length === given.length && timingSafeEqual(expected, given);
+    },
     /** 'valid', 'expired' (signature right, too old) or 'invalid'. */
     check(token: string, previewId: string, ownerId: string): 'valid' | 'expired' | 'invalid' {
       const [encodedExpiry, signature] = token.split('.');

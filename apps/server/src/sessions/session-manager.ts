@@ -1,12 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
-import type { ErrorCode, ServerMessage, SessionState } from '@cutroom/protocol';
-import { type Chat, type ChatDeps, type ChatEvent, ChatRefusal, createChat } from '../agent/turns.js';
+import type { ServerMessage, SessionState } from '@cutroom/protocol';
+import { type Chat, type ChatDeps, ChatRefusal, createChat } from '../agent/turns.js';
 import { AppError } from '../errors.js';
 import type { ProjectRepos } from '../repos/project-repos.js';
 import { type BridgeClient, connectBridge } from './bridge-client.js';
 import type { Sandbox, SandboxDriver } from './driver.js';
+import type { LivePreview } from './preview-access.js';
 import type { PreviewTokens } from './preview-tokens.js';
+import { type NewEvent, type SessionEvents, type StoredEvent, createSessionEvents } from './session-events.js';
 import { createWarmPool } from './warm-pool.js';
 import { copyWorkspace } from './workspace.js';
 
@@ -20,16 +22,6 @@ export class SessionLimitError extends Error {
 /** A browser tab's WebSocket, as the manager sees it. */
 export type SessionClient = { userId: string; send(message: ServerMessage): void };
 
-type StoredEvent =
-  | { type: 'session:status'; seq: number; state: SessionState; reason?: string }
-  | { type: 'session:ready'; seq: number }
-  | { type: 'session:ended'; seq: number; reason: string }
-  | { type: 'error'; seq: number; code: ErrorCode; message: string }
-  | (ChatEvent & { seq: number });
-
-/** An event before it gets its number (Omit, distributed over the union). */
-type NewEvent = StoredEvent extends infer Event ? (Event extends StoredEvent ? Omit<Event, 'seq'> : never) : never;
-
 type Session = {
   id: string;
   projectId: string;
@@ -40,21 +32,22 @@ type Session = {
   previous: Sandbox | null;
   /** Incremented by every boot: a boot that is no longer the latest gives up. */
   bootId: number;
+  /** The sandbox the latest boot took, until it serves the session (its exit fails the boot). */
+  booting: Sandbox | null;
+  /** The latest boot's work: settled when it has given the session its sandbox, or given up. */
+  booted: Promise<void>;
   bridge: BridgeClient | null;
   clients: Set<SessionClient>;
-  events: StoredEvent[];
+  /** The tabs that were here when the session ended: they still hear how its last turn and queue were saved. */
+  departed: Set<SessionClient>;
+  events: SessionEvents;
   graceTimer: NodeJS.Timeout | null;
   lastActivity: number;
-  /** Preview tokens already used: they keep working (page reloads) while the session lives. */
-  redeemedTokens: Set<string>;
   /** The chat with the agent (absent where the server runs without one). */
   chat: Chat | null;
   /** Changes of version (restores) under way: no turn starts while there are any. */
   versionHolds: number;
 };
-
-const chatEventTypes = new Set(['message:saved', 'agent:turn', 'agent:message', 'agent:complete']);
-const isChatEvent = (event: StoredEvent) => chatEventTypes.has(event.type);
 
 /** Allowed moves of the lifecycle; anything else is a bug and throws. */
 const transitions: Record<SessionState, SessionState[]> = {
@@ -64,8 +57,6 @@ const transitions: Record<SessionState, SessionState[]> = {
   error: ['starting', 'stopped'],
   stopped: [],
 };
-
-const MAX_EVENTS = 5_000;
 
 export type SessionManagerSettings = {
   driver: SandboxDriver;
@@ -87,8 +78,10 @@ export type SessionManagerSettings = {
 /**
  * Sessions: one live sandbox per project and user, shared by that user's tabs.
  * Lifecycle `starting → running ⇄ grace → stopped`, with `error` (restartable) from any
- * live state. Every event a session emits gets a `seq` from one counter, so a client
- * that reconnects with `lastSeq` gets exactly what it missed, even across a new session.
+ * live state. Every event a session emits gets a `seq` of the session's own (see
+ * session-events.ts): a client that reconnects with its `sessionId` and `lastSeq` gets
+ * exactly what it missed; any other client (a new tab, another session, a server that
+ * restarted) gets a snapshot, marked as such, never a silent gap.
  */
 export function createSessionManager(settings: SessionManagerSettings) {
   const { driver, repos, tokens, logger } = settings;
@@ -106,7 +99,10 @@ export function createSessionManager(settings: SessionManagerSettings) {
     return work;
   };
   let closed = false;
-  let seq = 0;
+  /** Projects being (or already) deleted: no session of theirs may start (a tab may have looked the project up just before). */
+  const deletedProjects = new Set<string>();
+  /** Why the session a tab was in ended, for its messages after the end. */
+  const endedFor = new WeakMap<SessionClient, string>();
 
   const projectKey = (projectId: string, userId: string) => `${projectId}:${userId}`;
 
@@ -121,23 +117,11 @@ export function createSessionManager(settings: SessionManagerSettings) {
     }
   }
 
-  /** The session as it is now: its latest status and, while it runs, its latest ready. */
-  function snapshot(session: Session): StoredEvent[] {
-    const latest = (type: StoredEvent['type']) => session.events.findLast((event) => event.type === type);
-    const status = latest('session:status');
-    const ready = session.state === 'running' || session.state === 'grace' ? latest('session:ready') : undefined;
-    const failure = session.state === 'error' ? latest('error') : undefined;
-    // The chat as it is: the running turn so far and the messages still waiting.
-    const liveFrom = session.chat?.liveFrom();
-    const chat = liveFrom === undefined ? [] : session.events.filter((event) => event.seq >= liveFrom && isChatEvent(event));
-    return [status, ready, failure, ...chat].filter((event): event is StoredEvent => event !== undefined).sort((a, b) => a.seq - b.seq);
-  }
-
   function emit(session: Session, event: NewEvent) {
-    const stored = { ...event, seq: ++seq } as StoredEvent;
-    session.events.push(stored);
-    if (session.events.length > MAX_EVENTS) session.events.splice(0, session.events.length - MAX_EVENTS);
+    const stored = session.events.append(event);
     for (const client of session.clients) deliver(session, stored, client);
+    // After the end: only to tabs that have not joined another session since.
+    for (const client of session.departed) if (!clientSessions.has(client)) deliver(session, stored, client);
     return stored.seq;
   }
 
@@ -163,6 +147,7 @@ export function createSessionManager(settings: SessionManagerSettings) {
     try {
       sandbox = await pool.take();
       if (!current()) throw new SupersededBoot();
+      session.booting = sandbox;
       // Should the server die, the next start knows whose work this working copy holds.
       await driver.label(sandbox.id, { projectId: session.projectId, ownerId: session.ownerId });
       let version: string;
@@ -173,14 +158,13 @@ export function createSessionManager(settings: SessionManagerSettings) {
         if (!current()) throw new SupersededBoot();
         // Edits not yet saved as a version live only in the working copy: keep them.
         version = await copyWorkspace(previous.workspace, sandbox.workspace);
+        await driver.adopt?.(sandbox.id);
         if (!current()) throw new SupersededBoot();
-        // Only the latest boot consumes the previous sandbox.
-        session.previous = null;
-        void driver.destroy(previous.id).catch(() => {});
       } else {
         await closingProjects.get(projectKey(session.projectId, session.ownerId));
         if (!current()) throw new SupersededBoot();
         version = await repos.checkout(session.projectId, sandbox.workspace);
+        await driver.adopt?.(sandbox.id);
       }
       const bridge = await connectBridge(sandbox, {
         onMessage: (message) => {
@@ -188,15 +172,23 @@ export function createSessionManager(settings: SessionManagerSettings) {
         },
       });
       await bridge.resetWorkspace();
-      if (current()) await session.chat?.attachSandbox({ send: (message) => bridge.send(message), agentStateDir: sandbox.agentStateDir });
+      if (current()) await session.chat?.attachSandbox({ send: (message) => bridge.send(message), agentStateDir: sandbox.agentStateDir, adopt: driver.adopt?.bind(driver, sandbox.id), uid: sandbox.uid });
       if (!current()) {
         // Ended, or restarted again, while it booted.
+        if (session.booting === sandbox) session.booting = null;
         bridge.close();
         await driver.destroy(sandbox.id);
         return;
       }
       session.sandbox = sandbox;
+      session.booting = null;
       session.bridge = bridge;
+      // Only a boot that succeeded consumes the previous sandbox: until then a failed boot
+      // (its sandbox killed, say) leaves the working copy where the next restart finds it.
+      if (previous && session.previous === previous) {
+        session.previous = null;
+        void driver.destroy(previous.id).catch(() => {});
+      }
       transition(session, 'running');
       emit(session, { type: 'session:ready' });
       session.chat?.resume();
@@ -206,6 +198,7 @@ export function createSessionManager(settings: SessionManagerSettings) {
       );
       if (session.clients.size === 0) enterGrace(session);
     } catch (error) {
+      if (sandbox && session.booting === sandbox) session.booting = null;
       if (sandbox) await driver.destroy(sandbox.id).catch(() => {});
       if (error instanceof SupersededBoot || closed) return;
       logger.error({ err: error, sessionId: session.id }, 'session failed to start');
@@ -239,8 +232,13 @@ export function createSessionManager(settings: SessionManagerSettings) {
     endAfterGrace(session);
   }
 
-  async function end(session: Session, reason: string) {
-    if (session.state === 'stopped') return;
+  /**
+   * Ends the session: its tabs are told, its sandbox stops, its running turn and every
+   * message still waiting get their reply (failed or cancelled, with `reason`). With
+   * `discard` (the project is gone) nothing of it is saved any more.
+   */
+  async function end(session: Session, reason: string, options: { discard?: boolean } = {}) {
+    if (session.state === 'stopped') return closingProjects.get(projectKey(session.projectId, session.ownerId));
     if (session.graceTimer) clearTimeout(session.graceTimer);
     transition(session, 'stopped', reason);
     emit(session, { type: 'session:ended', reason });
@@ -248,7 +246,11 @@ export function createSessionManager(settings: SessionManagerSettings) {
     if (byProject.get(projectKey(session.projectId, session.ownerId)) === session) {
       byProject.delete(projectKey(session.projectId, session.ownerId));
     }
-    for (const client of session.clients) clientSessions.delete(client);
+    for (const client of session.clients) {
+      clientSessions.delete(client);
+      session.departed.add(client);
+      endedFor.set(client, reason);
+    }
     session.clients.clear();
     const key = projectKey(session.projectId, session.ownerId);
     const closing = (async () => {
@@ -257,9 +259,11 @@ export function createSessionManager(settings: SessionManagerSettings) {
       const last = session.sandbox ?? session.previous;
       session.bridge?.close();
       if (session.sandbox) await driver.stop(session.sandbox.id).catch(() => {});
-      await session.chat?.close(last ? { workspace: last.workspace, agentStateDir: last.agentStateDir } : null).catch((error: unknown) => {
+      const folders = last && !options.discard ? { workspace: last.workspace, agentStateDir: last.agentStateDir } : null;
+      await session.chat?.close(folders, { reason, discard: options.discard }).catch((error: unknown) => {
         logger.error({ err: error, sessionId: session.id }, 'could not close the chat');
       });
+      session.departed.clear();
       const sandboxes = [session.sandbox, session.previous];
       session.sandbox = null;
       session.previous = null;
@@ -285,6 +289,7 @@ export function createSessionManager(settings: SessionManagerSettings) {
     if (!sandbox) return;
     try {
       const version = await repos.syncWorkspace(session.projectId, sandbox.workspace);
+      await driver.adopt?.(sandbox.id);
       logger.info({ sessionId: session.id, projectId: session.projectId, version }, 'working copy moved to a restored version');
     } catch (error) {
       logger.error({ err: error, sessionId: session.id }, 'could not move the working copy to a restored version');
@@ -300,14 +305,19 @@ export function createSessionManager(settings: SessionManagerSettings) {
 
   driver.onExit((exit) => {
     if (pool.handleExit(exit) || exit.expected) return;
+    const how = exit.signal ? `was killed (${exit.signal})` : `exited with code ${exit.code}`;
     for (const session of sessions.values()) {
       if (session.sandbox?.id === exit.id && (session.state === 'running' || session.state === 'grace')) {
         if (session.graceTimer) clearTimeout(session.graceTimer);
-        const how = exit.signal ? `was killed (${exit.signal})` : `exited with code ${exit.code}`;
         session.previous = session.sandbox;
         session.sandbox = null;
         session.chat?.sandboxLost(session.previous);
         fail(session, `The preview process ${how}. Restart the session to go on.`);
+      } else if (session.booting?.id === exit.id && session.state === 'starting') {
+        // Lost while it booted: without this the boot would go on and the session would
+        // look live, with a dead bridge that answers no message.
+        session.booting = null;
+        fail(session, `The preview process ${how} while it started. Restart the session to go on.`);
       }
     }
   });
@@ -331,12 +341,16 @@ export function createSessionManager(settings: SessionManagerSettings) {
     },
 
     /**
-     * Joins `client` to the project's session, starting one if there is none. With
-     * `lastSeq`, replays what the client missed; without, replays the whole stream.
+     * Joins `client` to the project's session, starting one if there is none. A client
+     * that names the live session and a `lastSeq` it still holds gets exactly what it
+     * missed; any other gets a snapshot. `session:joined` says which, and where the
+     * client now is.
      */
-    attach(client: SessionClient, project: { id: string; ownerId: string }, lastSeq?: number) {
+    attach(client: SessionClient, project: { id: string; ownerId: string }, resume: { lastSeq?: number; sessionId?: string } = {}) {
       if (closed) throw new Error('the session manager is closed');
+      if (deletedProjects.has(project.id)) throw new AppError('not_found', 'That project was not found.', 404);
       this.detach(client);
+      endedFor.delete(client);
       let session = byProject.get(projectKey(project.id, client.userId));
       const isNew = !session;
       if (!session) {
@@ -356,12 +370,14 @@ export function createSessionManager(settings: SessionManagerSettings) {
           sandbox: null,
           previous: null,
           bootId: 0,
+          booting: null,
+          booted: Promise.resolve(),
           bridge: null,
           clients: new Set(),
-          events: [],
+          departed: new Set(),
+          events: createSessionEvents(),
           graceTimer: null,
           lastActivity: Date.now(),
-          redeemedTokens: new Set(),
           chat: null,
           versionHolds: 0,
         };
@@ -371,6 +387,8 @@ export function createSessionManager(settings: SessionManagerSettings) {
             sessionId: created.id,
             projectId: created.projectId,
             ownerId: created.ownerId,
+            // The project's previous session saves its last turn and queue first.
+            previousEnded: closingProjects.get(projectKey(created.projectId, created.ownerId)) ?? Promise.resolve(),
             emit: (event) => emit(created, event),
             sandbox: () =>
               created.sandbox && created.bridge && (created.state === 'running' || created.state === 'grace') && created.versionHolds === 0
@@ -388,25 +406,33 @@ export function createSessionManager(settings: SessionManagerSettings) {
       session.clients.add(client);
       clientSessions.set(client, session);
       session.lastActivity = Date.now();
-      const oldest = session.events[0]?.seq ?? seq + 1;
-      if (lastSeq !== undefined && lastSeq >= oldest - 1) {
-        // A reconnect: exactly what it missed.
-        for (const event of session.events) if (event.seq > lastSeq) deliver(session, event, client);
+      const missed =
+        !isNew && resume.sessionId === session.id && resume.lastSeq !== undefined ? session.events.since(resume.lastSeq) : null;
+      if (missed) {
+        // A reconnect to the same session: exactly what it missed.
+        for (const event of missed) deliver(session, event, client);
       } else {
-        // A new tab (or one too far behind): where the session is now, not its history.
-        for (const event of snapshot(session)) deliver(session, event, client);
+        // A new tab, another session's (or server life's) numbers, or too far behind:
+        // where the session is now, not its history.
+        for (const event of session.events.snapshot(session.state, session.chat?.liveFrom())) deliver(session, event, client);
       }
       if (isNew) {
         emit(session, { type: 'session:status', state: 'starting' });
-        void track(boot(session));
+        session.booted = track(boot(session));
       } else if (session.state === 'grace') {
         transition(session, 'running');
       } else if (session.state === 'error' && session.graceTimer) {
         clearTimeout(session.graceTimer);
         session.graceTimer = null;
       }
-      client.send({ type: 'session:joined', sessionId: session.id, state: session.state });
-      return session.id;
+      client.send({
+        type: 'session:joined',
+        sessionId: session.id,
+        state: session.state,
+        replay: missed ? 'events' : 'snapshot',
+        lastSeq: session.events.lastSeq(),
+      });
+      return { sessionId: session.id, replay: missed ? ('events' as const) : ('snapshot' as const) };
     },
 
     /** The client left (closed its tab, lost its connection or sent `session:end`). */
@@ -435,7 +461,7 @@ export function createSessionManager(settings: SessionManagerSettings) {
       }
       session.sandbox = null;
       transition(session, 'starting');
-      void track(boot(session));
+      session.booted = track(boot(session));
       return true;
     },
 
@@ -445,7 +471,10 @@ export function createSessionManager(settings: SessionManagerSettings) {
      */
     async sendMessage(client: SessionClient, message: { text: string; clientMessageId: string; autoFix?: boolean }) {
       const session = clientSessions.get(client);
-      if (!session) throw new ChatRefusal('no_session', 'Open the project first (session:start).');
+      if (!session) {
+        const ended = endedFor.get(client);
+        throw new ChatRefusal('no_session', ended ? `This session has ended (${ended}) Nothing was sent.` : 'Open the project first (session:start).');
+      }
       if (!session.chat) throw new ChatRefusal('agent_unavailable', 'Chat with the agent is switched off on this server.');
       if (session.state === 'stopped') throw new ChatRefusal('no_session', 'This session has ended. Reopen the project.');
       session.lastActivity = Date.now();
@@ -462,31 +491,16 @@ export function createSessionManager(settings: SessionManagerSettings) {
       if (session) session.lastActivity = Date.now();
     },
 
-    /**
-     * Who may see a preview: the request names the sandbox (`/s/<id>/`); a page load
-     * must carry a token of the session's owner; anything else only needs the session
-     * to be live. A request that carries another user's app cookie is refused.
-     */
-    authorizePreview(sandboxId: string, request: { token?: string; cookieUserId?: string | null; isPage: boolean }) {
+    /** The live session a sandbox serves, for the preview proxy (see preview-access.ts); marks it active. */
+    livePreview(sandboxId: string): LivePreview | null {
       const session = [...sessions.values()].find((candidate) => candidate.sandbox?.id === sandboxId);
-      if (!session || !session.sandbox || (session.state !== 'running' && session.state !== 'grace')) {
-        return { ok: false as const, status: 404, reason: 'There is no live preview here.' };
-      }
-      if (request.cookieUserId && request.cookieUserId !== session.ownerId) {
-        return { ok: false as const, status: 403, reason: 'This preview belongs to someone else.' };
-      }
-      if (request.isPage) {
-        const token = request.token ?? '';
-        const verdict = tokens.check(token, sandboxId, session.ownerId);
-        const redeemed = session.redeemedTokens.has(token);
-        if (!(verdict === 'valid' || (verdict === 'expired' && redeemed))) {
-          return { ok: false as const, status: 403, reason: 'This preview link is not valid. Reopen the project.' };
-        }
-        session.redeemedTokens.add(token);
-      }
+      if (!session || !session.sandbox || (session.state !== 'running' && session.state !== 'grace')) return null;
       session.lastActivity = Date.now();
-      return { ok: true as const, target: session.sandbox.previewOrigin, previewKey: session.sandbox.previewKey };
+      return { sessionId: session.id, ownerId: session.ownerId, target: session.sandbox.previewOrigin, previewKey: session.sandbox.previewKey };
     },
+
+    /** Signs and checks preview links and cookies. */
+    previewTokens: tokens,
 
     /**
      * Runs `change` (a restore of the project's repo) with the project's live sessions
@@ -516,6 +530,28 @@ export function createSessionManager(settings: SessionManagerSettings) {
           if (session.versionHolds === 0) session.chat?.resume();
         }
       }
+    },
+
+    /**
+     * The project is being deleted: its sessions (every user's) end now, telling their
+     * tabs, without saving anything more of them, and none may start until `release`
+     * (called when the deletion failed and the project stays). Resolves when their
+     * sandboxes are gone and their chats closed (no agent state is written after it).
+     */
+    async closeProject(projectId: string) {
+      deletedProjects.add(projectId);
+      const ending = [...sessions.values()].filter((session) => session.projectId === projectId);
+      await Promise.all(ending.map((session) => end(session, 'This project was deleted.', { discard: true })));
+      // A boot under way sees its session stopped and destroys its sandbox.
+      await Promise.allSettled(ending.map((session) => session.booted));
+      logger.info({ projectId, ended: ending.map((session) => session.id) }, 'sessions of a deleted project ended');
+      let released = false;
+      return {
+        release() {
+          if (!released) deletedProjects.delete(projectId);
+          released = true;
+        },
+      };
     },
 
     /** For tests and diagnostics. */

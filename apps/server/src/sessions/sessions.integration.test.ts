@@ -15,9 +15,16 @@ describe('live sessions', () => {
   let client: TestClient;
   let ready: { sessionId: string; previewUrl: string; seq: number };
 
-  const start = (target: TestClient, lastSeq?: number) =>
-    target.send({ type: 'session:start', projectId: owner.projectId, protocolVersion: PROTOCOL_VERSION, ...(lastSeq === undefined ? {} : { lastSeq }) });
+  const start = (target: TestClient, lastSeq?: number, sessionId = ready?.sessionId) =>
+    target.send({ type: 'session:start', projectId: owner.projectId, protocolVersion: PROTOCOL_VERSION, ...(lastSeq === undefined ? {} : { lastSeq, sessionId }) });
   const sandboxOf = (previewUrl: string) => new URL(previewUrl).pathname.split('/')[2]!;
+  /** The preview cookie, as the preview page's bootstrap gets it: its link's token traded at the grant path. */
+  const previewCookie = async (previewUrl: string) => {
+    const url = new URL(previewUrl);
+    const response = await fetch(`${url.origin}/s/${sandboxOf(previewUrl)}/__cutroom/grant`, { method: 'POST', body: url.searchParams.get('t') ?? '' });
+    expect(response.status).toBe(204);
+    return response.headers.get('set-cookie')!.split(';')[0]!;
+  };
   const sandboxInfo = async (sandboxId: string) =>
     JSON.parse(await readFile(path.join(server.dataDir, 'sandboxes', sandboxId, 'sandbox.json'), 'utf8')) as {
       pid: number;
@@ -53,7 +60,11 @@ describe('live sessions', () => {
   });
 
   it('serves the Player page with the token, and the working copy is the project checked out from its repo', async () => {
-    const page = await fetch(ready.previewUrl);
+    // The token opens the bootstrap page, which trades it for the preview cookie.
+    const bootstrap = await fetch(ready.previewUrl);
+    expect(bootstrap.status).toBe(200);
+    expect(await bootstrap.text()).toContain('__cutroom/grant');
+    const page = await fetch(ready.previewUrl.split('?')[0]!, { headers: { cookie: await previewCookie(ready.previewUrl) } });
     expect(page.status).toBe(200);
     expect(await page.text()).toContain('main.tsx');
     const sandboxId = sandboxOf(ready.previewUrl);
@@ -79,6 +90,8 @@ describe('live sessions', () => {
     await writeFile(path.join(workspace, '.env'), 'SECRET_TOKEN=do-not-serve\n');
     await writeFile(path.join(workspace, 'vite.config.ts'), '// SECRET_TOKEN=do-not-serve\n');
     const prefix = `${server.previewOrigin}/s/${sandboxId}`;
+    // With the preview cookie: these must be refused by the proxy's and Vite's own guards.
+    const cookie = await previewCookie(ready.previewUrl);
     const attempts = [
       '/@fs/etc/passwd',
       '/@fs/etc/passwd?raw??',
@@ -98,7 +111,7 @@ describe('live sessions', () => {
       '/__open-in-editor?file=/etc/passwd',
     ];
     for (const attempt of attempts) {
-      const response = await fetch(prefix + attempt);
+      const response = await fetch(prefix + attempt, { headers: { cookie } });
       const body = await response.text();
       expect(body, attempt).not.toMatch(/root:x:0:0|SECRET_TOKEN|repositoryformatversion|^18$/m);
       expect([400, 403, 404], `${attempt} → ${response.status}`).toContain(response.status);
@@ -152,7 +165,7 @@ describe('live sessions', () => {
     const again = await connectClient(server.baseUrl, owner.cookie);
     start(again, lastSeen);
     const joined = await again.next((message) => message.type === 'session:joined');
-    expect(joined).toMatchObject({ sessionId: ready.sessionId, state: 'running' });
+    expect(joined).toMatchObject({ sessionId: ready.sessionId, state: 'running', replay: 'events', lastSeq: lastSeen });
     expect(again.messages.filter((message) => message.type !== 'session:joined')).toEqual([]);
 
     const fromStart = await connectClient(server.baseUrl, owner.cookie);
@@ -165,6 +178,38 @@ describe('live sessions', () => {
     expect(seqOf(fromStart.messages)).toEqual(seqOf(client.messages).filter((seq) => seq > firstSeq));
     await again.close();
     await fromStart.close();
+  });
+
+  it("numbers each session's events on its own, from 1, with no gaps", async () => {
+    const seqs = client.messages.filter((message) => typeof message.seq === 'number').map((message) => message.seq);
+    expect(seqs.slice(0, 3)).toEqual([1, 2, 3]);
+    // Another project's session, started after this one's events: its own numbers.
+    const other = await server.signupWithProject('Other');
+    const tab = await connectClient(server.baseUrl, other.cookie);
+    tab.send({ type: 'session:start', projectId: other.projectId, protocolVersion: PROTOCOL_VERSION });
+    const joined = await tab.next((message) => message.type === 'session:joined');
+    expect(joined).toMatchObject({ replay: 'snapshot', lastSeq: 1 });
+    expect(tab.messages.filter((message) => typeof message.seq === 'number').map((message) => message.seq)).toEqual([1]);
+    tab.send({ type: 'session:end' });
+    await tab.close();
+  });
+
+  it("a reconnect whose lastSeq is another session's (a restarted server's) gets a snapshot, marked so, never a silent gap", async () => {
+    const current = Math.max(...client.messages.filter((message) => typeof message.seq === 'number').map((message) => message.seq));
+    for (const resume of [
+      { lastSeq: current + 500, sessionId: 'a-session-of-an-earlier-server-life' }, // a restarted server
+      { lastSeq: current + 500, sessionId: ready.sessionId }, // a seq this session never gave
+      { lastSeq: 1 }, // no session named: the seq means nothing
+    ]) {
+      const tab = await connectClient(server.baseUrl, owner.cookie);
+      tab.send({ type: 'session:start', projectId: owner.projectId, protocolVersion: PROTOCOL_VERSION, ...resume });
+      const joined = await tab.next((message) => message.type === 'session:joined');
+      expect(joined).toMatchObject({ sessionId: ready.sessionId, state: 'running', replay: 'snapshot', lastSeq: current });
+      // The snapshot: the session's status and its preview, as they are now.
+      const types = tab.messages.filter((message) => message.type !== 'session:joined').map((message) => message.type);
+      expect(types).toEqual(['session:status', 'session:ready']);
+      await tab.close();
+    }
   });
 
   it('keeps no server secret in the sandbox environment', async () => {
@@ -293,6 +338,43 @@ describe('idle sessions', () => {
       expect(ended.reason).toMatch(/without activity/);
       expect(ended.seq).toBeGreaterThan(ready.seq);
       expect(server.sessions!.list()).toEqual([]);
+      await client.close();
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+describe('deleting a project', () => {
+  it('ends its session: the tab is told, the preview and the sandbox are gone, and chat answers a typed error', async () => {
+    // A configured provider: a message to a live session of a deleted project used to fail in the database (`internal`).
+    const server = await startTestServer({
+      environment: { ANTHROPIC_BASE_URL: 'http://127.0.0.1:9', ANTHROPIC_API_KEY: 'sk-unused' },
+      sessions: { graceMs: 30_000, poolSize: 0 },
+    });
+    try {
+      const owner = await server.signupWithProject('Doomed');
+      const client = await connectClient(server.baseUrl, owner.cookie);
+      const start = () => client.send({ type: 'session:start', projectId: owner.projectId, protocolVersion: PROTOCOL_VERSION });
+      start();
+      const ready = await client.next((message) => message.type === 'session:ready');
+      const { pid } = server.sessions!.list()[0]!;
+      expect((await fetch(ready.previewUrl)).status).toBe(200);
+
+      const deleted = await server.request('DELETE', `/api/projects/${owner.projectId}`, { cookie: owner.cookie });
+      expect(deleted.status).toBeLessThan(300);
+      const ended = await client.next((message) => message.type === 'session:ended');
+      expect(ended).toMatchObject({ sessionId: ready.sessionId, reason: 'This project was deleted.' });
+      expect(server.sessions!.list()).toEqual([]);
+      expect([403, 404]).toContain((await fetch(ready.previewUrl)).status);
+      await waitFor(() => !isAlive(pid!));
+
+      client.send({ type: 'message:send', text: 'Are you still there?', clientMessageId: 'after-delete' });
+      const refused = await client.next((message) => message.type === 'error' && message.clientMessageId === 'after-delete');
+      expect(refused.code).toBe('no_session');
+      expect(refused.message).toMatch(/deleted/);
+      start();
+      expect(await client.next((message) => message.type === 'error' && message.code !== 'no_session')).toMatchObject({ code: 'not_found' });
       await client.close();
     } finally {
       await server.close();

@@ -46,7 +46,7 @@ export async function startTestServer(
   const config = loadConfig({ DATA_DIR: dataDir, PORT: '0', LOG_LEVEL: 'silent', ...options.environment });
   const realStore = await openStore(config.store);
   const store = options.store ? options.store(realStore) : realStore;
-  const baseRepos = createProjectRepos({ reposDir: path.join(dataDir, 'repos'), templateDir: templateProjectDir });
+  const baseRepos = createProjectRepos({ reposDir: path.join(dataDir, 'repos'), templateDir: templateProjectDir, maxFileBytes: config.agentLimits.maxFileBytes });
   const repos = options.repos ? options.repos(baseRepos) : baseRepos;
   let origins = new Set<string>();
   const logger = pino({ level: 'silent' });
@@ -57,7 +57,7 @@ export async function startTestServer(
   // The model proxy and the agent's state, as main.ts wires them (the provider comes
   // from `environment`, e.g. ANTHROPIC_BASE_URL of a scripted model server).
   const provider = modelProvider(config);
-  const modelProxy = createModelProxy({ provider, logger: pino({ level: 'silent' }) });
+  const modelProxy = createModelProxy({ provider, logger: pino({ level: 'silent' }), maxTokens: config.modelMaxTokens });
   await modelProxy.listen();
   const agentState = createAgentStateStore(path.join(dataDir, 'agent-state'));
   const userSockets = createUserSockets();
@@ -70,6 +70,7 @@ export async function startTestServer(
     chromiumPath: config.chromiumPath,
     concurrency: config.exportConcurrency,
     perUserConcurrency: config.exportConcurrencyPerUser,
+    bundleCacheMaxBytes: config.bundleCacheMaxBytes,
     notify: userSockets.send,
     thumbnails: options.exports?.thumbnails ?? false,
   });
@@ -92,7 +93,7 @@ export async function startTestServer(
       maxPerUser: options.sessions.maxPerUser ?? 8,
       maxTotal: 60,
       previewOrigin: () => `http://127.0.0.1:${previewPort}`,
-      chat: { store, repos, agentState, provider, modelProxy, logger, onNewVersion: exports.versionLanded },
+      chat: { store, repos, agentState, provider, modelProxy, limits: config.agentLimits, logger, onNewVersion: exports.versionLanded },
     });
   }
   const previewServer = sessions
