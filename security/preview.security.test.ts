@@ -93,8 +93,10 @@ describe('the preview boundary', () => {
     return { status: response.status, body: await response.text() };
   };
 
-  const secretsIn = (text: string) =>
-    [providerKey, planted, Buffer.from(planted).toString('base64').slice(0, 24), Buffer.from(providerKey).toString('base64').slice(0, 24)].some((secret) => text.includes(secret));
+  /** Whether text holds a secret, also inside base64 `data:` URLs (inlined assets, inline sourcemaps), two levels deep. */
+  const secretsIn = (text: string, depth = 2): boolean =>
+    [providerKey, planted, Buffer.from(planted).toString('base64').slice(0, 24), Buffer.from(providerKey).toString('base64').slice(0, 24)].some((secret) => text.includes(secret)) ||
+    (depth > 0 && [...text.matchAll(/;base64,([A-Za-z0-9+/=]+)/g)].some((match) => secretsIn(Buffer.from(match[1]!, 'base64').toString('utf8'), depth - 1)));
 
   /** A module and every preview URL it names, two levels deep: whether any of them carried a secret. */
   async function leaks(preview: Preview, url: string, depth = 2): Promise<boolean> {
@@ -147,7 +149,7 @@ describe('the preview boundary', () => {
     outsideDir = path.join(os.tmpdir(), `cutroom-outside-${randomBytes(4).toString('hex')}`);
     await mkdir(outsideDir, { recursive: true });
     await chmod(outsideDir, 0o755);
-    for (const name of ['a.txt', 'b.txt', 'c.txt', 'd.txt', 'e.json', 'f.js', 'g.js', 'h.txt', 'i.js', 'j.css', 'k.txt']) {
+    for (const name of ['a.txt', 'b.txt', 'c.txt', 'd.txt', 'e.json', 'f.js', 'g.js', 'h.txt', 'i.js', 'j.css', 'k.txt', 'l.txt', 'm.txt', 'n.css', 'o.css', 'p.txt', 'q.txt']) {
       const content = name.endsWith('.json') ? JSON.stringify({ planted }) : name.endsWith('.js') ? `export default '${planted}';` : name.endsWith('.css') ? `.x{content:"${planted}"}` : planted;
       await writeFile(path.join(outsideDir, name), content, { mode: 0o644 });
     }
@@ -182,8 +184,20 @@ describe('the preview boundary', () => {
     };
     await symlink(path.join(outside, 'k.txt'), path.join(preview.workspace, 'src', 'planted-link.txt'));
     await writeFile(path.join(preview.workspace, 'src', 'leak.css'), `@import '${outside}/j.css';\n.b { background: url('${outside}/k.txt'); }\n`);
+    // Reads that no module hook sees, only Vite's own CSS and asset code (the runtime's read guard ends them).
+    const fromSrc = path.relative(path.join(preview.workspace, 'src'), outside);
+    const sourceMap = Buffer.from(JSON.stringify({ version: 3, sources: [`${fromSrc}/q.txt`], mappings: 'AAAA' })).toString('base64');
+    const unhooked: Record<string, string> = {
+      'leak-css-inline.css': `.b { background: url('${fromSrc}/l.txt?inline'); }\n`,
+      'leak-image-set.css': `.b { background: image-set(url('${fromSrc}/m.txt?inline') 1x); }\n`,
+      'leak-composes.module.css': `.a { composes: x from "${fromSrc}/n.css"; }\n`,
+      'leak-import-nospace.css': `@import"${fromSrc}/o.css";\n`,
+      'leak-new-url-inline.ts': `export default new URL('${fromSrc}/p.txt?inline', import.meta.url).href;\n`,
+      'leak-sourcemap.js': `export default 1;\n//# sourceMappingURL=data:application/json;base64,${sourceMap}\n`,
+    };
+    for (const [name, code] of Object.entries(unhooked)) await writeFile(path.join(preview.workspace, 'src', name), code);
     for (const [name, code] of Object.entries(forms)) await writeFile(path.join(preview.workspace, 'src', `leak-${name}.ts`), code);
-    for (const name of [...Object.keys(forms).map((form) => `leak-${form}.ts`), 'leak.css']) {
+    for (const name of [...Object.keys(forms).map((form) => `leak-${form}.ts`), 'leak.css', ...Object.keys(unhooked)]) {
       expect(await leaks(preview, `${preview.base}@fs${preview.workspace}/src/${name}`), name).toBe(false);
     }
     // The refusal is an error the preview shows, naming the import as the project wrote it.

@@ -154,6 +154,20 @@ describe('preview confinement', () => {
     }
   });
 
+  it('refuses public files that are symlinks out, or on the deny list (.env, keys, .git)', async () => {
+    const file = await secretFile('public-target.txt');
+    const publicDir = path.join(workspace, 'public');
+    await mkdir(path.join(publicDir, '.git'), { recursive: true });
+    await symlink(file, path.join(publicDir, 'linked.txt'));
+    for (const name of ['.env', 'key.pem', '.git/config']) await writeFile(path.join(publicDir, name), SECRET);
+    await writeFile(path.join(publicDir, 'fine.txt'), 'public and fine');
+    for (const name of ['linked.txt', '.env', 'key.pem', '.git/config', '%2Eenv', 'linked.txt?raw']) {
+      const response = await get(`${base}${name}`);
+      expect(response.body, name).not.toContain(SECRET);
+    }
+    expect((await get(`${base}fine.txt`)).body).toBe('public and fine');
+  });
+
   it('still serves the project, the Player page and its packages', async () => {
     expect((await get(base)).status).toBe(200);
     expect((await get(`${base}main.tsx`)).status).toBe(200);

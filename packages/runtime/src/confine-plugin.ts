@@ -57,6 +57,12 @@ export function cssImports(source: string): string[] {
   return [...code.matchAll(/@import\s+(?:url\(\s*)?(?:"([^"]*)"|'([^']*)'|([^\s)'";]+))/gi)].map((match) => match[1] ?? match[2] ?? match[3]!);
 }
 
+/** The public folder's file a URL path names (decoded, query cut), or null for none. */
+export function publicFile(publicDir: string, urlPath: string): string | null {
+  const file = moduleFilePath(`/@fs${path.join(publicDir, urlPath.replace(/[?#].*$/s, ''))}`);
+  return file && (file === publicDir || file.startsWith(publicDir + path.sep)) ? file : null;
+}
+
 /**
  * Confines what project code can make the preview load to the working copy and the
  * read-only folders. Vite's `server.fs.allow` guards only `/@fs/` URL requests; what the
@@ -159,11 +165,14 @@ export function confinePlugin(options: ConfinePluginOptions): Plugin[] {
     },
     configureServer(server) {
       const base = server.config.base;
+      const publicDir = server.config.publicDir || null;
       const middleware: Connect.NextHandleFunction = (request, response, next) => {
         const url = request.url ?? '';
         const rest = url.startsWith(base) ? url.slice(base.length - 1) : url;
-        if (!/^\/(?:@fs|@id|%40fs|%40id)\//i.test(rest)) return next();
-        const reason = refusal(rest);
+        // A URL path is either a file by absolute path (`/@fs/`, `/@id/`), or may be a file
+        // of the public folder, which Vite serves without `fs.deny` and through symlinks.
+        const file = /^\/(?:@fs|@id|%40fs|%40id)\//i.test(rest) ? rest : publicDir ? publicFile(publicDir, rest) : null;
+        const reason = file === null ? null : refusal(file);
         if (!reason) return next();
         response.statusCode = 403;
         response.setHeader('content-type', 'text/plain; charset=utf-8');

@@ -6,6 +6,8 @@
  * Configuration comes from the environment the driver sets; the server's own secrets
  * are never in it.
  */
+// First: the read guard must be in place before Vite (or anything else) is loaded.
+import './install-read-guard.js';
 import path from 'node:path';
 import { type RuntimeReady, RuntimeSecret } from '@cutroom/protocol';
 import { createAgentHost } from './agent-host.js';
@@ -13,6 +15,13 @@ import { startBridge } from './bridge.js';
 import { startPreviewServer, warmUp } from './preview-server.js';
 
 const startedAt = performance.now();
+
+// Project code can make Vite's CSS pipeline reject a promise nobody awaits (a refused
+// `composes … from` leaves PostCSS with no input): the preview answers that request with
+// an error, and one bad file must not end the whole sandbox.
+process.on('unhandledRejection', (reason) => {
+  console.error('runtime: a rejected promise nobody awaited:', reason instanceof Error ? reason.message : String(reason));
+});
 
 function required(name: string): string {
   const value = process.env[name];

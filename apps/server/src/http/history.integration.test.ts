@@ -3,6 +3,7 @@ import path from 'node:path';
 import { PROTOCOL_VERSION, RestoreVersionResponse, VersionDiffResponse, VersionListResponse } from '@cutroom/protocol';
 import { type ScriptedModelServer, startScriptedModelServer } from '@cutroom/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { grantPreviewCookie } from '../testing/preview-cookie.js';
 import { type TestServer, startTestServer } from '../testing/test-server.js';
 import { type TestClient, connectClient } from '../testing/ws-client.js';
 
@@ -170,8 +171,9 @@ describe('restore with a live session', () => {
     const edited = await server.repos.commitWorkspace(owner.projectId, workspace, { message: 'Make the title say Edited in the sandbox', author: 'agent' });
     expect(edited.changed).toBe(true);
     const previewModule = `${new URL(ready.previewUrl).origin}${new URL(ready.previewUrl).pathname}@fs${workspace}/${TITLE_FILE}`;
-    expect((await fetch(ready.previewUrl)).status).toBe(200);
-    expect(await (await fetch(previewModule)).text()).toContain('Edited in the sandbox');
+    const cookie = await grantPreviewCookie(ready.previewUrl);
+    expect((await fetch(ready.previewUrl.split('?')[0]!, { headers: { cookie } })).status).toBe(200);
+    expect(await (await fetch(previewModule, { headers: { cookie } })).text()).toContain('Edited in the sandbox');
 
     const response = await server.request('POST', `/api/projects/${owner.projectId}/versions/${first}/restore`, { cookie: owner.cookie });
     expect(response.status, response.text).toBe(200);
@@ -180,7 +182,7 @@ describe('restore with a live session', () => {
 
     const text = await readFile(path.join(workspace, TITLE_FILE), 'utf8');
     expect(text).toContain(`title = '${ORIGINAL_TITLE}'`);
-    const served = await (await fetch(previewModule)).text();
+    const served = await (await fetch(previewModule, { headers: { cookie } })).text();
     expect(served).toContain(ORIGINAL_TITLE);
     expect(served).not.toContain('Edited in the sandbox');
     // The next turn's commit finds nothing to save: it does not undo the restore.

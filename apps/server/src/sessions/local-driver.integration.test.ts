@@ -159,4 +159,18 @@ describe('local driver', () => {
       await driver.destroy(sandbox.id);
     }
   });
+
+  it.runIf(process.getuid?.() === 0)("a process of the sandbox's user that left its process group ends with the sandbox", async () => {
+    const driver = createLocalDriver(settings());
+    const sandbox = await driver.start();
+    expect(sandbox.uid).toBeDefined();
+    // As a daemonizing command run by the agent's shell would: its own session, its own group
+    // (not a group leader when it calls setsid, so setsid does not fork: the pid stays the sleep's).
+    const escapee = spawn('/usr/bin/setpriv', [`--reuid=${sandbox.uid}`, `--regid=${sandbox.uid}`, '--clear-groups', '--', 'setsid', 'sleep', '300'], { stdio: 'ignore' });
+    const ended = new Promise((resolve) => escapee.once('exit', (_code, signal) => resolve(signal)));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(isAlive(escapee.pid!)).toBe(true);
+    await driver.destroy(sandbox.id);
+    expect(await Promise.race([ended, new Promise((resolve) => setTimeout(() => resolve('still running'), 5_000))])).toBe('SIGKILL');
+  });
 });

@@ -9,7 +9,7 @@ import { RuntimeReady, type RuntimeSecret } from '@cutroom/protocol';
 import { runtimeEntry, shareDependencyCache } from '@cutroom/runtime';
 import { isTemplateFile } from '@cutroom/template';
 import type { Sandbox, SandboxDriver, SandboxExit, SandboxOwner, SandboxStatus } from './driver.js';
-import { SETPRIV, createSandboxUsers, ensureTraversable, giveTree, giveWorkspace, switchUserArguments } from './sandbox-users.js';
+import { SETPRIV, createSandboxUsers, ensureTraversable, giveTree, giveWorkspace, killEveryProcessOf, switchUserArguments } from './sandbox-users.js';
 
 export type LocalDriverSettings = {
   /** `DATA_DIR/sandboxes`: one folder per sandbox. */
@@ -231,8 +231,9 @@ export function createLocalDriver(settings: LocalDriverSettings): SandboxDriver 
     if (!entry) return;
     entry.stopping = true;
     if (entry.child.exitCode !== null || entry.child.signalCode !== null) {
-      // The runtime is gone; whatever it started in its group goes too.
+      // The runtime is gone; whatever it started goes too.
       killGroup(entry.child, 'SIGKILL');
+      if (entry.uid !== undefined) await killEveryProcessOf(entry.uid);
       return;
     }
     const exited = new Promise<void>((resolve) => entry.child.once('exit', () => resolve()));
@@ -240,8 +241,9 @@ export function createLocalDriver(settings: LocalDriverSettings): SandboxDriver 
     const timeout = setTimeout(() => killGroup(entry.child, 'SIGKILL'), 3_000);
     await exited;
     clearTimeout(timeout);
-    // Whatever the runtime started in its group goes with it.
+    // Whatever the runtime started in its group goes with it, and whatever left the group.
     killGroup(entry.child, 'SIGKILL');
+    if (entry.uid !== undefined) await killEveryProcessOf(entry.uid);
   }
 
   /** Idempotent, also when called twice at once (two removals of one tree collide). */

@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { randomInt } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { chmod, chown, stat } from 'node:fs/promises';
+import { chmod, chown, lstat, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import type { Logger } from 'pino';
@@ -74,14 +74,30 @@ export async function giveTree(target: string, uid: number) {
  */
 export async function giveWorkspace(workspace: string, uid: number) {
   if (!existsSync(workspace)) return;
-  await giveTree(workspace, uid);
+  // The folder and `.git` are made the server's first, and never handed out, not even for
+  // a moment: a sandbox that owned `.git` while this ran could swap it for a symlink.
   await chown(workspace, 0, uid);
   await chmod(workspace, 0o1770);
   const gitDir = path.join(workspace, '.git');
-  if (existsSync(gitDir)) {
+  const git = await lstat(gitDir).catch(() => null);
+  if (git?.isDirectory()) {
     await execFileAsync('chown', ['-R', '-h', '-P', '0:0', '--', gitDir]);
     await chmod(gitDir, 0o700);
   }
+  // Everything else goes to the sandbox; links themselves, never what they point to.
+  await execFileAsync('find', [workspace, '-mindepth', '1', '-path', gitDir, '-prune', '-o', '-exec', 'chown', '-h', `${uid}:${uid}`, '{}', '+']);
+}
+
+/**
+ * Ends every process of a sandbox's user, also those that left the runtime's process
+ * group (`setsid`, a daemonizing shell command), so that none outlives its sandbox or
+ * meets the next sandbox that draws the same uid. `kill -1` as that user reaches exactly
+ * that user's processes.
+ */
+export async function killEveryProcessOf(uid: number) {
+  await execFileAsync(SETPRIV, [...switchUserArguments(uid), '/bin/kill', '-KILL', '-1']).catch(() => {
+    // Nothing left to kill (kill exits 1).
+  });
 }
 
 /**

@@ -5,6 +5,7 @@ import { isAlive, portOpen, waitFor } from '../testing/processes.js';
 import path from 'node:path';
 import { PROTOCOL_VERSION } from '@cutroom/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { grantPreviewCookie } from '../testing/preview-cookie.js';
 import { type TestServer, startTestServer } from '../testing/test-server.js';
 import { type TestClient, connectClient } from '../testing/ws-client.js';
 
@@ -19,12 +20,6 @@ describe('live sessions', () => {
     target.send({ type: 'session:start', projectId: owner.projectId, protocolVersion: PROTOCOL_VERSION, ...(lastSeq === undefined ? {} : { lastSeq, sessionId }) });
   const sandboxOf = (previewUrl: string) => new URL(previewUrl).pathname.split('/')[2]!;
   /** The preview cookie, as the preview page's bootstrap gets it: its link's token traded at the grant path. */
-  const previewCookie = async (previewUrl: string) => {
-    const url = new URL(previewUrl);
-    const response = await fetch(`${url.origin}/s/${sandboxOf(previewUrl)}/__cutroom/grant`, { method: 'POST', body: url.searchParams.get('t') ?? '' });
-    expect(response.status).toBe(204);
-    return response.headers.get('set-cookie')!.split(';')[0]!;
-  };
   const sandboxInfo = async (sandboxId: string) =>
     JSON.parse(await readFile(path.join(server.dataDir, 'sandboxes', sandboxId, 'sandbox.json'), 'utf8')) as {
       pid: number;
@@ -64,7 +59,7 @@ describe('live sessions', () => {
     const bootstrap = await fetch(ready.previewUrl);
     expect(bootstrap.status).toBe(200);
     expect(await bootstrap.text()).toContain('__cutroom/grant');
-    const page = await fetch(ready.previewUrl.split('?')[0]!, { headers: { cookie: await previewCookie(ready.previewUrl) } });
+    const page = await fetch(ready.previewUrl.split('?')[0]!, { headers: { cookie: await grantPreviewCookie(ready.previewUrl) } });
     expect(page.status).toBe(200);
     expect(await page.text()).toContain('main.tsx');
     const sandboxId = sandboxOf(ready.previewUrl);
@@ -91,7 +86,7 @@ describe('live sessions', () => {
     await writeFile(path.join(workspace, 'vite.config.ts'), '// SECRET_TOKEN=do-not-serve\n');
     const prefix = `${server.previewOrigin}/s/${sandboxId}`;
     // With the preview cookie: these must be refused by the proxy's and Vite's own guards.
-    const cookie = await previewCookie(ready.previewUrl);
+    const cookie = await grantPreviewCookie(ready.previewUrl);
     const attempts = [
       '/@fs/etc/passwd',
       '/@fs/etc/passwd?raw??',
