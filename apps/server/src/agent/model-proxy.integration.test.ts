@@ -13,11 +13,13 @@ const execFileAsync = promisify(execFile);
 describe('model proxy', () => {
   let upstream: http.Server;
   let proxy: ModelProxy;
-  const seen: { url: string; headers: http.IncomingHttpHeaders }[] = [];
+  const seen: { url: string; headers: http.IncomingHttpHeaders; body: string }[] = [];
 
   beforeAll(async () => {
-    upstream = http.createServer((request, response) => {
-      seen.push({ url: request.url ?? '', headers: request.headers });
+    upstream = http.createServer(async (request, response) => {
+      let body = '';
+      for await (const chunk of request) body += String(chunk);
+      seen.push({ url: request.url ?? '', headers: request.headers, body });
       response.writeHead(200, { 'content-type': 'application/json', 'set-cookie': 'a=b' }).end('{"ok":true}');
     });
     await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
@@ -61,11 +63,21 @@ describe('model proxy', () => {
       expect(await raw(sneaky), sneaky).toBe(400);
     }
     expect(seen.length).toBe(before);
+    // Only model requests: no batches, files, other endpoints, or GETs of results by id.
+    for (const [method, pathname] of [['POST', '/batches'], ['POST', '/files'], ['POST', '/responses'], ['GET', '/chat/completions'], ['GET', '/models'], ['POST', '/chat/completions/x']]) {
+      const response = await fetch(`${endpoint.baseUrl}${pathname}`, { method, ...(method === 'POST' ? { body: '{}' } : {}) });
+      expect(response.status, `${method} ${pathname}`).toBe(404);
+    }
+    expect(seen.length).toBe(before);
+    // One answer per request: `n` would multiply what max_tokens allows.
+    expect((await fetch(`${endpoint.baseUrl}/chat/completions`, { method: 'POST', body: JSON.stringify({ n: 64 }) })).status).toBe(200);
+    expect(JSON.parse(seen.at(-1)!.body)).toMatchObject({ n: 1 });
+    const forwarded = seen.length;
 
     // A revoked token (the session ended) and a made-up one get nothing.
     proxy.revoke('session-1');
     expect((await fetch(`${endpoint.baseUrl}/chat/completions`, { method: 'POST', body: '{}' })).status).toBe(401);
-    expect(seen.length).toBe(before);
+    expect(seen.length).toBe(forwarded);
   });
 });
 

@@ -106,6 +106,11 @@ export function createModelProxy(settings: ModelProxySettings) {
     if (target.origin !== base.origin || !target.pathname.startsWith(base.pathname) || /%2e|\\/i.test(rest.split('?')[0]!)) {
       return fail(response, 400, 'invalid_request_error', 'That path is not allowed.');
     }
+    // Only what the runners call: a token buys model turns, not batches, files or other APIs
+    // whose limits this proxy does not hold (and whose work would outlive the session).
+    if (request.method !== 'POST' || !MODEL_PATHS[provider.wire].test(target.pathname.slice(base.pathname.length))) {
+      return fail(response, 404, 'not_found_error', 'The model proxy serves model requests only.');
+    }
 
     const headers = new Headers();
     for (const [name, value] of Object.entries(request.headers)) {
@@ -242,6 +247,12 @@ function connectionLost(error: unknown): string | null {
  * the configured MODEL (when set) and the output tokens it asks for held to
  * `maxTokens` (added on the OpenAI wire when the request names no limit).
  */
+/** The provider paths (below its base URL) that the agent runners call, per wire. */
+export const MODEL_PATHS = {
+  anthropic: /^(?:v1\/)?messages(?:\/count_tokens)?$/,
+  openai: /^chat\/completions$/,
+} as const;
+
 export function holdToConfiguration(
   text: string,
   limits: { wire: 'anthropic' | 'openai'; path: string; model?: string; maxTokens: number },
@@ -265,6 +276,8 @@ export function holdToConfiguration(
   if (limits.wire === 'openai' && /\/chat\/completions$/.test(limits.path) && body.max_tokens == null && body.max_completion_tokens == null) {
     body.max_tokens = limits.maxTokens;
   }
+  // One answer per request: `n` would multiply the output the caps above allow.
+  if (limits.wire === 'openai' && body.n !== undefined) body.n = 1;
   // Extended thinking's budget must stay under max_tokens, or the provider refuses the request.
   const thinking = body.thinking as { budget_tokens?: unknown } | undefined;
   if (typeof body.max_tokens === 'number' && typeof thinking?.budget_tokens === 'number' && thinking.budget_tokens >= body.max_tokens) {

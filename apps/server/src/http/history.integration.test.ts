@@ -189,6 +189,7 @@ describe('restore with a live session', () => {
     expect(await server.repos.commitWorkspace(owner.projectId, workspace, { message: 'nothing', author: 'agent' })).toEqual({
       version: restored.version.id,
       changed: false,
+      skipped: [],
     });
     expect(server.sessions!.list()[0]!.state).toBe('running');
   });

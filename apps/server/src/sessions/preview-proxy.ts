@@ -12,13 +12,11 @@ const PREVIEW_PATH = /^\/s\/([A-Za-z0-9_-]{16,64})\/(.*)$/;
 const DROPPED_REQUEST_HEADERS = ['cookie', 'authorization', 'proxy-authorization', 'x-forwarded-for', 'forwarded', PREVIEW_KEY_HEADER];
 
 /**
- * Rejects what must never reach Vite: parent-directory segments in any encoding,
- * backslashes and NUL. (`/@fs/…` must pass: the working copy and the dependency cache
- * are outside Vite's root and are served that way; Vite's `fs.strict` allow list and
- * deny list decide which of those files exist for the preview.)
+ * A URL's path, percent-decoded until it no longer changes (three rounds at most); null
+ * when it does not decode. Only the part before the first literal '?': an encoded '?'
+ * (%3F) is part of the path.
  */
-export function isSafePreviewPath(rawUrl: string): boolean {
-  // Only the part before the first literal '?': an encoded '?' (%3F) is part of the path.
+function decodedPath(rawUrl: string): string | null {
   let decoded = rawUrl.split('?', 1)[0]!;
   for (let i = 0; i < 3; i++) {
     try {
@@ -26,10 +24,21 @@ export function isSafePreviewPath(rawUrl: string): boolean {
       if (next === decoded) break;
       decoded = next;
     } catch {
-      return false;
+      return null;
     }
   }
-  if (decoded.includes('\\') || decoded.includes('\0')) return false;
+  return decoded;
+}
+
+/**
+ * Rejects what must never reach Vite: parent-directory segments in any encoding,
+ * backslashes and NUL. (`/@fs/…` must pass: the working copy and the dependency cache
+ * are outside Vite's root and are served that way; Vite's `fs.strict` allow list and
+ * deny list decide which of those files exist for the preview.)
+ */
+export function isSafePreviewPath(rawUrl: string): boolean {
+  const decoded = decodedPath(rawUrl);
+  if (decoded === null || decoded.includes('\\') || decoded.includes('\0')) return false;
   return !decoded.split('/').some((segment) => segment === '..' || segment === '.');
 }
 
@@ -79,8 +88,9 @@ export function createPreviewProxy(options: {
       return { ok: false as const, status: 404, reason: 'Not found.' };
     }
     const rest = rawUrl.slice(`/s/${sandboxId}/`.length);
-    // Vite's editor launcher has no business being reachable from a preview.
-    if (rest.startsWith('__open-in-editor')) return { ok: false as const, status: 404, reason: 'Not found.' };
+    // Vite's editor launcher has no business being reachable from a preview, in any
+    // spelling (Vite's router matches paths case-insensitively).
+    if ((decodedPath(rest) ?? '').toLowerCase().startsWith('__open-in-editor')) return { ok: false as const, status: 404, reason: 'Not found.' };
     const requestedKind = requestKind(request, rest, kind);
     if (requestedKind === 'grant' && request.method !== 'POST') return { ok: false as const, status: 405, reason: 'Use POST.' };
     const query = rawUrl.includes('?') ? rawUrl.slice(rawUrl.indexOf('?') + 1) : '';

@@ -104,6 +104,9 @@ describe('live sessions', () => {
       `/@fs${path.join(server.dataDir, 'db')}/PG_VERSION?raw`,
       '/%3F/../../../@fs/etc/passwd',
       '/__open-in-editor?file=/etc/passwd',
+      '/__OPEN-IN-EDITOR?file=/etc/passwd',
+      '/%5F%5Fopen-in-editor?file=/etc/passwd',
+      '/__Open-In-Editor/?file=/etc/passwd',
     ];
     for (const attempt of attempts) {
       const response = await fetch(prefix + attempt, { headers: { cookie } });
