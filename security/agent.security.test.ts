@@ -1,5 +1,4 @@
 import { execFile } from 'node:child_process';
-import { once } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import { readFile, readdir } from 'node:fs/promises';
 import path from 'node:path';
@@ -7,8 +6,8 @@ import { promisify } from 'node:util';
 import { PROTOCOL_VERSION } from '@cutroom/protocol';
 import { type Scenario, type ScriptedModelServer, startScriptedModelServer } from '@cutroom/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import WebSocket from 'ws';
 import { type RunningServer, startServer } from '../e2e/harness.js';
+import { type Socket, newProject, openSocket, signUp } from './attacker.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -35,29 +34,6 @@ const scenario: Scenario = {
   fallback: [{ text: 'Hello again.' }],
 };
 
-/** A `/ws` client that keeps every message and waits for the ones a test expects. */
-async function connect(baseUrl: string, cookie: string) {
-  const socket = new WebSocket(`${baseUrl.replace('http', 'ws')}/ws`, { headers: { origin: baseUrl, cookie } });
-  const messages: any[] = [];
-  socket.on('message', (data) => messages.push(JSON.parse(String(data))));
-  socket.on('error', () => {});
-  await once(socket, 'open');
-  return {
-    messages,
-    send: (message: unknown) => socket.send(JSON.stringify(message)),
-    async next(match: (message: any) => boolean, timeoutMs = 90_000): Promise<any> {
-      const deadline = Date.now() + timeoutMs;
-      for (;;) {
-        const seen = messages.find(match);
-        if (seen) return seen;
-        if (Date.now() > deadline) throw new Error(`timed out; got ${JSON.stringify(messages).slice(-1_500)}`);
-        await new Promise((resolve) => setTimeout(resolve, 50));
-      }
-    },
-    close: () => socket.terminate(),
-  };
-}
-
 /** The agent processes of this server's sandboxes: their pid, uid and model proxy URL (with the session's token). */
 async function agentProcesses(dataDir: string) {
   const found: { pid: number; uid: number; baseUrl: string }[] = [];
@@ -83,30 +59,21 @@ describe('the agent and its model token', () => {
   let server: RunningServer;
   let cookie: string;
 
-  const api = async (method: string, route: string, body?: unknown) => {
-    const response = await fetch(`${server.baseUrl}${route}`, {
-      method,
-      headers: { origin: server.baseUrl, cookie, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const text = await response.text();
-    return { status: response.status, json: text ? JSON.parse(text) : undefined, headers: response.headers };
-  };
   const openSession = async (name: string) => {
-    const projectId = (await api('POST', '/api/projects', { name })).json.project.id as string;
-    const client = await connect(server.baseUrl, cookie);
+    const projectId = await newProject(server, cookie, name);
+    const client = await openSocket(server, cookie);
     client.send({ type: 'session:start', projectId, protocolVersion: PROTOCOL_VERSION });
-    await client.next((message) => message.type === 'session:ready');
+    await client.waitFor((message) => message.type === 'session:ready');
     return { projectId, client };
   };
   /** Sends a chat message and waits for its turn's end: the turn's events and its reply. */
-  const say = async (client: Awaited<ReturnType<typeof connect>>, text: string) => {
+  const say = async (client: Socket, text: string) => {
     const clientMessageId = randomBytes(4).toString('hex');
     client.send({ type: 'message:send', text, clientMessageId });
-    const saved = await client.next((message) => message.type === 'message:saved' && message.clientMessageId === clientMessageId);
-    const turn = await client.next((message) => message.type === 'agent:turn' && message.userMessageId === saved.message.id);
-    const complete = await client.next((message) => message.type === 'agent:complete' && message.turnId === turn.turnId, 120_000);
-    const reply = await client.next((message) => message.type === 'message:saved' && message.message.id === complete.messageId);
+    const saved = await client.waitFor((message) => message.type === 'message:saved' && message.clientMessageId === clientMessageId);
+    const turn = await client.waitFor((message) => message.type === 'agent:turn' && message.userMessageId === saved.message.id);
+    const complete = await client.waitFor((message) => message.type === 'agent:complete' && message.turnId === turn.turnId, 120_000);
+    const reply = await client.waitFor((message) => message.type === 'message:saved' && message.message.id === complete.messageId);
     const actions = client.messages.filter((message) => message.turnId === turn.turnId && message.type === 'agent:message' && message.event.kind === 'action');
     return { complete, reply: reply.message, actions: actions.map((message) => message.event.action) };
   };
@@ -121,13 +88,7 @@ describe('the agent and its model token', () => {
       SESSION_POOL_SIZE: '0',
       SESSION_GRACE_MS: '500',
     });
-    const signup = await fetch(`${server.baseUrl}/api/auth/signup`, {
-      method: 'POST',
-      headers: { origin: server.baseUrl, 'content-type': 'application/json' },
-      body: JSON.stringify({ email: `a-${randomBytes(4).toString('hex')}@example.com`, password: randomBytes(12).toString('hex'), name: 'Agent' }),
-    });
-    expect(signup.status).toBe(201);
-    cookie = signup.headers.get('set-cookie')!.split(';')[0]!;
+    ({ cookie } = await signUp(server, { email: `a-${randomBytes(4).toString('hex')}@example.com`, name: 'Agent' }));
   });
   afterAll(async () => {
     await server?.stop();

@@ -1,11 +1,10 @@
-import { once } from 'node:events';
 import { randomBytes, randomUUID } from 'node:crypto';
 import http from 'node:http';
 import pg from 'pg';
 import { PROTOCOL_VERSION, type RouteKey, apiRoutes, splitRouteKey } from '@cutroom/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import WebSocket from 'ws';
 import { type RunningServer, startServer } from '../e2e/harness.js';
+import { callApi, openSocket, signUp } from './attacker.js';
 
 /**
  * The HTTP edge as an outsider attacks it (issue 9, items 2, 7, 8, 15, 16), against the
@@ -34,6 +33,9 @@ function rawRequest(baseUrl: string, method: string, rawPath: string, headers: R
   });
 }
 
+/** The users this suite signs up: the email is random, the rest as written. */
+const SAM = { password: 'a fine long passphrase', name: 'Secure Sam' };
+
 const hex = (character: string) => `%${character.charCodeAt(0).toString(16).padStart(2, '0')}`;
 
 /** Ways to write one path that a router may decode or normalise to the same route. */
@@ -58,60 +60,6 @@ function spellings(path: string): string[] {
     `${path}?x=1`,
     `${path}#fragment`,
   ];
-}
-
-async function signup(baseUrl: string, email = `user-${randomBytes(4).toString('hex')}@example.com`) {
-  const response = await fetch(`${baseUrl}/api/auth/signup`, {
-    method: 'POST',
-    headers: { origin: baseUrl, 'content-type': 'application/json' },
-    body: JSON.stringify({ email, password: 'a fine long passphrase', name: 'Secure Sam' }),
-  });
-  expect(response.status, await response.clone().text()).toBe(201);
-  return { email, cookie: response.headers.get('set-cookie')!.split(';', 1)[0]! };
-}
-
-async function api(baseUrl: string, method: string, path: string, options: { cookie?: string; body?: unknown } = {}) {
-  const response = await fetch(`${baseUrl}${path}`, {
-    method,
-    headers: { origin: baseUrl, ...(options.cookie ? { cookie: options.cookie } : {}), ...(options.body === undefined ? {} : { 'content-type': 'application/json' }) },
-    body: options.body === undefined ? undefined : JSON.stringify(options.body),
-  });
-  const text = await response.text();
-  return { status: response.status, text, json: text ? JSON.parse(text) : undefined };
-}
-
-async function openSocket(baseUrl: string, cookie: string) {
-  const socket = new WebSocket(`${baseUrl.replace('http', 'ws')}/ws`, { headers: { origin: baseUrl, cookie } });
-  const messages: any[] = [];
-  socket.on('message', (data) => messages.push(JSON.parse(String(data))));
-  socket.on('error', () => {});
-  await once(socket, 'open');
-  return {
-    messages,
-    async exchange(frame: unknown) {
-      const reply = new Promise<any>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error('no reply')), 15_000);
-        socket.once('message', (data) => {
-          clearTimeout(timer);
-          resolve(JSON.parse(String(data)));
-        });
-      });
-      socket.send(JSON.stringify(frame));
-      return reply;
-    },
-    send: (frame: unknown) => socket.send(JSON.stringify(frame)),
-    /** The first message (seen or to come) that matches. */
-    async waitFor(match: (message: any) => boolean, timeoutMs = 90_000) {
-      const deadline = Date.now() + timeoutMs;
-      for (;;) {
-        const found = messages.find(match);
-        if (found) return found;
-        if (Date.now() > deadline) throw new Error(`timed out; got ${JSON.stringify(messages).slice(-1_000)}`);
-        await new Promise((resolve) => setTimeout(resolve, 50));
-      }
-    },
-    close: () => socket.terminate(),
-  };
 }
 
 const UNSTORABLE = { nul: 'a\u0000b', lone: 'a\uD800b' };
@@ -150,8 +98,8 @@ describe('the HTTP edge (PGlite, a configured provider)', () => {
       ANTHROPIC_API_KEY: 'sk-secret-key-value',
       MODEL: 'secret-model-name',
     });
-    owner = await signup(server.baseUrl);
-    const created = await api(server.baseUrl, 'POST', '/api/projects', { cookie: owner.cookie, body: { name: 'Original' } });
+    owner = await signUp(server, SAM);
+    const created = await callApi(server, 'POST', '/api/projects', { cookie: owner.cookie, body: { name: 'Original' } });
     expect(created.status).toBe(201);
     projectId = created.json.project.id;
     versionId = created.json.project.currentVersion;
@@ -214,13 +162,13 @@ describe('the HTTP edge (PGlite, a configured provider)', () => {
     });
 
     it('changed nothing: no account, project, rename, delete or export came of it', async () => {
-      const list = await api(server.baseUrl, 'GET', '/api/projects', { cookie: owner.cookie });
+      const list = await callApi(server, 'GET', '/api/projects', { cookie: owner.cookie });
       expect(list.json.projects.map((project: { name: string }) => project.name)).toEqual(['Original']);
-      const exports = await api(server.baseUrl, 'GET', `/api/projects/${projectId}/exports`, { cookie: owner.cookie });
+      const exports = await callApi(server, 'GET', `/api/projects/${projectId}/exports`, { cookie: owner.cookie });
       expect(exports.json.exports).toEqual([]);
-      const victim = await api(server.baseUrl, 'POST', '/api/auth/login', { body: { email: 'csrf-victim@example.com', password: 'a fine long passphrase' } });
+      const victim = await callApi(server, 'POST', '/api/auth/login', { body: { email: 'csrf-victim@example.com', password: 'a fine long passphrase' } });
       expect(victim.status).toBe(401);
-      expect((await api(server.baseUrl, 'GET', '/api/auth/me', { cookie: owner.cookie })).status).toBe(200);
+      expect((await callApi(server, 'GET', '/api/auth/me', { cookie: owner.cookie })).status).toBe(200);
     });
   });
 
@@ -228,7 +176,7 @@ describe('the HTTP edge (PGlite, a configured provider)', () => {
     for (const [kind, value] of Object.entries(UNSTORABLE)) {
       it(`refuses ${kind} in every string field of bodies and queries with a typed 400`, async () => {
         for (const request of badFieldRequests(projectId, versionId, value)) {
-          const response = await api(server.baseUrl, request.method, request.path, { cookie: owner.cookie, body: request.body });
+          const response = await callApi(server, request.method, request.path, { cookie: owner.cookie, body: request.body });
           expect(response.status, `${request.method} ${request.path} ${request.field}: ${response.text}`).toBe(400);
           expect(response.json.error.code).toBe('validation_failed');
           expect(response.json.error.issues.map((issue: { path: string }) => issue.path)).toContain(request.field);
@@ -238,12 +186,12 @@ describe('the HTTP edge (PGlite, a configured provider)', () => {
 
     it('answers a NUL in a path parameter as not found, never a 500', async () => {
       for (const path of [`/api/projects/%00`, `/api/projects/${projectId}/versions/%00/diff`, `/api/projects/${projectId}/exports/a%00b`]) {
-        expect((await api(server.baseUrl, 'GET', path, { cookie: owner.cookie })).status, path).toBe(404);
+        expect((await callApi(server, 'GET', path, { cookie: owner.cookie })).status, path).toBe(404);
       }
     });
 
     it('refuses them in every string of a WebSocket message with invalid_message', async () => {
-      const socket = await openSocket(server.baseUrl, owner.cookie);
+      const socket = await openSocket(server, owner.cookie);
       try {
         for (const value of Object.values(UNSTORABLE)) {
           for (const frame of [
@@ -261,10 +209,10 @@ describe('the HTTP edge (PGlite, a configured provider)', () => {
     });
 
     it('kept nothing of it', async () => {
-      const project = await api(server.baseUrl, 'GET', `/api/projects/${projectId}`, { cookie: owner.cookie });
+      const project = await callApi(server, 'GET', `/api/projects/${projectId}`, { cookie: owner.cookie });
       expect(project.json.project.name).toBe('Original');
       expect(project.json.messages).toEqual([]);
-      expect((await api(server.baseUrl, 'GET', '/api/projects', { cookie: owner.cookie })).json.projects).toHaveLength(1);
+      expect((await callApi(server, 'GET', '/api/projects', { cookie: owner.cookie })).json.projects).toHaveLength(1);
     });
   });
 
@@ -280,7 +228,7 @@ describe('the HTTP edge (PGlite, a configured provider)', () => {
     });
 
     it('tells a signed-in user which provider chat uses (the composer shows it), and still no key', async () => {
-      const response = await api(server.baseUrl, 'GET', '/api/health', { cookie: owner.cookie });
+      const response = await callApi(server, 'GET', '/api/health', { cookie: owner.cookie });
       expect(response.json.agent).toMatchObject({ configured: true, runner: 'claude-agent-sdk', message: expect.stringContaining('127.0.0.1:9') });
       expect(response.text).not.toContain('sk-secret');
     });
@@ -288,7 +236,7 @@ describe('the HTTP edge (PGlite, a configured provider)', () => {
 
   describe('forwarded addresses (no TRUSTED_PROXIES)', () => {
     it('a forged X-Forwarded-For does not give a throttled client a new address', async () => {
-      const victim = await signup(server.baseUrl);
+      const victim = await signUp(server, SAM);
       const login = (password: string, forwardedFor: string) =>
         fetch(`${server.baseUrl}/api/auth/login`, {
           method: 'POST',
@@ -339,8 +287,8 @@ describe.skipIf(!admin)('the HTTP edge on PostgreSQL', () => {
   beforeAll(async () => {
     await admin!.query(`CREATE DATABASE ${database}`);
     server = await startServer({ SESSION_POOL_SIZE: '0', DATABASE_URL: databaseUrl(), ANTHROPIC_BASE_URL: 'http://127.0.0.1:9' });
-    owner = await signup(server.baseUrl);
-    const created = await api(server.baseUrl, 'POST', '/api/projects', { cookie: owner.cookie, body: { name: 'Original' } });
+    owner = await signUp(server, SAM);
+    const created = await callApi(server, 'POST', '/api/projects', { cookie: owner.cookie, body: { name: 'Original' } });
     projectId = created.json.project.id;
     versionId = created.json.project.currentVersion;
   });
@@ -353,7 +301,7 @@ describe.skipIf(!admin)('the HTTP edge on PostgreSQL', () => {
   it('refuses NUL and lone surrogates in every field before PostgreSQL sees them', async () => {
     for (const value of Object.values(UNSTORABLE)) {
       for (const request of badFieldRequests(projectId, versionId, value)) {
-        const response = await api(server.baseUrl, request.method, request.path, { cookie: owner.cookie, body: request.body });
+        const response = await callApi(server, request.method, request.path, { cookie: owner.cookie, body: request.body });
         expect(response.status, `${request.method} ${request.path} ${request.field}: ${response.text}`).toBe(400);
       }
     }
@@ -370,13 +318,13 @@ describe.skipIf(!admin)('the HTTP edge on PostgreSQL', () => {
     } finally {
       await database.end();
     }
-    const failed = await api(server.baseUrl, 'POST', '/api/auth/signup', {
+    const failed = await callApi(server, 'POST', '/api/auth/signup', {
       body: { email: 'leaky.larry@example.com', password: 'a secret passphrase of larry', name: 'Larry Leaky' },
     });
     expect(failed.status).toBe(500);
     expect(failed.json.error.code).toBe('internal');
 
-    const socket = await openSocket(server.baseUrl, owner.cookie);
+    const socket = await openSocket(server, owner.cookie);
     try {
       socket.send({ type: 'session:start', projectId, protocolVersion: PROTOCOL_VERSION });
       await socket.waitFor((message) => message.type === 'session:joined');

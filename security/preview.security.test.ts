@@ -10,28 +10,7 @@ import { type ScriptedModelServer, startScriptedModelServer } from '@cutroom/tes
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { type RunningServer, startServer } from '../e2e/harness.js';
-
-/** A `/ws` client that keeps every message and waits for the ones a test expects. */
-async function connect(baseUrl: string, cookie: string) {
-  const socket = new WebSocket(`${baseUrl.replace('http', 'ws')}/ws`, { headers: { origin: baseUrl, cookie } });
-  const messages: any[] = [];
-  socket.on('message', (data) => messages.push(JSON.parse(String(data))));
-  socket.on('error', () => {});
-  await once(socket, 'open');
-  return {
-    send: (message: unknown) => socket.send(JSON.stringify(message)),
-    async next(match: (message: any) => boolean, timeoutMs = 90_000): Promise<any> {
-      const deadline = Date.now() + timeoutMs;
-      for (;;) {
-        const found = messages.find(match);
-        if (found) return found;
-        if (Date.now() > deadline) throw new Error(`timed out; got ${JSON.stringify(messages).slice(-1_500)}`);
-        await new Promise((resolve) => setTimeout(resolve, 50));
-      }
-    },
-    close: () => socket.terminate(),
-  };
-}
+import { type Socket, callApi, newProject, openSocket, signUp } from './attacker.js';
 
 /**
  * The preview boundary as an attacker meets it (issue 9, items 1, 3 and 16): project code
@@ -47,38 +26,15 @@ describe('the preview boundary', () => {
   let server: RunningServer;
   let outsideDir = '';
 
-  const signup = async () => {
-    const response = await fetch(`${server.baseUrl}/api/auth/signup`, {
-      method: 'POST',
-      headers: { origin: server.baseUrl, 'content-type': 'application/json' },
-      body: JSON.stringify({ email: `p-${randomBytes(4).toString('hex')}@example.com`, password: randomBytes(12).toString('hex'), name: 'Preview' }),
-    });
-    expect(response.status).toBe(201);
-    return response.headers.get('set-cookie')!.split(';')[0]!;
-  };
-  const api = async (cookie: string, method: string, route: string, body?: unknown) => {
-    const response = await fetch(`${server.baseUrl}${route}`, {
-      method,
-      headers: { origin: server.baseUrl, cookie, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    return { status: response.status };
-  };
-
-  type Preview = { client: Awaited<ReturnType<typeof connect>>; url: string; origin: string; base: string; sandboxId: string; workspace: string; cookie: string; projectId: string; appCookie: string };
+  type Preview = { client: Socket; url: string; origin: string; base: string; sandboxId: string; workspace: string; cookie: string; projectId: string; appCookie: string };
 
   /** Signs up, creates a project, opens its session and trades the link for the preview cookie, as the page does. */
   async function openPreview(): Promise<Preview> {
-    const appCookie = await signup();
-    const created = await fetch(`${server.baseUrl}/api/projects`, {
-      method: 'POST',
-      headers: { origin: server.baseUrl, cookie: appCookie, 'content-type': 'application/json' },
-      body: JSON.stringify({ name: 'Preview boundary' }),
-    });
-    const projectId = ((await created.json()) as { project: { id: string } }).project.id;
-    const client = await connect(server.baseUrl, appCookie);
+    const { cookie: appCookie } = await signUp(server, { email: `p-${randomBytes(4).toString('hex')}@example.com`, name: 'Preview' });
+    const projectId = await newProject(server, appCookie, 'Preview boundary');
+    const client = await openSocket(server, appCookie);
     client.send({ type: 'session:start', projectId, protocolVersion: PROTOCOL_VERSION });
-    const ready = await client.next((message) => message.type === 'session:ready');
+    const ready = await client.waitFor((message) => message.type === 'session:ready');
     const url = new URL(ready.previewUrl as string);
     const sandboxId = url.pathname.split('/')[2]!;
     const base = `/s/${sandboxId}/`;
@@ -281,7 +237,7 @@ describe('the preview boundary', () => {
 
     // When the project is deleted, its preview is refused to its owner's cookie too.
     expect((await get(other, `${other.base}main.tsx`)).status).toBe(200);
-    expect((await api(other.appCookie, 'DELETE', `/api/projects/${other.projectId}`)).status).toBeLessThan(300);
+    expect((await callApi(server, 'DELETE', `/api/projects/${other.projectId}`, { cookie: other.appCookie })).status).toBeLessThan(300);
     expect([403, 404]).toContain(await refusedWithin(() => get(other, `${other.base}main.tsx`)));
     other.client.close();
     preview.client.close();

@@ -6,8 +6,8 @@ import path from 'node:path';
 import { PROTOCOL_VERSION } from '@cutroom/protocol';
 import { type Scenario, type ScriptedModelServer, startScriptedModelServer } from '@cutroom/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import WebSocket from 'ws';
 import { type RunningServer, startServer } from '../e2e/harness.js';
+import { type Socket, callApi, newProject, openSocket, signUp } from './attacker.js';
 
 const TITLE_FILE = 'src/scenes/TitleScene.tsx';
 
@@ -25,41 +25,6 @@ const scenario: Scenario = {
   fallback: [{ text: 'Done.' }],
 };
 
-/** A `/ws` client that keeps every message and waits for the ones a test expects. */
-async function connect(baseUrl: string, cookie: string) {
-  const socket = new WebSocket(`${baseUrl.replace('http', 'ws')}/ws`, { headers: { origin: baseUrl, cookie } });
-  const messages: any[] = [];
-  const waiters = new Set<{ match: (message: any) => boolean; resolve: (message: any) => void }>();
-  socket.on('message', (data) => {
-    const message = JSON.parse(String(data));
-    messages.push(message);
-    for (const waiter of waiters) {
-      if (waiter.match(message)) {
-        waiters.delete(waiter);
-        waiter.resolve(message);
-      }
-    }
-  });
-  socket.on('error', () => {});
-  await once(socket, 'open');
-  return {
-    messages,
-    send: (message: unknown) => socket.send(JSON.stringify(message)),
-    next(match: (message: any) => boolean, timeoutMs = 60_000): Promise<any> {
-      const seen = messages.find(match);
-      if (seen) return Promise.resolve(seen);
-      return new Promise((resolve, reject) => {
-        const waiter = { match, resolve };
-        waiters.add(waiter);
-        setTimeout(() => {
-          if (waiters.delete(waiter)) reject(new Error(`timed out; got ${JSON.stringify(messages).slice(-1_500)}`));
-        }, timeoutMs).unref();
-      });
-    },
-    close: () => socket.terminate(),
-  };
-}
-
 /**
  * Sessions as an attacker and a fault tester use them (issue 9, items 4, 5, 11, 17): a
  * deleted project's session and preview, another user's session id in a reconnect, and
@@ -69,26 +34,10 @@ describe('sessions under attack and faults', () => {
   let model: ScriptedModelServer;
   let server: RunningServer;
 
-  const signup = async () => {
-    const response = await fetch(`${server.baseUrl}/api/auth/signup`, {
-      method: 'POST',
-      headers: { origin: server.baseUrl, 'content-type': 'application/json' },
-      body: JSON.stringify({ email: `s-${randomBytes(4).toString('hex')}@example.com`, password: randomBytes(12).toString('hex'), name: 'Sessions' }),
-    });
-    expect(response.status).toBe(201);
-    return response.headers.get('set-cookie')!.split(';')[0]!;
-  };
-  const api = async (cookie: string, method: string, route: string, body?: unknown) => {
-    const response = await fetch(`${server.baseUrl}${route}`, {
-      method,
-      headers: { origin: server.baseUrl, cookie, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const text = await response.text();
-    return { status: response.status, json: text ? JSON.parse(text) : undefined };
-  };
-  const newProject = async (cookie: string, name: string) => (await api(cookie, 'POST', '/api/projects', { name })).json.project.id as string;
-  const start = (client: Awaited<ReturnType<typeof connect>>, projectId: string, resume: object = {}) =>
+  const signup = async () => (await signUp(server, { email: `s-${randomBytes(4).toString('hex')}@example.com`, name: 'Sessions' })).cookie;
+  /** A `/ws` client whose waits time out after a minute. */
+  const connect = (cookie: string) => openSocket(server, cookie, { waitMs: 60_000 });
+  const start = (client: Socket, projectId: string, resume: object = {}) =>
     client.send({ type: 'session:start', projectId, protocolVersion: PROTOCOL_VERSION, ...resume });
   const sandboxPid = async (previewUrl: string) => {
     const sandboxId = new URL(previewUrl).pathname.split('/')[2]!;
@@ -121,15 +70,15 @@ describe('sessions under attack and faults', () => {
 
   it("a deleted project's session ends at once: its preview is gone, its sandbox too, and chat gets a typed error", async () => {
     const cookie = await signup();
-    const projectId = await newProject(cookie, 'Deleted while open');
-    const client = await connect(server.baseUrl, cookie);
+    const projectId = await newProject(server, cookie, 'Deleted while open');
+    const client = await connect(cookie);
     start(client, projectId);
-    const ready = await client.next((message) => message.type === 'session:ready');
+    const ready = await client.waitFor((message) => message.type === 'session:ready');
     const { sandboxId, pid } = await sandboxPid(ready.previewUrl);
     expect((await fetch(ready.previewUrl)).status).toBe(200);
 
-    expect((await api(cookie, 'DELETE', `/api/projects/${projectId}`)).status).toBeLessThan(300);
-    const ended = await client.next((message) => message.type === 'session:ended');
+    expect((await callApi(server, 'DELETE', `/api/projects/${projectId}`, { cookie })).status).toBeLessThan(300);
+    const ended = await client.waitFor((message) => message.type === 'session:ended');
     expect(ended.reason).toMatch(/deleted/);
     // The preview link (and the path without it) serve nothing any more.
     for (const url of [ready.previewUrl, ready.previewUrl.split('?')[0]!, `${ready.previewUrl.split('?')[0]!}src/index.ts`]) {
@@ -139,23 +88,23 @@ describe('sessions under attack and faults', () => {
     await until(() => !existsSync(path.join(server.dataDir, 'sandboxes', sandboxId)));
 
     client.send({ type: 'message:send', text: 'Still there?', clientMessageId: 'late' });
-    const refused = await client.next((message) => message.type === 'error' && message.clientMessageId === 'late');
+    const refused = await client.waitFor((message) => message.type === 'error' && message.clientMessageId === 'late');
     expect(refused.code).toBe('no_session');
     start(client, projectId);
-    expect(await client.next((message) => message.type === 'error' && message.clientMessageId === undefined)).toMatchObject({ code: 'not_found' });
+    expect(await client.waitFor((message) => message.type === 'error' && message.clientMessageId === undefined)).toMatchObject({ code: 'not_found' });
     client.close();
   });
 
   it("a reconnect that names another user's session and lastSeq 0 gets its own session's snapshot, nothing of the other", async () => {
     const victimCookie = await signup();
-    const victim = await connect(server.baseUrl, victimCookie);
-    start(victim, await newProject(victimCookie, 'Victim'));
-    const victimReady = await victim.next((message) => message.type === 'session:ready');
+    const victim = await connect(victimCookie);
+    start(victim, await newProject(server, victimCookie, 'Victim'));
+    const victimReady = await victim.waitFor((message) => message.type === 'session:ready');
 
     const attackerCookie = await signup();
-    const attacker = await connect(server.baseUrl, attackerCookie);
-    start(attacker, await newProject(attackerCookie, 'Attacker'), { sessionId: victimReady.sessionId, lastSeq: 0 });
-    const joined = await attacker.next((message) => message.type === 'session:joined');
+    const attacker = await connect(attackerCookie);
+    start(attacker, await newProject(server, attackerCookie, 'Attacker'), { sessionId: victimReady.sessionId, lastSeq: 0 });
+    const joined = await attacker.waitFor((message) => message.type === 'session:joined');
     expect(joined.sessionId).not.toBe(victimReady.sessionId);
     expect(joined.replay).toBe('snapshot');
     expect(attacker.messages.every((message) => message.sessionId === undefined || message.sessionId === joined.sessionId)).toBe(true);
@@ -167,14 +116,14 @@ describe('sessions under attack and faults', () => {
 
   it('a server killed mid-turn: the reconnect gets a snapshot of the new life, and the chat its reply, naming the version saved', async () => {
     const cookie = await signup();
-    const projectId = await newProject(cookie, 'Crash mid-turn');
-    const client = await connect(server.baseUrl, cookie);
+    const projectId = await newProject(server, cookie, 'Crash mid-turn');
+    const client = await connect(cookie);
     start(client, projectId);
-    await client.next((message) => message.type === 'session:ready', 90_000);
+    await client.waitFor((message) => message.type === 'session:ready', 90_000);
     client.send({ type: 'message:send', text: 'Change the title, then talk slowly', clientMessageId: 'doomed' });
-    const saved = await client.next((message) => message.type === 'message:saved' && message.clientMessageId === 'doomed');
-    await client.next((message) => message.type === 'agent:message' && message.event.kind === 'action' && message.event.action.status === 'done', 90_000);
-    await client.next((message) => message.type === 'agent:message' && message.event.kind === 'text', 30_000);
+    const saved = await client.waitFor((message) => message.type === 'message:saved' && message.clientMessageId === 'doomed');
+    await client.waitFor((message) => message.type === 'agent:message' && message.event.kind === 'action' && message.event.action.status === 'done', 90_000);
+    await client.waitFor((message) => message.type === 'agent:message' && message.event.kind === 'text', 30_000);
     const resume = {
       sessionId: saved.sessionId,
       lastSeq: Math.max(...client.messages.filter((message) => typeof message.seq === 'number').map((message) => message.seq)),
@@ -187,23 +136,23 @@ describe('sessions under attack and faults', () => {
     client.close();
     await server.restart();
 
-    const back = await connect(server.baseUrl, cookie);
+    const back = await connect(cookie);
     start(back, projectId, resume);
-    const joined = await back.next((message) => message.type === 'session:joined');
+    const joined = await back.waitFor((message) => message.type === 'session:joined');
     // A new life: not a replay from a seq this server never gave, but a snapshot that says so.
     expect(joined.sessionId).not.toBe(resume.sessionId);
     expect(joined).toMatchObject({ replay: 'snapshot', lastSeq: 1 });
     const beforeJoined = back.messages.slice(0, back.messages.indexOf(joined));
     expect(beforeJoined.map((message) => message.seq)).toEqual([1]);
     // What the client reloads on a snapshot: the turn's reply, naming the version its work was saved as.
-    const { json: project } = await api(cookie, 'GET', `/api/projects/${projectId}`);
+    const { json: project } = await callApi(server, 'GET', `/api/projects/${projectId}`, { cookie });
     const version: string = project.project.currentVersion;
     const reply = project.messages.at(-1);
     expect(project.messages.at(-2).id).toBe(saved.message.id);
     expect(reply).toMatchObject({ role: 'assistant', status: 'failed', version });
     expect(reply.content).toContain(`saved as version ${version.slice(0, 7)}`);
     // Later events of the new life carry on from the joined lastSeq, with no gap.
-    const ready = await back.next((message) => message.type === 'session:ready', 90_000);
+    const ready = await back.waitFor((message) => message.type === 'session:ready', 90_000);
     expect(ready.seq).toBeGreaterThan(1);
     back.send({ type: 'session:end' });
     back.close();

@@ -3,6 +3,7 @@ import { MAX_FRAME_BYTES, MAX_FRAME_PAYLOAD_BYTES } from '@cutroom/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { type RunningServer, startServer } from '../e2e/harness.js';
+import { openSocket, signUp } from './attacker.js';
 
 /**
  * A hostile client on `/ws` (issue 9, item 6): it floods without reading, sends frames
@@ -16,23 +17,12 @@ describe('the WebSocket gateway under a hostile client', () => {
 
   beforeAll(async () => {
     server = await startServer({ SESSION_POOL_SIZE: '0' });
-    const response = await fetch(`${server.baseUrl}/api/auth/signup`, {
-      method: 'POST',
-      headers: { origin: server.baseUrl, 'content-type': 'application/json' },
-      body: JSON.stringify({ email: `flood-${randomBytes(4).toString('hex')}@example.com`, password: randomBytes(12).toString('hex'), name: 'Flood' }),
-    });
-    expect(response.status).toBe(201);
-    cookie = response.headers.get('set-cookie')!.split(';')[0]!;
+    ({ cookie } = await signUp(server, { email: `flood-${randomBytes(4).toString('hex')}@example.com`, name: 'Flood' }));
   });
   afterAll(async () => server?.stop());
 
-  function connect() {
-    return new Promise<WebSocket>((resolve, reject) => {
-      const socket = new WebSocket(`${server.baseUrl.replace('http', 'ws')}/ws`, { headers: { origin: server.baseUrl, cookie } });
-      socket.once('open', () => resolve(socket));
-      socket.once('error', reject);
-    });
-  }
+  /** The raw socket: these tests read, pause and close it themselves. */
+  const connect = async () => (await openSocket(server, cookie)).socket;
 
   function nextMessage(socket: WebSocket, timeoutMs = 10_000) {
     return new Promise<any>((resolve, reject) => {
