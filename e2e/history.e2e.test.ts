@@ -184,7 +184,10 @@ describe('project history in the browser', () => {
   it('keeps the history after a reload', async () => {
     await page.reload();
     await history.open();
-    await expect.poll(() => history.versions().count()).toBe(5);
+    // A reload loads everything again at once (the app, the session, the preview's cookie
+    // exchange and its modules), and the history is a git read among all that: give it
+    // more than expect.poll's default second.
+    await expect.poll(() => history.versions().count(), { timeout: 10_000 }).toBe(5);
     await history.versions().first().getByText('Current').waitFor();
   });
 
