@@ -2,7 +2,6 @@ import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import pg from 'pg';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { templateProjectDir } from '@cutroom/template';
@@ -12,9 +11,8 @@ import { createProjectRepos } from '../repos/project-repos.js';
 import { DatabaseError } from './database-error.js';
 import type { Database } from './database.js';
 import { migrate } from './migrations.js';
-import { openPgliteDatabase } from './pglite-database.js';
-import { openPostgresDatabase } from './postgres-database.js';
 import { type Store, createStore } from './store.js';
+import { databaseEngines } from '../testing/database-engines.js';
 
 /**
  * Secrets in logs (issue 9, item 7): a statement that fails must not put its values (a
@@ -22,49 +20,7 @@ import { type Store, createStore } from './store.js';
  * constraint that refuses every new row makes the engine itself fail the INSERT, the way
  * PGlite's errors then carry `params` and PostgreSQL's a `detail` with the whole row.
  */
-const postgresUrl = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
-
-async function postgresReachable(): Promise<boolean> {
-  const client = new pg.Client({ connectionString: postgresUrl, connectionTimeoutMillis: 3_000 });
-  try {
-    await client.connect();
-    return true;
-  } catch {
-    return false;
-  } finally {
-    await client.end().catch(() => {});
-  }
-}
-
-type Engine = { name: string; open: () => Promise<{ db: Database; cleanup: () => Promise<void> }> };
-const engines: Engine[] = [
-  {
-    name: 'pglite',
-    async open() {
-      const dir = await mkdtemp(path.join(os.tmpdir(), 'cutroom-db-error-'));
-      const db = await openPgliteDatabase(path.join(dir, 'db'));
-      return { db, cleanup: () => rm(dir, { recursive: true, force: true }) };
-    },
-  },
-];
-if (await postgresReachable()) {
-  engines.push({
-    name: 'postgres',
-    async open() {
-      const schema = `cutroom_test_${randomUUID().replaceAll('-', '')}`;
-      const db = await openPostgresDatabase({ url: postgresUrl, schema, maxConnections: 2 });
-      return {
-        db,
-        cleanup: async () => {
-          const admin = new pg.Client({ connectionString: postgresUrl });
-          await admin.connect();
-          await admin.query(`DROP SCHEMA "${schema}" CASCADE`);
-          await admin.end();
-        },
-      };
-    },
-  });
-}
+const engines = await databaseEngines('secrets in logs', { maxConnections: 2 });
 
 function capturedLogger() {
   const lines: string[] = [];

@@ -2,72 +2,20 @@ import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Database } from './database.js';
 import { migrate, migrations } from './migrations.js';
 import { DataDirLockedError, openPgliteDatabase } from './pglite-database.js';
-import { openPostgresDatabase } from './postgres-database.js';
 import { EmailTakenError, ProjectLimitError, type Store, createStore } from './store.js';
+import { databaseEngines } from '../testing/database-engines.js';
 
 /**
  * One contract suite for every engine. PGlite always runs. PostgreSQL runs against
  * the server on 127.0.0.1:5432 (database `test`, or TEST_DATABASE_URL): required when
- * CI=true, skipped with a printed notice elsewhere when it cannot be reached.
+ * CI=true, skipped with a printed notice elsewhere when it cannot be reached
+ * (`testing/database-engines.ts`).
  */
-const postgresUrl = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
-
-async function postgresReachable(): Promise<boolean> {
-  const client = new pg.Client({ connectionString: postgresUrl, connectionTimeoutMillis: 3_000 });
-  try {
-    await client.connect();
-    await client.query('SELECT 1');
-    return true;
-  } catch {
-    return false;
-  } finally {
-    await client.end().catch(() => {});
-  }
-}
-
-const postgresAvailable = await postgresReachable();
-if (!postgresAvailable) {
-  if (process.env.CI === 'true') {
-    throw new Error(`CI=true but PostgreSQL is not reachable at ${postgresUrl}; the PostgreSQL contract tests must run in CI.`);
-  }
-  console.warn(`[store contract] PostgreSQL not reachable at ${postgresUrl}: skipping the PostgreSQL run (PGlite still runs).`);
-}
-
-type Engine = { name: string; open: () => Promise<{ db: Database; cleanup: () => Promise<void> }> };
-
-const engines: Engine[] = [
-  {
-    name: 'pglite',
-    async open() {
-      const dir = await mkdtemp(path.join(os.tmpdir(), 'cutroom-pglite-'));
-      const db = await openPgliteDatabase(path.join(dir, 'db'));
-      return { db, cleanup: async () => rm(dir, { recursive: true, force: true }) };
-    },
-  },
-];
-if (postgresAvailable) {
-  engines.push({
-    name: 'postgres',
-    async open() {
-      const schema = `cutroom_test_${randomUUID().replaceAll('-', '')}`;
-      const db = await openPostgresDatabase({ url: postgresUrl, schema, maxConnections: 4 });
-      return {
-        db,
-        cleanup: async () => {
-          const admin = new pg.Client({ connectionString: postgresUrl });
-          await admin.connect();
-          await admin.query(`DROP SCHEMA "${schema}" CASCADE`);
-          await admin.end();
-        },
-      };
-    },
-  });
-}
+const engines = await databaseEngines('store contract');
 
 describe.each(engines)('store contract on $name', (engine) => {
   let db: Database;
