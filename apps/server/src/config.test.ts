@@ -23,7 +23,7 @@ describe('configuration', () => {
 
   it.each([
     [{ SANDBOX_DRIVER: 'lxc' }, 'SANDBOX_DRIVER'],
-    [{ SANDBOX_DRIVER: 'docker' }, 'docker is not available'],
+    [{ SANDBOX_DRIVER: 'kubernetes' }, 'kubernetes is not available'],
     [{ AGENT_RUNNER: 'gpt' }, 'AGENT_RUNNER'],
     [{ DATABASE_URL: 'mysql://x' }, 'DATABASE_URL'],
     [{ STORAGE_URL: 'ftp://x' }, 'STORAGE_URL'],

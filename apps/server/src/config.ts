@@ -34,6 +34,17 @@ const Environment = z.object({
   DATABASE_URL: optionalText.pipe(url(['postgres:', 'postgresql:']).optional()),
   STORAGE_URL: optionalText.pipe(url(['file:', 's3:']).optional()),
   SANDBOX_DRIVER: z.enum(['local', 'docker', 'kubernetes']).default('local'),
+  /** The sandbox image of the docker driver (built by `npm run sandbox:image`). */
+  SANDBOX_IMAGE: optionalText,
+  /** The Docker Engine API (or Podman's Docker-compatible service): unix:///path or tcp://host:port. */
+  DOCKER_HOST: optionalText,
+  /** Limits of one sandbox: memory (MiB), processes, CPUs (fractions allowed), disk (MiB of its files and /tmp). */
+  SANDBOX_MEMORY_MB: z.coerce.number().int().min(128).max(64 * 1024).default(1_536),
+  SANDBOX_PIDS: z.coerce.number().int().min(32).max(65_536).default(512),
+  SANDBOX_CPUS: z.coerce.number().min(0.1).max(64).default(1),
+  SANDBOX_DISK_MB: z.coerce.number().int().min(64).max(1024 * 1024).default(2_048),
+  /** How many sandboxes may boot at once (each start is CPU-heavy). */
+  SANDBOX_BOOT_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(2),
   AGENT_RUNNER: z.enum(['claude-agent-sdk', 'ai-sdk']).default('claude-agent-sdk'),
   /** Give the Claude agent a shell (Bash). Off by default: a shell is not confined to the working copy. */
   AGENT_SHELL: z.enum(['true', 'false', '1', '0']).default('false'),
@@ -88,7 +99,13 @@ export type Config = {
   dataDir: string;
   store: { kind: 'pglite'; dataDir: string } | { kind: 'postgres'; url: string };
   storageUrl: string;
-  sandboxDriver: 'local';
+  sandboxDriver: 'local' | 'docker';
+  sandbox: {
+    image?: string;
+    dockerHost?: string;
+    limits: { memoryMb: number; pids: number; cpus: number; diskMb: number };
+    bootConcurrency: number;
+  };
   agentRunner: 'claude-agent-sdk' | 'ai-sdk';
   agentShell: boolean;
   provider: {
@@ -141,11 +158,12 @@ export function loadConfig(environment: Record<string, string | undefined> = pro
 
   // Known names whose implementation has not landed yet are as fatal as unknown ones:
   // never a silent fallback to something the operator did not ask for.
-  if (env.SANDBOX_DRIVER !== 'local') {
+  if (env.SANDBOX_DRIVER === 'kubernetes') {
     throw new ConfigError(
-      `SANDBOX_DRIVER=${env.SANDBOX_DRIVER} is not available in this version; only "local" is.`,
+      'SANDBOX_DRIVER=kubernetes is not available in this version; use "local" or "docker" (docs/decisions/0010-sandbox-driver-seam.md says how it will fit).',
     );
   }
+  const sandboxDriver = env.SANDBOX_DRIVER;
   const dataDir = path.resolve(env.DATA_DIR);
   const storageUrl = env.STORAGE_URL ?? `file://${path.join(dataDir, 'storage')}`;
   if (!storageUrl.startsWith('file:')) {
@@ -176,7 +194,13 @@ export function loadConfig(environment: Record<string, string | undefined> = pro
       ? { kind: 'postgres', url: env.DATABASE_URL }
       : { kind: 'pglite', dataDir: path.join(dataDir, 'db') },
     storageUrl,
-    sandboxDriver: env.SANDBOX_DRIVER,
+    sandboxDriver,
+    sandbox: {
+      ...(env.SANDBOX_IMAGE ? { image: env.SANDBOX_IMAGE } : {}),
+      ...(env.DOCKER_HOST ? { dockerHost: env.DOCKER_HOST } : {}),
+      limits: { memoryMb: env.SANDBOX_MEMORY_MB, pids: env.SANDBOX_PIDS, cpus: env.SANDBOX_CPUS, diskMb: env.SANDBOX_DISK_MB },
+      bootConcurrency: env.SANDBOX_BOOT_CONCURRENCY,
+    },
     agentRunner: env.AGENT_RUNNER,
     agentShell: env.AGENT_SHELL === 'true' || env.AGENT_SHELL === '1',
     provider: {

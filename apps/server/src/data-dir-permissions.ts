@@ -3,7 +3,7 @@ import path from 'node:path';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import type { Logger } from 'pino';
-import { ensureTraversable } from './sessions/sandbox-users.js';
+import { ensureTraversable } from './sessions/drivers/local/sandbox-users.js';
 
 const execFileAsync = promisify(execFile);
 

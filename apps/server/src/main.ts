@@ -12,7 +12,7 @@ import { recoverSandboxWork } from './agent/recovery.js';
 import { ConfigError, allowedOrigins, loadConfig, modelProvider, previewOrigin } from './config.js';
 import { createExportService } from './exports/export-service.js';
 import { createProjectRepos } from './repos/project-repos.js';
-import { createLocalDriver } from './sessions/local-driver.js';
+import { createLocalDriver } from './sessions/drivers/local/local-driver.js';
 import { createPreviewProxy } from './sessions/preview-proxy.js';
 import { createPreviewTokens } from './sessions/preview-tokens.js';
 import { createSessionManager } from './sessions/session-manager.js';

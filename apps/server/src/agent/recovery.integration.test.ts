@@ -6,7 +6,7 @@ import { pino } from 'pino';
 import { templateProjectDir } from '@cutroom/template';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { git } from '../repos/git.js';
-import { createLocalDriver } from '../sessions/local-driver.js';
+import { createLocalDriver } from '../sessions/drivers/local/local-driver.js';
 import { isAlive, waitFor } from '../testing/processes.js';
 import { type TestServer, startTestServer } from '../testing/test-server.js';
 import { recoverSandboxWork } from './recovery.js';

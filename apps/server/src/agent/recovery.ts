@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Message } from '@cutroom/protocol';
 import type { ProjectRepos } from '../repos/project-repos.js';
-import type { SandboxOwner } from '../sessions/driver.js';
+import type { SandboxOwner } from '../sessions/drivers/driver.js';
 import type { Store } from '../store/store.js';
 
 /**

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { SandboxToServer, type ServerToSandbox, decodeMessage } from '@cutroom/protocol';
 import WebSocket from 'ws';
-import type { Sandbox } from './driver.js';
+import type { Sandbox } from './drivers/driver.js';
 
 /**
  * The server's end of a sandbox's bridge. What the sandbox sends is parsed with the

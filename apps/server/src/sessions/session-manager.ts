@@ -5,7 +5,7 @@ import { type Chat, type ChatDeps, ChatRefusal, createChat } from '../agent/turn
 import { AppError } from '../errors.js';
 import type { ProjectRepos } from '../repos/project-repos.js';
 import { type BridgeClient, connectBridge } from './bridge-client.js';
-import type { Sandbox, SandboxDriver } from './driver.js';
+import type { Sandbox, SandboxDriver } from './drivers/driver.js';
 import type { LivePreview } from './preview-access.js';
 import type { PreviewTokens } from './preview-tokens.js';
 import { type NewEvent, type SessionEvents, type StoredEvent, createSessionEvents } from './session-events.js';

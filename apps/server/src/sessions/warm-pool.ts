@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { Sandbox, SandboxDriver, SandboxExit } from './driver.js';
+import type { Sandbox, SandboxDriver, SandboxExit } from './drivers/driver.js';
 
 /** A taken sandbox is replaced this long after: a runtime booting at once would compete
  * for the CPU with the new session's first page load. */

@@ -9,8 +9,8 @@ import { createProjectRepos, type ProjectRepos } from '../repos/project-repos.js
 import { createAuthService } from '../auth/auth-service.js';
 import { createExportService } from '../exports/export-service.js';
 import { createUserSockets } from '../ws/user-sockets.js';
-import type { SandboxDriver } from '../sessions/driver.js';
-import { createLocalDriver } from '../sessions/local-driver.js';
+import type { SandboxDriver } from '../sessions/drivers/driver.js';
+import { createLocalDriver } from '../sessions/drivers/local/local-driver.js';
 import { createPreviewProxy } from '../sessions/preview-proxy.js';
 import { createPreviewTokens } from '../sessions/preview-tokens.js';
 import { type SessionManager, createSessionManager } from '../sessions/session-manager.js';

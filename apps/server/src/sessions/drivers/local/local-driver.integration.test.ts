@@ -8,9 +8,9 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { pino } from 'pino';
 import { templateProjectDir } from '@cutroom/template';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { SandboxExit } from './driver.js';
+import type { SandboxExit } from '../driver.js';
 import { createLocalDriver } from './local-driver.js';
-import { isAlive, waitFor } from '../testing/processes.js';
+import { isAlive, waitFor } from '../../../testing/processes.js';
 
 describe('local driver', () => {
   let dir = '';

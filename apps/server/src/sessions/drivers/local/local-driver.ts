@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import { RuntimeReady, type RuntimeSecret } from '@cutroom/protocol';
 import { runtimeEntry, shareDependencyCache } from '@cutroom/runtime';
 import { isTemplateFile } from '@cutroom/template';
-import type { Sandbox, SandboxDriver, SandboxExit, SandboxOwner, SandboxStatus } from './driver.js';
+import type { Sandbox, SandboxDriver, SandboxExit, SandboxOwner, SandboxStatus } from '../driver.js';
 import { SETPRIV, createSandboxUsers, ensureTraversable, giveTree, giveWorkspace, killEveryProcessOf, switchUserArguments } from './sandbox-users.js';
 
 export type LocalDriverSettings = {

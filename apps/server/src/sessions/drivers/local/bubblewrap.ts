@@ -1,0 +1,96 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync, lstatSync } from 'node:fs';
+import path from 'node:path';
+
+/**
+ * bubblewrap: the wall of the local driver's sandboxes (and of its renders). Run by the
+ * sandbox's own uid (setpriv drops to it first), so the namespaces are a user namespace's
+ * and the process has no capability anywhere: `--unshare-all` takes the network (only its
+ * own loopback is left), PIDs, IPC, UTS and cgroup views; the root is empty but for
+ * read-only binds of the system, the runtime and its packages, a private sized `/tmp`, and
+ * the read-write folders it is given. `--die-with-parent` ends it with its parent.
+ */
+export const BWRAP = '/usr/bin/bwrap';
+
+let probed: boolean | undefined;
+
+/** Whether bubblewrap is installed and can make its namespaces here (probed once). */
+export function bubblewrapWorks(): boolean {
+  if (probed !== undefined) return probed;
+  if (!existsSync(BWRAP)) return (probed = false);
+  try {
+    execFileSync(BWRAP, ['--unshare-all', '--die-with-parent', '--ro-bind', '/usr', '/usr', ...systemLinks(), '--proc', '/proc', '--dev', '/dev', '--', '/usr/bin/true'], {
+      stdio: 'ignore',
+      timeout: 10_000,
+    });
+    probed = true;
+  } catch {
+    probed = false;
+  }
+  return probed;
+}
+
+/** The command that installs bubblewrap, for the messages that say it is missing. */
+export const INSTALL_BUBBLEWRAP = 'apt-get install -y bubblewrap';
+
+/** `/bin`, `/lib`… as the host has them: links into `/usr` on a merged-usr system, else read-only binds. */
+function systemLinks(): string[] {
+  const args: string[] = [];
+  for (const name of ['/bin', '/sbin', '/lib', '/lib64', '/lib32', '/libx32']) {
+    let info;
+    try {
+      info = lstatSync(name);
+    } catch {
+      continue;
+    }
+    if (info.isSymbolicLink()) args.push('--symlink', path.join('usr', path.basename(name)), name);
+    else args.push('--ro-bind', name, name);
+  }
+  return args;
+}
+
+/** Files of `/etc` that programs in the sandbox read (name lookup, fonts, the dynamic loader); never the rest. */
+const ETC_FILES = ['/etc/ld.so.cache', '/etc/ld.so.conf', '/etc/ld.so.conf.d', '/etc/fonts', '/etc/localtime', '/etc/alternatives', '/etc/nsswitch.conf', '/etc/mime.types', '/etc/ssl/openssl.cnf', '/etc/chromium.d', '/etc/chromium'];
+
+export type BubblewrapOptions = {
+  /** Host folders the sandbox may write (its own folder), bound at the same path. */
+  readWrite: string[];
+  /** Host paths it may read (the runtime, its packages, the shared cache), at the same path. */
+  readOnly: string[];
+  /** Size of its private `/tmp`, in bytes. */
+  tmpBytes: number;
+  /** Its working folder (inside one of the binds). */
+  cwd: string;
+};
+
+/**
+ * The `bwrap … --` prefix of a command line. Paths inside are the host's (bound at the
+ * same place), so the runtime and its error messages name the same files either way.
+ */
+export function bubblewrapArguments(options: BubblewrapOptions): string[] {
+  const args = [
+    BWRAP,
+    '--unshare-all',
+    '--die-with-parent',
+    '--new-session',
+    '--cap-drop',
+    'ALL',
+    '--ro-bind',
+    '/usr',
+    '/usr',
+    ...systemLinks(),
+    '--proc',
+    '/proc',
+    '--dev',
+    '/dev',
+    '--size',
+    String(options.tmpBytes),
+    '--tmpfs',
+    '/tmp',
+  ];
+  for (const file of ETC_FILES) if (existsSync(file)) args.push('--ro-bind', file, file);
+  for (const file of options.readOnly) if (existsSync(file)) args.push('--ro-bind', file, file);
+  for (const folder of options.readWrite) args.push('--bind', folder, folder);
+  args.push('--chdir', options.cwd, '--');
+  return args;
+}
