@@ -15,13 +15,14 @@ export default defineConfig({
         test: {
           name: 'unit',
           include: ['apps/*/src/**/*.test.ts', 'packages/*/src/**/*.test.ts'],
-          exclude: [...exclude, '**/*.integration.test.ts'],
+          exclude: [...exclude, '**/*.integration.test.ts', '**/*.contract.test.ts'],
         },
       },
       {
         test: {
           name: 'integration',
-          include: ['apps/*/src/**/*.integration.test.ts', 'packages/*/src/**/*.integration.test.ts'],
+          // Contract suites run real implementations (drivers), so they belong here too.
+          include: ['apps/*/src/**/*.integration.test.ts', 'packages/*/src/**/*.integration.test.ts', 'apps/*/src/**/*.contract.test.ts'],
           exclude,
           testTimeout: 120_000,
           hookTimeout: 120_000,

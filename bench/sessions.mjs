@@ -1,12 +1,14 @@
 // `npm run bench:sessions`: live-session figures side by side, in one run, with a bare
 // Vite dev server + <Player> and with Remotion Studio on the same composition.
-// Writes docs/benchmarks.md (the "Sessions" section) and prints the figures.
+// Writes docs/benchmarks.md (the "Sessions" section) and prints the figures; then
+// "50 users at once" (bench/storm.mjs, its own section).
 import { spawn } from 'node:child_process';
 import { cp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
 import { chromiumFlags, freePort, memoryOfTree, root, signUp, sleep, startCutroom, summary } from './lib.mjs';
 import { writeSessionsReport } from './sessions-report.mjs';
+import { runStorms } from './storm.mjs';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 7);
 const CONCURRENT = Number(process.env.BENCH_CONCURRENT ?? 40);
@@ -242,4 +244,8 @@ await rm(work, { recursive: true, force: true });
 // ---------------------------------------------------------------- report
 await writeFile(path.join(root, 'docs/benchmarks-sessions.json'), `${JSON.stringify({ runs: RUNS, concurrent: CONCURRENT, date: new Date().toISOString().slice(0, 10), results }, null, 2)}\n`);
 await writeSessionsReport();
+
+// ---------------------------------------------------------------- 50 users at once
+// Its own figures and section (bench/storm.mjs); it needs no browser.
+await runStorms();
 console.log(JSON.stringify(results, null, 2));

@@ -1,10 +1,11 @@
 import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
+import net from 'node:net';
 import path from 'node:path';
 import type { Browser, BrowserContext, Frame, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningServer, launchBrowser, newPerson, screenshot, startServer } from './harness.js';
-import { isAlive, portOpen } from '../apps/server/src/testing/processes.js';
+import { isAlive } from '../apps/server/src/testing/processes.js';
 import { AuthPage, ProjectsPage } from './pages.js';
 
 /**
@@ -26,7 +27,7 @@ describe('live preview in the browser', () => {
   const sandboxId = (src: string) => new URL(src).pathname.split('/')[2]!;
   const sandboxDir = (id: string) => path.join(server.dataDir, 'sandboxes', id);
   const sandboxInfo = async (id: string) =>
-    JSON.parse(await readFile(path.join(sandboxDir(id), 'sandbox.json'), 'utf8')) as { pid: number; previewPort: number };
+    JSON.parse(await readFile(path.join(sandboxDir(id), 'sandbox.json'), 'utf8')) as { pid: number };
   const frameOf = (target: Page): Frame => target.frames().find((frame) => frame.url().includes('/s/'))!;
 
   beforeAll(async () => {
@@ -155,7 +156,15 @@ describe('live preview in the browser', () => {
     const deadline = Date.now() + GRACE_MS + 10_000;
     while (isAlive(info.pid) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
     expect(isAlive(info.pid)).toBe(false);
-    expect(await portOpen(info.previewPort)).toBe(false);
+    // Nothing answers on its preview socket any more.
+    const previewAnswers = await new Promise<boolean>((resolve) => {
+      const socket = net.connect(path.join(sandboxDir(id), 'sock', 'preview.sock'), () => {
+        socket.destroy();
+        resolve(true);
+      });
+      socket.on('error', () => resolve(false));
+    });
+    expect(previewAnswers).toBe(false);
     // The folder goes right after the process (its removal takes a moment).
     while (existsSync(sandboxDir(id)) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
     expect(existsSync(sandboxDir(id))).toBe(false);

@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFile, readdir } from 'node:fs/promises';
+import { readFile, readdir, readlink } from 'node:fs/promises';
+import http from 'node:http';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { PROTOCOL_VERSION } from '@cutroom/protocol';
@@ -34,17 +35,19 @@ const scenario: Scenario = {
   fallback: [{ text: 'Hello again.' }],
 };
 
-/** The agent processes of this server's sandboxes: their pid, uid and model proxy URL (with the session's token). */
+/** The agent processes of this server's sandboxes: their pid, uid, sandbox folder and model URL (with the session's token). */
 async function agentProcesses(dataDir: string) {
-  const found: { pid: number; uid: number; baseUrl: string }[] = [];
+  const found: { pid: number; uid: number; sandboxDir: string; baseUrl: string }[] = [];
   for (const entry of await readdir('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     const environ = await readFile(`/proc/${entry}/environ`, 'utf8').catch(() => '');
     const variables = new Map(environ.split('\0').map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)]));
     const baseUrl = variables.get('ANTHROPIC_BASE_URL');
-    if (!baseUrl?.includes('/m/') || !variables.get('CLAUDE_CONFIG_DIR')?.startsWith(dataDir)) continue;
+    const configDir = variables.get('CLAUDE_CONFIG_DIR') ?? '';
+    const sandboxDir = /^(.*\/sandboxes\/[^/]+)\//.exec(configDir)?.[1];
+    if (!baseUrl?.includes('/m/') || !configDir.startsWith(dataDir) || !sandboxDir) continue;
     const status = await readFile(`/proc/${entry}/status`, 'utf8').catch(() => '');
-    found.push({ pid: Number(entry), uid: Number(/^Uid:\s+(\d+)/m.exec(status)?.[1] ?? -1), baseUrl });
+    found.push({ pid: Number(entry), uid: Number(/^Uid:\s+(\d+)/m.exec(status)?.[1] ?? -1), sandboxDir, baseUrl });
   }
   return found;
 }
@@ -115,38 +118,53 @@ describe('the agent and its model token', () => {
     client.close();
   });
 
-  it("the session's model token works only from its sandbox, and not at all once the session has ended", async () => {
+  it("the session's model token works only on its own sandbox's socket, and not at all once the session has ended", async () => {
+    const findAgent = async (except?: string) => {
+      for (const deadline = Date.now() + 30_000; Date.now() < deadline; await new Promise((resolve) => setTimeout(resolve, 200))) {
+        const found = (await agentProcesses(server.dataDir)).find((candidate) => candidate.sandboxDir !== except);
+        if (found) return found;
+      }
+      throw new Error('no agent process appeared');
+    };
     const { client } = await openSession('Token theft');
     // The agent's process starts right after the session is ready.
-    let [agent] = await agentProcesses(server.dataDir);
-    for (const deadline = Date.now() + 30_000; !agent && Date.now() < deadline; [agent] = await agentProcesses(server.dataDir)) {
-      await new Promise((resolve) => setTimeout(resolve, 200));
-    }
-    expect(agent).toBeDefined();
+    const agent = await findAgent();
+    const tokenPath = new URL(agent.baseUrl).pathname;
     const body = JSON.stringify({ model: 'any', max_tokens: 10, messages: [{ role: 'user', content: 'hi' }] });
-    const steal = () => fetch(`${agent!.baseUrl}/v1/messages`, { method: 'POST', headers: { 'content-type': 'application/json' }, body }).then((response) => response.status);
+    const onSocket = (socketPath: string) =>
+      new Promise<number>((resolve, reject) => {
+        const request = http.request({ socketPath, method: 'POST', path: `${tokenPath}/v1/messages`, headers: { 'content-type': 'application/json' } }, (response) => {
+          response.resume();
+          resolve(response.statusCode ?? 0);
+        });
+        request.on('error', reject);
+        request.end(body);
+      });
+    const ownSocket = path.join(agent.sandboxDir, 'sock', 'model.sock');
 
-    if (agent!.uid !== process.getuid!()) {
-      // The sandbox has its own uid: from this process the copied token is refused…
-      expect(await steal()).toBe(403);
-      // …and from a process of the sandbox's uid it works.
-      const client = `fetch(process.argv[1] + '/v1/messages', { method: 'POST', headers: { 'content-type': 'application/json' }, body: process.argv[2] }).then((r) => process.stdout.write(String(r.status)));`;
-      const asSandbox = await execFileAsync('setpriv', [`--reuid=${agent!.uid}`, `--regid=${agent!.uid}`, '--clear-groups', '--', process.execPath, '-e', client, agent!.baseUrl, body]);
-      expect(asSandbox.stdout).toBe('200');
-    } else {
-      // The driver could not give the sandbox a uid of its own: only the session's life binds the token.
-      expect(await steal()).toBe(200);
+    // The URL the agent was given is a port of the sandbox's own loopback: from outside its
+    // network (here, the server's machine) it leads nowhere.
+    const network = async (pid: number | 'self') => readlink(`/proc/${pid}/ns/net`).catch(() => null);
+    if ((await network(agent.pid)) !== (await network('self'))) {
+      await expect(fetch(`${agent.baseUrl}/v1/messages`, { method: 'POST', headers: { 'content-type': 'application/json' }, body })).rejects.toThrow();
     }
+    // On its own sandbox's socket it works…
+    expect(await onSocket(ownSocket)).toBe(200);
+    // …and on another sandbox's (copied into another project's sandbox) it is refused.
+    const other = await openSession('Another sandbox');
+    const otherAgent = await findAgent(agent.sandboxDir);
+    expect(await onSocket(path.join(otherAgent.sandboxDir, 'sock', 'model.sock'))).toBe(403);
+    other.client.close();
 
-    // The tab leaves; the session ends after its grace period (500 ms here), and its token dies.
+    // The tab leaves; the session ends after its grace period (500 ms here): its socket goes, and nothing answers the token.
     client.send({ type: 'session:end' });
     const deadline = Date.now() + 30_000;
-    let status = await steal();
-    while (status !== 401 && Date.now() < deadline) {
+    let status = await onSocket(ownSocket).catch(() => 0);
+    while (status !== 0 && Date.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 100));
-      status = await steal();
+      status = await onSocket(ownSocket).catch(() => 0);
     }
-    expect(status).toBe(401);
+    expect(status).toBe(0);
     client.close();
   });
 });

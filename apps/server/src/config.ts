@@ -45,6 +45,8 @@ const Environment = z.object({
   SANDBOX_DISK_MB: z.coerce.number().int().min(64).max(1024 * 1024).default(2_048),
   /** How many sandboxes may boot at once (each start is CPU-heavy). */
   SANDBOX_BOOT_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(2),
+  /** Memory (MiB) the machine must have free for one more session with its agent before its sandbox starts; 0: no check. */
+  SANDBOX_ADMIT_MB: z.coerce.number().int().min(0).max(1024 * 1024).default(250),
   AGENT_RUNNER: z.enum(['claude-agent-sdk', 'ai-sdk']).default('claude-agent-sdk'),
   /** Give the Claude agent a shell (Bash). Off by default: a shell is not confined to the working copy. */
   AGENT_SHELL: z.enum(['true', 'false', '1', '0']).default('false'),
@@ -105,6 +107,8 @@ export type Config = {
     dockerHost?: string;
     limits: { memoryMb: number; pids: number; cpus: number; diskMb: number };
     bootConcurrency: number;
+    /** SANDBOX_ADMIT_MB (0: admission off). */
+    admitMb: number;
   };
   agentRunner: 'claude-agent-sdk' | 'ai-sdk';
   agentShell: boolean;
@@ -160,7 +164,7 @@ export function loadConfig(environment: Record<string, string | undefined> = pro
   // never a silent fallback to something the operator did not ask for.
   if (env.SANDBOX_DRIVER === 'kubernetes') {
     throw new ConfigError(
-      'SANDBOX_DRIVER=kubernetes is not available in this version; use "local" or "docker" (docs/decisions/0010-sandbox-driver-seam.md says how it will fit).',
+      'SANDBOX_DRIVER=kubernetes is not available in this version; use "local" or "docker" (docs/decisions/2026-11-30-sandbox-drivers.md says how it will fit).',
     );
   }
   const sandboxDriver = env.SANDBOX_DRIVER;
@@ -200,6 +204,7 @@ export function loadConfig(environment: Record<string, string | undefined> = pro
       ...(env.DOCKER_HOST ? { dockerHost: env.DOCKER_HOST } : {}),
       limits: { memoryMb: env.SANDBOX_MEMORY_MB, pids: env.SANDBOX_PIDS, cpus: env.SANDBOX_CPUS, diskMb: env.SANDBOX_DISK_MB },
       bootConcurrency: env.SANDBOX_BOOT_CONCURRENCY,
+      admitMb: env.SANDBOX_ADMIT_MB,
     },
     agentRunner: env.AGENT_RUNNER,
     agentShell: env.AGENT_SHELL === 'true' || env.AGENT_SHELL === '1',

@@ -12,7 +12,7 @@ import { recoverSandboxWork } from './agent/recovery.js';
 import { ConfigError, allowedOrigins, loadConfig, modelProvider, previewOrigin } from './config.js';
 import { createExportService } from './exports/export-service.js';
 import { createProjectRepos } from './repos/project-repos.js';
-import { createLocalDriver } from './sessions/drivers/local/local-driver.js';
+import { createDriver, logConfinement } from './sessions/drivers/registry.js';
 import { createPreviewProxy } from './sessions/preview-proxy.js';
 import { createPreviewTokens } from './sessions/preview-tokens.js';
 import { createSessionManager } from './sessions/session-manager.js';
@@ -59,12 +59,9 @@ async function main() {
   if (swept.removed.length) logger.info({ removed: swept.removed }, 'removed leftovers of interrupted operations');
   if (swept.orphans.length) logger.warn({ orphans: swept.orphans }, 'repos that no project owns (kept; check DATABASE_URL)');
 
-  const driver = createLocalDriver({
-    sandboxesDir: path.join(config.dataDir, 'sandboxes'),
-    sharedCacheDir: path.join(config.dataDir, 'cache', 'vite-deps'),
-    templateDir: templateProjectDir,
-    logger: logger.child({ component: 'local-driver' }),
-  });
+  const driver = createDriver(config, logger);
+  // Which wall holds project code here, said once at start (a warning when it is none).
+  logConfinement(driver, logger);
   // No session survives a restart: every sandbox on disk is an orphan now. What a crash
   // left in a project's working copy is saved as a version first.
   await driver.reap((orphan) => recoverSandboxWork({ store, repos, logger: logger.child({ component: 'recovery' }) }, orphan));
@@ -80,6 +77,8 @@ async function main() {
     concurrency: config.exportConcurrency,
     perUserConcurrency: config.exportConcurrencyPerUser,
     bundleCacheMaxBytes: config.bundleCacheMaxBytes,
+    // Renders run behind the same wall as sessions (the docker driver's renders use the local wall for now).
+    sandboxDriver: config.sandboxDriver,
     notify: userSockets.send,
   });
   // Renders a crash interrupted are failed and their processes reaped; missing thumbnails are queued.
@@ -90,7 +89,6 @@ async function main() {
   const auth = createAuthService(store);
   const provider = modelProvider(config);
   const modelProxy = createModelProxy({ provider, logger: logger.child({ component: 'model-proxy' }), maxTokens: config.modelMaxTokens });
-  await modelProxy.listen();
   const agentState = createAgentStateStore(path.join(config.dataDir, 'agent-state'));
   const sessions = createSessionManager({
     driver,
@@ -103,6 +101,7 @@ async function main() {
     maxPerUser: config.sessionMaxPerUser,
     maxTotal: config.sessionMax,
     previewOrigin: () => previewOrigin(config, previewPort),
+    boots: { concurrency: config.sandbox.bootConcurrency, admitMb: config.sandbox.admitMb },
     chat: { store, repos, agentState, provider, modelProxy, shell: config.agentShell, limits: config.agentLimits, logger: logger.child({ component: 'chat' }), onNewVersion: exports.versionLanded },
   });
   let origins = allowedOrigins(config, appPort);

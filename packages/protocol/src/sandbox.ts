@@ -7,11 +7,27 @@ import { AgentEvent, TurnStatus } from './agent.js';
  * schemas and drops the sandbox on rubbish.
  */
 
-/** Sent once by the runtime when its preview server and bridge listen (local driver: over IPC). */
+/**
+ * Where the runtime's preview server and bridge listen: Unix sockets in its own
+ * `sock/` folder (`preview.sock`, `bridge.sock`, `files.sock`: sandboxes with no network), or
+ * loopback ports (a driver whose sandboxes live on another host).
+ */
+export const RuntimeListen = z.discriminatedUnion('kind', [
+  z.strictObject({ kind: z.literal('unix') }),
+  z.strictObject({
+    kind: z.literal('tcp'),
+    previewPort: z.number().int().min(1).max(65_535),
+    bridgePort: z.number().int().min(1).max(65_535),
+    /** The runtime's files server (`sock/files.sock` in the unix form). */
+    filesPort: z.number().int().min(1).max(65_535),
+  }),
+]);
+export type RuntimeListen = z.infer<typeof RuntimeListen>;
+
+/** Sent once by the runtime when its preview server and bridge listen (over IPC, or as one JSON line on stdout). */
 export const RuntimeReady = z.strictObject({
   type: z.literal('runtime:ready'),
-  previewPort: z.number().int().min(1).max(65_535),
-  bridgePort: z.number().int().min(1).max(65_535),
+  listen: RuntimeListen,
   /** How long the runtime took from process start to ready, in ms. */
   startupMs: z.number().nonnegative(),
 });
@@ -50,6 +66,24 @@ export const ModelEndpoint = z.strictObject({
 });
 export type ModelEndpoint = z.infer<typeof ModelEndpoint>;
 
+/**
+ * The model proxy as a sandbox with no network reaches it: the server listens on the
+ * sandbox's `sock/model.sock`; the runtime forwards a port of its own loopback there and
+ * hands the agent `http://127.0.0.1:<port><path>`.
+ */
+export const ModelSocketEndpoint = z.strictObject({
+  wire: z.enum(['anthropic', 'openai']),
+  socket: z.literal(true),
+  /** `/m/<token>`: the session's token, as the proxy expects it in the path. */
+  path: z.string().regex(/^\/m\/[A-Za-z0-9_-]{20,100}$/),
+  model: z.string().max(200).optional(),
+});
+export type ModelSocketEndpoint = z.infer<typeof ModelSocketEndpoint>;
+
+/** What `agent:start` says: a URL the agent can reach directly (TCP drivers), or the socket. */
+export const AgentModelEndpoint = z.union([ModelEndpoint, ModelSocketEndpoint]);
+export type AgentModelEndpoint = z.infer<typeof AgentModelEndpoint>;
+
 export const AgentRunnerName = z.enum(['claude-agent-sdk', 'ai-sdk']);
 export type AgentRunnerName = z.infer<typeof AgentRunnerName>;
 
@@ -61,7 +95,7 @@ export type AgentRunnerName = z.infer<typeof AgentRunnerName>;
 export const AgentStart = z.strictObject({
   type: z.literal('agent:start'),
   runner: AgentRunnerName,
-  endpoint: ModelEndpoint,
+  endpoint: AgentModelEndpoint,
   resumeSessionId: z.string().max(200).optional(),
   /** Whether the agent may use a shell (AGENT_SHELL; Claude runner only). */
   shell: z.boolean().optional(),

@@ -113,6 +113,22 @@ export const SessionJoined = z.object({
 });
 
 /**
+ * The session's sandbox waits for its turn to boot (boots run a few at a time, and only
+ * when the machine has the memory for one more). `position` 1 is the next to start;
+ * `reason` says whether it waits for a free slot or for memory. Sent again as the line
+ * moves, and once with `position: 0` when its sandbox starts booting. Not an event of
+ * the session's stream (the place changes too often to replay), so no `seq`: a tab that
+ * joins a waiting session gets the current place after `session:joined`.
+ */
+export const SessionQueued = z.object({
+  type: z.literal('session:queued'),
+  sessionId: z.string(),
+  position: z.number().int().nonnegative(),
+  /** Absent with `position: 0`. */
+  reason: z.enum(['slots', 'memory']).optional(),
+});
+
+/**
  * A chat message was saved: the user's (at once, before the agent sees it; `queued`
  * while another turn runs) or the agent's (when its turn is over).
  */
@@ -196,6 +212,7 @@ export const ServerMessage = z.discriminatedUnion('type', [
   SessionStatus,
   SessionEnded,
   SessionJoined,
+  SessionQueued,
   MessageSaved,
   AgentTurn,
   AgentMessageEvent,

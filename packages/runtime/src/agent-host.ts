@@ -1,5 +1,6 @@
 import { type AgentRunner, type RunnerOptions, createRunner } from '@cutroom/agent';
-import { type AgentEvent, type AgentStart, MAX_ACTION_DIFF, type Prompt, type SandboxToServer } from '@cutroom/protocol';
+import { type AgentEvent, type AgentStart, MAX_ACTION_DIFF, type ModelEndpoint, type Prompt, type SandboxToServer } from '@cutroom/protocol';
+import { type ModelForwarder, startModelForwarder } from './model-forwarder.js';
 
 /** A cancelled turn that has not ended after this long is ended by replacing the agent. */
 const CANCEL_LIMIT_MS = 5_000;
@@ -41,9 +42,16 @@ export function boundEvent(event: AgentEvent, textLeft = MAX_TURN_TEXT): AgentEv
  * does back as `agent_message`, then `complete`. The server queues further messages;
  * a prompt that arrives while a turn runs is answered with a failed `complete`.
  */
-export function createAgentHost(settings: { workspace: string; stateDir: string; send: (message: SandboxToServer) => void }) {
+export function createAgentHost(settings: {
+  workspace: string;
+  stateDir: string;
+  /** The server's model proxy socket for this sandbox (`$RUNTIME_DIR/sock/model.sock`). */
+  modelSocketPath?: string;
+  send: (message: SandboxToServer) => void;
+}) {
   const { send } = settings;
   let runner: AgentRunner | null = null;
+  let forwarder: Promise<ModelForwarder> | null = null;
   let options: (RunnerOptions & { name: AgentStart['runner'] }) | null = null;
   let running: string | null = null;
   const log = (message: string, detail?: unknown) => console.error(`agent: ${message}`, detail ?? '');
@@ -56,14 +64,36 @@ export function createAgentHost(settings: { workspace: string; stateDir: string;
     return next;
   }
 
+  /** A URL the runner can reach: as given, or through the forwarder (started once) to the proxy's socket. */
+  async function reachable(endpoint: AgentStart['endpoint']): Promise<ModelEndpoint | null> {
+    if (!('socket' in endpoint)) return endpoint;
+    const socketPath = settings.modelSocketPath;
+    if (!socketPath) {
+      log('agent:start names the model socket, but this runtime has none');
+      return null;
+    }
+    forwarder ??= startModelForwarder(socketPath).catch((error: unknown) => {
+      // Tried again at the next agent:start.
+      forwarder = null;
+      throw error;
+    });
+    const { origin } = await forwarder;
+    return { wire: endpoint.wire, baseUrl: `${origin}${endpoint.path}`, ...(endpoint.model ? { model: endpoint.model } : {}) };
+  }
+
   return {
     async start(message: AgentStart) {
       if (runner) return log('agent:start ignored: the agent is already started');
+      const endpoint = await reachable(message.endpoint).catch((error: unknown) => {
+        log('the way to the model proxy could not be opened', error);
+        return null;
+      });
+      if (!endpoint || runner) return;
       options = {
         name: message.runner,
         workspace: settings.workspace,
         stateDir: settings.stateDir,
-        endpoint: message.endpoint,
+        endpoint,
         resumeSessionId: message.resumeSessionId,
         shell: message.shell ?? false,
         ...(message.limits ? { limits: message.limits } : {}),
@@ -119,6 +149,9 @@ export function createAgentHost(settings: { workspace: string; stateDir: string;
 
     async close() {
       await runner?.close();
+      const opened = forwarder;
+      forwarder = null;
+      await opened?.then((open) => open.close()).catch(() => {});
     },
   };
 }

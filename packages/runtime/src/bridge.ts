@@ -2,6 +2,7 @@ import { timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
 import { MAX_FRAME_BYTES, type SandboxToServer, ServerToSandbox, decodeMessage } from '@cutroom/protocol';
 import { type WebSocket, WebSocketServer } from 'ws';
+import { type ListenTarget, listenOn, listeningPort } from './listen-target.js';
 
 export type BridgeHandlers = {
   /** Answers `GET /health`. */
@@ -32,11 +33,12 @@ const sameSecret = (given: string, expected: string) => {
 };
 
 /**
- * The server's line into the sandbox: a WebSocket (and `GET /health`) on a loopback
- * port, open only to the holder of the sandbox's bridge token. One connection at a
- * time: a new one (the server reconnecting) replaces the old.
+ * The server's line into the sandbox: a WebSocket (and `GET /health`) on the sandbox's
+ * `sock/bridge.sock` (or a loopback port), open only to the holder of the sandbox's
+ * bridge token. One connection at a time: a new one (the server reconnecting) replaces
+ * the old.
  */
-export async function startBridge(token: string, handlers: BridgeHandlers) {
+export async function startBridge(token: string, handlers: BridgeHandlers, target: ListenTarget = { host: '127.0.0.1', port: 0 }) {
   const authorized = (request: http.IncomingMessage) => sameSecret(request.headers.authorization ?? '', `Bearer ${token}`);
 
   const httpServer = http.createServer((request, response) => {
@@ -78,10 +80,10 @@ export async function startBridge(token: string, handlers: BridgeHandlers) {
     });
   });
 
-  await new Promise<void>((resolve) => httpServer.listen(0, '127.0.0.1', resolve));
-  const address = httpServer.address();
+  await listenOn(httpServer, target);
   return {
-    port: typeof address === 'object' && address ? address.port : 0,
+    /** The TCP port (0 on a socket). */
+    port: listeningPort(httpServer),
     /** Sends to the server's current connection (dropped when there is none). */
     send(message: SandboxToServer) {
       if (!current || current.readyState !== current.OPEN) return;

@@ -1,4 +1,4 @@
-import { realpathSync } from 'node:fs';
+import { existsSync, realpathSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Connect, Plugin, ResolvedConfig } from 'vite';
@@ -173,7 +173,18 @@ export function confinePlugin(options: ConfinePluginOptions): Plugin[] {
         // of the public folder, which Vite serves without `fs.deny` and through symlinks.
         const file = /^\/(?:@fs|@id|%40fs|%40id)\//i.test(rest) ? rest : publicDir ? publicFile(publicDir, rest) : null;
         const reason = file === null ? null : refusal(file);
-        if (!reason) return next();
+        if (!reason) {
+          // A `/@fs/` path names a file by its absolute path: one that is not there is a
+          // 404, never Vite's page fallback (which would answer 200 for any probe).
+          const named = /^\/(?:@fs|%40fs)\//i.test(rest) ? moduleFilePath(rest) : null;
+          if (named !== null && !existsSync(named)) {
+            response.statusCode = 404;
+            response.setHeader('content-type', 'text/plain; charset=utf-8');
+            response.end('Not found.');
+            return;
+          }
+          return next();
+        }
         response.statusCode = 403;
         response.setHeader('content-type', 'text/plain; charset=utf-8');
         response.end(`Refused: ${reason}.`);

@@ -12,6 +12,8 @@ import path from 'node:path';
 import { type RuntimeReady, RuntimeSecret } from '@cutroom/protocol';
 import { createAgentHost } from './agent-host.js';
 import { startBridge } from './bridge.js';
+import { startFilesServer } from './files-server.js';
+import { type ListenTarget, checkSocketPath, listeningPort } from './listen-target.js';
 import { startPreviewServer, warmUp } from './preview-server.js';
 
 const startedAt = performance.now();
@@ -38,6 +40,34 @@ const base = required('RUNTIME_BASE');
 const sharedCacheDir = process.env.RUNTIME_SHARED_CACHE || undefined;
 if (!/^\/s\/[A-Za-z0-9_-]+\/$/.test(base)) {
   console.error('runtime: RUNTIME_BASE must look like /s/<id>/');
+  process.exit(64);
+}
+/**
+ * `unix` (default): the preview and the bridge listen on sockets in `$RUNTIME_DIR/sock/`
+ * (a sandbox with no network; the server reaches them through its folder). `tcp`:
+ * ephemeral loopback ports, for drivers whose sandboxes live on another host.
+ */
+const listenMode = process.env.RUNTIME_LISTEN || 'unix';
+if (listenMode !== 'unix' && listenMode !== 'tcp') {
+  console.error(`runtime: RUNTIME_LISTEN must be unix or tcp, not ${listenMode}`);
+  process.exit(64);
+}
+const socketDir = path.join(sandboxDir, 'sock');
+const targets: { preview: ListenTarget; bridge: ListenTarget; files: ListenTarget } =
+  listenMode === 'unix'
+    ? {
+        preview: { socketPath: path.join(socketDir, 'preview.sock') },
+        bridge: { socketPath: path.join(socketDir, 'bridge.sock') },
+        files: { socketPath: path.join(socketDir, 'files.sock') },
+      }
+    : { preview: { host: '127.0.0.1', port: 0 }, bridge: { host: '127.0.0.1', port: 0 }, files: { host: '127.0.0.1', port: 0 } };
+/** Where the server listens for this sandbox's model requests (the agent reaches it through a forwarder). */
+const modelSocketPath = path.join(socketDir, 'model.sock');
+try {
+  // Said at once and plainly: a path the kernel would cut short fails later in obscure ways.
+  if (listenMode === 'unix') for (const name of ['preview.sock', 'bridge.sock', 'files.sock', 'model.sock']) checkSocketPath(path.join(socketDir, name));
+} catch (error) {
+  console.error(`runtime: ${(error as Error).message}`);
   process.exit(64);
 }
 
@@ -81,11 +111,14 @@ process.on('SIGINT', () => void stop(0));
 // Over IPC (local driver): the channel closes when the parent dies, however it dies.
 process.on('disconnect', () => void stop(0));
 
-const vite = await startPreviewServer({ workspace, base, cacheDir: path.join(sandboxDir, 'vite'), sharedCacheDir, previewKey });
+const vite = await startPreviewServer({ workspace, base, cacheDir: path.join(sandboxDir, 'vite'), sharedCacheDir, previewKey, listen: targets.preview });
 cleanups.push(() => vite.close());
-const address = vite.httpServer?.address();
-const previewPort = typeof address === 'object' && address ? address.port : 0;
-await warmUp(vite, `http://127.0.0.1:${previewPort}`, base, previewKey);
+const previewPort = vite.httpServer ? listeningPort(vite.httpServer) : 0;
+// Only a head start for the first visitor: on a machine too busy to finish it in time,
+// the sandbox is still ready, and the first visitor waits instead.
+await warmUp(vite, 'socketPath' in targets.preview ? targets.preview : { host: '127.0.0.1', port: previewPort }, base, previewKey).catch((error: unknown) => {
+  console.error(`runtime: the preview's warm-up did not finish: ${error instanceof Error ? error.message : String(error)}`);
+});
 
 // When the watcher last saw a change in the working copy.
 let lastFileEvent = 0;
@@ -106,6 +139,7 @@ async function watcherSettled(quietMs = 80, limitMs = 1_500) {
 const agentHost = createAgentHost({
   workspace,
   stateDir: path.join(sandboxDir, 'agent'),
+  modelSocketPath,
   send: (message) => bridge.send(message),
 });
 cleanups.push(() => agentHost.close());
@@ -132,13 +166,16 @@ const bridge = await startBridge(bridgeToken, {
         return agentHost.cancel(message.turnId);
     }
   },
-});
+}, targets.bridge);
 cleanups.push(() => bridge.close());
+
+// The driver moves the sandbox's files through it while the sandbox runs (no process per move).
+const files = await startFilesServer({ key: bridgeToken, folders: { workspace, agent: path.join(sandboxDir, 'agent') } }, targets.files);
+cleanups.push(() => files.close());
 
 const ready: RuntimeReady = {
   type: 'runtime:ready',
-  previewPort,
-  bridgePort: bridge.port,
+  listen: listenMode === 'unix' ? { kind: 'unix' } : { kind: 'tcp', previewPort, bridgePort: bridge.port, filesPort: files.port },
   startupMs: Math.round(performance.now() - startedAt),
 };
 if (process.send) process.send(ready);

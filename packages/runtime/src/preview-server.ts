@@ -4,11 +4,12 @@ import path from 'node:path';
 import react from '@vitejs/plugin-react';
 import { templatePreviewDir } from '@cutroom/template';
 import { timingSafeEqual } from 'node:crypto';
-import type { IncomingMessage } from 'node:http';
+import http, { type IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import { PREVIEW_KEY_HEADER } from '@cutroom/protocol';
 import { type Plugin, type ViteDevServer, createServer } from 'vite';
 import { confinePlugin } from './confine-plugin.js';
+import { type ListenTarget, listenOn } from './listen-target.js';
 import { createPathScrubber, scrubPathsPlugin } from './scrub-paths.js';
 
 /**
@@ -61,8 +62,9 @@ function projectPlugin(workspace: string): Plugin {
 }
 
 /**
- * Vite listens on a loopback port that any local process, or a page in the user's
- * browser, could find. Only the preview proxy knows the sandbox's key: every request
+ * Vite listens on the sandbox's `sock/preview.sock` (or a loopback port that any local
+ * process, or a page in the user's browser, could find). Only the preview proxy knows
+ * the sandbox's key, and the sandbox's own code can reach the server too: every request
  * and WebSocket upgrade without it is refused before Vite sees it (so nothing, not even
  * the base path that names the sandbox, leaks).
  */
@@ -131,6 +133,8 @@ export type PreviewServerOptions = {
   sharedCacheDir?: string;
   /** Requests must carry it in `x-cutroom-preview-key` (the proxy adds it). */
   previewKey: string;
+  /** Where it listens (default: an ephemeral loopback port). */
+  listen?: ListenTarget;
 };
 
 async function exists(file: string) {
@@ -141,7 +145,7 @@ async function exists(file: string) {
 }
 
 export async function startPreviewServer(options: PreviewServerOptions): Promise<ViteDevServer> {
-  const { workspace, base, cacheDir, sharedCacheDir, previewKey } = options;
+  const { workspace, base, cacheDir, sharedCacheDir, previewKey, listen = { host: '127.0.0.1', port: 0 } } = options;
   const sharedMetadata = sharedCacheDir && path.join(sharedCacheDir, 'deps', '_metadata.json');
   if (sharedMetadata && (await exists(sharedMetadata)) && !(await exists(path.join(cacheDir, 'deps')))) {
     await mkdir(cacheDir, { recursive: true });
@@ -196,17 +200,34 @@ export async function startPreviewServer(options: PreviewServerOptions): Promise
       watch: { ignored: ['**/.git/**', '**/node_modules/**'] },
     },
   });
-  await server.listen();
+  if ('socketPath' in listen) {
+    // Vite's `listen()` only knows ports; its http server's own `listen` (which Vite
+    // wraps to start its plugins and optimizer first) takes a socket path.
+    if (!server.httpServer) throw new Error('the preview server has no http server');
+    await listenOn(server.httpServer, listen);
+  } else {
+    await server.listen();
+  }
   return server;
 }
 
+/** One GET to the preview server, wherever it listens; resolves with the status once the body is read. */
+function get(target: ListenTarget | { host: string; port: number }, url: string, previewKey: string): Promise<number> {
+  const where = 'socketPath' in target ? { socketPath: target.socketPath } : { host: target.host, port: target.port };
+  return new Promise((resolve, reject) => {
+    const request = http.get({ ...where, path: url, headers: { host: 'localhost', [PREVIEW_KEY_HEADER]: previewKey }, timeout: 30_000 }, (response) => {
+      response.resume();
+      response.on('end', () => resolve(response.statusCode ?? 0));
+      response.on('error', reject);
+    });
+    request.on('timeout', () => request.destroy(new Error(`the preview server did not answer ${url}`)));
+    request.on('error', reject);
+  });
+}
+
 /** Loads the page and its modules once, so the first real visitor finds them transformed. */
-export async function warmUp(server: ViteDevServer, origin: string, base: string, previewKey: string) {
-  for (const url of [base, `${base}main.tsx`]) {
-    await fetch(origin + url, { headers: { [PREVIEW_KEY_HEADER]: previewKey }, signal: AbortSignal.timeout(30_000) }).then((response) =>
-      response.arrayBuffer(),
-    );
-  }
+export async function warmUp(server: ViteDevServer, target: ListenTarget | { host: string; port: number }, base: string, previewKey: string) {
+  for (const url of [base, `${base}main.tsx`]) await get(target, url, previewKey);
   await server.warmupRequest(path.join(templatePreviewDir, 'main.tsx'));
 }
 

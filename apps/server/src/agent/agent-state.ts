@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { cp, mkdir, realpath, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
+import { Readable } from 'node:stream';
+import { type SkippedEntry, packDirectory, unpackArchive } from '@cutroom/runtime';
 
 /**
  * What of an agent's folder is its conversation, kept with the project: the Claude
@@ -8,57 +10,71 @@ import path from 'node:path';
  * runner's conversations (`ai-sdk/<session>.json`). Caches, settings and anything else
  * the agent writes there stay in the sandbox and go with it.
  */
-const KEPT = [path.join('claude', 'projects'), 'ai-sdk'];
+const KEPT = ['claude/projects', 'ai-sdk'];
+
+/** A path of the agent's folder that belongs to a kept part (or is a folder above one). */
+const isKept = (relative: string) =>
+  KEPT.some((part) => relative === part || relative.startsWith(`${part}/`) || part.startsWith(`${relative}/`));
+
+/** Caps on a saved conversation (a runaway agent must not fill the server's disk). */
+export const AGENT_STATE_LIMITS = { maxFileBytes: 64 * 1024 * 1024, maxTotalBytes: 256 * 1024 * 1024 };
 
 /**
- * The agent's state per project, at `<dir>/<projectId>/`: restored into each new
- * sandbox of the project before its agent starts, saved after every turn. A save
- * builds the new copy aside and swaps it in, so a crash mid-save keeps the old one.
+ * The agent's state per project, at `<dir>/<projectId>/` (plain files: the folder the
+ * sandbox's agent had, cut down to its conversations). It moves as tar streams, through
+ * the driver: `archive` is written into each new sandbox of the project before its agent
+ * starts; `save` takes the sandbox's agent folder after every turn. A save builds the new
+ * copy aside and swaps it in, so a crash mid-save keeps the old one.
  */
 export function createAgentStateStore(dir: string) {
   const folder = (projectId: string) => path.join(dir, projectId);
-  const saving = new Map<string, Promise<void>>();
+  const saving = new Map<string, Promise<unknown>>();
 
   const exists = (target: string) => stat(target).then(() => true, () => false);
 
   return {
-    async restore(projectId: string, target: string) {
+    /**
+     * The project's saved conversations as a tar stream, or null when it has none. Read
+     * whole before it is handed out, so that a save that swaps the folder meanwhile
+     * cannot cut it short.
+     */
+    async archive(projectId: string): Promise<Readable | null> {
       // A save of the project's previous session may still be under way.
-      await saving.get(projectId);
-      await mkdir(target, { recursive: true });
-      if (await exists(folder(projectId))) await cp(folder(projectId), target, { recursive: true, force: true });
+      await saving.get(projectId)?.catch(() => {});
+      if (!(await exists(folder(projectId)))) return null;
+      const chunks: Buffer[] = [];
+      for await (const chunk of packDirectory(folder(projectId))) chunks.push(Buffer.from(chunk as Buffer));
+      return Readable.from(chunks);
     },
 
-    /** Saves `source`'s conversations as the project's; saves of one project run one after another. */
-    save(projectId: string, source: string): Promise<void> {
+    /**
+     * Saves a sandbox's agent folder (a tar stream, untrusted) as the project's: only the
+     * conversations, only files and folders (a link is left out, never followed), sizes
+     * capped. Saves of one project run one after another. Returns the files left out for
+     * their size.
+     */
+    save(projectId: string, tar: Readable): Promise<SkippedEntry[]> {
       const previous = saving.get(projectId) ?? Promise.resolve();
-      const run = previous.then(async () => {
+      const run = previous.catch(() => {}).then(async () => {
         const staging = path.join(dir, `.tmp-${projectId}-${randomUUID().slice(0, 8)}`);
         try {
-          await mkdir(staging, { recursive: true });
-          const root = await realpath(source);
-          for (const part of KEPT) {
-            // The sandbox owns this folder: a part that is (or passes through) a symlink
-            // could lead anywhere on the server. Only what really lies inside is kept.
-            const real = await realpath(path.join(source, part)).catch(() => null);
-            if (real !== path.join(root, part)) continue;
-            if (await exists(path.join(source, part))) {
-              await cp(path.join(source, part), path.join(staging, part), { recursive: true, verbatimSymlinks: true });
-            }
-          }
+          await mkdir(dir, { recursive: true, mode: 0o700 });
+          const result = await unpackArchive(staging, tar, { ...AGENT_STATE_LIMITS, oversize: 'skip', links: 'skip', accept: isKept });
           const old = `${folder(projectId)}.old-${randomUUID().slice(0, 8)}`;
           const had = await exists(folder(projectId));
           if (had) await rename(folder(projectId), old);
           await rename(staging, folder(projectId));
           if (had) await rm(old, { recursive: true, force: true });
+          return result.skipped;
         } finally {
+          // The archive's source (a process in the sandbox) is never left waiting.
+          tar.destroy();
           await rm(staging, { recursive: true, force: true });
         }
       });
-      const settled = run.catch(() => {});
-      saving.set(projectId, settled);
-      void settled.then(() => {
-        if (saving.get(projectId) === settled) saving.delete(projectId);
+      saving.set(projectId, run);
+      void run.catch(() => {}).then(() => {
+        if (saving.get(projectId) === run) saving.delete(projectId);
       });
       return run;
     },

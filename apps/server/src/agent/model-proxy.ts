@@ -1,11 +1,11 @@
 import { randomBytes } from 'node:crypto';
+import { chmod, rm } from 'node:fs/promises';
 import http from 'node:http';
 import { Readable } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import type { Logger } from 'pino';
-import type { ModelEndpoint } from '@cutroom/protocol';
+import type { ModelSocketEndpoint } from '@cutroom/protocol';
 import type { ModelProvider } from '../config.js';
-import { peerUid } from './peer-uid.js';
 
 /** Request headers the agent may pass on; everything else (keys, cookies, hops) is dropped. */
 const FORWARDED_REQUEST_HEADERS = new Set(['content-type', 'accept', 'anthropic-version', 'anthropic-beta', 'user-agent', 'x-app']);
@@ -22,44 +22,50 @@ export const DEFAULT_MODEL_MAX_TOKENS = 32_000;
 const CONNECTION_RETRIES = 2;
 /** Errors of a connection that died before any response byte: safe to send the request again on a new one. */
 const CONNECTION_LOST = new Set(['ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED']);
+/** `sun_path` holds 108 bytes with its terminating NUL. */
+const MAX_SOCKET_PATH_BYTES = 107;
 
 export type ModelProxy = ReturnType<typeof createModelProxy>;
 
 export type ModelProxySettings = {
   provider: ModelProvider;
   logger: Logger;
-  host?: string;
   /** MODEL_MAX_TOKENS: the most output tokens one request may ask for. */
   maxTokens?: number;
-  /** Where to read a peer's uid (tests). */
-  peerUid?: typeof peerUid;
 };
 
-/** A live session's token: whose it is, and the only uid it is accepted from (when its sandbox has one). */
-type Grant = { sessionId: string; uid?: number };
+export class ModelProxyError extends Error {
+  constructor(
+    readonly code: 'socket_path_too_long' | 'socket_listen_failed',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Where a session's sandbox reaches the proxy: one listener on its own socket. */
+type Door = { socketPath: string; server: http.Server; open: Promise<void> };
+/** A live session: its token, and the socket its sandbox has (none yet, or between sandboxes). */
+type Grant = { sessionId: string; token: string; door?: Door };
 
 /**
- * The only way a sandbox reaches a model. It listens on loopback; a sandbox gets a
- * per-session token in its base URL (`/m/<token>/…`), and the proxy forwards the
+ * The only way a sandbox reaches a model. The server listens on a Unix socket in each
+ * sandbox's folder (`sock/model.sock`, which the sandbox sees as its own); the sandbox
+ * gets a per-session token in its path (`/m/<token>/…`), and the proxy forwards the
  * request to the configured provider with the real key added. The key is never in a
  * sandbox's environment, files or messages, and a token dies with its session.
  *
- * A token copied out of its sandbox is worth little: it is accepted only from the
- * sandbox's uid (when the driver gives each sandbox its own), only while the session
- * lives, and only for the configured model (MODEL replaces whatever the request names)
- * and at most MODEL_MAX_TOKENS output tokens per request.
+ * A token copied out of its sandbox is worth little: it is accepted only on its own
+ * sandbox's socket (which nothing else can reach: sandboxes have no network, and each
+ * sees only its own folder), only while the session lives, only for the configured model
+ * (MODEL replaces whatever the request names) and at most MODEL_MAX_TOKENS output tokens
+ * per request.
  */
 export function createModelProxy(settings: ModelProxySettings) {
   const { provider, logger } = settings;
   const maxTokens = settings.maxTokens ?? DEFAULT_MODEL_MAX_TOKENS;
-  const uidOf = settings.peerUid ?? peerUid;
   const tokens = new Map<string, Grant>();
-  const bySession = new Map<string, string>(); // session id → token
-  /** The peer's uid per connection (keep-alive: looked up once). */
-  const peers = new WeakMap<object, Promise<number | null>>();
-  /** Said once: without a uid per sandbox a token is bound to its session's life only. */
-  let unboundSaid = false;
-  let port = 0;
+  const bySession = new Map<string, Grant>();
 
   const fail = (response: http.ServerResponse, status: number, type: string, message: string) => {
     if (response.headersSent) return response.destroy();
@@ -70,31 +76,51 @@ export function createModelProxy(settings: ModelProxySettings) {
     response.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
   };
 
-  const server = http.createServer((request, response) => {
-    void forward(request, response).catch((error: unknown) => {
-      logger.error({ err: error }, 'model proxy failed');
-      fail(response, 502, 'api_error', 'The model provider could not be reached.');
+  /** A server for one session's socket: requests on it are that session's, or refused. */
+  function serverFor(sessionId: string) {
+    return http.createServer((request, response) => {
+      void forward(request, response, sessionId).catch((error: unknown) => {
+        logger.error({ err: error }, 'model proxy failed');
+        fail(response, 502, 'api_error', 'The model provider could not be reached.');
+      });
     });
-  });
+  }
 
-  async function forward(request: http.IncomingMessage, response: http.ServerResponse) {
+  async function closeDoor(door: Door) {
+    await door.open.catch(() => {});
+    await new Promise<void>((resolve) => {
+      door.server.close(() => resolve());
+      door.server.closeAllConnections();
+    });
+    // Node removes its socket file on close; a failed listen may leave one behind.
+    await rm(door.socketPath, { force: true }).catch(() => {});
+  }
+
+  async function openDoor({ server, socketPath }: Door) {
+    if (Buffer.byteLength(socketPath) > MAX_SOCKET_PATH_BYTES) {
+      throw new ModelProxyError('socket_path_too_long', `the model socket path ${socketPath} is longer than ${MAX_SOCKET_PATH_BYTES} bytes (use a shorter DATA_DIR)`);
+    }
+    // A file left there (an earlier session of this sandbox, a crash): `listen` would fail.
+    // `rm` without `recursive` removes a link itself, never what it points at.
+    await rm(socketPath, { force: true });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', (error) => reject(new ModelProxyError('socket_listen_failed', `the model proxy could not listen on ${socketPath}: ${error.message}`)));
+      server.listen(socketPath, () => resolve());
+    });
+    // The sandbox runs as another uid: it must be able to connect. The folder is root's
+    // (sock/ is hardened before this), so nothing in the sandbox can swap the file.
+    await chmod(socketPath, 0o666);
+  }
+
+  async function forward(request: http.IncomingMessage, response: http.ServerResponse, socketSessionId: string) {
     const started = performance.now();
     const match = /^\/m\/([A-Za-z0-9_-]{20,100})(\/[^#]*)$/.exec(request.url ?? '');
     const grant = match ? tokens.get(match[1]!) : undefined;
     if (!match || !grant) return fail(response, 401, 'authentication_error', 'This model proxy token is not valid (the session is over).');
     const { sessionId } = grant;
-    if (grant.uid !== undefined) {
-      const socket = request.socket;
-      let lookup = peers.get(socket);
-      if (!lookup) {
-        lookup = uidOf(socket);
-        peers.set(socket, lookup);
-      }
-      const uid = await lookup;
-      if (uid !== grant.uid) {
-        logger.warn({ sessionId, peerUid: uid, remotePort: socket.remotePort }, 'model proxy token used from outside its sandbox');
-        return fail(response, 403, 'permission_error', 'This model proxy token belongs to another sandbox.');
-      }
+    if (sessionId !== socketSessionId) {
+      logger.warn({ sessionId, socketSessionId }, 'model proxy token used on another sandbox\'s socket');
+      return fail(response, 403, 'permission_error', 'This model proxy token belongs to another sandbox.');
     }
     if (!provider.configured) return fail(response, 503, 'api_error', provider.message);
     if (request.method !== 'POST' && request.method !== 'GET') return fail(response, 405, 'invalid_request_error', 'Only GET and POST are proxied.');
@@ -182,53 +208,55 @@ export function createModelProxy(settings: ModelProxySettings) {
   }
 
   return {
-    async listen() {
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(0, settings.host ?? '127.0.0.1', () => resolve());
-      });
-      const address = server.address();
-      port = typeof address === 'object' && address ? address.port : 0;
-    },
-
-    /** A token for the session (the same one while it lives) and where its agent reaches the model. */
     /**
-     * `sandbox.uid`: the uid the session's sandbox runs as; its token is then accepted
-     * only from that uid (a restarted sandbox's new uid replaces the old). Without it
-     * (the driver cannot switch uids) any local process holding the token may use it.
+     * The session's token (the same one while it lives) and where its agent reaches the
+     * model: listens on `socketPath` (the sandbox's `sock/model.sock`, created here with
+     * mode 0666) and accepts the token only there. A new sandbox for the session (a
+     * restart) moves the listener to its socket. Null when no provider is configured.
      */
-    endpointFor(sessionId: string, sandbox: { uid?: number } = {}): ModelEndpoint | null {
+    async endpointFor(sessionId: string, sandbox: { socketPath: string }): Promise<ModelSocketEndpoint | null> {
       if (!provider.configured) return null;
-      let token = bySession.get(sessionId);
-      if (!token) {
-        token = randomBytes(24).toString('base64url');
-        bySession.set(sessionId, token);
+      let grant = bySession.get(sessionId);
+      if (!grant) {
+        grant = { sessionId, token: randomBytes(24).toString('base64url') };
+        bySession.set(sessionId, grant);
+        tokens.set(grant.token, grant);
       }
-      tokens.set(token, { sessionId, ...(sandbox.uid === undefined ? {} : { uid: sandbox.uid }) });
-      if (sandbox.uid === undefined && !unboundSaid) {
-        unboundSaid = true;
-        logger.warn('sandboxes run as the server\'s own user: a model proxy token cannot be bound to its sandbox, only to its session\'s life');
+      if (grant.door?.socketPath !== sandbox.socketPath) {
+        const previous = grant.door;
+        const door: Door = { socketPath: sandbox.socketPath, server: serverFor(sessionId), open: Promise.resolve() };
+        door.open = (async () => {
+          if (previous) await closeDoor(previous);
+          await openDoor(door);
+        })();
+        grant.door = door;
       }
-      return {
-        wire: provider.wire,
-        baseUrl: `http://127.0.0.1:${port}/m/${token}`,
-        ...(provider.model ? { model: provider.model } : {}),
-      };
+      const door = grant.door;
+      try {
+        await door.open;
+      } catch (error) {
+        if (grant.door === door) delete grant.door;
+        throw error;
+      }
+      return { wire: provider.wire, socket: true, path: `/m/${grant.token}`, ...(provider.model ? { model: provider.model } : {}) };
     },
 
-    /** The session is over: its token stops working. */
-    revoke(sessionId: string) {
-      const token = bySession.get(sessionId);
-      if (!token) return;
+    /** The session is over: its token stops working and its socket closes (and is removed). */
+    async revoke(sessionId: string) {
+      const grant = bySession.get(sessionId);
+      if (!grant) return;
       bySession.delete(sessionId);
-      tokens.delete(token);
+      tokens.delete(grant.token);
+      if (grant.door) await closeDoor(grant.door);
     },
 
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
+    /** Every socket closes (server shutdown). */
+    async close() {
+      const grants = [...bySession.values()];
+      bySession.clear();
+      tokens.clear();
+      await Promise.all(grants.map((grant) => (grant.door ? closeDoor(grant.door) : undefined)));
+    },
   };
 }
 

@@ -26,13 +26,17 @@ describe('recovery after a crash', () => {
       sharedCacheDir: path.join(os.tmpdir(), 'cutroom-test-vite-deps'),
       templateDir: templateProjectDir,
       logger: pino({ level: 'silent' }),
+      // A loaded machine (CI, parallel suites) may take long to start a runtime.
+      readyTimeoutMs: 300_000,
     };
     // The earlier server: a session's sandbox with the project checked out, mid-turn.
     const earlier = createLocalDriver(settings);
     const sandbox = await earlier.start();
     await earlier.label(sandbox.id, { projectId: owner.projectId, ownerId: owner.user.id });
-    await server.repos.checkout(owner.projectId, sandbox.workspace);
-    const scene = path.join(sandbox.workspace, 'src', 'scenes', 'TitleScene.tsx');
+    const latest = await server.repos.archive(owner.projectId);
+    await earlier.writeFiles(sandbox.id, 'workspace', latest.tar, { replace: true });
+    // The agent's edit, made where the local driver keeps the working copy (DATA_DIR/sandboxes/<id>/workspace).
+    const scene = path.join(settings.sandboxesDir, sandbox.id, 'workspace', 'src', 'scenes', 'TitleScene.tsx');
     await writeFile(scene, (await readFile(scene, 'utf8')).replace('Your video starts here', 'Half-way through a turn'));
     // An answered turn, then the turn the crash cut (its reply was never saved) and one queued behind it.
     const add = (role: 'user' | 'assistant', content: string) => server.store.messages.add({ id: crypto.randomUUID(), projectId: owner.projectId, role, content });

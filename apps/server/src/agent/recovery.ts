@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Message } from '@cutroom/protocol';
 import type { ProjectRepos } from '../repos/project-repos.js';
-import type { SandboxOwner } from '../sessions/drivers/driver.js';
+import type { Orphan } from '../sessions/drivers/driver.js';
 import type { Store } from '../store/store.js';
 
 /**
@@ -36,12 +36,14 @@ const shortVersion = (version: string) => version.slice(0, 7);
  */
 export async function recoverSandboxWork(
   deps: { store: Store; repos: ProjectRepos; logger: Logger; onNewVersion?: (projectId: string, ownerId: string, version: string) => void },
-  orphan: { workspace: string; owner: SandboxOwner },
+  orphan: Pick<Orphan, 'owner' | 'readFiles'>,
 ) {
   const { projectId, ownerId } = orphan.owner;
   const project = await deps.store.projects.get(ownerId, projectId);
   if (!project) return;
-  const commit = await deps.repos.commitWorkspace(projectId, orphan.workspace, {
+  // Read through the driver, like every turn's commit: the orphan's processes are gone,
+  // its files are not.
+  const commit = await deps.repos.commitArchive(projectId, await orphan.readFiles('workspace'), {
     message: 'Work recovered after the server restarted',
     author: 'agent',
   });

@@ -1,8 +1,10 @@
 import { randomUUID } from 'node:crypto';
+import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import type { AgentAction, ErrorCode, Message, SandboxToServer, ServerToSandbox, TurnStatus } from '@cutroom/protocol';
 import type { ModelProvider } from '../config.js';
 import type { ProjectRepos } from '../repos/project-repos.js';
+import type { SandboxArea, WriteFilesOptions } from '../sessions/drivers/driver.js';
 import type { Store } from '../store/store.js';
 import type { AgentStateStore } from './agent-state.js';
 import type { ModelProxy } from './model-proxy.js';
@@ -52,12 +54,18 @@ export type ChatHost = {
   previousEnded?: Promise<unknown>;
   /** Adds an event to the session's stream; returns its seq. */
   emit(event: ChatEvent): number;
-  /** The live sandbox's bridge and folders, when the session runs. */
-  sandbox(): { send(message: ServerToSandbox): void; workspace: string; agentStateDir: string } | null;
+  /** The live sandbox's bridge and files, when the session runs. */
+  sandbox(): { send(message: ServerToSandbox): void; files: SandboxFiles } | null;
 };
 
-/** A sandbox's folders: its working copy and its agent's state. */
-type SandboxFolders = { workspace: string; agentStateDir: string };
+/**
+ * A sandbox's files (its working copy, its agent's state), moved as tar streams through
+ * its driver: the chat never knows where, or on which machine, they are.
+ */
+export type SandboxFiles = {
+  read(area: SandboxArea): Promise<Readable>;
+  write(area: SandboxArea, tar: Readable, options?: WriteFilesOptions): Promise<void>;
+};
 
 export class ChatRefusal extends Error {
   constructor(
@@ -236,12 +244,11 @@ export function createChat(deps: ChatDeps, host: ChatHost) {
     turn: Running,
     status: TurnStatus,
     error: string | undefined,
-    target: SandboxFolders | null = host.sandbox(),
+    target: SandboxFiles | null = host.sandbox()?.files ?? null,
     /** Settles when the sandbox's processes are gone (nothing writes into it any more). */
     stopped?: Promise<unknown>,
   ) {
     if (running !== turn) return Promise.resolve();
-    const workspace = target?.workspace;
     const completeAt = performance.timeOrigin + performance.now();
     running = null;
     flushText(turn);
@@ -253,9 +260,9 @@ export function createChat(deps: ChatDeps, host: ChatHost) {
       /** Files the version left out for their size, said in the reply. */
       let skippedNote = '';
       await stopped?.catch(() => {});
-      if (workspace) {
+      if (target) {
         try {
-          const commit = await repos.commitWorkspace(host.projectId, workspace, {
+          const commit = await repos.commitArchive(host.projectId, await target.read('workspace'), {
             message: commitMessage(turn.userMessage),
             author: 'agent',
           });
@@ -301,8 +308,12 @@ export function createChat(deps: ChatDeps, host: ChatHost) {
       // The conversation goes with the project; never in the reply's way (the session's
       // end waits for it).
       if (target) {
-        stateSaved = deps.agentState
-          .save(host.projectId, target.agentStateDir)
+        stateSaved = target
+          .read('agent')
+          .then((tar) => deps.agentState.save(host.projectId, tar))
+          .then((skipped) => {
+            if (skipped.length) log.warn({ skipped: skipped.slice(0, 20) }, 'agent state files over the size limit were not saved');
+          })
           .catch((saveError: unknown) => log.error({ err: saveError }, 'could not save the agent state'));
       }
     })()
@@ -343,14 +354,14 @@ export function createChat(deps: ChatDeps, host: ChatHost) {
      * A sandbox now serves the session: restore the agent's state into it and start its
      * agent, resuming the project's conversation. Queued messages go once it is up.
      */
-    async attachSandbox(sandbox: { send(message: ServerToSandbox): void; agentStateDir: string; adopt?: () => Promise<void> | undefined; uid?: number }) {
+    async attachSandbox(sandbox: { send(message: ServerToSandbox): void; files: SandboxFiles; modelSocketPath: string }) {
       agentReady = false;
-      // The session's model token is accepted only from this sandbox's uid (when it has its own).
-      const endpoint = deps.modelProxy.endpointFor(host.sessionId, { uid: sandbox.uid });
+      // The proxy listens on this sandbox's own socket; the session's token works only there.
+      const endpoint = await deps.modelProxy.endpointFor(host.sessionId, { socketPath: sandbox.modelSocketPath });
       if (!endpoint || !deps.provider.configured) return;
-      await deps.agentState.restore(host.projectId, sandbox.agentStateDir);
-      // Restored as the server: hand it to the sandbox's user.
-      await sandbox.adopt?.();
+      // Written by the driver, as the sandbox's user, like every file that goes in.
+      const state = await deps.agentState.archive(host.projectId);
+      if (state) await sandbox.files.write('agent', state, { replace: true });
       const project = await store.projects.get(host.ownerId, host.projectId);
       sandbox.send({
         type: 'agent:start',
@@ -370,7 +381,7 @@ export function createChat(deps: ChatDeps, host: ChatHost) {
      * The sandbox is gone or going (crashed, killed, restarted): the running turn is saved
      * as failed, with what it did, once `stopped` says nothing writes there any more.
      */
-    sandboxLost(target: SandboxFolders | null, stopped?: Promise<unknown>) {
+    sandboxLost(target: SandboxFiles | null, stopped?: Promise<unknown>) {
       agentReady = false;
       if (running) void finish(running, 'failed', 'The sandbox stopped during the turn.', target, stopped);
     },
@@ -395,7 +406,7 @@ export function createChat(deps: ChatDeps, host: ChatHost) {
      * `discard` (its project is gone) nothing more is saved: the turn and the queue are
      * dropped, and only a save already under way is waited for.
      */
-    async close(target: SandboxFolders | null, options: { reason: string; discard?: boolean }) {
+    async close(target: SandboxFiles | null, options: { reason: string; discard?: boolean }) {
       closedReason = options.reason;
       agentReady = false;
       // From now on the session's agent gets no model (saving its last turn needs none).

@@ -1,9 +1,13 @@
 import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { git } from '../repos/git.js';
 import { type TestServer, startTestServer } from '../testing/test-server.js';
+
+// Renders run in sandboxes at a lower CPU weight than everything else: on a busy machine
+// (other test files at once) they take minutes, which these waits allow for.
+vi.setConfig({ testTimeout: 600_000, hookTimeout: 300_000 });
 
 const MIB = 1024 * 1024;
 /** Room for two bundles of the template (about 26 MB each), not three: checked below. */
@@ -52,7 +56,7 @@ describe('the render bundle cache', () => {
           status = (await server.request('GET', `${base}/${id}`, { cookie: account.cookie })).json.export.status;
           return ['done', 'failed', 'cancelled'].includes(status);
         },
-        { timeout: 120_000, interval: 250 },
+        { timeout: 280_000, interval: 250 },
       )
       .toBe(true);
     expect(status).toBe('done');
@@ -61,7 +65,7 @@ describe('the render bundle cache', () => {
 
   /** Waits until no render runs, then for the cache's trim after the last one. */
   async function settled() {
-    await expect.poll(() => server.exports.load().running.length, { timeout: 30_000, interval: 50 }).toBe(0);
+    await expect.poll(() => server.exports.load().running.length, { timeout: 280_000, interval: 50 }).toBe(0);
     await server.exports.bundles.trim();
     return server.exports.bundles.usage();
   }

@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { mkdir, rm, stat } from 'node:fs/promises';
+import { rm, stat } from 'node:fs/promises';
 import os from 'node:os';
-import path from 'node:path';
 import type { Logger } from 'pino';
 import {
   type CreateExportRequest,
@@ -17,7 +16,8 @@ import type { ExportChanges, ExportRecord } from '../store/export-store.js';
 import type { Store } from '../store/store.js';
 import { type BundleLease, createBundleCache } from './bundle-cache.js';
 import { type RenderPaths, createRenderPaths, downloadFileName, moveInto } from './render-paths.js';
-import { type RenderWorker, reapJobs, startRenderWorker } from './render-process.js';
+import { reapJobs } from './render-process.js';
+import { type RenderConfinement, type RenderJob, type RenderLimits, createRenderSandbox } from './render-sandbox.js';
 import { type QueuedRender, pickNext } from './render-queue.js';
 import { type RenderTarget, type WorkerMessage, formatFiles } from './worker-protocol.js';
 
@@ -48,6 +48,12 @@ export type ExportServiceDeps = {
   renderConcurrency?: number;
   /** Disk the bundle cache may take (default 1 GiB); least recently used bundles go first. */
   bundleCacheMaxBytes?: number;
+  /** SANDBOX_DRIVER: renders run in a sandbox of that driver (`docker`: the local wall, for now). */
+  sandboxDriver?: 'local' | 'docker';
+  /** Limits of one render job (default: render-sandbox.ts). */
+  renderLimits?: RenderLimits;
+  /** Wall renders in with bubblewrap (default: when it works here). */
+  bubblewrap?: boolean;
 };
 
 /** What a job did, for logs, tests and the benchmark. */
@@ -56,8 +62,10 @@ export type JobInfo = {
   jobDir: string;
   version: string | null;
   pid: number | null;
-  /** The worker's temporary folder (removed with it). */
+  /** The worker's temporary folder on this machine (removed with it); null inside a sandbox's private `/tmp`. */
   tmpDir: string | null;
+  /** The job's own user (null where the server does not switch users). */
+  uid: number | null;
   /** The git tree of the version: its bundle's key in the cache (null until known). */
   bundleTree: string | null;
   /** Whether the version's bundle came from the cache (null until known). */
@@ -68,7 +76,7 @@ export type JobInfo = {
 type Running = {
   render: QueuedRender;
   info: JobInfo;
-  worker: RenderWorker | null;
+  worker: RenderJob | null;
   /** The bundle this render holds (kept from eviction until the job is over). */
   lease: BundleLease | null;
   cancelled: boolean;
@@ -78,8 +86,9 @@ type Running = {
 
 /**
  * Exports and thumbnails: a queue of renders with a server-wide and a per-user limit,
- * each render a worker process (render-worker.ts) that renders one version of the
- * project (the one current when asked) from its git repo. Progress goes to the store and
+ * each render a worker process (render-worker.ts) in a sandbox of its own
+ * (render-sandbox.ts) that renders one version of the project (the one current when
+ * asked) from its git repo. Progress goes to the store and
  * to the owner's open /ws connections (`export:progress`); finished files go to storage
  * (render-paths.ts). Thumbnails are low-priority renders of the newest version of a
  * project, coalesced per project.
@@ -96,6 +105,12 @@ export function createExportService(deps: ExportServiceDeps) {
   const thumbnailsEnabled = deps.thumbnails ?? true;
   const renderConcurrency = deps.renderConcurrency ?? (os.availableParallelism() <= 3 ? 1 : 2);
   const limits = { global: deps.concurrency, perUser: deps.perUserConcurrency };
+  const sandbox = createRenderSandbox({
+    driver: deps.sandboxDriver ?? 'local',
+    logger,
+    ...(deps.renderLimits ? { limits: deps.renderLimits } : {}),
+    ...(deps.bubblewrap === undefined ? {} : { bubblewrap: deps.bubblewrap }),
+  });
 
   const waiting: QueuedRender[] = [];
   const running = new Map<string, Running>();
@@ -160,7 +175,7 @@ export function createExportService(deps: ExportServiceDeps) {
 
   function start(render: QueuedRender) {
     const jobId = randomUUID();
-    const info: JobInfo = { jobId, jobDir: paths.jobDir(jobId), version: null, pid: null, tmpDir: null, bundleTree: null, bundleCached: null, bundleMs: null };
+    const info: JobInfo = { jobId, jobDir: paths.jobDir(jobId), version: null, pid: null, tmpDir: null, uid: null, bundleTree: null, bundleCached: null, bundleMs: null };
     const entry: Running = { render, info, worker: null, lease: null, cancelled: false, finished: Promise.resolve() };
     running.set(render.id, entry);
     if (render.kind === 'export') remember(info, render.id);
@@ -177,8 +192,8 @@ export function createExportService(deps: ExportServiceDeps) {
           if (updated) emit(updated);
         }
       } finally {
-        if (entry.worker) await entry.worker.kill().catch(() => {});
-        await rm(info.jobDir, { recursive: true, force: true }).catch((error: unknown) => {
+        // The worker, its user's processes, its cgroup and its folder go.
+        await (entry.worker ? entry.worker.dispose() : rm(info.jobDir, { recursive: true, force: true })).catch((error: unknown) => {
           logger.warn({ err: error, jobDir: info.jobDir }, 'could not remove a render job folder');
         });
         running.delete(render.id);
@@ -189,12 +204,15 @@ export function createExportService(deps: ExportServiceDeps) {
     })();
   }
 
-  /** Runs a worker for `target` of `version`; resolves with the worker's messages once it is gone. */
+  /**
+   * Runs a worker for `target` of `version` in its sandbox; resolves once it is gone, with
+   * its output (checked, the server's) and what ended it.
+   */
   async function runWorker(
     entry: Running,
     version: string,
     target: RenderTarget,
-    output: string,
+    outputName: string,
     onMessage: (message: WorkerMessage) => void,
   ) {
     const { projectId } = entry.render;
@@ -203,23 +221,16 @@ export function createExportService(deps: ExportServiceDeps) {
     const tree = await bundles.treeOf(repos.repoPath(projectId), version);
     entry.info.bundleTree = tree;
     entry.lease = await bundles.acquire(tree, projectId);
-    await mkdir(entry.info.jobDir, { recursive: true });
-    const worker = await startRenderWorker({
-      job: {
-        type: 'job',
-        repoPath: repos.repoPath(projectId),
-        version,
-        jobDir: entry.info.jobDir,
-        bundleDir: entry.lease.dir,
-        output,
-        chromiumPath: deps.chromiumPath,
-        concurrency: renderConcurrency,
-        target,
-      },
-      home: paths.workerHome,
+    const job = await sandbox.start({
+      jobDir: entry.info.jobDir,
+      source: { repoPath: repos.repoPath(projectId), version },
+      bundleDir: entry.lease.dir,
+      outputName,
+      chromiumPath: deps.chromiumPath,
+      concurrency: renderConcurrency,
+      target,
+      background: entry.render.kind === 'thumbnail',
       logger,
-      // A thumbnail is nobody's wait: it must not slow the agent's turns or an export.
-      ...(entry.render.kind === 'thumbnail' ? { niceness: 10 } : {}),
       onMessage: (message) => {
         if (message.type === 'bundle') {
           entry.info.bundleCached = message.cached;
@@ -229,13 +240,14 @@ export function createExportService(deps: ExportServiceDeps) {
         onMessage(message);
       },
     });
-    entry.worker = worker;
-    entry.info.pid = worker.pid;
-    entry.info.tmpDir = worker.tmpDir;
+    entry.worker = job;
+    entry.info.pid = job.pid;
+    entry.info.tmpDir = job.tmpDir;
+    entry.info.uid = job.uid ?? null;
     // Cancelled while the worker was being started.
-    if (entry.cancelled) await worker.kill();
-    const exit = await worker.exited;
-    return { exit, logTail: worker.logTail };
+    if (entry.cancelled) await job.kill();
+    const exit = await job.exited;
+    return { exit, output: await job.output(), limitHit: await job.limitHit(), logTail: job.logTail };
   }
 
   async function runExport(entry: Running) {
@@ -245,7 +257,6 @@ export function createExportService(deps: ExportServiceDeps) {
     emit(started);
     if (entry.cancelled) return;
     const record = started;
-    const output = path.join(entry.info.jobDir, `output.${formatFiles[record.format].extension}`);
 
     // Every change of the row goes through one chain, in the order the worker reported it.
     let chain: Promise<unknown> = Promise.resolve();
@@ -259,11 +270,12 @@ export function createExportService(deps: ExportServiceDeps) {
     };
     let ended = false;
     let totalFrames: number | null = null;
-    const { exit, logTail } = await runWorker(
+    let done = null as { sizeBytes: number } | null;
+    const { exit, output, limitHit, logTail } = await runWorker(
       entry,
       record.version,
       { kind: 'export', compositionId: record.compositionId, format: record.format, scale: record.scale, frame: record.frame },
-      output,
+      `output.${formatFiles[record.format].extension}`,
       (message) => {
         switch (message.type) {
           case 'rendering':
@@ -276,16 +288,26 @@ export function createExportService(deps: ExportServiceDeps) {
             logger.info({ exportId, reason: message.reason }, 'export failed');
             return apply({ status: 'failed', error: message.reason, finished: true });
           case 'done':
+            // Stored once the worker and every process of its sandbox are gone (runWorker).
             ended = true;
-            chain = chain.then(() => storeExport(record, output, message.sizeBytes, totalFrames));
+            done = { sizeBytes: message.sizeBytes };
             return;
         }
       },
     );
     await chain;
+    if (done && !entry.cancelled) {
+      const { sizeBytes } = done;
+      if (output) await storeExport(record, output, sizeBytes, totalFrames);
+      else {
+        logger.warn({ exportId, exit }, 'render worker reported a result but left no plain output file');
+        apply({ status: 'failed', error: 'The render left no file.', finished: true });
+        await chain;
+      }
+    }
     if (!ended && !entry.cancelled) {
-      logger.warn({ exportId, exit, log: await logTail() }, 'render worker stopped without a result');
-      apply({ status: 'failed', error: 'The render stopped unexpectedly (the renderer crashed).', finished: true });
+      logger.warn({ exportId, exit, limitHit, log: await logTail() }, 'render worker stopped without a result');
+      apply({ status: 'failed', error: stoppedReason(limitHit), finished: true });
       await chain;
     }
   }
@@ -321,15 +343,14 @@ export function createExportService(deps: ExportServiceDeps) {
     if (!request) return;
     const project = await store.projects.get(request.ownerId, projectId);
     if (!project || project.thumbnailVersion === request.version || entry.cancelled) return;
-    const output = path.join(entry.info.jobDir, 'thumbnail.png');
     let done = false;
     let reason: string | null = null;
-    const { exit } = await runWorker(entry, request.version, { kind: 'thumbnail', scale: THUMBNAIL_SCALE }, output, (message) => {
+    const { exit, output } = await runWorker(entry, request.version, { kind: 'thumbnail', scale: THUMBNAIL_SCALE }, 'thumbnail.png', (message) => {
       if (message.type === 'done') done = true;
       if (message.type === 'failed') reason = message.reason;
     });
     if (entry.cancelled) return;
-    if (!done) {
+    if (!done || !output) {
       failedThumbnails.set(projectId, request.version);
       logger.warn({ projectId, version: request.version, reason, exit }, 'thumbnail failed');
       return;
@@ -374,6 +395,8 @@ export function createExportService(deps: ExportServiceDeps) {
 
   return {
     paths,
+    /** What renders are walled in by on this machine. */
+    confinement: (): RenderConfinement => sandbox.confinement(),
     /** The render bundle cache (shared by identical trees, within its budget). */
     bundles,
 
@@ -525,3 +548,10 @@ export function createExportService(deps: ExportServiceDeps) {
 }
 
 export type ExportService = ReturnType<typeof createExportService>;
+
+/** Why a render stopped without a result, for people: a limit it hit, or a crash. */
+function stoppedReason(limitHit: 'memory' | 'pids' | undefined) {
+  if (limitHit === 'memory') return 'The render ran out of memory (its sandbox’s limit); try a smaller scale.';
+  if (limitHit === 'pids') return 'The render started too many processes (its sandbox’s limit).';
+  return 'The render stopped unexpectedly (the renderer crashed).';
+}

@@ -7,13 +7,29 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { dir as compositorDir } from '@remotion/compositor-linux-x64-gnu';
 import { PNG } from 'pngjs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { git } from '../repos/git.js';
 import { type TestServer, startTestServer } from '../testing/test-server.js';
 import { type TestClient, connectClient } from '../testing/ws-client.js';
 import { livePids, processGroupMembers, processTree } from './render-process.js';
 
 const execFileAsync = promisify(execFile);
+
+// Renders run in sandboxes at a lower CPU weight than everything else: on a busy machine
+// (other test files at once) they take minutes, which these waits allow for.
+vi.setConfig({ testTimeout: 300_000, hookTimeout: 300_000 });
+
+/** Live processes whose real user is `uid`. */
+async function processesOf(uid: number): Promise<number[]> {
+  const found: number[] = [];
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const status = await readFile(`/proc/${entry}/status`, 'utf8').catch(() => '');
+    const real = /^Uid:\s+(\d+)/m.exec(status)?.[1];
+    if (real === String(uid) && !/^State:\s+Z/m.test(status)) found.push(Number(entry));
+  }
+  return found;
+}
 /** ffmpeg and ffprobe as Remotion ships them (their libraries sit beside them). */
 const tool = (name: 'ffmpeg' | 'ffprobe', args: string[]) =>
   execFileAsync(path.join(compositorDir, name), args, { env: { ...process.env, LD_LIBRARY_PATH: compositorDir }, maxBuffer: 64 * 1024 * 1024 });
@@ -71,7 +87,7 @@ describe('exports', () => {
     expect(response.status, response.text).toBe(201);
     return response.json.export as { id: string; version: string; status: string };
   };
-  const finished = (id: string, timeoutMs = 110_000) =>
+  const finished = (id: string, timeoutMs = 280_000) =>
     socket.next(
       (message) => message.type === 'export:progress' && message.export.id === id && ['done', 'failed', 'cancelled'].includes(message.export.status),
       timeoutMs,
@@ -199,7 +215,7 @@ describe('exports', () => {
 
   it('cancels a running render: its processes, folder and partial file are gone', async () => {
     const created = await create({ compositionId: 'TitleScene', format: 'mp4', scale: 0.5 });
-    await socket.next((message) => message.type === 'export:progress' && message.export.id === created.id && message.export.renderedFrames > 0);
+    await socket.next((message) => message.type === 'export:progress' && message.export.id === created.id && message.export.renderedFrames > 0, 280_000);
     const job = server.exports.inspect(created.id)!;
     expect(job.pid).toBeGreaterThan(0);
     // The worker's processes: the compositor in its group, Chromium and its helpers in another.
@@ -207,7 +223,10 @@ describe('exports', () => {
     expect(tree.pids.length).toBeGreaterThan(2);
     expect(tree.groups.length).toBeGreaterThan(1);
     expect(existsSync(job.jobDir)).toBe(true);
-    expect(existsSync(job.tmpDir!)).toBe(true);
+    // In bubblewrap the worker's /tmp is its own (nothing on the host); else a folder of its own.
+    if (job.tmpDir) expect(existsSync(job.tmpDir)).toBe(true);
+    // A user of its own, where the server switches users (root).
+    if (process.getuid?.() === 0) expect(job.uid).toBeGreaterThanOrEqual(1_300_000);
 
     const cancelled = await server.request('POST', `${base()}/${created.id}/cancel`, { cookie: owner.cookie });
     expect(cancelled.status).toBe(200);
@@ -216,7 +235,8 @@ describe('exports', () => {
     for (const group of [job.pid!, ...tree.groups]) expect(await processGroupMembers(group), `group ${group}`).toEqual([]);
     expect(await livePids([job.pid!, ...tree.pids])).toEqual([]);
     expect(existsSync(job.jobDir)).toBe(false);
-    expect(existsSync(job.tmpDir!)).toBe(false);
+    if (job.tmpDir) expect(existsSync(job.tmpDir)).toBe(false);
+    if (job.uid !== null) expect(await processesOf(job.uid)).toEqual([]);
     expect(await readdir(path.join(server.dataDir, 'tmp', 'renders'))).toEqual([]);
     expect(existsSync(path.join(server.dataDir, 'storage', 'exports', owner.projectId, `${created.id}.mp4`))).toBe(false);
     expect((await server.request('GET', `${base()}/${created.id}`, { cookie: owner.cookie })).json.export.status).toBe('cancelled');
@@ -330,7 +350,7 @@ describe('thumbnails', () => {
       const created = await server.request('POST', '/api/projects', { cookie: account.cookie, body: { name: 'Thumbs' } });
       const project = created.json.project;
       expect(project.thumbnailVersion).toBeNull();
-      const ready = await socket.next((message) => message.type === 'thumbnail:ready' && message.projectId === project.id, 60_000);
+      const ready = await socket.next((message) => message.type === 'thumbnail:ready' && message.projectId === project.id, 280_000);
       expect(ready.thumbnailVersion).toBe(project.currentVersion);
 
       const listed = (await server.request('GET', '/api/projects', { cookie: account.cookie })).json.projects[0];
@@ -378,7 +398,7 @@ describe('thumbnails', () => {
       await server.store.projects.update(account.user.id, account.projectId, { currentVersion: versions[1]! });
       // As chat turns (or restores) report their new versions, one right after the other.
       for (const version of versions) server.exports.versionLanded(account.projectId, account.user.id, version);
-      await socket.next((message) => message.type === 'thumbnail:ready' && message.thumbnailVersion === versions[1], 120_000);
+      await socket.next((message) => message.type === 'thumbnail:ready' && message.thumbnailVersion === versions[1], 280_000);
       const rendered = socket.messages.filter((message) => message.type === 'thumbnail:ready').map((message) => message.thumbnailVersion);
       // The first of the two was overtaken before its render began (a thumbnail waits for a
       // pause in new versions). The project's first version (from its creation) may have

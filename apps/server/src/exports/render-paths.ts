@@ -20,8 +20,9 @@ function checked(value: string, pattern: RegExp, what: string) {
  * - `<storage>/thumbnails/<projectId>.png`: the project's thumbnail
  * - `DATA_DIR/cache/bundles/<tree>/`: the bundle of a version's files, by git tree (bundle-cache.ts)
  * - `DATA_DIR/cache/bundle-projects/<tree>/<projectId>`: which projects used that bundle
- * - `DATA_DIR/tmp/renders/<jobId>/`: one running job (checkout, bundle being built, partial output)
- * - `DATA_DIR/cache/render-home/`: the workers' HOME (font caches survive between jobs)
+ * - `DATA_DIR/tmp/renders/<jobId>/`: one running job: the server's log and `worker.json`, and
+ *   `work/` (the version's files, a bundle being built, the output, the worker's HOME), the
+ *   only folder the job may write (render-sandbox.ts)
  *
  * Ids are checked before they become path segments.
  */
@@ -34,7 +35,6 @@ export function createRenderPaths(options: { dataDir: string; storageUrl: string
     jobsRoot,
     bundlesRoot,
     bundleProjectsRoot: path.join(options.dataDir, 'cache', 'bundle-projects'),
-    workerHome: path.join(options.dataDir, 'cache', 'render-home'),
     projectExportsDir: (projectId: string) => path.join(storageRoot, 'exports', checked(projectId, UUID, 'project id')),
     /** Relative to the storage root (what the store keeps). */
     exportFile: (projectId: string, exportId: string, format: ExportFormat) =>

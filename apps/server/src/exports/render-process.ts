@@ -1,9 +1,10 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, open, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { Logger } from 'pino';
+import { setUpCgroups } from '../sessions/drivers/local/cgroups.js';
+import { killEveryProcessOf } from '../sessions/drivers/local/sandbox-users.js';
 import { type WorkerJob, WorkerMessage } from './worker-protocol.js';
 
 /**
@@ -12,15 +13,21 @@ import { type WorkerJob, WorkerMessage } from './worker-protocol.js';
  */
 export const renderWorkerEntry = path.resolve(import.meta.dirname, '..', '..', 'dist', 'exports', 'render-worker.js');
 
-const SETPRIV = '/usr/bin/setpriv';
-const NICE = '/usr/bin/nice';
 /**
- * Prefix of a job's temporary folder. Short and under the system's temporary folder on
- * purpose: Chromium puts a Unix socket in it, and socket paths are limited to 107 bytes.
+ * Prefix of a worker's temporary folder outside a sandbox. Short and under the system's
+ * temporary folder on purpose: Chromium puts a Unix socket in it, and socket paths are
+ * limited to 107 bytes.
  */
-const TMP_PREFIX = 'cutroom-render-';
+export const WORKER_TMP_PREFIX = 'cutroom-render-';
 const isJobTmp = (dir: unknown): dir is string =>
-  typeof dir === 'string' && path.dirname(dir) === os.tmpdir() && path.basename(dir).startsWith(TMP_PREFIX);
+  typeof dir === 'string' && path.dirname(dir) === os.tmpdir() && path.basename(dir).startsWith(WORKER_TMP_PREFIX);
+
+/**
+ * User ids of render jobs (one per job, render-sandbox.ts): a range of their own, apart
+ * from the sessions' (200 000 up, sandbox-users.ts), so a job never shares a user with a
+ * session, and every process of a job's user is that job's.
+ */
+export const RENDER_UIDS = { first: 1_300_000, size: 1 << 18 };
 
 type ProcessInfo = { pid: number; ppid: number; pgid: number };
 
@@ -91,8 +98,8 @@ export type WorkerExit = { code: number | null; signal: NodeJS.Signals | null };
 
 export type RenderWorker = {
   pid: number;
-  /** The worker's TMPDIR (Remotion's frames, Chromium's profile); removed when it has exited. */
-  tmpDir: string;
+  /** The worker's temporary folder on this machine, when it has one here (removed when it has exited); null inside a sandbox's own `/tmp`. */
+  tmpDir: string | null;
   /** Resolves when the worker has exited and every process it started is gone. */
   exited: Promise<WorkerExit>;
   /** Kills the worker and everything it started; resolves like `exited`. */
@@ -104,62 +111,54 @@ export type RenderWorker = {
 };
 
 /**
- * Starts a render worker for `job`: `process.execPath` on the built worker, in a process
- * group of its own (so a kill reaches the compositor and ffmpeg; Remotion starts Chromium
- * in another group, which is noted while the worker runs and killed with it), with a small environment
- * (no secret of the server's), stdout and stderr into `<jobDir>/worker.log`, messages
- * over IPC parsed with the worker protocol (anything else is logged and dropped). The
- * kernel kills the worker if the server dies (`setpriv --pdeathsig`, where available);
- * what it started is reaped at the next start (see `reapJobs`).
+ * Starts a render worker for `job` with `command` (render-sandbox.ts builds it: the
+ * worker inside its wall), in a process group of its own (so a kill reaches the
+ * compositor and ffmpeg; Remotion starts Chromium in another group, which is noted while
+ * the worker runs and killed with it), with the environment it is given (no secret of
+ * the server's), stdout and stderr into `<jobDir>/worker.log`, messages over IPC parsed
+ * with the worker protocol (anything else is logged and dropped). `<jobDir>/worker.json`
+ * records what the next start must reap if the server dies (see `reapJobs`).
  */
 export async function startRenderWorker(options: {
   job: WorkerJob;
-  home: string;
+  command: string[];
+  env: Record<string, string>;
+  cwd: string;
+  /** The server's folder of the job (its log and `worker.json`; the sandbox cannot reach them). */
+  jobDir: string;
+  tmpDir: string | null;
+  /** The job's own user, whose every process goes when the job ends (and at the next start). */
+  uid?: number;
   logger: Logger;
   onMessage: (message: WorkerMessage) => void;
-  /** Lower CPU priority (`nice`), inherited by Chromium: for background work such as thumbnails. */
-  niceness?: number;
+  /** Runs once the worker and everything it started are gone, before `exited` resolves. */
+  afterExit?: () => Promise<void>;
 }): Promise<RenderWorker> {
-  const { job, logger } = options;
-  await mkdir(job.jobDir, { recursive: true });
-  await mkdir(options.home, { recursive: true });
-  const tmp = await mkdtemp(path.join(os.tmpdir(), TMP_PREFIX));
-  const logFile = path.join(job.jobDir, 'worker.log');
-  const log = await open(logFile, 'a');
-  let line = existsSync(SETPRIV)
-    ? [SETPRIV, '--pdeathsig', 'KILL', '--', process.execPath, renderWorkerEntry]
-    : [process.execPath, renderWorkerEntry];
-  // `nice` execs what follows, so the pid stays the worker's.
-  if (options.niceness && existsSync(NICE)) line = [NICE, '-n', String(options.niceness), ...line];
+  const { job, logger, jobDir, tmpDir } = options;
+  const logFile = path.join(jobDir, 'worker.log');
+  const log = await open(logFile, 'a', 0o600);
   let child: ChildProcess;
   try {
-    child = spawn(line[0]!, line.slice(1), {
-      cwd: job.jobDir,
+    child = spawn(options.command[0]!, options.command.slice(1), {
+      cwd: options.cwd,
       detached: true,
       stdio: ['ignore', log.fd, log.fd, 'ipc'],
-      env: {
-        PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin',
-        HOME: options.home,
-        // Remotion's and Chromium's temporary files land in a folder that goes with the job.
-        TMPDIR: tmp,
-        LANG: 'C.UTF-8',
-      },
+      env: options.env,
     });
-  } catch (error) {
-    await rm(tmp, { recursive: true, force: true });
-    throw error;
   } finally {
     await log.close();
   }
   if (!child.pid) {
     const error = await new Promise<Error>((resolve) => child.once('error', resolve));
-    await rm(tmp, { recursive: true, force: true });
     throw new Error(`the render worker could not be started: ${error.message}`);
   }
   const pid: number = child.pid;
   child.on('error', (error) => logger.warn({ err: error, pid }, 'render worker error'));
   const groups = new Set([pid]);
-  const record = () => writeFile(path.join(job.jobDir, 'worker.json'), JSON.stringify({ pid, tmp, groups: [...groups] }));
+  const record = () =>
+    writeFile(path.join(jobDir, 'worker.json'), JSON.stringify({ pid, tmp: tmpDir, groups: [...groups], ...(options.uid === undefined ? {} : { uid: options.uid }) }), {
+      mode: 0o600,
+    });
   // Written at once, so the next start can reap what a crash left behind.
   await record();
   let exitedYet = false;
@@ -179,8 +178,12 @@ export async function startRenderWorker(options: {
       // Whatever the worker left running goes with it, then its temporary files.
       void Promise.race([channelClosed, new Promise((settle) => setTimeout(settle, 1_000))])
         .then(() => killProcessGroups(groups))
-        .then(() => rm(tmp, { recursive: true, force: true }))
-        .catch((error: unknown) => logger.warn({ err: error, tmp }, 'could not remove a render worker\'s temporary folder'))
+        .then(async () => {
+          if (options.uid !== undefined) await killEveryProcessOf(options.uid);
+        })
+        .then(() => (tmpDir ? rm(tmpDir, { recursive: true, force: true }) : undefined))
+        .then(() => options.afterExit?.())
+        .catch((error: unknown) => logger.warn({ err: error, jobDir }, 'could not clean up after a render worker'))
         .then(() => resolve({ code, signal }));
     });
   });
@@ -197,7 +200,7 @@ export async function startRenderWorker(options: {
 
   return {
     pid,
-    tmpDir: tmp,
+    tmpDir,
     exited,
     async kill() {
       await learnGroups();
@@ -210,17 +213,19 @@ export async function startRenderWorker(options: {
 }
 
 /**
- * At start: kills what render jobs of an earlier run left alive (by the process group
- * recorded in each job folder) and removes their folders.
+ * At start: kills what render jobs of an earlier run left alive (the process groups and
+ * the user recorded in each job folder, its cgroup) and removes their folders.
  */
 export async function reapJobs(jobsRoot: string): Promise<string[]> {
   await mkdir(jobsRoot, { recursive: true });
   const reaped: string[] = [];
-  for (const id of await readdir(jobsRoot)) {
+  const entries = await readdir(jobsRoot);
+  const cgroups = entries.length ? await setUpCgroups() : null;
+  for (const id of entries) {
     const dir = path.join(jobsRoot, id);
     const info = await readFile(path.join(dir, 'worker.json'), 'utf8').then(
-      (text) => JSON.parse(text) as { pid?: number; tmp?: string; groups?: unknown[] },
-      () => ({}) as { pid?: number; tmp?: string; groups?: unknown[] },
+      (text) => JSON.parse(text) as { pid?: number; tmp?: string; groups?: unknown[]; uid?: unknown },
+      () => ({}) as { pid?: number; tmp?: string; groups?: unknown[]; uid?: unknown },
     );
     // A group id is not reused while any member lives, so members of a recorded group are
     // that job's; a group whose leader still lives must still be led by a worker or by
@@ -233,6 +238,14 @@ export async function reapJobs(jobsRoot: string): Promise<string[]> {
       if (leader === null || leader.includes(renderWorkerEntry) || /chrom/i.test(leader)) stale.push(group);
     }
     if (stale.length) await killProcessGroups(stale);
+    // A job's user is its own (render-sandbox.ts): whatever still runs as it was that job's.
+    if (typeof info.uid === 'number' && Number.isInteger(info.uid) && info.uid >= RENDER_UIDS.first) await killEveryProcessOf(info.uid);
+    // Its cgroup (render-sandbox.ts names it after the job): whatever is still in it, then the folder.
+    if (cgroups && !('unavailable' in cgroups)) {
+      const cgroup = cgroups.open(`render-${id}`);
+      await cgroup.killAll();
+      await cgroup.remove().catch(() => {});
+    }
     if (isJobTmp(info.tmp)) await rm(info.tmp, { recursive: true, force: true });
     await rm(dir, { recursive: true, force: true });
     reaped.push(id);

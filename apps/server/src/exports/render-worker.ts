@@ -1,31 +1,28 @@
 /**
- * A render worker: one child process per render job (see render-process.ts), in its own
- * process group so that cancelling it kills Chromium and ffmpeg too. It gets one `job`
- * over IPC, makes the bundle of the version's files (or takes it from the cache, where
- * versions with the same git tree share one: bundle-cache.ts), renders, reports
- * over IPC (worker-protocol.ts) and exits. Every renderer call gets `browserExecutable`:
- * without it Remotion would try to download a browser.
+ * A render worker: one process per render job, started inside the job's sandbox
+ * (render-sandbox.ts: its own user, no network, only its working folder writable) by
+ * render-process.ts. It gets one `job` over IPC, takes the version's bundle from the
+ * cache or builds it from the files the server checked out, renders, reports over IPC
+ * (worker-protocol.ts) and exits. Every renderer call gets `browserExecutable`: without
+ * it Remotion would try to download a browser.
  */
-import { existsSync, realpathSync } from 'node:fs';
-import { mkdir, readFile, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { realpathSync } from 'node:fs';
+import { readFile, readdir, stat, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { bundle } from '@remotion/bundler';
 import { getCompositions, openBrowser, renderMedia, renderStill } from '@remotion/renderer';
 import { projectEntryPoint } from '@cutroom/template';
-import { git } from '../repos/git.js';
 import { failureReason } from './failure-reason.js';
-import { WorkerJob, type WorkerMessage, videoCodecs } from './worker-protocol.js';
+import { COMPOSITIONS_FILE, WorkerJob, type WorkerMessage, videoCodecs } from './worker-protocol.js';
 
 type Composition = Awaited<ReturnType<typeof getCompositions>>[number];
 type Browser = Awaited<ReturnType<typeof openBrowser>>;
 
-/** The list of compositions, kept in each cached bundle so a cached render reads no metadata twice. */
-const COMPOSITIONS_FILE = 'cutroom-compositions.json';
 /** Progress reports at most this often. */
 const PROGRESS_EVERY_MS = 250;
 
-/** The repo's node_modules (where remotion and react are installed), for the project's imports. */
+/** The repo's node_modules (where remotion and react are installed): the project's `node_modules` links there. */
 const nodeModulesDir = (() => {
   let dir = path.dirname(createRequire(import.meta.url).resolve('remotion'));
   while (path.basename(dir) !== 'node_modules' && path.dirname(dir) !== dir) dir = path.dirname(dir);
@@ -52,17 +49,6 @@ async function fail(reason: string): Promise<never> {
   process.exit(1);
 }
 
-/** Writes the version's files into `dir`, as a plain tree: symlinks become files holding their target's path. */
-async function materialise(job: WorkerJob, dir: string) {
-  await mkdir(dir, { recursive: true });
-  await git(['-c', 'core.symlinks=false', '--git-dir', job.repoPath, '--work-tree', dir, 'checkout', '--quiet', job.version, '--', '.'], {
-    env: { GIT_INDEX_FILE: path.join(job.jobDir, 'checkout-index') },
-  });
-  // The project's imports resolve from the repo's packages, as in the preview.
-  await rm(path.join(dir, 'node_modules'), { recursive: true, force: true });
-  await symlink(nodeModulesDir, path.join(dir, 'node_modules'), 'dir');
-}
-
 /** Modules may come only from the project's folder and the packages (their real paths). */
 function confinedTo(projectDir: string): RegExp {
   const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
@@ -70,38 +56,28 @@ function confinedTo(projectDir: string): RegExp {
   return new RegExp(`^(${roots.join('|')})/`);
 }
 
-/**
- * The bundle of the version's files and their compositions: from the cache, or built and
- * put there (the server holds the bundle against eviction and marks its use).
- */
-async function prepareBundle(job: WorkerJob, browser: () => Promise<Browser>): Promise<Composition[]> {
+/** The bundle to render from (its folder) and its compositions: the cached one, or one built now. */
+async function prepareBundle(job: WorkerJob, browser: () => Promise<Browser>): Promise<{ dir: string; compositions: Composition[] }> {
   const started = performance.now();
-  const cached = path.join(job.bundleDir, COMPOSITIONS_FILE);
-  if (existsSync(cached)) {
-    const compositions = JSON.parse(await readFile(cached, 'utf8')) as Composition[];
+  if (job.bundle.kind === 'cached') {
+    const compositions = JSON.parse(await readFile(path.join(job.bundle.dir, COMPOSITIONS_FILE), 'utf8')) as Composition[];
     await send({ type: 'bundle', cached: true, ms: performance.now() - started });
-    return compositions;
+    return { dir: job.bundle.dir, compositions };
   }
 
-  const projectDir = path.join(job.jobDir, 'project');
-  try {
-    await materialise(job, projectDir);
-  } catch (error) {
-    throw failure('checkout', error);
-  }
-  const built = path.join(job.jobDir, 'bundle');
+  const { projectDir, outDir } = job.bundle;
   try {
     await bundle({
       entryPoint: projectEntryPoint(projectDir),
-      outDir: built,
+      outDir,
       rootDir: projectDir,
       // Rspack: ~1 s against webpack's ~7 s cold (docs/decisions/2026-11-24-exports.md).
       rspack: true,
       // The bundle itself is the cache (one per tree of files); a bundler cache would go into node_modules.
       enableCaching: false,
-      // The bundler runs with the server's file access: an import (or require.context) of any
-      // path outside the version's files and the packages would put other people's files
-      // (sandboxes, agent conversations, bundles) into this render. Refuse them.
+      // An import (or require.context) of a path outside the version's files and the
+      // packages is refused, also where the sandbox would let the bundler read it (no
+      // sandbox on this machine): other people's files must never get into a render.
       // Rspack's resolver takes RegExp restrictions (path strings refused Remotion's own entry
       // files in our test); its types list only strings.
       rspackOverride: (config) => ({
@@ -114,32 +90,57 @@ async function prepareBundle(job: WorkerJob, browser: () => Promise<Browser>): P
   }
   let compositions: Composition[];
   try {
-    compositions = await getCompositions(built, { browserExecutable: job.chromiumPath, puppeteerInstance: await browser(), logLevel: 'error' });
+    compositions = await getCompositions(outDir, { browserExecutable: job.chromiumPath, puppeteerInstance: await browser(), logLevel: 'error' });
   } catch (error) {
     throw failure('compositions', error, projectDir);
   }
-  await writeFile(path.join(built, COMPOSITIONS_FILE), JSON.stringify(compositions));
-  // Built aside, then renamed into place: a half-built bundle is never in the cache.
-  await mkdir(path.dirname(job.bundleDir), { recursive: true });
-  try {
-    await rename(built, job.bundleDir);
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    // Another render of the same files put its bundle there first: use that one (the same
-    // files make the same bundle); ours goes with the job's folder.
-    if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw error;
-  }
+  // Written last: the server takes a bundle into the cache only when this file is there.
+  await writeFile(path.join(outDir, COMPOSITIONS_FILE), JSON.stringify(compositions));
   await send({ type: 'bundle', cached: false, ms: performance.now() - started });
-  return compositions;
+  return { dir: outDir, compositions };
+}
+
+/** Kills the process groups of this worker's Chromium children (Remotion starts each in a group of its own). */
+async function killChildBrowsers() {
+  for (const entry of await readdir('/proc').catch(() => [] as string[])) {
+    if (!/^\d+$/.test(entry)) continue;
+    const stat = await readFile(`/proc/${entry}/stat`, 'utf8').catch(() => '');
+    const parent = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    if (parent !== process.pid) continue;
+    const command = await readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => '');
+    if (!/chrom/i.test(command)) continue;
+    try {
+      process.kill(-Number(entry), 'SIGKILL');
+    } catch {
+      // gone already
+    }
+  }
+}
+
+/**
+ * Chromium, given more than one chance: Remotion allows it 25 s to start, and a render
+ * runs at a lower CPU weight than everything else, so a busy machine can starve a start.
+ */
+async function launchBrowser(chromiumPath: string): Promise<Browser> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await openBrowser('chrome', { browserExecutable: chromiumPath, logLevel: 'error' });
+    } catch (error) {
+      if (attempt >= 4 || !/timed out/i.test(String(error))) throw error;
+      console.error(`Chromium did not start in time (attempt ${attempt}); trying again`);
+      // Remotion leaves the late browser running: it would compete with the next try.
+      await killChildBrowsers();
+    }
+  }
 }
 
 async function run(job: WorkerJob) {
   const opened: { browser?: Promise<Browser> } = {};
-  const browser = () => (opened.browser ??= openBrowser('chrome', { browserExecutable: job.chromiumPath, logLevel: 'error' }));
+  const browser = () => (opened.browser ??= launchBrowser(job.chromiumPath));
   // Chromium starts while the bundle is read or built.
   void browser().catch(() => {});
   try {
-    const compositions = await prepareBundle(job, browser);
+    const { dir: bundleDir, compositions } = await prepareBundle(job, browser);
     const { target } = job;
     const composition = target.kind === 'thumbnail' ? compositions[0] : compositions.find((entry) => entry.id === target.compositionId);
     if (!composition) {
@@ -167,7 +168,7 @@ async function run(job: WorkerJob) {
     });
 
     const common = {
-      serveUrl: job.bundleDir,
+      serveUrl: bundleDir,
       composition,
       scale: target.scale,
       browserExecutable: job.chromiumPath,

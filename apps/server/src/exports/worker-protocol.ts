@@ -26,15 +26,22 @@ export type RenderTarget = z.infer<typeof RenderTarget>;
 
 export const WorkerJob = z.strictObject({
   type: z.literal('job'),
-  /** The project's bare repo. */
-  repoPath: z.string().min(1),
-  /** The commit to render. */
-  version: z.string().regex(/^[0-9a-f]{40}$/),
-  /** The job's own folder (checkout, bundle being built, output); removed when the job ends. */
-  jobDir: z.string().min(1),
-  /** Where the bundle of this version's files is kept (`DATA_DIR/cache/bundles/<tree>`, shared by identical trees). */
-  bundleDir: z.string().min(1),
-  /** The file to write, inside `jobDir`. */
+  /**
+   * The job's working folder, the only one the worker may write (render-sandbox.ts): a
+   * bundle being built and the output go there.
+   */
+  workDir: z.string().min(1),
+  /**
+   * The bundle: one from the cache (`DATA_DIR/cache/bundles/<tree>`, read-only to the
+   * worker), or one to build from the version's files (the server checked them out into
+   * `projectDir`) into `outDir`; the server puts a built bundle into the cache once the
+   * worker is gone.
+   */
+  bundle: z.discriminatedUnion('kind', [
+    z.strictObject({ kind: z.literal('cached'), dir: z.string().min(1) }),
+    z.strictObject({ kind: z.literal('build'), projectDir: z.string().min(1), outDir: z.string().min(1) }),
+  ]),
+  /** The file to write, inside `workDir`. */
   output: z.string().min(1),
   chromiumPath: z.string().min(1),
   /** Frames rendered in parallel. */
@@ -72,3 +79,6 @@ export const formatFiles: Record<ExportFormat, { extension: string; contentType:
   gif: { extension: 'gif', contentType: 'image/gif' },
   png: { extension: 'png', contentType: 'image/png' },
 };
+
+/** The list of compositions, kept in each bundle so a cached render reads no metadata twice; written last, so a bundle that has it is whole. */
+export const COMPOSITIONS_FILE = 'cutroom-compositions.json';

@@ -1,28 +1,58 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { PassThrough, type Readable } from 'node:stream';
 import { promisify } from 'node:util';
 
 const execFileAsync = promisify(execFile);
+
+/** Settings every git run gets, whatever the machine's configuration. */
+const FIXED = [
+  '-c', 'user.name=Cutroom',
+  '-c', 'user.email=cutroom@localhost',
+  '-c', 'commit.gpgsign=false',
+  '-c', 'init.defaultBranch=main',
+  '-c', 'core.hooksPath=/dev/null',
+];
+
+const environment = (env?: Record<string, string>) => ({
+  PATH: process.env.PATH ?? '/usr/bin:/bin',
+  GIT_CONFIG_NOSYSTEM: '1',
+  GIT_CONFIG_GLOBAL: '/dev/null',
+  HOME: '/nonexistent',
+  LANG: 'C',
+  ...env,
+});
 
 /**
  * Runs git with a fixed identity and none of the user's or system's configuration, so a
  * developer's ~/.gitconfig (signing, hooks, templates) never changes what the app does.
  */
-export async function git(args: string[], options: { cwd?: string; env?: Record<string, string> } = {}): Promise<string> {
-  const { stdout } = await execFileAsync(
-    'git',
-    [
-      '-c', 'user.name=Cutroom',
-      '-c', 'user.email=cutroom@localhost',
-      '-c', 'commit.gpgsign=false',
-      '-c', 'init.defaultBranch=main',
-      '-c', 'core.hooksPath=/dev/null',
-      ...args,
-    ],
-    {
-      cwd: options.cwd,
-      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', GIT_CONFIG_NOSYSTEM: '1', GIT_CONFIG_GLOBAL: '/dev/null', HOME: '/nonexistent', LANG: 'C', ...options.env },
-      maxBuffer: 64 * 1024 * 1024,
-    },
-  );
+export async function git(args: string[], options: { cwd?: string; env?: Record<string, string>; input?: string } = {}): Promise<string> {
+  const run = execFileAsync('git', [...FIXED, ...args], { cwd: options.cwd, env: environment(options.env), maxBuffer: 64 * 1024 * 1024 });
+  if (options.input !== undefined) run.child.stdin?.end(options.input);
+  const { stdout } = await run;
   return stdout;
+}
+
+/**
+ * Runs git (configured as `git` does) and streams its standard output. The stream fails,
+ * rather than ends, when git does: a cut-off archive must never pass for a whole one.
+ */
+export function gitStream(args: string[], options: { env?: Record<string, string> } = {}): Readable {
+  const out = new PassThrough();
+  const child = spawn('git', [...FIXED, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: environment(options.env) });
+  let stderr = '';
+  child.stderr.setEncoding('utf8');
+  child.stderr.on('data', (text: string) => {
+    if (stderr.length < 4_000) stderr += text;
+  });
+  child.stdout.pipe(out, { end: false });
+  child.once('error', (error) => out.destroy(error));
+  child.once('close', (code, signal) => {
+    if (code === 0) out.end();
+    else out.destroy(new Error(`git failed (${signal ?? `code ${code}`}): ${stderr.trim()}`));
+  });
+  out.once('close', () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  });
+  return out;
 }

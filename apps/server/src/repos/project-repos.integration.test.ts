@@ -1,4 +1,4 @@
-import { cp, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { cp, lstat, mkdir, mkdtemp, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { isTemplateFile, templateProjectDir } from '@cutroom/template';
@@ -45,8 +45,33 @@ describe('project repos: checkout into a working copy', () => {
     expect(await readFile(path.join(workspace, scene), 'utf8')).toContain('Version two');
     await expect(stat(path.join(workspace, 'stray.txt'))).rejects.toThrow();
     expect((await stat(path.join(workspace, 'src/Root.tsx'))).mtimeMs).toBe(rootBefore);
-    expect((await git(['-C', workspace, 'status', '--porcelain'])).trim()).toBe('');
-    expect((await git(['-C', workspace, 'symbolic-ref', 'HEAD'])).trim()).toBe('refs/heads/main');
+    // Exactly the version's files, and no git folder: the working copy is only files.
+    await expect(stat(path.join(workspace, '.git'))).rejects.toThrow();
+    expect(await projects.commitWorkspace('p1', workspace, { message: 'nothing', author: 'agent' })).toEqual({ version, changed: false, skipped: [] });
+  });
+
+  it('checks a version out byte for byte, whatever its .gitattributes say, with links as plain files', async () => {
+    const projects = repos();
+    await (await projects.prepare('p4')).publish();
+    const clone = path.join(dir, 'clone-attributes');
+    await git(['clone', '--quiet', projects.repoPath('p4'), clone]);
+    await writeFile(path.join(clone, '.gitattributes'), '*.txt export-subst eol=crlf\nhidden.txt export-ignore\n');
+    await writeFile(path.join(clone, 'subst.txt'), 'X $Format:%H$\nline two\n');
+    await writeFile(path.join(clone, 'hidden.txt'), 'hidden\n');
+    await symlink('/etc/passwd', path.join(clone, 'link'));
+    await git(['-C', clone, 'add', '--all']);
+    await git(['-C', clone, 'commit', '--quiet', '--message', 'Attributes']);
+    await git(['-C', clone, 'push', '--quiet', 'origin', 'main']);
+    const workspace = path.join(dir, 'work-attributes');
+    const version = await projects.checkout('p4', workspace);
+    expect(await readFile(path.join(workspace, 'subst.txt'), 'utf8')).toBe('X $Format:%H$\nline two\n');
+    expect(await readFile(path.join(workspace, 'hidden.txt'), 'utf8')).toBe('hidden\n');
+    expect((await lstat(path.join(workspace, 'link'))).isFile()).toBe(true);
+    expect(await readFile(path.join(workspace, 'link'), 'utf8')).toBe('/etc/passwd');
+    // Taken back unchanged: the same bytes make no new version.
+    await rm(path.join(workspace, 'link'));
+    await symlink('/etc/passwd', path.join(workspace, 'link'));
+    expect(await projects.commitWorkspace('p4', workspace, { message: 'nothing', author: 'agent' })).toEqual({ version, changed: false, skipped: [] });
   });
 });
 
@@ -70,6 +95,7 @@ describe('project repos: a working copy becomes a version', () => {
 
     // A planted fsmonitor hook in the working copy's .git must never run.
     const marker = path.join(dir, 'fsmonitor-ran');
+    await mkdir(path.join(workspace, '.git'), { recursive: true });
     await writeFile(path.join(workspace, '.git', 'config'), `[core]\n\tfsmonitor = touch ${marker}\n`);
     await writeFile(path.join(workspace, 'src', 'New.tsx'), 'export const x = 1;\n');
     const scene = path.join(workspace, 'src', 'scenes', 'TitleScene.tsx');
@@ -126,5 +152,28 @@ describe('project repos: a working copy becomes a version', () => {
     // No blob of the big files was even stored.
     const sizes = await git(['--git-dir', repos.repoPath('p3'), 'cat-file', '--batch-all-objects', '--batch-check=%(objectsize)']);
     expect(Math.max(...sizes.split('\n').filter(Boolean).map(Number))).toBe(10_000);
+
+    // Still there, unchanged, and a large file the project ignores: nothing new to report.
+    await writeFile(scene, original);
+    await mkdir(path.join(workspace, 'out'), { recursive: true });
+    await writeFile(path.join(workspace, 'out', 'render.mp4'), Buffer.alloc(20_000));
+    const again = await repos.commitWorkspace('p3', workspace, { message: 'same big files', author: 'agent' });
+    expect(again.skipped.map((file) => file.path).sort()).toEqual(['public/clips/vidéo.bin', 'src/huge data.json']);
+  });
+
+  it('refuses an archive that leads out of the mirror, and commits nothing of it', async () => {
+    const repos = createProjectRepos({ reposDir: path.join(dir, 'repos-hostile'), templateDir: templateProjectDir });
+    await (await repos.prepare('p5')).publish();
+    const before = await repos.head('p5');
+    const { pack } = await import('tar-stream');
+    const hostile = pack();
+    hostile.entry({ name: 'src/ok.ts' }, 'export {};\n');
+    hostile.entry({ name: '../../escaped.txt' }, 'x');
+    hostile.finalize();
+    await expect(repos.commitArchive('p5', hostile as never, { message: 'hostile', author: 'agent' })).rejects.toThrow(/leads out/);
+    expect(await repos.head('p5')).toBe(before);
+    await expect(stat(path.join(dir, 'escaped.txt'))).rejects.toThrow();
+    // The mirror is the server's alone.
+    expect((await stat(path.join(dir, 'mirrors', 'p5'))).mode & 0o777).toBe(0o700);
   });
 });

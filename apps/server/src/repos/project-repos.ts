@@ -1,8 +1,10 @@
-import { randomUUID } from 'node:crypto';
-import { cp, lstat, mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { createHash, randomUUID } from 'node:crypto';
+import { chmod, cp, mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import type { Readable } from 'node:stream';
+import { packDirectory, unpackArchive } from '@cutroom/runtime';
 import { isTemplateFile } from '@cutroom/template';
-import { git } from './git.js';
+import { git, gitStream } from './git.js';
 import { createVersionHistory } from './versions.js';
 
 /** Who made a version: the user (by hand), the agent (a chat turn) or a restore. */
@@ -16,6 +18,17 @@ const authors: Record<VersionAuthor, { name: string; email: string }> = {
 
 /** The largest file a commit of a working copy takes in (AGENT_MAX_FILE_BYTES), unless configured. */
 export const DEFAULT_MAX_COMMIT_FILE_BYTES = 1024 * 1024;
+
+/** The most a working copy's files (those under the per-file cap) may add up to in a commit. */
+export const DEFAULT_MAX_COMMIT_TOTAL_BYTES = 512 * 1024 * 1024;
+
+/**
+ * Attributes that win over any `.gitattributes` a project holds (`info/attributes` of
+ * each repo): no content conversion either way, and nothing left out of or rewritten in
+ * an archive (`export-ignore`, `export-subst`), so a working copy holds exactly the
+ * version's bytes and a commit takes exactly the working copy's.
+ */
+const BYTE_EXACT_ATTRIBUTES = '* -text -eol -filter -ident -working-tree-encoding -export-ignore -export-subst\n';
 
 /** A file of the working copy left out of a version for its size. */
 export type SkippedFile = { path: string; bytes: number };
@@ -40,10 +53,32 @@ export function createProjectRepos(options: {
   templateDir: string;
   /** Files of a working copy larger than this never go into a version (AGENT_MAX_FILE_BYTES). */
   maxFileBytes?: number;
+  /** A working copy whose files add up to more is refused by a commit. */
+  maxTotalBytes?: number;
+  /**
+   * The server's own copies of working copies, one per project, that commits take files
+   * from (default: `mirrors` beside `reposDir`). Never a sandbox's folder.
+   */
+  mirrorsDir?: string;
 }) {
   const { reposDir, templateDir } = options;
   const maxFileBytes = options.maxFileBytes ?? DEFAULT_MAX_COMMIT_FILE_BYTES;
+  const maxTotalBytes = options.maxTotalBytes ?? DEFAULT_MAX_COMMIT_TOTAL_BYTES;
+  const mirrorsDir = options.mirrorsDir ?? path.join(path.dirname(reposDir), 'mirrors');
   const repoPath = (projectId: string) => path.join(reposDir, `${projectId}.git`);
+  const mirrorPath = (projectId: string) => path.join(mirrorsDir, projectId);
+
+  /** Repos whose `info/attributes` this process has checked (older repos get it on first use). */
+  const exact = new Set<string>();
+  async function byteExact(projectId: string, bare = repoPath(projectId)) {
+    if (exact.has(bare)) return;
+    const file = path.join(bare, 'info', 'attributes');
+    if ((await readFile(file, 'utf8').catch(() => '')) !== BYTE_EXACT_ATTRIBUTES) {
+      await mkdir(path.dirname(file), { recursive: true });
+      await writeFile(file, BYTE_EXACT_ATTRIBUTES);
+    }
+    exact.add(bare);
+  }
 
   async function prepare(projectId: string, message = 'Create project from the template'): Promise<PreparedRepo> {
     const scratch = path.join(reposDir, `.tmp-${projectId}-${randomUUID().slice(0, 8)}`);
@@ -58,6 +93,7 @@ export function createProjectRepos(options: {
         filter: (source) => isTemplateFile(path.relative(templateDir, source)),
       });
       await git(['init', '--quiet', '--bare', bare]);
+      await writeFile(path.join(bare, 'info', 'attributes'), BYTE_EXACT_ATTRIBUTES);
       const gitDir = ['--git-dir', bare, '--work-tree', work];
       await git([...gitDir, 'add', '--all']);
       await git([...gitDir, 'commit', '--quiet', '--message', message]);
@@ -91,6 +127,7 @@ export function createProjectRepos(options: {
       commit: async () => {
         await rm(trash, { recursive: true, force: true });
         await rm(path.join(reposDir, `.index-${projectId}`), { force: true });
+        await rm(mirrorPath(projectId), { recursive: true, force: true });
       },
       restore: async () => {
         if (moved) await rename(trash, repoPath(projectId));
@@ -99,26 +136,25 @@ export function createProjectRepos(options: {
   }
 
   /**
-   * Makes `workspace` a working copy of the project's latest version: a git repo whose
-   * `main` is the project's, with every other file removed (the warm pool's folders
-   * start out holding the template).
+   * The project's latest version as a tar stream (`git archive`: its files, folders
+   * implied, symlinks as links), for a driver to write into a sandbox's working copy.
+   * The version is fixed when the archive starts; a commit meanwhile does not change it.
    */
-  async function checkout(projectId: string, workspace: string) {
-    const inWorkspace = ['-C', workspace];
-    await git([...inWorkspace, 'init', '--quiet']);
-    // A symlink in a project could point the preview server anywhere: check them out as
-    // plain files holding the link's text.
-    await git([...inWorkspace, 'config', 'core.symlinks', 'false']);
-    await git([...inWorkspace, 'symbolic-ref', 'HEAD', 'refs/heads/main']);
-    await git([...inWorkspace, 'fetch', '--quiet', '--no-tags', repoPath(projectId), 'main']);
-    // Index first, files untouched; then write only the files that differ. A file the
-    // preview's watcher sees change costs a reload, and most projects start out equal
-    // to the template the folder already holds.
-    await git([...inWorkspace, 'reset', '--quiet', 'FETCH_HEAD']);
-    await git([...inWorkspace, 'update-index', '--quiet', '--refresh']).catch(() => {});
-    await git([...inWorkspace, 'reset', '--quiet', '--hard', 'FETCH_HEAD']);
-    await git([...inWorkspace, 'clean', '--quiet', '-d', '--force', '-x']);
-    return (await git([...inWorkspace, 'rev-parse', 'HEAD'])).trim();
+  async function archive(projectId: string): Promise<{ version: string; tar: Readable }> {
+    await byteExact(projectId);
+    const version = await readRef(projectId);
+    return { version, tar: gitStream(['--git-dir', repoPath(projectId), 'archive', '--format=tar', version]) };
+  }
+
+  /**
+   * Makes a folder of the server's own a working copy of the project's latest version
+   * (files that differ written, others removed), through the same archive a sandbox gets.
+   * For tools and tests; a sandbox's working copy goes through its driver.
+   */
+  async function checkout(projectId: string, folder: string): Promise<string> {
+    const { version, tar } = await archive(projectId);
+    await unpackArchive(folder, tar, { replace: true, maxFileBytes: Number.MAX_SAFE_INTEGER, maxTotalBytes: Number.MAX_SAFE_INTEGER });
+    return version;
   }
 
   /** One git write at a time per project: commits (and later restores) never interleave. */
@@ -135,39 +171,63 @@ export function createProjectRepos(options: {
   }
 
   /**
-   * Saves the working copy as the project's next version, if it differs from the
-   * latest. Git reads the files but nothing else of the working copy: the project's
-   * own bare repo is the git folder and the index is a file of the server's, so a `.git`
-   * the agent or project code may have tampered with is never looked at (a planted
-   * `core.fsmonitor` would run a command). Two git processes (add, commit): each spawn
-   * from the server's large process costs ~10 ms, and this is on every turn's path.
+   * Saves a working copy, read as a tar stream (a driver's `readFiles`), as the project's
+   * next version, if it differs from the latest. The archive is checked as it is written
+   * into the project's mirror, a folder of the server's (0700) kept between commits, so
+   * only files that changed are rewritten and git re-reads only those. Git works from the
+   * project's own bare repo and a server-side index; it never sees anything of the
+   * sandbox but the archive's bytes.
    *
    * New or changed files over `maxFileBytes` are left out (and returned as `skipped`):
    * the agent's tools refuse such writes, but a shell or project code may still leave
-   * one in the working copy, and git must never take it in (nor hash it: `add` would).
+   * one in the working copy, and git must never take it in. They are read past, hashed
+   * on the way to tell whether they differ from the latest version, never stored.
    */
-  function commitWorkspace(
+  function commitArchive(
     projectId: string,
-    workspace: string,
+    tar: Readable,
     commit: { message: string; author: VersionAuthor },
   ): Promise<{ version: string; changed: boolean; skipped: SkippedFile[] }> {
-    return exclusive(projectId, async () => {
-      const gitDir = ['-c', 'gc.auto=0', '-c', 'core.quotePath=false', '--git-dir', repoPath(projectId), '--work-tree', workspace];
-      // Kept between commits (git then re-reads only files whose stat changed).
+    // Whatever happens, the archive's source (a process in the sandbox) is not left waiting.
+    const work = exclusive(projectId, async () => {
+      await byteExact(projectId);
+      const mirror = mirrorPath(projectId);
+      await mkdir(mirrorsDir, { recursive: true, mode: 0o700 });
+      await mkdir(mirror, { recursive: true, mode: 0o700 });
+      await chmod(mirror, 0o700);
+      /** Git's blob id of each oversize file, computed as it streams past. */
+      const blobs = new Map<string, string>();
+      const unpacked = await unpackArchive(mirror, tar, {
+        replace: true,
+        maxFileBytes,
+        maxTotalBytes,
+        oversize: 'skip',
+        onOversize: async (entry, content) => {
+          const hash = createHash('sha1').update(`blob ${entry.bytes}\0`);
+          for await (const chunk of content) hash.update(chunk);
+          blobs.set(entry.path, hash.digest('hex'));
+        },
+      });
+      // core.symlinks=false: a link of the version comes back as a file holding its text
+      // (that is how working copies get it), and git keeps it a link.
+      const gitDir = ['-c', 'gc.auto=0', '-c', 'core.quotePath=false', '-c', 'core.symlinks=false', '--git-dir', repoPath(projectId), '--work-tree', mirror];
+      // Kept between commits (git then re-reads only files whose stat changed); a missing
+      // one starts from the latest version, so that git knows which files were links.
       const env = { GIT_INDEX_FILE: path.join(reposDir, `.index-${projectId}`) };
-      const skipped = await oversizeFiles(gitDir, env, workspace);
-      if (skipped.length === 0) {
+      if (!(await stat(env.GIT_INDEX_FILE).catch(() => null))) await git([...gitDir, 'read-tree', 'HEAD'], { env });
+      const { oversize, skipped } = await sortOversize(projectId, gitDir, env, unpacked.skipped, blobs);
+      if (oversize.length === 0) {
         await git([...gitDir, 'add', '--all'], { env });
       } else {
-        // Every path but the skipped ones; a file of pathspecs, however many there are.
+        // Every path but the oversize ones; a file of pathspecs, however many there are.
         const pathspecs = path.join(reposDir, `.pathspec-${projectId}`);
         const fromFile = [`--pathspec-from-file=${pathspecs}`, '--pathspec-file-nul'];
         try {
-          await writeFile(pathspecs, ['.', ...skipped.map((file) => `:(top,literal,exclude)${file.path}`)].join('\0'));
+          await writeFile(pathspecs, ['.', ...oversize.map((file) => `:(top,literal,exclude)${file.path}`)].join('\0'));
           await git([...gitDir, 'add', '--all', ...fromFile], { env });
-          // A skipped file stays as the latest version has it (or absent), whatever the
+          // An oversize file stays as the latest version has it (or absent), whatever the
           // index held: a fresh index would otherwise drop a tracked one.
-          await writeFile(pathspecs, skipped.map((file) => `:(top,literal)${file.path}`).join('\0'));
+          await writeFile(pathspecs, oversize.map((file) => `:(top,literal)${file.path}`).join('\0'));
           await git([...gitDir, 'reset', '--quiet', 'HEAD', ...fromFile], { env });
         } finally {
           await rm(pathspecs, { force: true });
@@ -184,33 +244,38 @@ export function createProjectRepos(options: {
       }
       return { version: await readRef(projectId), changed: true, skipped };
     });
-  }
-
-  /** New and changed files of the working copy (what `add --all` would take) that are too large for a version. */
-  async function oversizeFiles(gitDir: string[], env: Record<string, string>, workspace: string): Promise<SkippedFile[]> {
-    const listed = await git([...gitDir, 'ls-files', '-z', '--others', '--modified', '--exclude-standard'], { env });
-    const skipped: SkippedFile[] = [];
-    for (const file of new Set(listed.split('\0').filter(Boolean))) {
-      const info = await lstat(path.join(workspace, file)).catch(() => null);
-      if (info?.isFile() && info.size > maxFileBytes) skipped.push({ path: file, bytes: info.size });
-    }
-    return skipped;
+    return work.finally(() => tar.destroy());
   }
 
   /**
-   * Brings a working copy the sandbox has used to the project's latest version (after a
-   * restore): only files that differ are written, files the version does not have are
-   * removed. Like commitWorkspace, git works from the project's own repo and the
-   * server's index and never reads the working copy's `.git`.
+   * Of the files too large for a version: `oversize`, those git must be kept from (all
+   * but the untracked ones the project ignores: git never takes those, and refuses a
+   * pathspec naming one); `skipped`, those to report, that a commit would have taken were
+   * they small (new or changed against the latest version, and not ignored). A large file
+   * the version already holds, unchanged, is nothing to report.
    */
-  function syncWorkspace(projectId: string, workspace: string) {
-    return exclusive(projectId, async () => {
-      const gitDir = ['-c', 'gc.auto=0', '-c', 'core.symlinks=false', '--git-dir', repoPath(projectId), '--work-tree', workspace];
-      const env = { GIT_INDEX_FILE: path.join(reposDir, `.index-${projectId}`) };
-      await git([...gitDir, 'reset', '--quiet', '--hard', 'refs/heads/main'], { env });
-      await git([...gitDir, 'clean', '--quiet', '-d', '--force', '-x'], { env });
-      return readRef(projectId);
-    });
+  async function sortOversize(projectId: string, gitDir: string[], env: Record<string, string>, found: SkippedFile[], blobs: Map<string, string>) {
+    if (found.length === 0) return { oversize: found, skipped: found };
+    const tracked = new Map<string, string>();
+    const tree = await git(['--git-dir', repoPath(projectId), 'ls-tree', '-r', '-z', '--full-tree', 'HEAD']).catch(() => '');
+    for (const line of tree.split('\0').filter(Boolean)) {
+      const tab = line.indexOf('\t');
+      tracked.set(line.slice(tab + 1), line.slice(0, tab).split(' ')[2] ?? '');
+    }
+    const untracked = found.filter((file) => !tracked.has(file.path));
+    // check-ignore exits 1 when nothing is ignored.
+    const ignored = untracked.length
+      ? await git([...gitDir, 'check-ignore', '-z', '--stdin'], { env, input: `${untracked.map((file) => file.path).join('\0')}\0` })
+          .then((out) => new Set(out.split('\0').filter(Boolean)))
+          .catch(() => new Set<string>())
+      : new Set<string>();
+    const oversize = found.filter((file) => !ignored.has(file.path));
+    return { oversize, skipped: oversize.filter((file) => tracked.get(file.path) !== blobs.get(file.path)) };
+  }
+
+  /** Saves a folder of the server's own as the next version (tools and tests; see commitArchive). */
+  function commitWorkspace(projectId: string, folder: string, commit: { message: string; author: VersionAuthor }) {
+    return commitArchive(projectId, packDirectory(folder), commit);
   }
 
   /** The project's latest version, read from its ref file (no git process; refs are never packed here). */
@@ -247,13 +312,20 @@ export function createProjectRepos(options: {
         orphans.push(entry);
       }
     }
+    // Mirrors are copies of working copies, rebuilt by the next commit: one without its project goes.
+    for (const entry of await readdir(mirrorsDir).catch(() => [] as string[])) {
+      if (!knownProjectIds.has(entry)) {
+        await rm(path.join(mirrorsDir, entry), { recursive: true, force: true });
+        removed.push(`mirrors/${entry}`);
+      }
+    }
     return { removed, orphans };
   }
 
   /** History: list, diff and restore versions (a restore takes the same lock as a commit). */
   const versions = createVersionHistory({ repoPath, exclusive, readRef, restoreIdentity: authors.restore });
 
-  return { repoPath, prepare, detach, listFiles, head, sweep, checkout, commitWorkspace, syncWorkspace, versions };
+  return { repoPath, prepare, detach, listFiles, head, sweep, archive, checkout, commitArchive, commitWorkspace, versions };
 }
 
 export type ProjectRepos = ReturnType<typeof createProjectRepos>;

@@ -196,12 +196,13 @@ describe('versions: list, diff, restore', () => {
   it('the working copy follows a restore without its .git being read, and the next commit keeps the restore', async () => {
     // A planted fsmonitor hook in the working copy's .git must never run.
     const marker = path.join(dir, 'fsmonitor-ran');
+    await mkdir(path.join(workspace, '.git'), { recursive: true });
     await writeFile(path.join(workspace, '.git', 'config'), `[core]\n\tfsmonitor = touch ${marker}\n`);
     await writeFile(work('stray.txt'), 'left by a tool');
     const untouched = (await stat(work('src/Root.tsx'))).mtimeMs;
     await new Promise((resolve) => setTimeout(resolve, 20));
 
-    expect(await repos.syncWorkspace(projectId, workspace)).toBe(made.at(-1));
+    expect(await repos.checkout(projectId, workspace)).toBe(made.at(-1));
     expect(await readFile(work(scene), 'utf8')).toContain("title = 'Version one'");
     expect(await readFile(work('src/data.json'), 'utf8')).toContain('item 39');
     await expect(stat(work('public/logo.png'))).rejects.toThrow();
@@ -210,7 +211,8 @@ describe('versions: list, diff, restore', () => {
     expect(await readFile(work('README.md'), 'utf8')).not.toBe('');
     expect((await stat(work('src/Root.tsx'))).mtimeMs).toBe(untouched);
     expect(await stat(marker).then(() => true, () => false)).toBe(false);
-    expect(await readFile(path.join(workspace, '.git', 'config'), 'utf8')).toContain('fsmonitor');
+    // The working copy is only the version's files: a planted .git goes like any stray.
+    await expect(stat(path.join(workspace, '.git'))).rejects.toThrow();
 
     expect(await repos.commitWorkspace(projectId, workspace, { message: 'nothing new', author: 'agent' })).toEqual({
       version: made.at(-1),
@@ -233,7 +235,7 @@ describe('versions: list, diff, restore', () => {
     expect(await tree(undo.version.id)).toBe(await tree(versions[0]!.parentId!));
     const diff = await repos.versions.diff(projectId, undo.version.id);
     expect(diff.files[0]!.patch).toContain("-  title = 'A new title',");
-    await repos.syncWorkspace(projectId, workspace);
+    await repos.checkout(projectId, workspace);
     expect(await readFile(work(scene), 'utf8')).toContain("title = 'Version one'");
   });
 

@@ -1,17 +1,22 @@
 import { randomUUID } from 'node:crypto';
 import { SandboxToServer, type ServerToSandbox, decodeMessage } from '@cutroom/protocol';
 import WebSocket from 'ws';
-import type { Sandbox } from './drivers/driver.js';
+import type { Endpoint, Sandbox } from './drivers/driver.js';
+
+/** The bridge's WebSocket URL: `ws+unix:` for a socket (ws's own form), `ws:` for a port. */
+export function bridgeUrl(endpoint: Endpoint): string {
+  return 'socketPath' in endpoint ? `ws+unix:${endpoint.socketPath}:/` : `ws://${endpoint.host}:${endpoint.port}/`;
+}
 
 /**
  * The server's end of a sandbox's bridge. What the sandbox sends is parsed with the
  * protocol's schemas; anything else is dropped and counted, never trusted.
  */
 export async function connectBridge(
-  sandbox: Sandbox,
+  sandbox: Pick<Sandbox, 'bridge' | 'bridgeToken'>,
   options: { timeoutMs?: number; onMessage?: (message: SandboxToServer) => void } = {},
 ) {
-  const socket = new WebSocket(sandbox.bridgeUrl, {
+  const socket = new WebSocket(bridgeUrl(sandbox.bridge), {
     headers: { authorization: `Bearer ${sandbox.bridgeToken}` },
     maxPayload: 4 * 1024 * 1024,
   });

@@ -6,7 +6,7 @@ describe('preview access', () => {
   let clock = 1_000_000;
   const tokens = createPreviewTokens({ ttlMs: 60_000, now: () => clock });
   const sandboxId = 'sandbox-aaaaaaaaaaaaaaaa';
-  const live: LivePreview = { sessionId: 'session-1', ownerId: 'owner-1', target: 'http://127.0.0.1:1', previewKey: 'key' };
+  const live: LivePreview = { sessionId: 'session-1', ownerId: 'owner-1', target: { socketPath: '/nowhere/preview.sock' }, previewKey: 'key' };
   const cookieValue = (header: string) => header.split(';')[0]!.slice(PREVIEW_COOKIE.length + 1);
 
   it('a page with a valid token gets the bootstrap and a cookie scoped to the sandbox, partitioned, HttpOnly', () => {

@@ -1,3 +1,4 @@
+import type { Endpoint } from './drivers/driver.js';
 import type { PreviewTokens } from './preview-tokens.js';
 
 /** The preview cookie: set on the preview origin, scoped to one sandbox's path. */
@@ -7,7 +8,7 @@ export const PREVIEW_COOKIE = 'cutroom_preview';
 export const GRANT_PATH = '__cutroom/grant';
 
 /** What the proxy needs to know about the live session a sandbox serves. */
-export type LivePreview = { sessionId: string; ownerId: string; target: string; previewKey: string };
+export type LivePreview = { sessionId: string; ownerId: string; target: Endpoint; previewKey: string };
 
 /**
  * - `page`: the iframe's document (a navigation);
@@ -20,7 +21,7 @@ export type PreviewVerdict =
   | { ok: false; status: number; reason: string }
   | {
       ok: true;
-      target: string;
+      target: Endpoint;
       previewKey: string;
       /** A page loaded by its link's token: answer with the bootstrap page, not the preview. */
       bootstrap?: { token: string };

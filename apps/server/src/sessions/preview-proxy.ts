@@ -2,6 +2,7 @@ import http from 'node:http';
 import net from 'node:net';
 import type { Logger } from 'pino';
 import { PREVIEW_KEY_HEADER } from '@cutroom/protocol';
+import type { Endpoint } from './drivers/driver.js';
 import { GRANT_PATH, type PreviewRequestKind, authorizePreview, bootstrapPage, previewCookies } from './preview-access.js';
 import type { SessionManager } from './session-manager.js';
 
@@ -71,6 +72,15 @@ async function readSmallBody(request: http.IncomingMessage, limit = 512): Promis
   return body;
 }
 
+/**
+ * How a request reaches a sandbox's preview server: its socket (the Host header says
+ * `localhost`, which Vite's host check allows) or its loopback port.
+ */
+function upstreamOf(endpoint: Endpoint): { connect: { socketPath: string } | { host: string; port: number }; host: string } {
+  if ('socketPath' in endpoint) return { connect: { socketPath: endpoint.socketPath }, host: 'localhost' };
+  return { connect: { host: endpoint.host, port: endpoint.port }, host: `${endpoint.host}:${endpoint.port}` };
+}
+
 export function createPreviewProxy(options: {
   sessions: Pick<SessionManager, 'livePreview' | 'previewTokens'>;
   userForCookie: (cookieHeader: string | undefined) => Promise<string | null>;
@@ -113,8 +123,8 @@ export function createPreviewProxy(options: {
     return { ...verdict, path, sandboxId, kind: requestedKind, query: requestedKind === 'page' ? withoutPageToken(`?${query}`).slice(1) : '' };
   }
 
-  function forwardedHeaders(request: http.IncomingMessage, target: URL, previewKey: string) {
-    const headers: http.OutgoingHttpHeaders = { ...request.headers, host: target.host };
+  function forwardedHeaders(request: http.IncomingMessage, host: string, previewKey: string) {
+    const headers: http.OutgoingHttpHeaders = { ...request.headers, host };
     for (const name of DROPPED_REQUEST_HEADERS) delete headers[name];
     headers[PREVIEW_KEY_HEADER] = previewKey;
     return headers;
@@ -144,9 +154,9 @@ export function createPreviewProxy(options: {
           response.end();
           return;
         }
-        const target = new URL(verdict.target);
+        const target = upstreamOf(verdict.target);
         upstream = http.request(
-          { host: target.hostname, port: target.port, method: request.method, path: verdict.path, headers: forwardedHeaders(request, target, verdict.previewKey) },
+          { ...target.connect, method: request.method, path: verdict.path, headers: forwardedHeaders(request, target.host, verdict.previewKey) },
           (upstreamResponse) => {
             const headers = { ...upstreamResponse.headers };
             delete headers['set-cookie'];
@@ -182,9 +192,9 @@ export function createPreviewProxy(options: {
           return;
         }
         if (socket.destroyed) return;
-        const target = new URL(verdict.target);
-        upstream = net.connect(Number(target.port), target.hostname, () => {
-          const headers = forwardedHeaders(request, target, verdict.previewKey);
+        const target = upstreamOf(verdict.target);
+        const connected = () => {
+          const headers = forwardedHeaders(request, target.host, verdict.previewKey);
           const lines = [`${request.method} ${verdict.path} HTTP/1.1`];
           for (const [name, value] of Object.entries(headers)) {
             for (const item of Array.isArray(value) ? value : [value]) if (item !== undefined) lines.push(`${name}: ${item}`);
@@ -193,7 +203,8 @@ export function createPreviewProxy(options: {
           if (head.length) upstream!.write(head);
           upstream!.pipe(socket);
           socket.pipe(upstream!);
-        });
+        };
+        upstream = 'socketPath' in target.connect ? net.connect(target.connect.socketPath, connected) : net.connect(target.connect.port, target.connect.host, connected);
         upstream.on('error', () => socket.destroy());
       })
       .catch(() => socket.destroy());

@@ -4,13 +4,15 @@ import type { ServerMessage, SessionState } from '@cutroom/protocol';
 import { type Chat, type ChatDeps, ChatRefusal, createChat } from '../agent/turns.js';
 import { AppError } from '../errors.js';
 import type { ProjectRepos } from '../repos/project-repos.js';
+import { createAdmission, ensureServerNotNiced } from './admission.js';
+import { BootCancelled, type Place, createBootQueue } from './boot-queue.js';
 import { type BridgeClient, connectBridge } from './bridge-client.js';
 import type { Sandbox, SandboxDriver } from './drivers/driver.js';
 import type { LivePreview } from './preview-access.js';
 import type { PreviewTokens } from './preview-tokens.js';
 import { type NewEvent, type SessionEvents, type StoredEvent, createSessionEvents } from './session-events.js';
 import { createWarmPool } from './warm-pool.js';
-import { copyWorkspace } from './workspace.js';
+import { checkoutLatest, copyWorkspace, sandboxFiles } from './workspace.js';
 
 /** Thrown inside a boot that a newer boot (a restart) or an end has replaced. */
 class SupersededBoot extends Error {}
@@ -47,6 +49,10 @@ type Session = {
   chat: Chat | null;
   /** Changes of version (restores) under way: no turn starts while there are any. */
   versionHolds: number;
+  /** Its place in the line of boots while its boot waits there (see boot-queue.ts). */
+  place: Place | null;
+  /** Takes its boot out of the line (it ended before its turn came). */
+  leaveLine: (() => void) | null;
 };
 
 /** Allowed moves of the lifecycle; anything else is a bug and throws. */
@@ -73,6 +79,11 @@ export type SessionManagerSettings = {
   previewOrigin: () => string;
   /** The agent's chat; without it `message:send` is refused. */
   chat?: ChatDeps;
+  /**
+   * Boots at once (SANDBOX_BOOT_CONCURRENCY) and the memory one session needs before its
+   * sandbox may start (SANDBOX_ADMIT_MB; 0: no check). Default: 2 at once, 250 MiB.
+   */
+  boots?: { concurrency: number; admitMb: number; readAvailableMb?: () => number | null };
 };
 
 /**
@@ -90,7 +101,18 @@ export function createSessionManager(settings: SessionManagerSettings) {
   const clientSessions = new Map<SessionClient, Session>();
   /** Sessions being ended, by project and user: their last turn is still being saved. */
   const closingProjects = new Map<string, Promise<void>>();
-  const pool = createWarmPool({ driver, size: settings.poolSize, logger });
+  const bootSettings = settings.boots ?? { concurrency: 2, admitMb: 250 };
+  const boots = createBootQueue({
+    concurrency: bootSettings.concurrency,
+    ...(bootSettings.admitMb > 0
+      ? { admission: createAdmission({ admitMb: bootSettings.admitMb, logger, ...(bootSettings.readAvailableMb ? { readAvailableMb: bootSettings.readAvailableMb } : {}) }) }
+      : {}),
+    onHeld: (held) =>
+      held
+        ? logger.warn({ ...held, waiting: boots.waiting }, 'not enough memory for another sandbox: boots wait')
+        : logger.info('memory for sandboxes again: boots go on'),
+  });
+  const pool = createWarmPool({ driver, size: settings.poolSize, logger, boots });
   /** Boots under way: `close` waits for them, so none outlives it. */
   const inFlight = new Set<Promise<unknown>>();
   const track = <T>(work: Promise<T>) => {
@@ -125,6 +147,12 @@ export function createSessionManager(settings: SessionManagerSettings) {
     return stored.seq;
   }
 
+  /** Its place in line, to the session's tabs (`position: 0`: its boot has begun). */
+  function tellPlace(session: Session, client?: SessionClient) {
+    const place = session.place ?? { position: 0 };
+    for (const to of client ? [client] : session.clients) to.send({ type: 'session:queued', sessionId: session.id, ...place });
+  }
+
   function transition(session: Session, to: SessionState, reason?: string) {
     if (!transitions[session.state].includes(to)) {
       throw new Error(`session ${session.id}: no transition from ${session.state} to ${to}`);
@@ -145,7 +173,28 @@ export function createSessionManager(settings: SessionManagerSettings) {
     const started = performance.now();
     let sandbox: Sandbox | undefined;
     try {
-      sandbox = await pool.take();
+      const leave = new AbortController();
+      session.leaveLine = () => leave.abort();
+      try {
+        sandbox = await pool.take({
+          signal: leave.signal,
+          onPlace: (place) => {
+            if (!current()) return;
+            session.place = place;
+            tellPlace(session);
+          },
+          onStart: () => {
+            if (!current()) return;
+            session.place = null;
+            tellPlace(session);
+          },
+        });
+      } finally {
+        if (session.bootId === bootId) {
+          session.leaveLine = null;
+          session.place = null;
+        }
+      }
       if (!current()) throw new SupersededBoot();
       session.booting = sandbox;
       // Should the server die, the next start knows whose work this working copy holds.
@@ -157,14 +206,13 @@ export function createSessionManager(settings: SessionManagerSettings) {
         await session.chat?.settled();
         if (!current()) throw new SupersededBoot();
         // Edits not yet saved as a version live only in the working copy: keep them.
-        version = await copyWorkspace(previous.workspace, sandbox.workspace);
-        await driver.adopt?.(sandbox.id);
+        await copyWorkspace(driver, previous.id, sandbox.id);
+        version = await repos.head(session.projectId);
         if (!current()) throw new SupersededBoot();
       } else {
         await closingProjects.get(projectKey(session.projectId, session.ownerId));
         if (!current()) throw new SupersededBoot();
-        version = await repos.checkout(session.projectId, sandbox.workspace);
-        await driver.adopt?.(sandbox.id);
+        version = await checkoutLatest(repos, driver, session.projectId, sandbox.id);
       }
       const bridge = await connectBridge(sandbox, {
         onMessage: (message) => {
@@ -172,7 +220,7 @@ export function createSessionManager(settings: SessionManagerSettings) {
         },
       });
       await bridge.resetWorkspace();
-      if (current()) await session.chat?.attachSandbox({ send: (message) => bridge.send(message), agentStateDir: sandbox.agentStateDir, adopt: driver.adopt?.bind(driver, sandbox.id), uid: sandbox.uid });
+      if (current()) await session.chat?.attachSandbox({ send: (message) => bridge.send(message), files: sandboxFiles(driver, sandbox.id), modelSocketPath: sandbox.modelSocketPath });
       if (!current()) {
         // Ended, or restarted again, while it booted.
         if (session.booting === sandbox) session.booting = null;
@@ -200,7 +248,7 @@ export function createSessionManager(settings: SessionManagerSettings) {
     } catch (error) {
       if (sandbox && session.booting === sandbox) session.booting = null;
       if (sandbox) await driver.destroy(sandbox.id).catch(() => {});
-      if (error instanceof SupersededBoot || closed) return;
+      if (error instanceof SupersededBoot || error instanceof BootCancelled || closed) return;
       logger.error({ err: error, sessionId: session.id }, 'session failed to start');
       if (current()) fail(session, 'The preview could not be started.');
     }
@@ -240,6 +288,7 @@ export function createSessionManager(settings: SessionManagerSettings) {
   async function end(session: Session, reason: string, options: { discard?: boolean } = {}) {
     if (session.state === 'stopped') return closingProjects.get(projectKey(session.projectId, session.ownerId));
     if (session.graceTimer) clearTimeout(session.graceTimer);
+    session.leaveLine?.();
     transition(session, 'stopped', reason);
     emit(session, { type: 'session:ended', reason });
     sessions.delete(session.id);
@@ -259,8 +308,8 @@ export function createSessionManager(settings: SessionManagerSettings) {
       const last = session.sandbox ?? session.previous;
       session.bridge?.close();
       if (session.sandbox) await driver.stop(session.sandbox.id).catch(() => {});
-      const folders = last && !options.discard ? { workspace: last.workspace, agentStateDir: last.agentStateDir } : null;
-      await session.chat?.close(folders, { reason, discard: options.discard }).catch((error: unknown) => {
+      const files = last && !options.discard ? sandboxFiles(driver, last.id) : null;
+      await session.chat?.close(files, { reason, discard: options.discard }).catch((error: unknown) => {
         logger.error({ err: error, sessionId: session.id }, 'could not close the chat');
       });
       session.departed.clear();
@@ -288,8 +337,7 @@ export function createSessionManager(settings: SessionManagerSettings) {
     const sandbox = live ? session.sandbox : session.state === 'error' ? session.previous : null;
     if (!sandbox) return;
     try {
-      const version = await repos.syncWorkspace(session.projectId, sandbox.workspace);
-      await driver.adopt?.(sandbox.id);
+      const version = await checkoutLatest(repos, driver, session.projectId, sandbox.id);
       logger.info({ sessionId: session.id, projectId: session.projectId, version }, 'working copy moved to a restored version');
     } catch (error) {
       logger.error({ err: error, sessionId: session.id }, 'could not move the working copy to a restored version');
@@ -311,7 +359,7 @@ export function createSessionManager(settings: SessionManagerSettings) {
         if (session.graceTimer) clearTimeout(session.graceTimer);
         session.previous = session.sandbox;
         session.sandbox = null;
-        session.chat?.sandboxLost(session.previous);
+        session.chat?.sandboxLost(sandboxFiles(driver, session.previous.id));
         fail(session, `The preview process ${how}. Restart the session to go on.`);
       } else if (session.booting?.id === exit.id && session.state === 'starting') {
         // Lost while it booted: without this the boot would go on and the session would
@@ -337,6 +385,7 @@ export function createSessionManager(settings: SessionManagerSettings) {
   return {
     /** Starts the warm pool. */
     start() {
+      ensureServerNotNiced(logger);
       void pool.fill();
     },
 
@@ -380,6 +429,8 @@ export function createSessionManager(settings: SessionManagerSettings) {
           lastActivity: Date.now(),
           chat: null,
           versionHolds: 0,
+          place: null,
+          leaveLine: null,
         };
         const created = session;
         if (settings.chat) {
@@ -394,8 +445,7 @@ export function createSessionManager(settings: SessionManagerSettings) {
               created.sandbox && created.bridge && (created.state === 'running' || created.state === 'grace') && created.versionHolds === 0
                 ? {
                     send: (message) => created.bridge?.send(message),
-                    workspace: created.sandbox.workspace,
-                    agentStateDir: created.sandbox.agentStateDir,
+                    files: sandboxFiles(driver, created.sandbox.id),
                   }
                 : null,
           });
@@ -421,7 +471,7 @@ export function createSessionManager(settings: SessionManagerSettings) {
         session.booted = track(boot(session));
       } else if (session.state === 'grace') {
         transition(session, 'running');
-      } else if (session.state === 'error' && session.graceTimer) {
+      } else if ((session.state === 'error' || session.state === 'starting') && session.graceTimer) {
         clearTimeout(session.graceTimer);
         session.graceTimer = null;
       }
@@ -432,6 +482,7 @@ export function createSessionManager(settings: SessionManagerSettings) {
         replay: missed ? 'events' : 'snapshot',
         lastSeq: session.events.lastSeq(),
       });
+      if (session.place) tellPlace(session, client);
       return { sessionId: session.id, replay: missed ? ('events' as const) : ('snapshot' as const) };
     },
 
@@ -441,7 +492,12 @@ export function createSessionManager(settings: SessionManagerSettings) {
       if (!session) return;
       clientSessions.delete(client);
       session.clients.delete(client);
-      if (session.clients.size === 0) enterGrace(session);
+      if (session.clients.size === 0) {
+        // Nobody waits for a boot still in line: it keeps its place for the grace period
+        // (a reloaded tab comes back to it), then leaves the line.
+        if (session.state === 'starting' && session.place) endAfterGrace(session);
+        else enterGrace(session);
+      }
     },
 
     /** Starts the client's session again in a fresh sandbox (after an error, say). */
@@ -457,7 +513,7 @@ export function createSessionManager(settings: SessionManagerSettings) {
         if (session.previous) void driver.destroy(session.previous.id).catch(() => {});
         session.previous = session.sandbox;
         // Its agent may be mid-turn: stop it before that turn is saved and its files move on.
-        session.chat?.sandboxLost(session.previous, driver.stop(session.previous.id));
+        session.chat?.sandboxLost(sandboxFiles(driver, session.previous.id), driver.stop(session.previous.id));
       }
       session.sandbox = null;
       transition(session, 'starting');
@@ -496,7 +552,7 @@ export function createSessionManager(settings: SessionManagerSettings) {
       const session = [...sessions.values()].find((candidate) => candidate.sandbox?.id === sandboxId);
       if (!session || !session.sandbox || (session.state !== 'running' && session.state !== 'grace')) return null;
       session.lastActivity = Date.now();
-      return { sessionId: session.id, ownerId: session.ownerId, target: session.sandbox.previewOrigin, previewKey: session.sandbox.previewKey };
+      return { sessionId: session.id, ownerId: session.ownerId, target: session.sandbox.preview, previewKey: session.sandbox.previewKey };
     },
 
     /** Signs and checks preview links and cookies. */
@@ -563,13 +619,15 @@ export function createSessionManager(settings: SessionManagerSettings) {
         clients: session.clients.size,
         sandboxId: session.sandbox?.id ?? null,
         pid: session.sandbox?.pid ?? null,
-        previewOrigin: session.sandbox?.previewOrigin ?? null,
+        preview: session.sandbox?.preview ?? null,
       }));
     },
 
     async close() {
       closed = true;
       clearInterval(idleTimer);
+      // Nothing still in line starts now (a refill included); boots under way finish.
+      boots.close();
       await Promise.all([...sessions.values()].map((session) => end(session, 'The server is shutting down.')));
       // Boots in flight see their session stopped and destroy what they started.
       await Promise.allSettled([...inFlight]);

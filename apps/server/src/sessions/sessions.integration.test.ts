@@ -1,7 +1,8 @@
 import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
+import http from 'node:http';
 import net from 'node:net';
-import { isAlive, portOpen, waitFor } from '../testing/processes.js';
+import { isAlive, waitFor } from '../testing/processes.js';
 import path from 'node:path';
 import { PROTOCOL_VERSION } from '@cutroom/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -21,11 +22,18 @@ describe('live sessions', () => {
   const sandboxOf = (previewUrl: string) => new URL(previewUrl).pathname.split('/')[2]!;
   /** The preview cookie, as the preview page's bootstrap gets it: its link's token traded at the grant path. */
   const sandboxInfo = async (sandboxId: string) =>
-    JSON.parse(await readFile(path.join(server.dataDir, 'sandboxes', sandboxId, 'sandbox.json'), 'utf8')) as {
-      pid: number;
-      previewPort: number;
-      bridgePort: number;
-    };
+    JSON.parse(await readFile(path.join(server.dataDir, 'sandboxes', sandboxId, 'sandbox.json'), 'utf8')) as { pid: number };
+  /** Where the sandbox's runtime listens (its preview and its bridge), as the server reaches it. */
+  const socketOf = (sandboxId: string, name: 'preview' | 'bridge') => path.join(server.dataDir, 'sandboxes', sandboxId, 'sock', `${name}.sock`);
+  /** Whether something answers on a Unix socket. */
+  const socketOpen = (socketPath: string) =>
+    new Promise<boolean>((resolve) => {
+      const socket = net.connect(socketPath, () => {
+        socket.destroy();
+        resolve(true);
+      });
+      socket.on('error', () => resolve(false));
+    });
 
   beforeAll(async () => {
     process.env.ANTHROPIC_API_KEY = 'sk-test-server-secret';
@@ -47,7 +55,7 @@ describe('live sessions', () => {
     expect(ready.previewUrl.startsWith(`${server.previewOrigin}/s/`)).toBe(true);
     expect(ready.previewUrl).toContain('?t=');
     // Every event of the session has a seq; session:joined is the answer to session:start, not an event.
-    const events = client.messages.filter((message) => message.type !== 'session:joined');
+    const events = client.messages.filter((message) => message.type !== 'session:joined' && message.type !== 'session:queued');
     expect(client.messages.filter((message) => message.type === 'session:joined')).toHaveLength(1);
     const seqs = events.map((message) => message.seq);
     expect(seqs.every((seq) => Number.isInteger(seq))).toBe(true);
@@ -64,9 +72,11 @@ describe('live sessions', () => {
     expect(await page.text()).toContain('main.tsx');
     const sandboxId = sandboxOf(ready.previewUrl);
     const workspace = path.join(server.dataDir, 'sandboxes', sandboxId, 'workspace');
-    expect(existsSync(path.join(workspace, '.git'))).toBe(true);
-    const head = (await readFile(path.join(workspace, '.git', 'HEAD'), 'utf8')).trim();
-    expect(head).toBe('ref: refs/heads/main');
+    // Written through the driver from the project's repo: its files, and no git folder.
+    expect(existsSync(path.join(workspace, '.git'))).toBe(false);
+    const files = await server.repos.listFiles(owner.projectId);
+    expect(files).toContain('src/Root.tsx');
+    for (const file of files) expect(existsSync(path.join(workspace, file)), file).toBe(true);
   });
 
   it('refuses the page without a token, with a forged one, and to another signed-in user', async () => {
@@ -128,14 +138,22 @@ describe('live sessions', () => {
   });
 
   it("the sandbox's Vite answers nothing without the proxy's key, not even its base path", async () => {
-    const { previewPort } = await sandboxInfo(sandboxOf(ready.previewUrl));
+    const previewSocket = socketOf(sandboxOf(ready.previewUrl), 'preview');
     for (const url of ['/', `/s/${sandboxOf(ready.previewUrl)}/`, `/s/${sandboxOf(ready.previewUrl)}/main.tsx`, '/@vite/client']) {
-      const response = await fetch(`http://127.0.0.1:${previewPort}${url}`);
-      expect(response.status, url).toBe(403);
-      expect(await response.text(), url).toBe('');
+      const answer = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+        http
+          .get({ socketPath: previewSocket, path: url, headers: { host: 'localhost' } }, (response) => {
+            let body = '';
+            response.on('data', (chunk) => (body += String(chunk)));
+            response.on('end', () => resolve({ status: response.statusCode ?? 0, body }));
+          })
+          .on('error', reject);
+      });
+      expect(answer.status, url).toBe(403);
+      expect(answer.body, url).toBe('');
     }
     const upgrade = await new Promise<string>((resolve) => {
-      const socket = net.connect(previewPort, '127.0.0.1', () => {
+      const socket = net.connect(previewSocket, () => {
         socket.write(
           `GET /s/${sandboxOf(ready.previewUrl)}/ HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
             'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: vite-hmr\r\n\r\n',
@@ -164,7 +182,7 @@ describe('live sessions', () => {
     start(again, lastSeen);
     const joined = await again.next((message) => message.type === 'session:joined');
     expect(joined).toMatchObject({ sessionId: ready.sessionId, state: 'running', replay: 'events', lastSeq: lastSeen });
-    expect(again.messages.filter((message) => message.type !== 'session:joined')).toEqual([]);
+    expect(again.messages.filter((message) => message.type !== 'session:joined' && message.type !== 'session:queued')).toEqual([]);
 
     const fromStart = await connectClient(server.baseUrl, owner.cookie);
     const firstSeq = client.messages[0].seq;
@@ -204,7 +222,7 @@ describe('live sessions', () => {
       const joined = await tab.next((message) => message.type === 'session:joined');
       expect(joined).toMatchObject({ sessionId: ready.sessionId, state: 'running', replay: 'snapshot', lastSeq: current });
       // The snapshot: the session's status and its preview, as they are now.
-      const types = tab.messages.filter((message) => message.type !== 'session:joined').map((message) => message.type);
+      const types = tab.messages.filter((message) => message.type !== 'session:joined' && message.type !== 'session:queued').map((message) => message.type);
       expect(types).toEqual(['session:status', 'session:ready']);
       await tab.close();
     }
@@ -236,9 +254,10 @@ describe('live sessions', () => {
     ready = restarted;
   });
 
-  it('grace: a reconnect within it keeps the session; after it the process, its ports and its folder are gone', async () => {
+  it('grace: a reconnect within it keeps the session; after it the process, its sockets and its folder are gone', async () => {
     const sandboxId = sandboxOf(ready.previewUrl);
     const info = await sandboxInfo(sandboxId);
+    expect(await socketOpen(socketOf(sandboxId, 'preview'))).toBe(true);
     await client.close();
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(server.sessions!.list()[0]!.state).toBe('grace');
@@ -251,8 +270,8 @@ describe('live sessions', () => {
     client.send({ type: 'session:end' });
     await waitFor(() => server.sessions!.list().length === 0, 10_000);
     await waitFor(() => !isAlive(info.pid));
-    expect(await portOpen(info.previewPort)).toBe(false);
-    expect(await portOpen(info.bridgePort)).toBe(false);
+    expect(await socketOpen(socketOf(sandboxId, 'preview'))).toBe(false);
+    expect(await socketOpen(socketOf(sandboxId, 'bridge'))).toBe(false);
     await waitFor(() => !existsSync(path.join(server.dataDir, 'sandboxes', sandboxId)));
   });
 });

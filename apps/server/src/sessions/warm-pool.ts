@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { type BootOptions, type BootQueue, BootQueueClosed } from './boot-queue.js';
 import type { Sandbox, SandboxDriver, SandboxExit } from './drivers/driver.js';
 
 /** A taken sandbox is replaced this long after: a runtime booting at once would compete
@@ -8,10 +9,11 @@ const RETRY_DELAY_MS = 10_000;
 
 /**
  * Started sandboxes kept ready (with the template in their working copy), so opening a
- * project does not wait for a runtime to boot. Filled one sandbox at a time.
+ * project does not wait for a runtime to boot. Filled one sandbox at a time. Every boot,
+ * the pool's and a session's, goes through `boots`: a refill waits behind every session.
  */
-export function createWarmPool(options: { driver: SandboxDriver; size: number; logger: Logger }) {
-  const { driver, size, logger } = options;
+export function createWarmPool(options: { driver: SandboxDriver; size: number; logger: Logger; boots: BootQueue }) {
+  const { driver, size, logger, boots } = options;
   const ready: Sandbox[] = [];
   let filling: Promise<void> | null = null;
   let closed = false;
@@ -21,7 +23,7 @@ export function createWarmPool(options: { driver: SandboxDriver; size: number; l
     filling ??= (async () => {
       try {
         while (!closed && ready.length < size) {
-          const sandbox = await driver.start();
+          const sandbox = await boots.run(() => driver.start(), { priority: 'refill' });
           if (closed) {
             await driver.destroy(sandbox.id);
             break;
@@ -31,7 +33,7 @@ export function createWarmPool(options: { driver: SandboxDriver; size: number; l
         }
       } catch (error) {
         // Failing because the server is stopping is no failure.
-        if (closed) return;
+        if (closed || error instanceof BootQueueClosed) return;
         logger.error({ err: error }, 'could not fill the warm pool; retrying in 10 s');
         setTimeout(() => void fill(), RETRY_DELAY_MS).unref();
       } finally {
@@ -43,13 +45,16 @@ export function createWarmPool(options: { driver: SandboxDriver; size: number; l
 
   return {
     fill,
-    /** A ready sandbox from the pool, or a new one; the pool refills a little later. */
-    async take(): Promise<Sandbox> {
+    /**
+     * A ready sandbox from the pool, or a new one booted when its turn in line comes
+     * (`line` hears its place; its signal leaves the line). The pool refills a little later.
+     */
+    async take(line: Omit<BootOptions, 'priority'> = {}): Promise<Sandbox> {
       setTimeout(() => void fill(), REFILL_DELAY_MS).unref();
       for (let sandbox = ready.shift(); sandbox; sandbox = ready.shift()) {
         if (driver.status(sandbox.id) === 'running') return sandbox;
       }
-      return driver.start();
+      return boots.run(() => driver.start(), { ...line, priority: 'session' });
     },
     /** Whether the exit was of a pooled sandbox (then it is dropped and replaced). */
     handleExit(exit: SandboxExit): boolean {

@@ -10,7 +10,7 @@ import { createAuthService } from '../auth/auth-service.js';
 import { createExportService } from '../exports/export-service.js';
 import { createUserSockets } from '../ws/user-sockets.js';
 import type { SandboxDriver } from '../sessions/drivers/driver.js';
-import { createLocalDriver } from '../sessions/drivers/local/local-driver.js';
+import { createDriver } from '../sessions/drivers/registry.js';
 import { createPreviewProxy } from '../sessions/preview-proxy.js';
 import { createPreviewTokens } from '../sessions/preview-tokens.js';
 import { type SessionManager, createSessionManager } from '../sessions/session-manager.js';
@@ -58,7 +58,6 @@ export async function startTestServer(
   // from `environment`, e.g. ANTHROPIC_BASE_URL of a scripted model server).
   const provider = modelProvider(config);
   const modelProxy = createModelProxy({ provider, logger: pino({ level: 'silent' }), maxTokens: config.modelMaxTokens });
-  await modelProxy.listen();
   const agentState = createAgentStateStore(path.join(dataDir, 'agent-state'));
   const userSockets = createUserSockets();
   const exports = createExportService({
@@ -76,12 +75,8 @@ export async function startTestServer(
   });
   await exports.start();
   if (options.sessions) {
-    driver = createLocalDriver({
-      sandboxesDir: path.join(dataDir, 'sandboxes'),
-      sharedCacheDir: sharedViteCache,
-      templateDir: templateProjectDir,
-      logger,
-    });
+    // The driver SANDBOX_DRIVER names (`environment`), as main.ts builds it; one Vite cache for the run.
+    driver = createDriver(config, logger, { sharedCacheDir: sharedViteCache });
     sessions = createSessionManager({
       driver,
       repos,
@@ -93,6 +88,7 @@ export async function startTestServer(
       maxPerUser: options.sessions.maxPerUser ?? 8,
       maxTotal: 60,
       previewOrigin: () => `http://127.0.0.1:${previewPort}`,
+      boots: { concurrency: config.sandbox.bootConcurrency, admitMb: config.sandbox.admitMb },
       chat: { store, repos, agentState, provider, modelProxy, limits: config.agentLimits, logger, onNewVersion: exports.versionLanded },
     });
   }

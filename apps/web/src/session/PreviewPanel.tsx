@@ -3,6 +3,7 @@ import { useCallback, useEffect, useEffectEvent, useRef, useState } from 'react'
 import { Button } from '../components/Button';
 import { Spinner } from '../components/Spinner';
 import type { SessionView } from './use-session';
+import { waitingText } from './waiting-text';
 
 /** What the preview says about the video it plays (`remotion:ready`): its composition's id, length and size. */
 export type PreviewComposition = Extract<PreviewToApp, { type: 'remotion:ready' }>;
@@ -227,7 +228,7 @@ function SessionOverlay({ view, onRestart }: { view: SessionView; onRestart: () 
       case 'starting':
         return (
           <div role="status" className="flex items-center gap-3 text-sm text-zinc-300">
-            <Spinner /> Starting the preview…
+            <Spinner /> {view.phase === 'starting' && view.queued ? waitingText(view.queued) : 'Starting the preview…'}
           </div>
         );
       case 'reconnecting':

@@ -5,7 +5,8 @@ import { type ResumePoint, advanceResumePoint, resumeFields } from './resume-poi
 
 export type SessionView =
   | { phase: 'connecting' }
-  | { phase: 'starting'; sessionId?: string }
+  /** `queued`: its sandbox waits in line to boot (see `session:queued`). */
+  | { phase: 'starting'; sessionId?: string; queued?: { position: number; reason: 'slots' | 'memory' } }
   | { phase: 'ready'; sessionId: string; previewUrl: string }
   | { phase: 'reconnecting'; previewUrl?: string; attempt: number }
   | { phase: 'ended'; reason: string }
@@ -58,6 +59,18 @@ export function useSession(projectId: string): Session {
           else if ((message.state === 'running' || message.state === 'grace') && previewUrl.current) {
             setView({ phase: 'ready', sessionId: message.sessionId, previewUrl: previewUrl.current });
           }
+          return;
+        case 'session:queued':
+          // Only while it starts: a late place must not hide a preview that is already up.
+          setView((current) =>
+            current.phase === 'starting' || current.phase === 'connecting'
+              ? {
+                  phase: 'starting',
+                  sessionId: message.sessionId,
+                  ...(message.position > 0 ? { queued: { position: message.position, reason: message.reason ?? 'slots' } } : {}),
+                }
+              : current,
+          );
           return;
         case 'session:ready':
           previewUrl.current = message.previewUrl;

@@ -34,6 +34,12 @@ export type Sandbox = {
   preview: Endpoint;
   /** The bridge (a WebSocket that carries `ServerToSandbox` / `SandboxToServer`). */
   bridge: Endpoint;
+  /**
+   * The runtime's files server (`sock/files.sock`): how the driver moves the files of a
+   * running sandbox (`readFiles` / `writeFiles`); it takes the bridge token. The driver's
+   * own business: the session code never uses it.
+   */
+  files: Endpoint;
   bridgeToken: string;
   /** The preview server answers only requests that carry it (see PREVIEW_KEY_HEADER). */
   previewKey: string;

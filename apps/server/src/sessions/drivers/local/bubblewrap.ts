@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, lstatSync } from 'node:fs';
 import path from 'node:path';
+import { SETPRIV, switchUserArguments } from './sandbox-users.js';
 
 /**
  * bubblewrap: the wall of the local driver's sandboxes (and of its renders). Run by the
@@ -12,22 +13,47 @@ import path from 'node:path';
  */
 export const BWRAP = '/usr/bin/bwrap';
 
+/** A uid no sandbox draws (they start at 200000), for the probe. */
+const PROBE_UID = 199_999;
+
 let probed: boolean | undefined;
 
-/** Whether bubblewrap is installed and can make its namespaces here (probed once). */
+/**
+ * Whether bubblewrap is installed and can make its namespaces here (probed once). Probed
+ * the way sandboxes run it: as an unprivileged user (a server that runs as root switches
+ * to one first), so a kernel that refuses user namespaces shows here, not at the first
+ * session.
+ */
 export function bubblewrapWorks(): boolean {
   if (probed !== undefined) return probed;
   if (!existsSync(BWRAP)) return (probed = false);
+  const probe = [BWRAP, '--unshare-all', '--die-with-parent', '--ro-bind', '/usr', '/usr', ...systemLinks(), '--proc', '/proc', '--dev', '/dev', '--', '/usr/bin/true'];
+  let command = probe;
+  if (existsSync(SETPRIV)) command = [SETPRIV, ...(process.getuid?.() === 0 ? switchUserArguments(PROBE_UID) : ['--no-new-privs']), '--', ...probe];
   try {
-    execFileSync(BWRAP, ['--unshare-all', '--die-with-parent', '--ro-bind', '/usr', '/usr', ...systemLinks(), '--proc', '/proc', '--dev', '/dev', '--', '/usr/bin/true'], {
-      stdio: 'ignore',
-      timeout: 10_000,
-    });
+    execFileSync(command[0]!, command.slice(1), { stdio: 'ignore', timeout: 10_000 });
     probed = true;
   } catch {
     probed = false;
   }
   return probed;
+}
+
+/**
+ * What the local driver's sandboxes are walled in by here, and, when it is nothing, the
+ * one warning that says what is missing and how to fix it (logged at start).
+ */
+export function localConfinement(): { confinement: 'bubblewrap' | 'none'; warning?: string } {
+  if (bubblewrapWorks()) return { confinement: 'bubblewrap' };
+  const installed = existsSync(BWRAP);
+  const missing = installed
+    ? 'bubblewrap is installed but cannot create its namespaces here (user namespaces are off, or the server runs in a container that forbids them)'
+    : 'bubblewrap is not installed';
+  const fix = installed ? 'allow unprivileged user namespaces (see docs/security.md)' : `${INSTALL_BUBBLEWRAP} (see docs/security.md)`;
+  return {
+    confinement: 'none',
+    warning: `${missing}: sandboxes run UNCONFINED, with the server's network (127.0.0.1: the database, other services) and its view of the disk. Fine for trying Cutroom on your own projects; never run it for strangers like this. Fix: ${fix}.`,
+  };
 }
 
 /** The command that installs bubblewrap, for the messages that say it is missing. */
@@ -71,6 +97,10 @@ export function bubblewrapArguments(options: BubblewrapOptions): string[] {
   const args = [
     BWRAP,
     '--unshare-all',
+    // No user namespaces inside: a namespace of its own would give project code root over a
+    // network stack of its own, the usual way into kernel bugs (bwrap ≥ 0.8).
+    '--unshare-user',
+    '--disable-userns',
     '--die-with-parent',
     '--new-session',
     '--cap-drop',

@@ -2,14 +2,23 @@ import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { chmod, cp, mkdir, open, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import type { Readable } from 'node:stream';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import type { Logger } from 'pino';
+import { z } from 'zod';
 import { RuntimeReady, type RuntimeSecret } from '@cutroom/protocol';
 import { runtimeEntry, shareDependencyCache } from '@cutroom/runtime';
 import { isTemplateFile } from '@cutroom/template';
-import type { Sandbox, SandboxDriver, SandboxExit, SandboxOwner, SandboxStatus } from '../driver.js';
-import { SETPRIV, createSandboxUsers, ensureTraversable, giveTree, giveWorkspace, killEveryProcessOf, switchUserArguments } from './sandbox-users.js';
+import type { Confinement, Sandbox, SandboxArea, SandboxDriver, SandboxExit, SandboxOwner, SandboxStatus } from '../driver.js';
+import { runtimeMoves } from '../runtime-files.js';
+import { hardenSocketFolder, prepareSocketFolder, socketEndpoints } from '../socket-folder.js';
+import { localConfinement } from './bubblewrap.js';
+import { type Cgroups, type SandboxCgroup, setUpCgroups } from './cgroups.js';
+import { type LimitReason, watchLimits } from './limit-watch.js';
+import { packArea, unpackArea } from './local-files.js';
+import { createSandboxUsers, ensureTraversable, giveTree, giveWorkspace, killEveryProcessOf } from './sandbox-users.js';
+import { readOnlyPaths, wallCommand } from './wall.js';
 
 export type LocalDriverSettings = {
   /** `DATA_DIR/sandboxes`: one folder per sandbox. */
@@ -23,6 +32,29 @@ export type LocalDriverSettings = {
   readyTimeoutMs?: number;
   /** Run each sandbox as a user of its own (default: when the server runs as root). */
   isolateUsers?: boolean;
+  /** Limits of one sandbox (SANDBOX_MEMORY_MB, SANDBOX_PIDS, SANDBOX_CPUS, SANDBOX_DISK_MB). */
+  limits?: SandboxLimits;
+  /** Wall sandboxes in with bubblewrap (default: when it works here). `false` runs them unconfined. */
+  bubblewrap?: boolean;
+  /** How often the limits are sampled (the disk use, the cgroup's counters). */
+  limitIntervalMs?: number;
+  /** Give each sandbox a cgroup (default: where the server may make them). `false`: `nice` and `prlimit` only. */
+  cgroups?: boolean;
+};
+
+export type SandboxLimits = { memoryMb: number; pids: number; cpus: number; diskMb: number };
+
+/** The configuration's defaults, for callers that do not pass limits (tests). */
+const DEFAULT_LIMITS: SandboxLimits = { memoryMb: 1_536, pids: 512, cpus: 1, diskMb: 2_048 };
+
+/** The local driver: the common driver verbs, plus running a command inside a sandbox's wall. */
+export type LocalDriver = SandboxDriver & {
+  /**
+   * Starts `command` inside a running sandbox's wall (its user, cgroup, bubblewrap view;
+   * a new set of namespaces with the same binds), as project code would run: for the
+   * contract suite's escape and limit cases, and for work that must run confined.
+   */
+  spawnInside(id: string, command: string[], options?: { cwd?: string; env?: Record<string, string> }): ChildProcess;
 };
 
 type Entry = {
@@ -31,26 +63,16 @@ type Entry = {
   status: SandboxStatus;
   stopping: boolean;
   uid?: number;
+  dir: string;
+  cgroup?: SandboxCgroup;
+  /** The limit that ended it, when one did. */
+  limit?: LimitReason;
+  stopWatch?: () => void;
   /** A session took it (it may run project code and the agent from now on). */
   claimed?: boolean;
+  /** The copy of its optimized dependencies into the shared cache, while it runs: a claim waits for it. */
+  publishing?: Promise<void>;
 };
-
-const PRLIMIT = '/usr/bin/prlimit';
-
-/**
- * Wraps the runtime's command line in what this machine offers (each `exec`s the next,
- * so the pid stays the runtime's): `prlimit` caps open files and disables core dumps
- * (a core of a process that held project code and tokens); `setpriv --pdeathsig KILL`
- * makes the kernel kill the runtime the moment the server dies. Memory is capped by
- * V8's heap limit; per-sandbox process counts and total memory need a cgroup (a
- * container driver), which a plain child process cannot have.
- */
-function launchCommand(command: string[], uid: number | undefined): [string, string[]] {
-  let line = command;
-  if (existsSync(SETPRIV)) line = [SETPRIV, ...(uid === undefined ? [] : switchUserArguments(uid)), '--pdeathsig', 'KILL', '--', ...line];
-  if (existsSync(PRLIMIT)) line = [PRLIMIT, '--nofile=4096', '--core=0', '--', ...line];
-  return [line[0]!, line.slice(1)];
-}
 
 const execFileAsync = promisify(execFile);
 
@@ -58,21 +80,56 @@ const execFileAsync = promisify(execFile);
 const newSandboxId = () => randomBytes(18).toString('base64url');
 
 /**
- * The local driver: each sandbox is one runtime process in its own process group and
- * its own folder, listening on loopback ports the OS picks. Its environment holds no
- * secret of the server's; its heap is capped; it dies with the server (parent-death
- * signal where `setpriv` exists, and the IPC channel closing in any case). Where the
- * server runs as root, each sandbox runs as a user of its own (`sandbox-users.ts`): its
- * folder is `sandboxes/<id>/` (root's, 0711: passable, not listable; the server's
- * `sandbox.json` and log stay out of its reach) holding `workspace`, `agent`, `vite` and
- * `home`, which are the sandbox's (0700).
+ * The local driver: each sandbox is one runtime process (and what it starts) on this
+ * machine, in its own folder `sandboxes/<id>/` (root's, 0711: passable, not listable; the
+ * server's `sandbox.json` and log stay out of its reach) holding `workspace`, `agent`,
+ * `vite`, `home` and `sock`, which are the sandbox's. Its wall, as strong as the machine
+ * allows (`wall.ts`):
+ * - bubblewrap where it works: no network but its own loopback, its own PIDs, a root
+ *   with nothing but read-only system folders, Node, the runtime and its packages, its own
+ *   folder read-write and a private sized `/tmp`;
+ * - a user of its own where the server runs as root (`sandbox-users.ts`);
+ * - a cgroup of its own where the server may make one (`cgroups.ts`): memory, processes,
+ *   CPU quota and a CPU weight under the server's; else `nice` and `prlimit --nproc`;
+ * - a watch that ends it when it hits a limit (`limit-watch.ts`): an OOM kill, a refused
+ *   fork, its folder over the disk limit.
+ * It dies with the server (parent-death signals, and the IPC channel closing in any case).
  */
-export function createLocalDriver(settings: LocalDriverSettings): SandboxDriver {
+export function createLocalDriver(settings: LocalDriverSettings): LocalDriver {
   const { sandboxesDir, logger } = settings;
+  const limits = settings.limits ?? DEFAULT_LIMITS;
+  // The private /tmp takes a quarter of the disk limit; the folder may use the rest.
+  const tmpBytes = Math.max(16, Math.floor(limits.diskMb / 4)) * 1024 * 1024;
+  const folderBytes = limits.diskMb * 1024 * 1024 - tmpBytes;
   const entries = new Map<string, Entry>();
   const exitListeners: ((exit: SandboxExit) => void)[] = [];
   const users = createSandboxUsers({ logger, enabled: settings.isolateUsers });
   let traversable: Promise<void> | undefined;
+  let confinement: Confinement | undefined;
+  /** Probed at the first use, not at construction (which does no I/O). */
+  const confined = () => (confinement ??= settings.bubblewrap === false ? 'none' : localConfinement().confinement) === 'bubblewrap';
+  let cgroupsReady: Promise<Cgroups | undefined> | undefined;
+  const cgroups = () =>
+    (cgroupsReady ??= (settings.cgroups === false ? Promise.resolve({ unavailable: 'turned off in the settings' }) : setUpCgroups()).then((result) => {
+      if ('unavailable' in result) {
+        logger.warn(
+          { reason: result.unavailable },
+          `sandboxes run without cgroup limits (${result.unavailable}): only V8's heap limit caps their memory; nice -n 10 lowers their CPU weight${users.isolating ? ' and prlimit --nproc caps their processes per user' : ''}`,
+        );
+        return undefined;
+      }
+      return result;
+    }));
+
+  /** The wall around a sandbox's processes: the runtime and whatever runs beside it. */
+  const wallFor = (entry: Pick<Entry, 'uid' | 'cgroup' | 'dir'>, command: string[]) =>
+    wallCommand(command, {
+      ...(entry.uid === undefined ? {} : { uid: entry.uid }),
+      ...(entry.cgroup ? { cgroup: entry.cgroup } : {}),
+      ...(confined() ? { bubblewrap: { readWrite: [entry.dir], readOnly: readOnlyPaths(settings.sharedCacheDir), tmpBytes, cwd: entry.dir } } : {}),
+      limits,
+    });
+  const sandboxPath = () => (confined() ? '/usr/local/bin:/usr/bin:/bin' : (process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin'));
 
   async function start(): Promise<Sandbox> {
     const id = newSandboxId();
@@ -83,6 +140,7 @@ export function createLocalDriver(settings: LocalDriverSettings): SandboxDriver 
     const bridgeToken = randomBytes(24).toString('base64url');
     const previewKey = randomBytes(24).toString('base64url');
     let entry: Entry | undefined;
+    let cgroup: SandboxCgroup | undefined;
     try {
       await mkdir(dir, { recursive: true });
       if (uid !== undefined) {
@@ -90,6 +148,8 @@ export function createLocalDriver(settings: LocalDriverSettings): SandboxDriver 
         await traversable;
         await chmod(dir, 0o711);
       }
+      // bubblewrap binds it read-only at start: it must exist before the first sandbox does.
+      await mkdir(settings.sharedCacheDir, { recursive: true });
       await cp(settings.templateDir, workspace, {
         recursive: true,
         filter: (source) => isTemplateFile(path.relative(settings.templateDir, source)),
@@ -99,11 +159,14 @@ export function createLocalDriver(settings: LocalDriverSettings): SandboxDriver 
         for (const folder of ['agent', 'vite', 'home']) await giveTree(path.join(dir, folder), uid);
         await giveWorkspace(workspace, uid);
       }
+      // The runtime's sockets go there: the sandbox's until it is ready (see socket-folder.ts).
+      await prepareSocketFolder(dir, uid === undefined ? undefined : { uid });
+      cgroup = await (await cgroups())?.create(id, limits);
       const log = await open(path.join(dir, 'runtime.log'), 'a', 0o600);
       // Small young generation and size-optimized code: about 200 → 140 MiB per idle
       // session (docs/benchmarks.md), for a slower runtime start that the warm pool hides.
       const nodeArgs = [`--max-old-space-size=${settings.heapLimitMb ?? 384}`, '--max-semi-space-size=1', '--optimize-for-size', runtimeEntry];
-      const [command, args] = launchCommand([process.execPath, ...nodeArgs], uid);
+      const [command, args] = wallFor({ uid, cgroup, dir }, [process.execPath, ...nodeArgs]);
       let child: ChildProcess;
       try {
         child = spawn(command, args, {
@@ -111,23 +174,24 @@ export function createLocalDriver(settings: LocalDriverSettings): SandboxDriver 
           detached: true,
           stdio: ['ignore', log.fd, log.fd, 'ipc'],
           env: {
-            PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin',
+            PATH: sandboxPath(),
             HOME: path.join(dir, 'home'),
             NODE_ENV: 'development',
             RUNTIME_DIR: dir,
             RUNTIME_WORKSPACE: workspace,
             RUNTIME_BASE: base,
             RUNTIME_SHARED_CACHE: settings.sharedCacheDir,
+            RUNTIME_LISTEN: 'unix',
           },
         });
       } finally {
         await log.close();
       }
-      const started: Entry = { child, status: 'starting', stopping: false, uid };
+      const started: Entry = { child, status: 'starting', stopping: false, uid, dir, ...(cgroup ? { cgroup } : {}) };
       entry = started;
       entries.set(id, started);
       // Written at once, so a server that dies now leaves enough for the next one to reap.
-      await writeFile(path.join(dir, 'sandbox.json'), JSON.stringify({ pid: child.pid, startedAt: new Date().toISOString() }), { mode: 0o600 });
+      await writeInfo(id, { pid: child.pid, ...(uid === undefined ? {} : { uid }), startedAt: new Date().toISOString() });
       // Listen at once: a failed spawn (EAGAIN, ENOMEM…) is an 'error' event, which
       // would crash the server if nobody listened, and an early exit must not be missed.
       const early = new Promise<never>((_, reject) => {
@@ -139,12 +203,19 @@ export function createLocalDriver(settings: LocalDriverSettings): SandboxDriver 
       });
       early.catch(() => {});
       child.on('error', (error) => logger.warn({ err: error, sandboxId: id }, 'sandbox process error'));
-      child.on('exit', (code, signal) => {
-        const expected = started.stopping;
-        started.status = expected || code === 0 ? 'stopped' : 'error';
-        logger.info({ sandboxId: id, code, signal, expected }, 'sandbox exited');
-        for (const listener of exitListeners) listener({ id, code, signal, expected });
-      });
+      child.on('exit', (code, signal) => void exited(id, started, code, signal));
+      started.stopWatch = watchLimits({
+        folder: dir,
+        diskBytes: folderBytes,
+        ...(cgroup ? { cgroup } : {}),
+        ...(settings.limitIntervalMs ? { intervalMs: settings.limitIntervalMs } : {}),
+        onLimit: (reason, detail) => {
+          if (started.stopping) return;
+          started.limit = reason;
+          logger.warn({ sandboxId: id, reason, ...detail }, 'sandbox hit a limit: ending it');
+          void killEverything(started);
+        },
+      }).stop;
       child.send({ type: 'runtime:secret', bridgeToken, previewKey } satisfies RuntimeSecret, (error) => {
         if (error) logger.warn({ err: error, sandboxId: id }, 'could not hand the sandbox its secrets');
       });
@@ -161,24 +232,20 @@ export function createLocalDriver(settings: LocalDriverSettings): SandboxDriver 
           });
         }),
       ]);
+      // Its own loopback is out of the server's reach: only its sockets will do.
+      if (ready.listen.kind !== 'unix') throw new Error('the sandbox listens on TCP ports, not on its sockets');
+      // Before any project code runs in it: the socket folder becomes root's.
+      await hardenSocketFolder(dir, { takeOwnership: uid !== undefined });
       const sandbox: Sandbox = {
         id,
         base,
-        workspace,
-        agentStateDir: path.join(dir, 'agent'),
-        previewOrigin: `http://127.0.0.1:${ready.previewPort}`,
-        bridgeUrl: `ws://127.0.0.1:${ready.bridgePort}`,
+        ...socketEndpoints(dir),
         bridgeToken,
         previewKey,
+        confinement: confined() ? 'bubblewrap' : 'none',
         pid: child.pid,
-        ...(uid === undefined ? {} : { uid }),
         startupMs: ready.startupMs,
       };
-      await writeFile(
-        path.join(dir, 'sandbox.json'),
-        JSON.stringify({ pid: child.pid, previewPort: ready.previewPort, bridgePort: ready.bridgePort, startedAt: new Date().toISOString() }),
-        { mode: 0o600 },
-      );
       started.sandbox = sandbox;
       started.status = 'running';
       void publishDependencyCache(started, dir);
@@ -187,6 +254,7 @@ export function createLocalDriver(settings: LocalDriverSettings): SandboxDriver 
       if (entry) await destroy(id);
       else {
         users.release(uid);
+        await cgroup?.remove().catch(() => {});
         await rm(dir, { recursive: true, force: true });
       }
       throw error;
@@ -204,17 +272,44 @@ export function createLocalDriver(settings: LocalDriverSettings): SandboxDriver 
     const untouched = () => !entry.claimed && !entry.stopping && entry.status === 'running';
     for (let attempt = 0; attempt < 60 && untouched(); attempt++) {
       if (existsSync(path.join(cacheDir, 'deps', '_metadata.json'))) {
+        let done!: () => void;
+        entry.publishing = new Promise<void>((resolve) => (done = resolve));
         try {
           await shareDependencyCache(cacheDir, settings.sharedCacheDir);
           // Readable by every sandbox, writable by none (its parent is made passable at start).
           if (users.isolating) await execFileAsync('chmod', ['-R', 'u+rwX,go+rX,go-w', '--', settings.sharedCacheDir]);
         } catch (error) {
           logger.warn({ err: error }, 'could not share the dependency cache');
+        } finally {
+          done();
         }
         return;
       }
       await new Promise((resolve) => setTimeout(resolve, 500));
     }
+  }
+
+  /** Merges into the server's own note about a sandbox (what the next server needs to reap it). */
+  async function writeInfo(id: string, fields: Partial<SandboxInfo>) {
+    const file = path.join(sandboxesDir, id, 'sandbox.json');
+    const before = await readInfo(path.join(sandboxesDir, id));
+    await writeFile(file, JSON.stringify({ ...before, ...fields }), { mode: 0o600 });
+  }
+
+  /** What ends an entry whose runtime exited: its reason, its status, the listeners. */
+  async function exited(id: string, entry: Entry, code: number | null, signal: NodeJS.Signals | null) {
+    entry.stopWatch?.();
+    const expected = entry.stopping && !entry.limit;
+    entry.status = expected || (code === 0 && !entry.limit) ? 'stopped' : 'error';
+    // The OOM killer may have taken the runtime itself before the watch looked.
+    const reason = entry.limit ?? (expected ? undefined : await entry.cgroup?.limitHit().catch(() => undefined));
+    if (reason) {
+      entry.status = 'error';
+      // Whatever else it had goes too: a sandbox past a limit is not to be trusted.
+      await killEverything(entry);
+    }
+    logger[reason ? 'warn' : 'info']({ sandboxId: id, code, signal, expected, ...(reason ? { reason } : {}) }, 'sandbox exited');
+    for (const listener of exitListeners) listener({ id, code, signal, expected, ...(reason ? { reason } : {}) });
   }
 
   function killGroup(child: ChildProcess, signal: NodeJS.Signals) {
@@ -226,24 +321,38 @@ export function createLocalDriver(settings: LocalDriverSettings): SandboxDriver 
     }
   }
 
+  /**
+   * SIGKILLs every process of a sandbox: its process group, its cgroup (whatever session
+   * or user they moved to) and its uid (`kill -1` as that uid, which also reaches
+   * processes that left the group where there is no cgroup).
+   */
+  async function killEverything(entry: Entry) {
+    killGroup(entry.child, 'SIGKILL');
+    await entry.cgroup?.killAll();
+    if (entry.uid !== undefined) await killEveryProcessOf(entry.uid);
+  }
+
+  const isRunning = (entry: Entry) => entry.child.exitCode === null && entry.child.signalCode === null;
+
   async function stop(id: string) {
     const entry = entries.get(id);
     if (!entry) return;
     entry.stopping = true;
-    if (entry.child.exitCode !== null || entry.child.signalCode !== null) {
-      // The runtime is gone; whatever it started goes too.
-      killGroup(entry.child, 'SIGKILL');
-      if (entry.uid !== undefined) await killEveryProcessOf(entry.uid);
-      return;
+    entry.stopWatch?.();
+    // Files still moving through the runtime (a turn's agent state) finish first.
+    await moves.idle(id);
+    if (isRunning(entry)) {
+      const exitedNow = new Promise<void>((resolve) => entry.child.once('exit', () => resolve()));
+      // The runtime stops cleanly (Vite, the agent) when its IPC channel closes. A SIGTERM
+      // to bubblewrap would end it at once, so only an unconfined runtime gets one.
+      if (entry.child.connected) entry.child.disconnect();
+      if (!confined()) killGroup(entry.child, 'SIGTERM');
+      const timeout = setTimeout(() => void killEverything(entry), 3_000);
+      await exitedNow;
+      clearTimeout(timeout);
     }
-    const exited = new Promise<void>((resolve) => entry.child.once('exit', () => resolve()));
-    killGroup(entry.child, 'SIGTERM');
-    const timeout = setTimeout(() => killGroup(entry.child, 'SIGKILL'), 3_000);
-    await exited;
-    clearTimeout(timeout);
-    // Whatever the runtime started in its group goes with it, and whatever left the group.
-    killGroup(entry.child, 'SIGKILL');
-    if (entry.uid !== undefined) await killEveryProcessOf(entry.uid);
+    // Whatever the runtime started goes with it, also what left its group.
+    await killEverything(entry);
   }
 
   /** Idempotent, also when called twice at once (two removals of one tree collide). */
@@ -253,7 +362,9 @@ export function createLocalDriver(settings: LocalDriverSettings): SandboxDriver 
     if (running) return running;
     const removal = (async () => {
       await stop(id);
-      users.release(entries.get(id)?.uid);
+      const entry = entries.get(id);
+      await entry?.cgroup?.remove().catch((error: unknown) => logger.warn({ err: error, sandboxId: id }, 'could not remove the cgroup of a sandbox'));
+      users.release(entry?.uid);
       entries.delete(id);
       await rm(path.join(sandboxesDir, id), { recursive: true, force: true });
     })().finally(() => destroying.delete(id));
@@ -261,8 +372,25 @@ export function createLocalDriver(settings: LocalDriverSettings): SandboxDriver 
     return removal;
   }
 
+  /** Files moving through running sandboxes' runtimes. */
+  const moves = runtimeMoves();
+
+  function runningSandbox(id: string): Sandbox | undefined {
+    const entry = entries.get(id);
+    return entry?.status === 'running' && !entry.stopping ? entry.sandbox : undefined;
+  }
+
+  function areaOf(id: string, area: SandboxArea) {
+    const entry = entries.get(id);
+    if (!entry) throw new SandboxMissingError(id);
+    return { folder: path.join(entry.dir, area), uid: entry.uid };
+  }
+
   return {
     name: 'local',
+    get confinement() {
+      return confined() ? 'bubblewrap' : 'none';
+    },
     start,
     stop,
     destroy,
@@ -270,32 +398,48 @@ export function createLocalDriver(settings: LocalDriverSettings): SandboxDriver 
     list: () => [...entries].map(([id, entry]) => ({ id, status: entry.status })),
     onExit: (listener) => void exitListeners.push(listener),
 
-    async adopt(id: string) {
-      const uid = entries.get(id)?.uid;
-      if (uid === undefined) return;
-      const dir = path.join(sandboxesDir, id);
-      await giveWorkspace(path.join(dir, 'workspace'), uid);
-      await giveTree(path.join(dir, 'agent'), uid);
+    async readFiles(id, area): Promise<Readable> {
+      // Running: its runtime serves its files (no process started per move).
+      const sandbox = runningSandbox(id);
+      if (sandbox) return moves.pack(id, sandbox.files, sandbox.bridgeToken, area);
+      const { folder, uid } = areaOf(id, area);
+      return packArea(folder, uid);
+    },
+
+    async writeFiles(id, area, tar, options = {}) {
+      const sandbox = runningSandbox(id);
+      if (sandbox) return moves.unpack(id, sandbox.files, sandbox.bridgeToken, area, tar, { replace: options.replace ?? false });
+      const { folder, uid } = areaOf(id, area);
+      await unpackArea(folder, tar, { replace: options.replace ?? false, ...(uid === undefined ? {} : { uid }) });
+    },
+
+    spawnInside(id, command, options = {}) {
+      const entry = entries.get(id);
+      if (!entry || !isRunning(entry)) throw new SandboxMissingError(id);
+      const [file, args] = wallFor(entry, command);
+      return spawn(file, args, {
+        cwd: options.cwd ?? path.join(entry.dir, 'workspace'),
+        stdio: ['pipe', 'pipe', 'pipe'],
+        env: { PATH: sandboxPath(), HOME: path.join(entry.dir, 'home'), ...options.env },
+      });
     },
 
     async label(id: string, owner: SandboxOwner) {
       const entry = entries.get(id);
       if (entry) entry.claimed = true;
-      const file = path.join(sandboxesDir, id, 'sandbox.json');
-      const info = JSON.parse(await readFile(file, 'utf8')) as Record<string, unknown>;
-      await writeFile(file, JSON.stringify({ ...info, owner }), { mode: 0o600 });
+      // No project file goes in while root still copies from its folder into the shared cache.
+      await entry?.publishing;
+      await writeInfo(id, { owner });
     },
 
     async reap(recover) {
       await mkdir(sandboxesDir, { recursive: true });
+      const found = await cgroups();
       const reaped: string[] = [];
       for (const id of await readdir(sandboxesDir)) {
         if (entries.has(id)) continue;
         const dir = path.join(sandboxesDir, id);
-        const info = await readFile(path.join(dir, 'sandbox.json'), 'utf8').then(
-          (text) => JSON.parse(text) as { pid?: number; owner?: SandboxOwner },
-          () => ({}) as { pid?: number; owner?: SandboxOwner },
-        );
+        const info = await readInfo(dir);
         if (info.pid && (await isOurRuntime(info.pid))) {
           try {
             process.kill(-info.pid, 'SIGKILL');
@@ -303,9 +447,15 @@ export function createLocalDriver(settings: LocalDriverSettings): SandboxDriver 
             // gone meanwhile
           }
         }
+        // What left the runtime's group: everything in its cgroup, everything of its uid.
+        const cgroup = found?.open(id);
+        await cgroup?.killAll();
+        if (info.uid !== undefined) await killEveryProcessOf(info.uid);
+        await cgroup?.remove().catch((error: unknown) => logger.warn({ err: error, sandboxId: id }, 'could not remove the cgroup of a sandbox left by a crash'));
         const owner = info.owner;
-        if (recover && owner && typeof owner.projectId === 'string' && typeof owner.ownerId === 'string') {
-          await recover({ id, workspace: path.join(dir, 'workspace'), owner }).catch((error: unknown) => {
+        if (recover && owner) {
+          const uid = info.uid;
+          await recover({ id, owner, readFiles: async (area) => packArea(path.join(dir, area), uid) }).catch((error: unknown) => {
             logger.error({ err: error, sandboxId: id }, 'could not recover the work of a sandbox left by a crash');
           });
         }
@@ -315,7 +465,44 @@ export function createLocalDriver(settings: LocalDriverSettings): SandboxDriver 
       if (reaped.length) logger.info({ reaped }, 'reaped sandboxes left by an earlier run');
       return reaped;
     },
+
+    async close() {
+      // Files stay for the next server's reap (and its recovery); an empty cgroup is of no use to it.
+      await Promise.all(
+        [...entries].map(async ([id, entry]) => {
+          await stop(id);
+          await entry.cgroup?.remove().catch((error: unknown) => logger.warn({ err: error, sandboxId: id }, 'could not remove the cgroup of a sandbox'));
+        }),
+      );
+    },
   };
+}
+
+export class SandboxMissingError extends Error {
+  override name = 'SandboxMissingError';
+  readonly code = 'sandbox_missing';
+  constructor(readonly sandboxId: string) {
+    super(`no running sandbox ${sandboxId}`);
+  }
+}
+
+/** The server's note about a sandbox (`sandbox.json`), as read back: a file on disk, so checked. */
+const SandboxInfo = z.object({
+  pid: z.number().int().positive().optional(),
+  // `kill -1` as this uid ends its processes at reap: never a uid below the sandboxes' range.
+  uid: z.number().int().min(200_000).optional(),
+  owner: z.object({ projectId: z.string().min(1), ownerId: z.string().min(1) }).optional(),
+  startedAt: z.string().optional(),
+}).passthrough();
+type SandboxInfo = z.infer<typeof SandboxInfo>;
+
+async function readInfo(dir: string): Promise<SandboxInfo> {
+  try {
+    const parsed = SandboxInfo.safeParse(JSON.parse(await readFile(path.join(dir, 'sandbox.json'), 'utf8')));
+    return parsed.success ? parsed.data : {};
+  } catch {
+    return {};
+  }
 }
 
 /** Only kill a pid from a stale file if it still is a runtime (pids get reused). */

@@ -23,7 +23,7 @@ const UID_RANGE = 1 << 20;
  * Ids are drawn at random from a large range, so that two servers on one machine (tests)
  * almost never hand out the same one, and never twice at once by one server.
  */
-export function createSandboxUsers(options: { logger: Logger; enabled?: boolean }) {
+export function createSandboxUsers(options: { logger: Logger; enabled?: boolean; /** Another range (render jobs draw from their own, so they never share a uid with a session). */ range?: { first: number; size: number } }) {
   const isolating = options.enabled ?? (process.getuid?.() === 0 && existsSync(SETPRIV));
   const inUse = new Set<number>();
   let warned = false;
@@ -41,7 +41,7 @@ export function createSandboxUsers(options: { logger: Logger; enabled?: boolean 
         return undefined;
       }
       for (;;) {
-        const uid = FIRST_UID + randomInt(UID_RANGE);
+        const uid = (options.range?.first ?? FIRST_UID) + randomInt(options.range?.size ?? UID_RANGE);
         if (!inUse.has(uid)) {
           inUse.add(uid);
           return uid;

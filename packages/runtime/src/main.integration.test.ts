@@ -1,0 +1,156 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { cp, lstat, mkdir, mkdtemp, rm } from 'node:fs/promises';
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import { PREVIEW_KEY_HEADER, RuntimeReady, SandboxToServer } from '@cutroom/protocol';
+import { isTemplateFile, templateProjectDir } from '@cutroom/template';
+import { type ScriptedModelServer, startScriptedModelServer } from '@cutroom/testkit';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { runtimeEntry } from '@cutroom/runtime';
+
+const BRIDGE_TOKEN = 'bridge-token-for-the-test-0123456789';
+const PREVIEW_KEY = 'preview-key-for-the-test-0123456789';
+const MODEL_TOKEN = 'M'.repeat(32);
+
+/** A sandbox folder as a driver makes it: the template's working copy, empty agent/vite/home/sock. */
+async function sandboxFolder() {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'rt-'));
+  await cp(templateProjectDir, path.join(dir, 'workspace'), { recursive: true, filter: (source) => isTemplateFile(path.relative(templateProjectDir, source)) });
+  for (const folder of ['agent', 'vite', 'home', 'sock']) await mkdir(path.join(dir, folder));
+  return dir;
+}
+
+/** The built runtime as a driver with no IPC starts it (a container): secrets in its env, ready on stdout. */
+async function startRuntime(dir: string, listen: 'unix' | 'tcp') {
+  const child = spawn(process.execPath, [runtimeEntry], {
+    cwd: dir,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: {
+      PATH: process.env.PATH,
+      HOME: path.join(dir, 'home'),
+      NODE_ENV: 'development',
+      RUNTIME_DIR: dir,
+      RUNTIME_WORKSPACE: path.join(dir, 'workspace'),
+      RUNTIME_BASE: '/s/abcdefghijklmnopqrstuvwx/',
+      RUNTIME_LISTEN: listen,
+      RUNTIME_BRIDGE_TOKEN: BRIDGE_TOKEN,
+      RUNTIME_PREVIEW_KEY: PREVIEW_KEY,
+    },
+  });
+  let output = '';
+  child.stderr!.on('data', (chunk) => (output += String(chunk)));
+  const ready = await new Promise<RuntimeReady>((resolve, reject) => {
+    let buffered = '';
+    child.stdout!.on('data', (chunk) => {
+      buffered += String(chunk);
+      const line = buffered.split('\n').find((candidate) => candidate.includes('runtime:ready'));
+      if (line) resolve(RuntimeReady.parse(JSON.parse(line)));
+    });
+    child.once('exit', (code) => reject(new Error(`the runtime exited with ${code}: ${output}`)));
+  });
+  return { child, ready };
+}
+
+function stopRuntime(child: ChildProcess) {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise<void>((resolve) => {
+    child.once('exit', () => resolve());
+    child.kill('SIGTERM');
+  });
+}
+
+type Where = { socketPath: string } | { host: string; port: number };
+function get(where: Where, url: string, headers: http.OutgoingHttpHeaders = {}) {
+  return new Promise<number>((resolve, reject) => {
+    http
+      .get({ ...where, path: url, headers: { host: 'localhost', ...headers } }, (response) => {
+        response.resume();
+        resolve(response.statusCode ?? 0);
+      })
+      .on('error', reject);
+  });
+}
+
+describe('the runtime on Unix sockets', () => {
+  let dir: string;
+  let child: ChildProcess;
+  let ready: RuntimeReady;
+  let model: ScriptedModelServer;
+  let modelSocket: http.Server;
+  const modelPaths: string[] = [];
+
+  beforeAll(async () => {
+    dir = await sandboxFolder();
+    ({ child, ready } = await startRuntime(dir, 'unix'));
+    model = await startScriptedModelServer({ scenario: { rules: [], fallback: [{ text: 'Hello through the socket.' }] } });
+    // The server's end of `sock/model.sock`: it takes the token off the path, as the model proxy does.
+    modelSocket = http.createServer((request, response) => {
+      modelPaths.push(request.url ?? '');
+      const upstream = http.request(`${model.url}${(request.url ?? '').replace(`/m/${MODEL_TOKEN}`, '')}`, { method: request.method, headers: request.headers }, (answer) => {
+        response.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.pipe(response);
+      });
+      request.pipe(upstream);
+    });
+    await new Promise<void>((resolve) => modelSocket.listen(path.join(dir, 'sock', 'model.sock'), resolve));
+  });
+  afterAll(async () => {
+    if (child) await stopRuntime(child);
+    modelSocket?.close();
+    await model?.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('says so when ready, and serves the preview (with its key only) on sock/preview.sock', async () => {
+    expect(ready.listen).toEqual({ kind: 'unix' });
+    for (const name of ['preview.sock', 'bridge.sock']) expect((await lstat(path.join(dir, 'sock', name))).isSocket()).toBe(true);
+    const preview = { socketPath: path.join(dir, 'sock', 'preview.sock') };
+    expect(await get(preview, '/s/abcdefghijklmnopqrstuvwx/', { [PREVIEW_KEY_HEADER]: PREVIEW_KEY })).toBe(200);
+    expect(await get(preview, '/s/abcdefghijklmnopqrstuvwx/')).toBe(403);
+  });
+
+  it('runs an agent turn whose model requests go out through sock/model.sock only', async () => {
+    const bridge = new WebSocket(`ws+unix:${path.join(dir, 'sock', 'bridge.sock')}:/`, { headers: { authorization: `Bearer ${BRIDGE_TOKEN}` } });
+    await new Promise((resolve, reject) => bridge.once('open', resolve).once('error', reject));
+    const messages: SandboxToServer[] = [];
+    bridge.on('message', (data) => messages.push(SandboxToServer.parse(JSON.parse(String(data)))));
+    bridge.send(JSON.stringify({ type: 'agent:start', runner: 'ai-sdk', endpoint: { wire: 'anthropic', socket: true, path: `/m/${MODEL_TOKEN}`, model: 'scripted' } }));
+    // The agent starts in the background; a prompt sent before it is up is refused, so try until it runs.
+    let complete: SandboxToServer | undefined;
+    for (let attempt = 0; attempt < 50 && !complete; attempt++) {
+      const turnId = `t${attempt}`;
+      bridge.send(JSON.stringify({ type: 'prompt', turnId, text: 'Say hello.' }));
+      for (let wait = 0; wait < 300 && !messages.some((message) => message.type === 'complete' && message.turnId === turnId); wait++) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      const done = messages.find((message) => message.type === 'complete' && message.turnId === turnId);
+      if (done?.type === 'complete' && done.status === 'done') complete = done;
+      else await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    bridge.terminate();
+    expect(complete).toBeDefined();
+    const text = messages.flatMap((message) => (message.type === 'agent_message' && message.event.kind === 'text' ? [message.event.delta] : [])).join('');
+    expect(text).toContain('Hello through the socket.');
+    expect(modelPaths.length).toBeGreaterThan(0);
+    expect(modelPaths.every((url) => url.startsWith(`/m/${MODEL_TOKEN}/`))).toBe(true);
+  });
+});
+
+describe('the runtime on loopback ports', () => {
+  it('says which ports, serves them, and makes no socket', async () => {
+    const dir = await sandboxFolder();
+    const { child, ready } = await startRuntime(dir, 'tcp');
+    try {
+      expect(ready.listen.kind).toBe('tcp');
+      if (ready.listen.kind !== 'tcp') return;
+      expect(await get({ host: '127.0.0.1', port: ready.listen.previewPort }, '/s/abcdefghijklmnopqrstuvwx/', { [PREVIEW_KEY_HEADER]: PREVIEW_KEY })).toBe(200);
+      expect(await get({ host: '127.0.0.1', port: ready.listen.bridgePort }, '/health', { authorization: `Bearer ${BRIDGE_TOKEN}` })).toBe(200);
+      await expect(lstat(path.join(dir, 'sock', 'preview.sock'))).rejects.toThrow();
+    } finally {
+      await stopRuntime(child);
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
