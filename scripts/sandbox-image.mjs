@@ -140,6 +140,8 @@ function libraries(binaries) {
     for (const line of result.stdout.split('\n')) {
       const resolved = line.match(/=>\s+(\/\S+)/);
       const loader = line.match(/^\s*(\/\S+)\s+\(/);
+      // A library of the checkout itself (a native addon's $ORIGIN neighbour) comes with the app's files.
+      if (resolved && resolved[1].startsWith(root + path.sep)) continue;
       if (resolved) found.add(resolved[1]);
       else if (loader) found.add(loader[1]);
       else if (line.includes('not found')) {
@@ -236,7 +238,7 @@ async function assemble(rootfs, plan) {
   // The engine mounts its own over these; they must exist on a read-only root.
   for (const name of ['hosts', 'hostname', 'resolv.conf']) await writeFile(path.join(rootfs, 'etc', name), name === 'hosts' ? '127.0.0.1 localhost\n' : '');
   await chmod(path.join(rootfs, 'root'), 0o700);
-  await mkdir(path.join(rootfs, 'tmp'));
+  await mkdir(path.join(rootfs, 'tmp'), { recursive: true });
   await chmod(path.join(rootfs, 'tmp'), 0o1777);
   // Mount points of the driver's binds (the root file system is read-only in a sandbox).
   for (const folder of ['sandbox/workspace', 'sandbox/agent', 'sandbox/home', 'sandbox/vite', 'sandbox/sock', 'cache/vite-deps']) {
