@@ -4,13 +4,11 @@ import { chmod, cp, mkdir, readFile, readdir, rm, writeFile } from 'node:fs/prom
 import os from 'node:os';
 import path from 'node:path';
 import { PassThrough, type Readable } from 'node:stream';
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import type Docker from 'dockerode';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { RuntimeReady } from '@cutroom/protocol';
-import { shareDependencyCache } from '@cutroom/runtime';
+import { publishDependencyCache } from '../dependency-cache.js';
 import { isTemplateFile } from '@cutroom/template';
 import type { Sandbox, SandboxArea, SandboxDriver, SandboxExit, SandboxOwner, SandboxStatus } from '../driver.js';
 import { diskUsage } from '../local/limit-watch.js';
@@ -19,7 +17,6 @@ import { runtimeMoves } from '../runtime-files.js';
 import { hardenSocketFolder, prepareSocketFolder, socketEndpoints } from '../socket-folder.js';
 import { dockerClient, engineStatus, execStream, rebaseArchive, textSink, tolerate } from './docker-engine-client.js';
 
-const execFileAsync = promisify(execFile);
 
 export type DockerDriverSettings = {
   /** `DATA_DIR/sandboxes`: one folder per sandbox (its files, bound into its container). */
@@ -278,7 +275,7 @@ export function createDockerDriver(settings: DockerDriverSettings): DockerDriver
       };
       started.sandbox = sandbox;
       if (started.status === 'starting') started.status = 'running';
-      void publishDependencyCache(started);
+      void publishDependencyCache(started, { viteDir: path.join(started.dir, 'vite'), sharedCacheDir: settings.sharedCacheDir, readableByAll: true, logger });
       return sandbox;
     } catch (error) {
       if (entry) await destroy(id);
@@ -403,33 +400,6 @@ export function createDockerDriver(settings: DockerDriverSettings): DockerDriver
       stopped = true;
       clearTimeout(timer);
     };
-  }
-
-  /**
-   * Shares a new sandbox's optimized dependencies with the next ones, from the server:
-   * sandboxes only read the shared cache. Published only while the sandbox has run nothing
-   * but the template (never after a session took it).
-   */
-  async function publishDependencyCache(entry: Entry) {
-    const cacheDir = path.join(entry.dir, 'vite');
-    const untouched = () => !entry.claimed && !entry.stopping && entry.status === 'running';
-    for (let attempt = 0; attempt < 60 && untouched(); attempt++) {
-      if (existsSync(path.join(cacheDir, 'deps', '_metadata.json'))) {
-        let done!: () => void;
-        entry.publishing = new Promise<void>((resolve) => (done = resolve));
-        try {
-          await shareDependencyCache(cacheDir, settings.sharedCacheDir);
-          // Readable by every sandbox's user, writable by none.
-          await execFileAsync('chmod', ['-R', 'u+rwX,go+rX,go-w', '--', settings.sharedCacheDir]);
-        } catch (error) {
-          logger.warn({ err: error }, 'could not share the dependency cache');
-        } finally {
-          done();
-        }
-        return;
-      }
-      await new Promise((resolve) => setTimeout(resolve, 500));
-    }
   }
 
   /** Files moving through running sandboxes' runtimes. */

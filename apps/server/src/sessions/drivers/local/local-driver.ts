@@ -1,14 +1,13 @@
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
 import { chmod, cp, mkdir, open, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { RuntimeReady, type RuntimeSecret } from '@cutroom/protocol';
-import { runtimeEntry, shareDependencyCache } from '@cutroom/runtime';
+import { runtimeEntry } from '@cutroom/runtime';
+import { publishDependencyCache } from '../dependency-cache.js';
 import { isTemplateFile } from '@cutroom/template';
 import type { Confinement, Sandbox, SandboxArea, SandboxDriver, SandboxExit, SandboxOwner, SandboxStatus } from '../driver.js';
 import { runtimeMoves } from '../runtime-files.js';
@@ -74,7 +73,6 @@ type Entry = {
   publishing?: Promise<void>;
 };
 
-const execFileAsync = promisify(execFile);
 
 /** A sandbox id: 144 random bits, URL-safe; it is also the preview's path, so unguessable. */
 const newSandboxId = () => randomBytes(18).toString('base64url');
@@ -248,7 +246,7 @@ export function createLocalDriver(settings: LocalDriverSettings): LocalDriver {
       };
       started.sandbox = sandbox;
       started.status = 'running';
-      void publishDependencyCache(started, dir);
+      void publishDependencyCache(started, { viteDir: path.join(dir, 'vite'), sharedCacheDir: settings.sharedCacheDir, readableByAll: users.isolating, logger });
       return sandbox;
     } catch (error) {
       if (entry) await destroy(id);
@@ -258,34 +256,6 @@ export function createLocalDriver(settings: LocalDriverSettings): LocalDriver {
         await rm(dir, { recursive: true, force: true });
       }
       throw error;
-    }
-  }
-
-  /**
-   * Shares a new sandbox's optimized dependencies with the next ones, from the server:
-   * sandboxes only read the shared cache (one that could write it could put code into
-   * every other user's preview). Published only while the sandbox has run nothing but the
-   * template: once its optimizer is done, and never after a session took it (`label`).
-   */
-  async function publishDependencyCache(entry: Entry, dir: string) {
-    const cacheDir = path.join(dir, 'vite');
-    const untouched = () => !entry.claimed && !entry.stopping && entry.status === 'running';
-    for (let attempt = 0; attempt < 60 && untouched(); attempt++) {
-      if (existsSync(path.join(cacheDir, 'deps', '_metadata.json'))) {
-        let done!: () => void;
-        entry.publishing = new Promise<void>((resolve) => (done = resolve));
-        try {
-          await shareDependencyCache(cacheDir, settings.sharedCacheDir);
-          // Readable by every sandbox, writable by none (its parent is made passable at start).
-          if (users.isolating) await execFileAsync('chmod', ['-R', 'u+rwX,go+rX,go-w', '--', settings.sharedCacheDir]);
-        } catch (error) {
-          logger.warn({ err: error }, 'could not share the dependency cache');
-        } finally {
-          done();
-        }
-        return;
-      }
-      await new Promise((resolve) => setTimeout(resolve, 500));
     }
   }
 
