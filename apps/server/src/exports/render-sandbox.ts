@@ -221,6 +221,8 @@ export function createRenderSandbox(options: {
       // The job folder is the server's (passable, not listable); `work/` is the job's.
       await mkdir(path.dirname(jobDir), { recursive: true, mode: 0o711 });
       await mkdir(jobDir, { mode: 0o711 });
+      // The server's umask (077) takes what mkdir's mode gives: the job's user must pass through.
+      await chmod(jobDir, 0o711);
       await mkdir(workDir, { mode: 0o700 });
       if (uid !== undefined) {
         // The job's user passes through the folders above its own and the bundle cache.
