@@ -140,7 +140,9 @@ describe('exports and thumbnails in the browser', () => {
     await exports.open();
 
     await item.getByRole('button', { name: 'Cancel', exact: true }).click();
-    await expect.poll(() => exports.status(item).innerText()).toBe('Cancelled');
+    // A render now runs behind its own wall (uid, cgroup, bubblewrap): a cancel ends every process
+    // of the job's user before the export is marked cancelled, which takes a few seconds.
+    await expect.poll(() => exports.status(item).innerText(), { timeout: 20_000 }).toBe('Cancelled');
     expect(await bar.count()).toBe(0);
     expect(await item.getByRole('link', { name: /^Download/ }).count()).toBe(0);
     expect((await exports.button().innerText()).trim()).toBe('Export');
