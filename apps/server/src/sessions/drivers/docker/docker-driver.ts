@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createWriteStream, existsSync, readFileSync } from 'node:fs';
-import { chmod, cp, mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { chmod, cp, mkdir, readFile, readdir, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { PassThrough, type Readable } from 'node:stream';
@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import { z } from 'zod';
 import { RuntimeReady } from '@cutroom/protocol';
 import { publishDependencyCache } from '../dependency-cache.js';
+import { sandboxInfoNote } from '../sandbox-info.js';
 import { isTemplateFile } from '@cutroom/template';
 import type { Sandbox, SandboxArea, SandboxDriver, SandboxExit, SandboxOwner, SandboxStatus } from '../driver.js';
 import { diskUsage } from '../local/limit-watch.js';
@@ -475,10 +476,7 @@ export function createDockerDriver(settings: DockerDriverSettings): DockerDriver
     return info.State.Running ? packInside(container, area) : archiveOf(container, area);
   }
 
-  async function writeInfo(dir: string, fields: Partial<SandboxInfo>) {
-    const before = await readInfo(dir);
-    await writeFile(path.join(dir, 'sandbox.json'), JSON.stringify({ ...before, ...fields }), { mode: 0o600 });
-  }
+  const writeInfo = sandboxInfo.write;
 
   return {
     name: 'docker',
@@ -626,23 +624,10 @@ async function readCounter(file: string, key: string): Promise<number> {
   return match ? Number(match[1]) : 0;
 }
 
-/** The server's note about a sandbox (`sandbox.json`), as read back: a file on disk, so checked. */
-const SandboxInfo = z
-  .object({
-    uid: z.number().int().min(1).optional(),
-    isolated: z.boolean().optional(),
-    container: z.string().optional(),
-    owner: z.object({ projectId: z.string().min(1), ownerId: z.string().min(1) }).optional(),
-    startedAt: z.string().optional(),
-  })
-  .passthrough();
-type SandboxInfo = z.infer<typeof SandboxInfo>;
-
-async function readInfo(dir: string): Promise<SandboxInfo> {
-  try {
-    const parsed = SandboxInfo.safeParse(JSON.parse(await readFile(path.join(dir, 'sandbox.json'), 'utf8')));
-    return parsed.success ? parsed.data : {};
-  } catch {
-    return {};
-  }
-}
+/** The server's note about a sandbox (`sandbox.json`). */
+const sandboxInfo = sandboxInfoNote({
+  uid: z.number().int().min(1).optional(),
+  isolated: z.boolean().optional(),
+  container: z.string().optional(),
+});
+const readInfo = sandboxInfo.read;

@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmod, cp, mkdir, open, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { chmod, cp, mkdir, open, readFile, readdir, rm } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import path from 'node:path';
 import type { Logger } from 'pino';
@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { RuntimeReady, type RuntimeSecret } from '@cutroom/protocol';
 import { runtimeEntry } from '@cutroom/runtime';
 import { publishDependencyCache } from '../dependency-cache.js';
+import { sandboxInfoNote } from '../sandbox-info.js';
 import { isTemplateFile } from '@cutroom/template';
 import type { Confinement, Sandbox, SandboxArea, SandboxDriver, SandboxExit, SandboxOwner, SandboxStatus } from '../driver.js';
 import { runtimeMoves } from '../runtime-files.js';
@@ -260,11 +261,7 @@ export function createLocalDriver(settings: LocalDriverSettings): LocalDriver {
   }
 
   /** Merges into the server's own note about a sandbox (what the next server needs to reap it). */
-  async function writeInfo(id: string, fields: Partial<SandboxInfo>) {
-    const file = path.join(sandboxesDir, id, 'sandbox.json');
-    const before = await readInfo(path.join(sandboxesDir, id));
-    await writeFile(file, JSON.stringify({ ...before, ...fields }), { mode: 0o600 });
-  }
+  const writeInfo = (id: string, fields: Parameters<typeof sandboxInfo.write>[1]) => sandboxInfo.write(path.join(sandboxesDir, id), fields);
 
   /** What ends an entry whose runtime exited: its reason, its status, the listeners. */
   async function exited(id: string, entry: Entry, code: number | null, signal: NodeJS.Signals | null) {
@@ -456,24 +453,13 @@ export class SandboxMissingError extends Error {
   }
 }
 
-/** The server's note about a sandbox (`sandbox.json`), as read back: a file on disk, so checked. */
-const SandboxInfo = z.object({
+/** The server's note about a sandbox (`sandbox.json`). */
+const sandboxInfo = sandboxInfoNote({
   pid: z.number().int().positive().optional(),
   // `kill -1` as this uid ends its processes at reap: never a uid below the sandboxes' range.
   uid: z.number().int().min(200_000).optional(),
-  owner: z.object({ projectId: z.string().min(1), ownerId: z.string().min(1) }).optional(),
-  startedAt: z.string().optional(),
-}).passthrough();
-type SandboxInfo = z.infer<typeof SandboxInfo>;
-
-async function readInfo(dir: string): Promise<SandboxInfo> {
-  try {
-    const parsed = SandboxInfo.safeParse(JSON.parse(await readFile(path.join(dir, 'sandbox.json'), 'utf8')));
-    return parsed.success ? parsed.data : {};
-  } catch {
-    return {};
-  }
-}
+});
+const readInfo = sandboxInfo.read;
 
 /** Only kill a pid from a stale file if it still is a runtime (pids get reused). */
 async function isOurRuntime(pid: number): Promise<boolean> {
