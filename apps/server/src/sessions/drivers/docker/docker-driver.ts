@@ -16,7 +16,7 @@ import { diskUsage } from '../local/limit-watch.js';
 import { createSandboxUsers, giveTree, giveWorkspace } from '../local/sandbox-users.js';
 import { runtimeMoves } from '../runtime-files.js';
 import { hardenSocketFolder, prepareSocketFolder, socketEndpoints } from '../socket-folder.js';
-import { dockerClient, engineStatus, execStream, rebaseArchive, textSink, tolerate } from './docker-engine-client.js';
+import { attachStdio, dockerClient, engineStatus, execStream, textSink, tolerate } from './docker-engine-client.js';
 
 
 export type DockerDriverSettings = {
@@ -208,8 +208,17 @@ export function createDockerDriver(settings: DockerDriverSettings): DockerDriver
         // A small init as PID 1: it reaps what the agent's tools leave and passes SIGTERM on.
         Init: true,
         IpcMode: 'private',
-        // No core files (a core of a process that held project code and tokens).
-        Ulimits: [{ Name: 'core', Soft: 0, Hard: 0 }],
+        // No core files (a core of a process that held project code and tokens), the same
+        // open-file limit as the local wall, and processes of its uid (its own) at twice its
+        // pids: a backstop only, so that the cgroup's pids limit is what a fork bomb meets
+        // (and the watch sees). Set, not inherited: Podman's defaults (1048576 files, 4194304
+        // processes) are above the hard limits of a service started from a shell, and runc
+        // then refuses to start the container.
+        Ulimits: [
+          { Name: 'core', Soft: 0, Hard: 0 },
+          { Name: 'nofile', Soft: 4096, Hard: 4096 },
+          { Name: 'nproc', Soft: limits.pids * 2, Hard: limits.pids * 2 },
+        ],
         LogConfig: { Type: 'json-file', Config: { 'max-size': '5m', 'max-file': '1' } },
       },
       StopTimeout: 3,
@@ -465,10 +474,71 @@ export function createDockerDriver(settings: DockerDriverSettings): DockerDriver
     return out;
   }
 
-  /** A stopped container's area, read by the engine (recovery after a crash). */
+  /**
+   * A stopped container's area (a crashed sandbox, recovery after a crash), packed by
+   * `sandbox-files` in a one-shot container of the same image and user, behind the same
+   * wall, with only that area bound, read-only. Not the engine's archive API: Podman reads
+   * a stopped container's root filesystem without its binds (an empty folder comes back).
+   */
   async function archiveOf(container: Docker.Container, area: SandboxArea): Promise<Readable> {
-    const archive = (await container.getArchive({ path: `${IMAGE_PATHS.sandbox}/${area}` })) as unknown as Readable;
-    return rebaseArchive(archive, area);
+    const info = await container.inspect();
+    const inside = `${IMAGE_PATHS.sandbox}/${area}`;
+    const source = info.Mounts.find((mount) => mount.Destination === inside)?.Source;
+    if (!source) throw new DockerDriverError('sandbox_files_failed', `container ${info.Id.slice(0, 12)} has no ${area} folder`);
+    const packer = await docker.createContainer({
+      Image: info.Config.Image,
+      User: info.Config.User,
+      Cmd: [IMAGE_PATHS.node, IMAGE_PATHS.sandboxFiles, 'pack', inside],
+      Env: ['HOME=/tmp'],
+      AttachStdout: true,
+      AttachStderr: true,
+      NetworkDisabled: true,
+      // Not a sandbox (no sandbox label): one left by a crash is removed by the next reap.
+      Labels: { [LABELS.server]: server },
+      HostConfig: {
+        NetworkMode: 'none',
+        ReadonlyRootfs: true,
+        CapDrop: ['ALL'],
+        SecurityOpt: ['no-new-privileges'],
+        PidsLimit: 64,
+        Memory: 256 * 1024 * 1024,
+        MemorySwap: 256 * 1024 * 1024,
+        Tmpfs: { '/tmp': 'rw,nosuid,nodev,size=16m,mode=1777' },
+        Binds: [`${source}:${inside}:ro`],
+        Ulimits: [
+          { Name: 'core', Soft: 0, Hard: 0 },
+          { Name: 'nofile', Soft: 4096, Hard: 4096 },
+          { Name: 'nproc', Soft: 128, Hard: 128 },
+        ],
+      },
+    });
+    const remove = () => tolerate(packer.remove({ force: true, v: true })).catch(() => {});
+    try {
+      const stdio = await attachStdio(docker, packer);
+      stdio.stdin.end();
+      const stderr = textSink();
+      stdio.stderr.pipe(stderr);
+      await packer.start();
+      const out = new PassThrough();
+      stdio.stdout.pipe(out, { end: false });
+      // A cut-off archive must never pass for a whole one: the stream fails instead of ending.
+      Promise.all([packer.wait() as Promise<{ StatusCode: number }>, new Promise((resolve) => stdio.stdout.once('end', resolve))])
+        .then(
+          ([outcome]) => {
+            if (outcome.StatusCode === 0) out.end();
+            else out.destroy(new DockerDriverError('sandbox_files_failed', `sandbox-files pack ended with ${outcome.StatusCode}: ${stderr.text().trim()}`));
+          },
+          (error: unknown) => out.destroy(error as Error),
+        )
+        .finally(() => void remove());
+      out.once('close', () => {
+        if (!stdio.stdout.readableEnded) stdio.close();
+      });
+      return out;
+    } catch (error) {
+      await remove();
+      throw error;
+    }
   }
 
   async function readFilesOf(container: Docker.Container, area: SandboxArea): Promise<Readable> {

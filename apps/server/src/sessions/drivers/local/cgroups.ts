@@ -1,5 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdir, readFile, rmdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rmdir, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
 /**
@@ -193,6 +193,27 @@ function cgroupsV2(own: Map<string, string>): Cgroups {
   };
 }
 
+/** A cgroup made this long ago and still without a process is nobody's (a new one is joined at once). */
+const ABANDONED_AFTER_MS = 2 * 60_000;
+
+/**
+ * Removes the empty cgroups under the `cutroom` parents that a server killed before it could
+ * remove them left behind (every server on the machine shares the parents, so this is not
+ * tied to a data folder). `rmdir` of a cgroup that holds a process fails, so a live
+ * sandbox's is never touched; a young one is skipped, since its process may join it now.
+ */
+async function sweepAbandoned(parents: string[]) {
+  for (const parent of parents) {
+    for (const name of await readdir(parent).catch(() => [] as string[])) {
+      const folder = path.join(parent, name);
+      const info = await stat(folder).catch(() => null);
+      if (!info?.isDirectory() || Date.now() - info.mtimeMs < ABANDONED_AFTER_MS) continue;
+      if ((await pidsIn([folder])).length > 0) continue;
+      await rmdir(folder).catch(() => {});
+    }
+  }
+}
+
 /**
  * The cgroups this server can make for its sandboxes, or why not (not root, a read-only
  * `/sys/fs/cgroup` in a container, a controller missing). Makes the `cutroom` parents and
@@ -216,6 +237,7 @@ export async function setUpCgroups(): Promise<Cgroups | { unavailable: string }>
       await mkdir(parent, { recursive: true });
       await writeFile(path.join(parent, 'cgroup.subtree_control'), enable);
       await writeFile(path.join(parent, 'cpu.weight'), String(PARENT_WEIGHT_V2));
+      await sweepAbandoned([parent]);
       return cgroupsV2(own);
     }
     for (const controller of ['memory', 'pids', 'cpu']) {
@@ -226,6 +248,7 @@ export async function setUpCgroups(): Promise<Cgroups | { unavailable: string }>
     // Limits of a parent bind its children only with hierarchical accounting (v1's default on new kernels).
     const memoryParent = path.join(ROOT, 'memory', own.get('memory')!, PARENT);
     if (existsSync(path.join(memoryParent, 'memory.use_hierarchy'))) await writeFile(path.join(memoryParent, 'memory.use_hierarchy'), '1').catch(() => {});
+    await sweepAbandoned(['memory', 'pids', 'cpu'].map((controller) => path.join(ROOT, controller, own.get(controller)!, PARENT)));
     return cgroupsV1(own);
   } catch (error) {
     return { unavailable: `cgroups are not writable here (${(error as Error).message})` };
