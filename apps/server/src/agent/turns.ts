@@ -45,7 +45,10 @@ export type ChatDeps = {
   onNewVersion?: (projectId: string, ownerId: string, version: string) => void;
 };
 
-/** What the session gives its chat: its stream and its current sandbox. */
+/**
+ * What the session gives its chat: who it is for, and its stream. The one call the chat
+ * makes back is `emit`; everything else the session tells it (see `createChat`).
+ */
 export type ChatHost = {
   sessionId: string;
   projectId: string;
@@ -54,9 +57,10 @@ export type ChatHost = {
   previousEnded?: Promise<unknown>;
   /** Adds an event to the session's stream; returns its seq. */
   emit(event: ChatEvent): number;
-  /** The live sandbox's bridge and files, when the session runs. */
-  sandbox(): { send(message: ServerToSandbox): void; files: SandboxFiles } | null;
 };
+
+/** A sandbox as a chat uses it: its bridge (to its agent) and its files. */
+export type ChatSandbox = { send(message: ServerToSandbox): void; files: SandboxFiles };
 
 /**
  * A sandbox's files (its working copy, its agent's state), moved as tar streams through
@@ -99,6 +103,11 @@ type Running = {
  * Every saved user message ends with exactly one reply: answered, failed with its
  * reason, or cancelled (messages still waiting when the session ends, and any an
  * earlier session or server life left unanswered).
+ *
+ * The dependency goes one way: the session (sessions/session-life.ts, session-boot.ts)
+ * creates its chat and tells it what happens to its sandboxes (`attachSandbox`, `serve`,
+ * `sandboxLost`, `close`); the chat never asks the session anything and imports nothing
+ * of it (only the drivers' types), it only appends its events through `ChatHost.emit`.
  */
 export function createChat(deps: ChatDeps, host: ChatHost) {
   const { store, repos, logger } = deps;
@@ -107,6 +116,8 @@ export function createChat(deps: ChatDeps, host: ChatHost) {
   let running: Running | null = null;
   /** Set once the sandbox's agent was started (per sandbox). */
   let agentReady = false;
+  /** The sandbox turns go to, as the session last said (null: none may start now). */
+  let serving: ChatSandbox | null = null;
   /** Automatic-fix messages since the user last wrote. */
   let autoFixStreak = 0;
   /** A turn is being finished (saved, committed): the next waits for it. */
@@ -168,7 +179,7 @@ export function createChat(deps: ChatDeps, host: ChatHost) {
 
   function pump() {
     if (running || finishing || !agentReady) return;
-    const sandbox = host.sandbox();
+    const sandbox = serving;
     const next = queue.shift();
     if (!sandbox || !next) {
       if (next) queue.unshift(next);
@@ -244,7 +255,7 @@ export function createChat(deps: ChatDeps, host: ChatHost) {
     turn: Running,
     status: TurnStatus,
     error: string | undefined,
-    target: SandboxFiles | null = host.sandbox()?.files ?? null,
+    target: SandboxFiles | null = serving?.files ?? null,
     /** Settles when the sandbox's processes are gone (nothing writes into it any more). */
     stopped?: Promise<unknown>,
   ) {
@@ -339,7 +350,7 @@ export function createChat(deps: ChatDeps, host: ChatHost) {
       if (!turn) return false;
       if (turn.cancelled) return true;
       turn.cancelled = true;
-      host.sandbox()?.send({ type: 'cancel', turnId: turn.turnId });
+      serving?.send({ type: 'cancel', turnId: turn.turnId });
       turn.cancelTimer = setTimeout(() => {
         log.warn({ turnId: turn.turnId }, 'the agent did not stop; ending the turn');
         void finish(turn, 'cancelled', undefined);
@@ -351,10 +362,11 @@ export function createChat(deps: ChatDeps, host: ChatHost) {
     onSandboxMessage,
 
     /**
-     * A sandbox now serves the session: restore the agent's state into it and start its
-     * agent, resuming the project's conversation. Queued messages go once it is up.
+     * A sandbox is booting for the session: restore the agent's state into it and start
+     * its agent, resuming the project's conversation. Queued messages go once the session
+     * serves it (`serve`).
      */
-    async attachSandbox(sandbox: { send(message: ServerToSandbox): void; files: SandboxFiles; modelSocketPath: string }) {
+    async attachSandbox(sandbox: ChatSandbox & { modelSocketPath: string }) {
       agentReady = false;
       // The proxy listens on this sandbox's own socket; the session's token works only there.
       const endpoint = await deps.modelProxy.endpointFor(host.sessionId, { socketPath: sandbox.modelSocketPath });
@@ -374,8 +386,15 @@ export function createChat(deps: ChatDeps, host: ChatHost) {
       agentReady = true;
     },
 
-    /** The session runs again (after a boot): send what waits. */
-    resume: () => pump(),
+    /**
+     * The sandbox turns may go to now, or null while none may (the session is not live,
+     * or a restore holds it still). Called by the session whenever that changes; given a
+     * sandbox, the chat sends what waits.
+     */
+    serve(sandbox: ChatSandbox | null) {
+      serving = sandbox;
+      if (sandbox) pump();
+    },
 
     /**
      * The sandbox is gone or going (crashed, killed, restarted): the running turn is saved

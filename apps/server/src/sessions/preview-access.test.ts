@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { type LivePreview, PREVIEW_COOKIE, authorizePreview, previewCookies } from './preview-access.js';
+import { type LivePreview, PREVIEW_COOKIE, authorizePreview, findLivePreview, previewCookies, previewLink } from './preview-access.js';
 import { createPreviewTokens } from './preview-tokens.js';
 
 describe('preview access', () => {
@@ -43,6 +43,21 @@ describe('preview access', () => {
   it("refuses a request that carries another user's app cookie", () => {
     const token = tokens.issue(sandboxId, 'owner-1');
     expect(authorizePreview(live, tokens, { sandboxId, kind: 'page', token, cookies: [], cookieUserId: 'owner-2' })).toMatchObject({ status: 403 });
+  });
+
+  it("a session's link opens its sandbox's preview for its owner only", () => {
+    const link = new URL(previewLink(tokens, 'http://preview.test', { id: sandboxId, base: `/s/${sandboxId}/` }, 'owner-1'));
+    expect(link.origin + link.pathname).toBe(`http://preview.test/s/${sandboxId}/`);
+    expect(tokens.check(link.searchParams.get('t')!, sandboxId, 'owner-1')).toBe('valid');
+    expect(tokens.check(link.searchParams.get('t')!, sandboxId, 'owner-2')).toBe('invalid');
+  });
+
+  it('finds the live session a sandbox serves (and marks it active); none that is not live', () => {
+    const session = { id: 'session-1', ownerId: 'owner-1', state: 'running' as const, sandbox: { id: sandboxId, ...live, preview: live.target }, lastActivity: 0 };
+    expect(findLivePreview([session], sandboxId)).toEqual(live);
+    expect(session.lastActivity).toBeGreaterThan(0);
+    expect(findLivePreview([session], 'other-sandbox-aaaaaaaa')).toBeNull();
+    for (const state of ['starting', 'error', 'stopped'] as const) expect(findLivePreview([{ ...session, state }], sandboxId)).toBeNull();
   });
 
   it('reads every value of the preview cookie from a Cookie header', () => {

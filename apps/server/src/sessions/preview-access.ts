@@ -1,5 +1,13 @@
-import type { Endpoint } from './drivers/driver.js';
+import type { SessionState } from '@cutroom/protocol';
+import type { Endpoint, Sandbox } from './drivers/driver.js';
 import type { PreviewTokens } from './preview-tokens.js';
+
+/**
+ * Preview access: the link a session's tabs get for its sandbox's preview, the live
+ * session a preview request is checked against, and the verdict on each request (a link's
+ * token, the preview cookie). The session code and the preview proxy both come here; it
+ * knows a session only by the few fields below.
+ */
 
 /** The preview cookie: set on the preview origin, scoped to one sandbox's path. */
 export const PREVIEW_COOKIE = 'cutroom_preview';
@@ -9,6 +17,32 @@ export const GRANT_PATH = '__cutroom/grant';
 
 /** What the proxy needs to know about the live session a sandbox serves. */
 export type LivePreview = { sessionId: string; ownerId: string; target: Endpoint; previewKey: string };
+
+/** What preview access needs of a session (see session-life.ts). */
+type PreviewedSession = {
+  id: string;
+  ownerId: string;
+  state: SessionState;
+  sandbox: Pick<Sandbox, 'id' | 'preview' | 'previewKey'> | null;
+  lastActivity: number;
+};
+
+/**
+ * The link a session's tabs get with `session:ready`: the sandbox's preview on the
+ * preview origin, opened by a fresh short-lived token for the session's owner.
+ */
+export function previewLink(tokens: PreviewTokens, origin: string, sandbox: Pick<Sandbox, 'id' | 'base'>, ownerId: string): string {
+  const token = tokens.issue(sandbox.id, ownerId);
+  return `${origin}${sandbox.base}?t=${encodeURIComponent(token)}`;
+}
+
+/** The live session a sandbox serves, for the preview proxy; a request to it marks the session active. */
+export function findLivePreview(sessions: Iterable<PreviewedSession>, sandboxId: string): LivePreview | null {
+  const session = [...sessions].find((candidate) => candidate.sandbox?.id === sandboxId);
+  if (!session || !session.sandbox || (session.state !== 'running' && session.state !== 'grace')) return null;
+  session.lastActivity = Date.now();
+  return { sessionId: session.id, ownerId: session.ownerId, target: session.sandbox.preview, previewKey: session.sandbox.previewKey };
+}
 
 /**
  * - `page`: the iframe's document (a navigation);
