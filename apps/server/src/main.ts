@@ -12,6 +12,7 @@ import { recoverSandboxWork } from './agent/recovery.js';
 import { ConfigError, allowedOrigins, loadConfig, modelProvider, previewOrigin } from './config.js';
 import { createExportService } from './exports/export-service.js';
 import { createProjectRepos } from './repos/project-repos.js';
+import { defaultImage, serverLabel } from './sessions/drivers/docker/docker-driver.js';
 import { createDriver, logConfinement } from './sessions/drivers/registry.js';
 import { createPreviewProxy } from './sessions/preview-proxy.js';
 import { createPreviewTokens } from './sessions/preview-tokens.js';
@@ -77,8 +78,17 @@ async function main() {
     concurrency: config.exportConcurrency,
     perUserConcurrency: config.exportConcurrencyPerUser,
     bundleCacheMaxBytes: config.bundleCacheMaxBytes,
-    // Renders run behind the same wall as sessions (the docker driver's renders use the local wall for now).
+    // Renders run behind the same wall as sessions: with docker, in containers of the same engine and image, under this server's label.
     sandboxDriver: config.sandboxDriver,
+    ...(config.sandboxDriver === 'docker'
+      ? {
+          dockerRenders: {
+            image: config.sandbox.image ?? defaultImage(),
+            server: serverLabel(path.join(config.dataDir, 'sandboxes')),
+            ...(config.sandbox.dockerHost ? { dockerHost: config.sandbox.dockerHost } : {}),
+          },
+        }
+      : {}),
     notify: userSockets.send,
   });
   // Renders a crash interrupted are failed and their processes reaped; missing thumbnails are queued.

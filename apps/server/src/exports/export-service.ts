@@ -16,8 +16,8 @@ import type { ExportChanges, ExportRecord } from '../store/export-store.js';
 import type { Store } from '../store/store.js';
 import { type BundleLease, createBundleCache } from './bundle-cache.js';
 import { type RenderPaths, createRenderPaths, downloadFileName, moveInto } from './render-paths.js';
-import { reapJobs } from './render-process.js';
 import { type RenderConfinement, type RenderJob, type RenderLimits, createRenderSandbox } from './render-sandbox.js';
+import type { DockerRenderSettings } from './render-wall-docker.js';
 import { type QueuedRender, pickNext } from './render-queue.js';
 import { type RenderTarget, type WorkerMessage, formatFiles } from './worker-protocol.js';
 
@@ -48,8 +48,10 @@ export type ExportServiceDeps = {
   renderConcurrency?: number;
   /** Disk the bundle cache may take (default 1 GiB); least recently used bundles go first. */
   bundleCacheMaxBytes?: number;
-  /** SANDBOX_DRIVER: renders run in a sandbox of that driver (`docker`: the local wall, for now). */
+  /** SANDBOX_DRIVER: renders run in a sandbox of that driver. */
   sandboxDriver?: 'local' | 'docker';
+  /** The engine, image and server label renders use with SANDBOX_DRIVER=docker. */
+  dockerRenders?: DockerRenderSettings;
   /** Limits of one render job (default: render-sandbox.ts). */
   renderLimits?: RenderLimits;
   /** Wall renders in with bubblewrap (default: when it works here). */
@@ -109,6 +111,7 @@ export function createExportService(deps: ExportServiceDeps) {
     driver: deps.sandboxDriver ?? 'local',
     logger,
     ...(deps.renderLimits ? { limits: deps.renderLimits } : {}),
+    ...(deps.dockerRenders ? { docker: deps.dockerRenders } : {}),
     ...(deps.bubblewrap === undefined ? {} : { bubblewrap: deps.bubblewrap }),
   });
 
@@ -404,7 +407,7 @@ export function createExportService(deps: ExportServiceDeps) {
     async start() {
       const failed = await store.exports.failUnfinished('The server restarted during the render.');
       if (failed.length) logger.warn({ exports: failed }, 'exports interrupted by a restart were marked failed');
-      const reaped = await reapJobs(paths.jobsRoot);
+      const reaped = await sandbox.reap(paths.jobsRoot);
       if (reaped.length) logger.info({ reaped }, 'removed render jobs left by an earlier run');
       await bundles.sweep();
       if (thumbnailsEnabled) {

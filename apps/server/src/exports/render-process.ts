@@ -23,7 +23,7 @@ const isJobTmp = (dir: unknown): dir is string =>
   typeof dir === 'string' && path.dirname(dir) === os.tmpdir() && path.basename(dir).startsWith(WORKER_TMP_PREFIX);
 
 /**
- * User ids of render jobs (one per job, render-sandbox.ts): a range of their own, apart
+ * User ids of render jobs (one per job, render-wall-*.ts): a range of their own, apart
  * from the sessions' (200 000 up, sandbox-users.ts), so a job never shares a user with a
  * session, and every process of a job's user is that job's.
  */
@@ -111,7 +111,7 @@ export type RenderWorker = {
 };
 
 /**
- * Starts a render worker for `job` with `command` (render-sandbox.ts builds it: the
+ * Starts a render worker for `job` with `command` (render-wall-local.ts builds it: the
  * worker inside its wall), in a process group of its own (so a kill reaches the
  * compositor and ffmpeg; Remotion starts Chromium in another group, which is noted while
  * the worker runs and killed with it), with the environment it is given (no secret of
@@ -238,9 +238,9 @@ export async function reapJobs(jobsRoot: string): Promise<string[]> {
       if (leader === null || leader.includes(renderWorkerEntry) || /chrom/i.test(leader)) stale.push(group);
     }
     if (stale.length) await killProcessGroups(stale);
-    // A job's user is its own (render-sandbox.ts): whatever still runs as it was that job's.
+    // A job's user is its own (render-wall-local.ts): whatever still runs as it was that job's.
     if (typeof info.uid === 'number' && Number.isInteger(info.uid) && info.uid >= RENDER_UIDS.first) await killEveryProcessOf(info.uid);
-    // Its cgroup (render-sandbox.ts names it after the job): whatever is still in it, then the folder.
+    // Its cgroup (render-wall-local.ts names it after the job): whatever is still in it, then the folder.
     if (cgroups && !('unavailable' in cgroups)) {
       const cgroup = cgroups.open(`render-${id}`);
       await cgroup.killAll();

@@ -10,14 +10,23 @@ import { PNG } from 'pngjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { templateProjectDir } from '@cutroom/template';
 import { git } from '../repos/git.js';
+import { LABELS } from '../sessions/drivers/docker/docker-driver.js';
+import { dockerClient } from '../sessions/drivers/docker/docker-engine-client.js';
 import { bubblewrapWorks } from '../sessions/drivers/local/bubblewrap.js';
+import { dockerEngine } from '../testing/docker-engine.js';
 import { livePids } from './render-process.js';
 import { type RenderJob, type RenderJobRequest, createRenderSandbox } from './render-sandbox.js';
+import { RENDER_LABEL } from './render-wall-docker.js';
 import { COMPOSITIONS_FILE, type WorkerMessage } from './worker-protocol.js';
 
 const logger = pino({ level: 'silent' });
 const isRoot = process.getuid?.() === 0;
 const walls = bubblewrapWorks() && isRoot;
+/** The docker wall's engine and image: skipped without one, except under CI=true, where it must run. */
+const engine = await dockerEngine().catch((error: unknown) => ({ unavailable: (error as Error).message }));
+const docker = 'unavailable' in engine ? null : engine;
+/** This run's server label: the reap below must touch only this run's containers. */
+const server = `render-test-${randomUUID()}`;
 
 /** A loopback HTTP server on the host that notes every request: what a sandbox must never reach. */
 async function canary() {
@@ -264,6 +273,160 @@ export const RemotionRoot: React.FC = () => (
     expect(hits.sort()).toEqual(['/from-chromium', '/from-node.mp4']);
     expect(reached & 3).toBe(3);
   }, 300_000);
+
+  describe('in docker containers', () => {
+    const dockerWall = () => createRenderSandbox({ driver: 'docker', logger, docker: { ...docker!, server } });
+    const engineClient = () => dockerClient(docker!.dockerHost);
+    /** The containers of a job (running or not). */
+    const containersOf = async (jobDir: string) =>
+      engineClient().listContainers({ all: true, filters: { label: [`${RENDER_LABEL}=${path.basename(jobDir)}`] } });
+
+    /** Two compositions of plain frames: a few (a short video) and many (one to cancel). */
+    const framesRoot = `
+import { Composition, useCurrentFrame } from 'remotion';
+const Frame: React.FC = () => <div style={{ width: '100%', height: '100%', background: \`hsl(\${useCurrentFrame() * 10}, 80%, 50%)\` }} />;
+export const RemotionRoot: React.FC = () => (
+  <>
+    <Composition id="Short" component={Frame} durationInFrames={6} fps={30} width={64} height={64} />
+    <Composition id="Long" component={Frame} durationInFrames={9000} fps={30} width={64} height={64} />
+  </>
+);
+`;
+
+    it.runIf(docker === null && process.env.CI === 'true')('can run here (required under CI=true)', () => {
+      throw new Error(`renders in docker must be tested under CI, but: ${'unavailable' in engine ? engine.unavailable : ''}`);
+    });
+
+    it.runIf(docker !== null && isRoot)('renders a still in a container as a user of its own, puts the bundle it built into the cache, and leaves no container', async () => {
+      const sandbox = dockerWall();
+      expect(sandbox.confinement()).toBe('container');
+      const source = await projectRepo(dataDir);
+      const bundleDir = path.join(dataDir, 'cache', 'bundles', 'template-docker');
+      const target = { kind: 'export', compositionId: 'TitleScene', format: 'png', scale: 0.25, frame: 0 } as const;
+      const first = await run(sandbox, { source, bundleDir, outputName: 'output.png', target });
+      expect(first.messages.map((message) => message.type), first.log).toEqual(['bundle', 'rendering', 'progress', 'done']);
+      expect(first.messages[0]).toMatchObject({ type: 'bundle', cached: false });
+      expect([first.image?.width, first.image?.height]).toEqual([320, 180]);
+      expect(first.outputInfo?.uid).toBe(0);
+      expect(first.job.uid).toBeGreaterThanOrEqual(1_300_000);
+      expect(await containersOf(first.jobDir)).toEqual([]);
+      expect(existsSync(first.jobDir)).toBe(false);
+      const compositions = await stat(path.join(bundleDir, COMPOSITIONS_FILE));
+      expect(compositions.uid).toBe(0);
+      expect(compositions.mode & 0o777).toBe(0o644);
+
+      // The next job reads the cached bundle (bound read-only into its container).
+      const second = await run(sandbox, { source, bundleDir, outputName: 'output.png', target });
+      expect(second.messages[0], second.log).toMatchObject({ type: 'bundle', cached: true });
+      expect(second.messages.at(-1)).toMatchObject({ type: 'done' });
+      expect(await containersOf(second.jobDir)).toEqual([]);
+    }, 600_000);
+
+    it.runIf(docker !== null && isRoot)('renders a short video in a container', async () => {
+      const source = await projectRepo(dataDir, (dir) => writeFile(path.join(dir, 'src', 'Root.tsx'), framesRoot));
+      const messages: WorkerMessage[] = [];
+      const jobDir = path.join(jobsRoot(), randomUUID());
+      const job = await dockerWall().start({
+        jobDir,
+        source,
+        bundleDir: path.join(dataDir, 'cache', 'bundles', `frames-${randomUUID()}`),
+        outputName: 'output.mp4',
+        chromiumPath: '/usr/bin/chromium',
+        concurrency: 1,
+        target: { kind: 'export', compositionId: 'Short', format: 'mp4', scale: 1, frame: null },
+        logger,
+        onMessage: (message) => messages.push(message),
+      });
+      expect((await job.exited).code).toBe(0);
+      const output = await job.output();
+      const log = await job.logTail();
+      expect(messages.at(-1), log).toMatchObject({ type: 'done' });
+      expect(messages.find((message) => message.type === 'rendering')).toMatchObject({ totalFrames: 6, width: 64, height: 64 });
+      // An MP4: its first box is `ftyp`.
+      expect((await readFile(output!)).subarray(4, 8).toString('latin1')).toBe('ftyp');
+      await job.dispose();
+      expect(existsSync(jobDir)).toBe(false);
+    }, 600_000);
+
+    it.runIf(docker !== null && isRoot)('project code in a composition reaches nothing of the host from a container, from Chromium or from Remotion\'s Node side', async () => {
+      const hits = host.hits.length;
+      const source = await projectRepo(dataDir, (dir) => writeFile(path.join(dir, 'src', 'Root.tsx'), attackingRoot(host.port, true)));
+      const result = await run(dockerWall(), {
+        source,
+        bundleDir: path.join(dataDir, 'cache', 'bundles', `attack-${randomUUID()}`),
+        outputName: 'output.png',
+        target: { kind: 'export', compositionId: 'Probe', format: 'png', scale: 1, frame: 0 },
+      });
+      expect(result.messages.at(-1), result.log).toMatchObject({ type: 'done' });
+      expect(((result.image?.width ?? 0) - 64) / 2).toBe(0);
+      expect(host.hits.slice(hits)).toEqual([]);
+    }, 300_000);
+
+    it.runIf(docker !== null && isRoot)('walls the container in, and a cancel kills it: no container, no output, no folder left', async () => {
+      const source = await projectRepo(dataDir, (dir) => writeFile(path.join(dir, 'src', 'Root.tsx'), framesRoot));
+      const messages: WorkerMessage[] = [];
+      const jobDir = path.join(jobsRoot(), randomUUID());
+      let rendering: () => void = () => {};
+      const framesStarted = new Promise<void>((resolve) => (rendering = resolve));
+      const job = await dockerWall().start({
+        jobDir,
+        source,
+        bundleDir: path.join(dataDir, 'cache', 'bundles', `frames-${randomUUID()}`),
+        outputName: 'output.mp4',
+        chromiumPath: '/usr/bin/chromium',
+        concurrency: 1,
+        target: { kind: 'export', compositionId: 'Long', format: 'mp4', scale: 1, frame: null },
+        logger,
+        onMessage: (message) => {
+          messages.push(message);
+          if (message.type === 'progress' && message.renderedFrames > 0) rendering();
+        },
+      });
+      await Promise.race([framesStarted, job.exited]);
+      expect(messages.map((message) => message.type), await job.logTail()).toContain('progress');
+      const [running] = await containersOf(jobDir);
+      const info = await engineClient().getContainer(running!.Id).inspect();
+      expect(info.HostConfig).toMatchObject({ NetworkMode: 'none', ReadonlyRootfs: true, CapDrop: ['ALL'], SecurityOpt: ['no-new-privileges'], Init: true });
+      expect(info.HostConfig.Memory).toBe(info.HostConfig.MemorySwap);
+      expect(info.Config.User).toBe(`${job.uid}:${job.uid}`);
+      expect(info.Config.Labels).toMatchObject({ [LABELS.server]: server });
+
+      await job.kill();
+      expect(await containersOf(jobDir)).toEqual([]);
+      expect(messages.at(-1)?.type).not.toBe('done');
+      expect(await job.output()).toBeNull();
+      await job.dispose();
+      expect(existsSync(jobDir)).toBe(false);
+    }, 600_000);
+
+    it.runIf(docker !== null && isRoot)('reaps the containers and folders a crash left, and only this server\'s', async () => {
+      const engineApi = engineClient();
+      const leftover = randomUUID();
+      const othersId = randomUUID();
+      const make = (jobId: string, serverLabel: string) =>
+        engineApi.createContainer({
+          Image: docker!.image,
+          Cmd: ['/usr/bin/sleep', '600'],
+          Labels: { [RENDER_LABEL]: jobId, [LABELS.server]: serverLabel },
+          HostConfig: { NetworkMode: 'none' },
+        });
+      const ours = await make(leftover, server);
+      const others = await make(othersId, `${server}-other`);
+      try {
+        await ours.start();
+        await mkdir(path.join(jobsRoot(), leftover, 'work'), { recursive: true });
+        await writeFile(path.join(jobsRoot(), leftover, 'worker.json'), JSON.stringify({ container: ours.id }));
+        const reaped = await dockerWall().reap(jobsRoot());
+        expect(reaped).toContain(leftover);
+        expect(await containersOf(path.join(jobsRoot(), leftover))).toEqual([]);
+        expect(existsSync(path.join(jobsRoot(), leftover))).toBe(false);
+        expect((await containersOf(path.join(jobsRoot(), othersId))).length).toBe(1);
+      } finally {
+        await others.remove({ force: true });
+        await ours.remove({ force: true }).catch(() => {});
+      }
+    }, 120_000);
+  });
 
   it('leaves no job folder behind', async () => {
     expect(existsSync(jobsRoot()) ? await readdir(jobsRoot()) : []).toEqual([]);

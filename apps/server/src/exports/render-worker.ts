@@ -1,15 +1,18 @@
 /**
  * A render worker: one process per render job, started inside the job's sandbox
- * (render-sandbox.ts: its own user, no network, only its working folder writable) by
- * render-process.ts. It gets one `job` over IPC, takes the version's bundle from the
- * cache or builds it from the files the server checked out, renders, reports over IPC
- * (worker-protocol.ts) and exits. Every renderer call gets `browserExecutable`: without
- * it Remotion would try to download a browser.
+ * (render-sandbox.ts: its own user, no network, only its working folder writable). It
+ * gets one `job`, takes the version's bundle from the cache or builds it from the files
+ * the server checked out, renders, reports (worker-protocol.ts) and exits. The channel is
+ * Node's IPC where the server started it as a child (render-process.ts), else lines of
+ * JSON: the job on stdin, the messages on stdout (a container, render-wall-docker.ts).
+ * Every renderer call gets `browserExecutable`: without it Remotion would try to download
+ * a browser.
  */
 import { realpathSync } from 'node:fs';
 import { readFile, readdir, stat, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
+import { createInterface } from 'node:readline';
 import { bundle } from '@remotion/bundler';
 import { getCompositions, openBrowser, renderMedia, renderStill } from '@remotion/renderer';
 import { projectEntryPoint } from '@cutroom/template';
@@ -37,8 +40,19 @@ function failure(stage: Parameters<typeof failureReason>[0], error: unknown, pro
   return new JobFailure(failureReason(stage, error, projectDir));
 }
 
+/** No IPC channel: the messages are lines on stdout, and nothing else may print there. */
+const lines = process.send
+  ? null
+  : (() => {
+      const write = process.stdout.write.bind(process.stdout);
+      // The bundler's and the libraries' own output goes to the log (stderr) instead.
+      process.stdout.write = process.stderr.write.bind(process.stderr) as typeof process.stdout.write;
+      return write;
+    })();
+
 function send(message: WorkerMessage): Promise<void> {
   return new Promise((resolve) => {
+    if (lines) return void lines(`${JSON.stringify(message)}\n`, () => resolve());
     if (!process.send || !process.connected) return resolve();
     process.send(message, () => resolve());
   });
@@ -212,7 +226,7 @@ async function run(job: WorkerJob) {
 
 process.on('unhandledRejection', (error) => void fail(failureReason('render', error)));
 process.on('uncaughtException', (error) => void fail(failureReason('render', error)));
-process.once('message', (raw) => {
+function start(raw: unknown) {
   const parsed = WorkerJob.safeParse(raw);
   if (!parsed.success) return void fail('The render was started with an invalid job.');
   run(parsed.data).then(
@@ -222,6 +236,23 @@ process.once('message', (raw) => {
       void fail(error instanceof JobFailure ? error.message : failureReason('render', error));
     },
   );
-});
-// The server gone (its IPC channel closed): nothing to report to any more.
-process.on('disconnect', () => process.exit(1));
+}
+
+if (lines) {
+  const input = createInterface({ input: process.stdin });
+  input.once('line', (line) => {
+    let raw: unknown;
+    try {
+      raw = JSON.parse(line);
+    } catch {
+      raw = undefined;
+    }
+    start(raw);
+  });
+  // The server gone (stdin closed): nothing to report to any more.
+  input.once('close', () => process.exit(1));
+} else {
+  process.once('message', start);
+  // The server gone (its IPC channel closed): nothing to report to any more.
+  process.on('disconnect', () => process.exit(1));
+}

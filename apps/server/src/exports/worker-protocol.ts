@@ -2,9 +2,10 @@ import { z } from 'zod';
 import { ExportFormat } from '@cutroom/protocol';
 
 /**
- * The IPC between the server and a render worker (render-worker.ts), both directions
- * parsed with these schemas: the server sends one `job`, the worker answers with what
- * happens until `done` or `failed`, then exits.
+ * The messages between the server and a render worker (render-worker.ts), over Node's
+ * IPC (the local wall) or as lines of JSON on the container's stdio (the docker wall),
+ * both directions parsed with these schemas: the server sends one `job`, the worker
+ * answers with what happens until `done` or `failed`, then exits.
  */
 
 /** What to render: an export of a composition, or a project's thumbnail (first composition, a frame a third in). */

@@ -5,7 +5,8 @@ import tar from 'tar-stream';
 /**
  * The docker driver's use of the Engine API, kept to what Docker 20.10 and Podman's
  * Docker-compatible service both serve: containers (create, start, wait, stop, kill,
- * remove, inspect, list by label), logs, exec with a hijacked stream, and archives.
+ * remove, inspect, list by label), logs, exec and attach with a hijacked stream, and
+ * archives. Renders in containers (exports/render-wall-docker.ts) use it too.
  */
 
 /** A client for `DOCKER_HOST` (`unix:///path` or `tcp://host:port`); without one, dockerode reads the environment. */
@@ -103,6 +104,37 @@ export async function execStream(
     if (!stdout.readableEnded) stream.destroy();
   });
   return { stdout, done };
+}
+
+/**
+ * Attaches to a created container's stdin, stdout and stderr, before it starts (so none
+ * of its output is missed): what is written to `stdin` reaches its process, and its
+ * stdout and stderr, which the engine multiplexes on one hijacked connection, come apart.
+ * `ended` resolves when the connection is over (the container exited, or `close`).
+ */
+export async function attachStdio(
+  docker: Docker,
+  container: Docker.Container,
+): Promise<{ stdin: Writable; stdout: Readable; stderr: Readable; ended: Promise<void>; close(): void }> {
+  const stream = (await container.attach({ stream: true, stdin: true, stdout: true, stderr: true, hijack: true })) as unknown as NodeJS.ReadWriteStream &
+    Writable & { destroy(): void };
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  docker.modem.demuxStream(stream, stdout, stderr);
+  const ended = new Promise<void>((resolve) => {
+    let over = false;
+    const end = () => {
+      if (over) return;
+      over = true;
+      stdout.end();
+      stderr.end();
+      resolve();
+    };
+    stream.once('end', end);
+    stream.once('close', end);
+    stream.on('error', end);
+  });
+  return { stdin: stream, stdout, stderr, ended, close: () => stream.destroy() };
 }
 
 /**
