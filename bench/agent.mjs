@@ -1,6 +1,7 @@
-// Benchmark: the time of a chat turn spent outside the model server, Cutroom against the
-// bare Claude Agent SDK, in one run. Writes docs/benchmarks-agent.json and the "Agent"
-// section of docs/benchmarks.md.
+// Benchmark: the time of a chat turn spent outside the model server, Cutroom under each
+// sandbox driver (BENCH_DRIVERS, default `local,docker`) against the bare Claude Agent
+// SDK, in one run. Writes docs/benchmarks-agent.json and the "Agent" section of
+// docs/benchmarks.md.
 //
 // Every turn is the same scripted exchange (the model writes a file, then answers), so
 // two model requests per turn. Overhead = (first model request arrives − message sent)
@@ -12,11 +13,14 @@ import path from 'node:path';
 import { query } from '@anthropic-ai/claude-agent-sdk';
 import { isTemplateFile, templateProjectDir } from '../packages/template/dist/index.js';
 import { startScriptedModelServer } from '../packages/testkit/dist/index.js';
-import { root, signUp, sleep, startCutroom, summary } from './lib.mjs';
+import { benchDrivers, machine, root, signUp, sleep, startCutroom, summary, tidyUp } from './lib.mjs';
 
 const TURNS = Number(process.env.BENCH_TURNS ?? 15);
 const WARMUP = 2;
 const now = () => performance.timeOrigin + performance.now();
+// Before anything of ours runs: how busy the machine already is.
+const startedOn = machine();
+const { drivers, skipped } = await benchDrivers();
 
 /** The exchange of turn `n`: the file's content names the turn, so every turn is a new version. */
 const scenario = (n) => ({
@@ -128,9 +132,9 @@ async function bareFresh() {
   }
 }
 
-/** Cutroom: message:send over /ws until agent:complete (with the version committed). */
-async function cutroom() {
-  const server = await startCutroom({ ANTHROPIC_BASE_URL: model.url, ANTHROPIC_API_KEY: 'bench-key', SESSION_POOL_SIZE: '1' });
+/** Cutroom under `driver`: message:send over /ws until agent:complete (with the version committed). */
+async function cutroom(driver) {
+  const server = await startCutroom({ SANDBOX_DRIVER: driver, ANTHROPIC_BASE_URL: model.url, ANTHROPIC_API_KEY: 'bench-key', SESSION_POOL_SIZE: '1' });
   try {
     const account = await signUp(server.baseUrl);
     const projectId = await account.createProject('Agent bench');
@@ -143,7 +147,7 @@ async function cutroom() {
       for (const listener of listeners) listener(message);
     });
     let versions = 0;
-    const result = await measure('Cutroom', async (i) => {
+    const result = await measure(`Cutroom, ${driver} driver`, async (i) => {
       const clientMessageId = `bench-${i}`;
       const done = new Promise((resolve, reject) => {
         const listener = (message) => {
@@ -161,6 +165,7 @@ async function cutroom() {
       return { sentAt, doneAt: await done };
     });
     result.newVersions = versions;
+    result.confinement = server.confinement();
     // Where the time after the model's last byte goes: to the server's receipt of the
     // runtime's \`complete\`, then saving (commit, messages) until agent:complete.
     const completes = server.log.filter((line) => line.msg === 'turn complete').slice(WARMUP);
@@ -176,17 +181,18 @@ async function cutroom() {
   }
 }
 
-const results = {};
-results.cutroom = await cutroom();
+const results = { drivers: {} };
+for (const driver of drivers) results.drivers[driver] = await cutroom(driver);
 results.bareStreaming = await bareStreaming();
 results.bareFresh = await bareFresh();
 await model.close();
 
 await writeFile(
   path.join(root, 'docs/benchmarks-agent.json'),
-  `${JSON.stringify({ turns: TURNS, date: new Date().toISOString().slice(0, 10), results }, null, 2)}\n`,
+  `${JSON.stringify({ turns: TURNS, date: new Date().toISOString().slice(0, 10), machine: startedOn, drivers, skipped, results }, null, 2)}\n`,
 );
 const { writeAgentReport } = await import('./agent-report.mjs');
 await writeAgentReport();
 console.log(await readFile(path.join(root, 'docs/benchmarks.md'), 'utf8').then((text) => text.slice(text.indexOf('## Agent'), text.indexOf('## Agent') + 2_500)));
+await tidyUp();
 process.exit(0);

@@ -1,12 +1,13 @@
-// Shared helpers for the benchmarks: start the built server, sign up, talk to /ws,
-// measure processes, and summarise samples. Benchmarks are not tests: they print and
-// write figures, and assert nothing.
+// Shared helpers for the benchmarks: pick the sandbox drivers to measure, start the built
+// server (and stop it, with whatever sandboxes it left), sign up, talk to /ws, measure
+// processes and sandboxes, and summarise samples. Benchmarks are not tests: they print
+// and write figures, and assert nothing.
 import { spawn } from 'node:child_process';
-import { mkdtemp, readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import WebSocket from 'ws';
 
 export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -30,37 +31,70 @@ export async function freePort() {
   });
 }
 
-// Servers this benchmark started: stopped however it ends (a crash included), so that no
-// server and its sandboxes outlive the run and skew the next one.
-const started = new Set();
+// What this benchmark started (servers, an engine) is stopped however it ends, a crash
+// or Ctrl-C included, so that no server, sandbox or container outlives the run and skews
+// the next one. `tidyUp` does it on a normal end; the benchmark calls it last.
+const servers = new Set();
+const atEnd = [];
+/** Runs `task` when the benchmark ends (after its servers are stopped), last registered first. */
+export const onTidyUp = (task) => void atEnd.push(task);
+export async function tidyUp() {
+  for (const server of [...servers]) await server.stop().catch((error) => console.error('could not stop a server:', error));
+  while (atEnd.length) await Promise.resolve(atEnd.pop()()).catch((error) => console.error('could not tidy up:', error));
+}
+let failing = false;
+async function fail(code, error) {
+  if (error) console.error(error);
+  // A second signal or error while tidying up: out at once.
+  if (failing) process.exit(code);
+  failing = true;
+  await tidyUp();
+  process.exit(code);
+}
+// The last resort (process.exit elsewhere): the servers still get their SIGTERM and end their sandboxes.
 process.on('exit', () => {
-  for (const child of started) child.kill('SIGTERM');
+  for (const server of servers) server.child.kill('SIGTERM');
 });
-for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => process.exit(130));
-process.on('uncaughtException', (error) => {
-  console.error(error);
-  process.exit(1);
-});
-process.on('unhandledRejection', (error) => {
-  console.error(error);
-  process.exit(1);
-});
+for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => void fail(130));
+process.on('uncaughtException', (error) => void fail(1, error));
+process.on('unhandledRejection', (error) => void fail(1, error));
+
+const serverDist = (file) => import(pathToFileURL(path.join(root, 'apps/server/dist', file)).href);
+
+/**
+ * Ends and removes whatever sandboxes (processes, containers, folders) a stopped server
+ * left in its data folder, with its own driver's `reap`, as the next server's start would.
+ */
+async function reapSandboxes(environment) {
+  const [{ loadConfig }, { createDriver }, { default: pino }] = await Promise.all([serverDist('config.js'), serverDist('sessions/drivers/registry.js'), import('pino')]);
+  return createDriver(loadConfig(environment), pino({ level: 'silent' })).reap();
+}
+
+const gone = (child) => child.exitCode !== null || child.signalCode !== null;
+/** Resolves true when `child` has exited, false when it still runs after `ms`. */
+const exited = (child, ms) =>
+  gone(child)
+    ? Promise.resolve(true)
+    : new Promise((resolve) => {
+        const timer = setTimeout(() => resolve(false), ms);
+        child.once('exit', () => {
+          clearTimeout(timer);
+          resolve(true);
+        });
+      });
 
 /**
  * The built server as `npm start` runs it, with its own data; `log` collects its JSON lines.
- * `entry` runs another build of it (an older checkout's, to compare).
+ * `entry` runs another build of it (an older checkout's, to compare). `stop()` ends it,
+ * removes what sandboxes it left and its data folder.
  */
 export async function startCutroom(environment = {}, { entry = path.join(root, 'apps/server/dist/main.js') } = {}) {
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'cutroom-bench-'));
   const port = await freePort();
   const previewPort = await freePort();
   const log = [];
-  const child = spawn(process.execPath, [entry], {
-    env: { ...process.env, DATA_DIR: dataDir, PORT: String(port), PREVIEW_PORT: String(previewPort), LOG_LEVEL: 'info', SESSION_GRACE_MS: '0', ...environment },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  started.add(child);
-  child.once('exit', () => started.delete(child));
+  const serverEnvironment = { ...process.env, DATA_DIR: dataDir, PORT: String(port), PREVIEW_PORT: String(previewPort), LOG_LEVEL: 'info', SESSION_GRACE_MS: '0', ...environment };
+  const child = spawn(process.execPath, [entry], { env: serverEnvironment, stdio: ['ignore', 'pipe', 'inherit'] });
   let buffer = '';
   child.stdout.on('data', (chunk) => {
     buffer += chunk;
@@ -74,22 +108,45 @@ export async function startCutroom(environment = {}, { entry = path.join(root, '
       }
     }
   });
-  const baseUrl = `http://127.0.0.1:${port}`;
-  for (let i = 0; i < 600; i++) {
-    if (log.some((line) => line.msg === 'Cutroom is ready')) break;
-    await sleep(100);
-  }
-  return {
-    baseUrl,
+  let stopping;
+  const server = {
+    baseUrl: `http://127.0.0.1:${port}`,
     dataDir,
     log,
     child,
     warmCount: () => log.filter((line) => line.msg === 'warm sandbox ready').length,
-    async stop() {
-      child.kill('SIGTERM');
-      await new Promise((resolve) => child.once('exit', resolve));
+    /** What walls its sandboxes in (`bubblewrap`, `container`, `none`), as the server said at start. */
+    confinement: () => log.find((entry) => entry.msg === 'sandbox driver')?.confinement ?? 'unknown',
+    stop() {
+      stopping ??= (async () => {
+        if (!gone(child)) {
+          child.kill('SIGTERM');
+          if (!(await exited(child, 30_000))) {
+            child.kill('SIGKILL');
+            await exited(child, 5_000);
+          }
+        }
+        try {
+          const reaped = await reapSandboxes(serverEnvironment);
+          if (reaped.length) console.error(`  the server left ${reaped.length} sandbox(es) behind: removed`);
+        } catch (error) {
+          console.error(`  could not reap what the server in ${dataDir} left:`, error);
+        }
+        await rm(dataDir, { recursive: true, force: true });
+        servers.delete(server);
+      })();
+      return stopping;
     },
   };
+  servers.add(server);
+  for (let i = 0; !log.some((line) => line.msg === 'Cutroom is ready'); i++) {
+    if (gone(child) || i >= 1_200) {
+      await server.stop();
+      throw new Error(gone(child) ? `the server exited (${child.exitCode ?? child.signalCode}) before it was ready (its output is above)` : 'the server was not ready after 120 s');
+    }
+    await sleep(100);
+  }
+  return server;
 }
 
 /** A signed-up user: its cookie, and helpers to make projects and open sessions over /ws. */
@@ -135,22 +192,125 @@ export async function signUp(baseUrl) {
   };
 }
 
-/** Children of a process, recursively (from /proc). */
+/** Children of a process, recursively (from /proc; those of every thread). */
 async function descendants(pid) {
-  const children = (await readFile(`/proc/${pid}/task/${pid}/children`, 'utf8').catch(() => '')).split(' ').filter(Boolean).map(Number);
+  const tasks = await readdir(`/proc/${pid}/task`).catch(() => []);
+  const lists = await Promise.all(tasks.map((task) => readFile(`/proc/${pid}/task/${task}/children`, 'utf8').catch(() => '')));
+  const children = lists.join(' ').split(/\s+/).filter(Boolean).map(Number);
   const all = [...children];
   for (const child of children) all.push(...(await descendants(child)));
   return all;
 }
 
-/** RSS and PSS of a process and its descendants, in MiB (PSS shares shared pages fairly). */
-export async function memoryOfTree(pid) {
+/** RSS and PSS of processes, in MiB (PSS shares shared pages fairly), and how many were counted. */
+async function memoryOf(pids) {
   let rss = 0;
   let pss = 0;
-  for (const target of [pid, ...(await descendants(pid))]) {
+  let processes = 0;
+  for (const target of pids) {
     const rollup = await readFile(`/proc/${target}/smaps_rollup`, 'utf8').catch(() => '');
+    if (!rollup) continue;
+    processes += 1;
     rss += Number(/^Rss:\s+(\d+)/m.exec(rollup)?.[1] ?? 0);
     pss += Number(/^Pss:\s+(\d+)/m.exec(rollup)?.[1] ?? 0);
   }
-  return { rssMiB: Math.round(rss / 1024), pssMiB: Math.round(pss / 1024) };
+  return { rssMiB: Math.round(rss / 1024), pssMiB: Math.round(pss / 1024), processes };
 }
+
+/** RSS and PSS of a process and its descendants, in MiB, and how many processes that is. */
+export async function memoryOfTree(pid) {
+  return memoryOf([pid, ...(await descendants(pid))]);
+}
+
+/**
+ * The host pid at the top of a sandbox's processes: the local driver's child (its
+ * `sandbox.json`), or a docker sandbox's container init, asked of the engine (a
+ * container's processes are processes of this machine when the engine runs here).
+ */
+async function sandboxPid(dataDir, sandboxId) {
+  const info = JSON.parse(await readFile(path.join(dataDir, 'sandboxes', sandboxId, 'sandbox.json'), 'utf8'));
+  if (info.pid) return info.pid;
+  if (!info.container) throw new Error(`sandbox ${sandboxId}: its sandbox.json names no process and no container`);
+  const { dockerClient } = await serverDist('sessions/drivers/docker/docker-engine-client.js');
+  const { State } = await dockerClient(process.env.DOCKER_HOST).getContainer(info.container).inspect();
+  if (!State.Pid) throw new Error(`sandbox ${sandboxId}: its container is not running`);
+  return State.Pid;
+}
+
+/** The runtime's entry, in the checkout (local) and in the image (docker). */
+const RUNTIME_ENTRY = 'packages/runtime/dist/main.js';
+
+/**
+ * Memory of one sandbox's processes (see memoryOfTree). Fails unless its runtime is among
+ * them, so that a figure never stands for some other tree. For a container, `engine` is
+ * what the engine keeps on this machine for it besides (its containerd shim).
+ */
+export async function memoryOfSandbox(dataDir, sandboxId) {
+  const pid = await sandboxPid(dataDir, sandboxId);
+  const tree = [pid, ...(await descendants(pid))];
+  const commands = await Promise.all(tree.map((target) => readFile(`/proc/${target}/cmdline`, 'utf8').catch(() => '')));
+  if (!commands.some((command) => command.includes(RUNTIME_ENTRY))) {
+    throw new Error(`sandbox ${sandboxId}: no runtime among the ${tree.length} processes under pid ${pid} (is the engine on another machine?)`);
+  }
+  const memory = await memoryOf(tree);
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+  // `pid (comm) state ppid …`; comm may hold anything, so from its last ')'.
+  const parent = Number(stat.slice(stat.lastIndexOf(') ') + 2).split(' ')[1]);
+  const parentName = parent ? (await readFile(`/proc/${parent}/comm`, 'utf8').catch(() => '')).trim() : '';
+  if (parentName.startsWith('containerd-shim')) memory.engine = await memoryOf([parent]);
+  return memory;
+}
+
+/** Where a file of a sandbox's working copy is on this machine (both drivers keep it under DATA_DIR). */
+export const sandboxFile = (dataDir, sandboxId, file) => path.join(dataDir, 'sandboxes', sandboxId, 'workspace', file);
+
+/** A sandbox's id, from the preview URL of its session:ready (`…/s/<id>/…`). */
+export const sandboxIdOf = (previewUrl) => new URL(previewUrl).pathname.split('/')[2];
+
+const DRIVER_NAMES = ['local', 'docker'];
+
+/**
+ * The drivers a benchmark measures: `BENCH_DRIVERS` (default `local,docker`). Docker needs
+ * root (a uid per sandbox), an engine (DOCKER_HOST when it answers, else the one
+ * scripts/docker-for-tests.mjs finds or starts, stopped again at the end) and the sandbox
+ * image (built there when missing or stale); without them it is skipped, with the reason.
+ */
+export async function benchDrivers() {
+  const names = (process.env.BENCH_DRIVERS ?? DRIVER_NAMES.join(',')).split(',').map((name) => name.trim()).filter(Boolean);
+  const unknown = names.filter((name) => !DRIVER_NAMES.includes(name));
+  if (unknown.length || !names.length) throw new Error(`BENCH_DRIVERS=${process.env.BENCH_DRIVERS}: name one or more of ${DRIVER_NAMES.join(', ')}`);
+  const drivers = [];
+  const skipped = {};
+  for (const name of new Set(names)) {
+    const reason = name === 'docker' ? await dockerUnavailable() : undefined;
+    if (reason) {
+      skipped[name] = reason;
+      console.error(`${name} driver skipped: ${reason}`);
+    } else drivers.push(name);
+  }
+  return { drivers, skipped };
+}
+
+/** Why the docker driver cannot be measured here, or undefined when it can. */
+async function dockerUnavailable() {
+  if (process.getuid?.() !== 0) return 'the docker driver needs the server to run as root, and this benchmark does not';
+  const { dockerForTests } = await import('../scripts/docker-for-tests.mjs');
+  onTidyUp(await dockerForTests());
+  const dockerHost = process.env.DOCKER_HOST;
+  if (!dockerHost) return 'no Docker engine answers (DOCKER_HOST, /run/cutroom-test-docker, /var/run/docker.sock) and none could be started here (see above)';
+  const [{ dockerClient }, { defaultImage }] = await Promise.all([serverDist('sessions/drivers/docker/docker-engine-client.js'), serverDist('sessions/drivers/docker/docker-driver.js')]);
+  const image = process.env.SANDBOX_IMAGE || defaultImage();
+  try {
+    await dockerClient(dockerHost).getImage(image).inspect();
+  } catch (error) {
+    return `the sandbox image ${image} is not in the engine at ${dockerHost} (npm run sandbox:image): ${error.message}`;
+  }
+  return undefined;
+}
+
+/** Load average (1, 5, 15 min) and size of this machine, for the reports. */
+export const machine = () => ({
+  loadAverage: os.loadavg().map((value) => Number(value.toFixed(2))),
+  cores: os.cpus().length,
+  memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+});

@@ -1,5 +1,7 @@
 // Writes the "Sessions" section of docs/benchmarks.md from docs/benchmarks-sessions.json
-// (run by bench/sessions.mjs; `node bench/sessions-report.mjs` rewrites it alone).
+// (run by bench/sessions.mjs; `node bench/sessions-report.mjs` rewrites it alone): the
+// baselines, then one table and one "against the targets" list per sandbox driver, each
+// verdict computed from the figures.
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -9,59 +11,102 @@ const ms = (value) => `${Math.round(value)} ms`;
 const s = (value) => `${(value / 1000).toFixed(2)} s`;
 const range = (summary, format) => `${format(summary.median)} (${format(summary.min)}–${format(summary.max)})`;
 const verdict = (met) => (met ? '**met**' : '**not met**');
+const memory = (figures) => `${figures.rssMiB} / ${figures.pssMiB} MiB`;
 
-export async function writeSessionsReport() {
-  const { runs, concurrent, date, results } = JSON.parse(await readFile(path.join(root, 'docs/benchmarks-sessions.json'), 'utf8'));
-  const { bareVite, studio, cutroom, concurrency } = results;
+/** The targets of issue 10 (and the earlier first-frame ones), for one driver. */
+function targets(figures, { bareVite, studio }) {
+  const { warmSessionReady, coldSessionReady, warmStart, coldStart, hotReload, idleMemory, concurrency } = figures;
   const last = concurrency.steps.at(-1);
-  const warmBrowser = cutroom.warmStart.median - cutroom.warmSessionReady.median;
-  const reloadRatio = cutroom.hotReload.median / bareVite.hotReload.median;
-  const studioRatio = studio.hotReload.median / cutroom.hotReload.median;
-  const report = `## Sessions
+  const reloadRatio = hotReload.median / bareVite.hotReload.median;
+  const studioRatio = studio.hotReload.median / hotReload.median;
+  const activeRatio = concurrency.activeHotReload.median / bareVite.hotReload.median;
+  return `- \`session:ready\` from the warm pool ≤ 0.5 s: ${s(warmSessionReady.median)} — ${verdict(warmSessionReady.median <= 500)}.
+- Cold start (\`session:ready\` with no warm pool) ≤ 1.5 s: ${s(coldSessionReady.median)} — ${verdict(coldSessionReady.median <= 1500)}.
+- Hot reload through the socket and the proxy within 1.2× of bare Vite: ${reloadRatio.toFixed(2)}× — ${verdict(reloadRatio <= 1.2)}.
+- Hot reload at least 5× faster than Studio: ${studioRatio.toFixed(1)}× — ${verdict(studioRatio >= 5)}.
+- Memory of an idle session ≤ 150 MiB PSS: ${idleMemory.pssMiB} MiB — ${verdict(idleMemory.pssMiB <= 150)}.
+- 40 or more concurrent sessions at ≤ 150 MiB PSS each, the active one still hot-reloading: ${last.sessions} sessions at
+  ${last.perSessionPssMiB} MiB PSS (${last.perSessionRssMiB} MiB RSS) each, the active one's hot reload ${ms(concurrency.activeHotReload.median)}
+  (${activeRatio.toFixed(2)}× bare Vite) — ${verdict(last.sessions >= 40 && last.perSessionPssMiB <= 150)}.
+- Start to first frame ≤ 0.3 s from the warm pool (the earlier target): ${s(warmStart.median)} — ${verdict(warmStart.median <= 300)};
+  after \`session:ready\`, ${s(warmStart.median - warmSessionReady.median)} is the browser loading the Player page.
+- Start to first frame ≤ 1.5 s cold (the earlier target): ${s(coldStart.median)} — ${verdict(coldStart.median <= 1500)}.`;
+}
 
-Command: \`npm run build && npm run bench:sessions\` (runs: ${runs}; concurrent sessions: ${concurrent}; raw figures in
-\`docs/benchmarks-sessions.json\`). Measured ${date} on this project's 2-core, 24 GiB machine, everything in one run.
+function driverSection(name, figures, baselines) {
+  const { idleMemory, concurrency } = figures;
+  const engine = idleMemory.engine ? `; besides, the engine's shim for it: ${memory(idleMemory.engine)}` : '';
+  return `### Driver \`${name}\` (confinement: ${figures.confinement})
 
-- "First frame": from the request (Cutroom: \`session:start\` on /ws; the others: spawning their process) until the
-  composition's title is in the DOM of a fresh headless Chromium page. Cutroom's figure also says when
-  \`session:ready\` arrived: the rest is the browser loading the Player page through the preview proxy.
-- "Hot reload": from writing a new title into \`TitleScene.tsx\` until it is in the DOM (Cutroom: through the proxy).
-- Memory: the process tree after 5 s idle. PSS shares the pages that processes share (node, libraries) fairly
-  between them; RSS counts them in full for each.
+| | median (min–max) |
+|---|---|
+| \`session:ready\` from the warm pool | ${range(figures.warmSessionReady, ms)} |
+| start to first frame from the warm pool | ${range(figures.warmStart, s)} |
+| \`session:ready\` cold (no warm pool) | ${range(figures.coldSessionReady, ms)} |
+| start to first frame cold | ${range(figures.coldStart, s)} |
+| hot reload through the proxy | ${range(figures.hotReload, ms)} |
+| idle memory of one session, RSS / PSS | ${memory(idleMemory)} (${idleMemory.processes} processes${engine}) |
 
-| | start to first frame, median (min–max) | hot reload, median (min–max) | idle memory, RSS / PSS |
-|---|---|---|---|
-| Cutroom, warm pool | ${range(cutroom.warmStart, s)}; \`session:ready\` after ${ms(cutroom.warmSessionReady.median)} | ${range(cutroom.hotReload, ms)} | ${cutroom.idleMemory.rssMiB} / ${cutroom.idleMemory.pssMiB} MiB |
-| Cutroom, cold (no pool) | ${range(cutroom.coldStart, s)}; \`session:ready\` after ${ms(cutroom.coldSessionReady.median)} | (same runtime) | (same runtime) |
-| bare Vite + \`<Player>\` | ${range(bareVite.start, s)} | ${range(bareVite.hotReload, ms)} | ${bareVite.idleMemory.rssMiB} / ${bareVite.idleMemory.pssMiB} MiB |
-| Remotion Studio | ${range(studio.start, s)} | ${range(studio.hotReload, ms)} | ${studio.idleMemory.rssMiB} / ${studio.idleMemory.pssMiB} MiB |
-
-Concurrent sessions, each a live runtime; with all of them running, the first one's hot reload is measured:
+Concurrent sessions, each a live sandbox; with all of them running, the first one's hot reload is measured:
 
 | sessions | per session RSS | per session PSS | memory still available on the machine |
 |---|---|---|---|
 ${concurrency.steps.map((step) => `| ${step.sessions} | ${step.perSessionRssMiB} MiB | ${step.perSessionPssMiB} MiB | ${step.machineAvailableMiB} MiB |`).join('\n')}
 
-With ${last.sessions} sessions running the active one hot-reloads in ${range(concurrency.activeHotReload, ms)}.
+With ${concurrency.steps.at(-1).sessions} sessions running the active one hot-reloads in ${range(concurrency.activeHotReload, ms)}.
 
-### Against the targets
+Against the targets (\`${name}\`):
 
-- Hot reload within 1.2× of bare Vite: ${reloadRatio.toFixed(2)}× — ${verdict(reloadRatio <= 1.2)}.
-- Hot reload at least 5× faster than Studio: ${studioRatio.toFixed(1)}× — ${verdict(studioRatio >= 5)}.
-- 40 or more concurrent sessions at ≤ 150 MB each, the active one still quick: ${last.sessions} sessions at ${last.perSessionPssMiB} MiB PSS
-  (${last.perSessionRssMiB} MiB RSS) each, hot reload ${ms(concurrency.activeHotReload.median)} — ${verdict(last.sessions >= 40 && last.perSessionPssMiB <= 150)}
-  (by PSS; by RSS, which counts shared pages once per process, not).
-- Start to first frame ≤ 0.3 s from the warm pool: ${s(cutroom.warmStart.median)} — ${verdict(cutroom.warmStart.median <= 300)}.
-  Cutroom's own part, up to \`session:ready\`, is ${ms(cutroom.warmSessionReady.median)}; the remaining ${s(warmBrowser)} is the browser
-  loading a Vite dev page with React, Remotion and the Player in development builds, which bare Vite pays
-  too (its ${s(bareVite.start.median)} includes starting its process).
-- Start to first frame ≤ 1.5 s cold: ${s(cutroom.coldStart.median)} — ${verdict(cutroom.coldStart.median <= 1500)}. The runtime runs with
-  \`--optimize-for-size\` (about 50 MiB less per session), which slows its own start; the warm pool hides that.
+${targets(figures, baselines)}`;
+}
+
+export async function writeSessionsReport() {
+  const figures = JSON.parse(await readFile(path.join(root, 'docs/benchmarks-sessions.json'), 'utf8'));
+  if (!figures.results?.drivers) throw new Error('docs/benchmarks-sessions.json has no figures per driver: rerun `npm run bench:sessions`');
+  const { runs, concurrent, date, machine, drivers, skipped, results } = figures;
+  const { bareVite, studio } = results;
+  const asked = [...drivers, ...Object.keys(skipped)];
+  const notMeasured = Object.entries(skipped).map(([name, reason]) => `### Driver \`${name}\`: not measured\n\nSkipped: ${reason}.`);
+  const report = `## Sessions
+
+Command: \`npm run build && BENCH_DRIVERS=${asked.join(',')} BENCH_RUNS=${runs} BENCH_CONCURRENT=${concurrent} npm run bench:sessions\`
+(raw figures in \`docs/benchmarks-sessions.json\`). Measured ${date} on a ${machine.cores}-core, ${machine.memoryGiB} GiB machine whose load
+average was ${machine.loadAverage.join(' / ')} (1, 5, 15 min) when the run started; the baselines and every driver in
+one run, one driver after the other, each with servers of its own (\`SANDBOX_DRIVER=<driver>\`).
+
+- "\`session:ready\`": from \`session:start\` on /ws until \`session:ready\` arrives: Cutroom's own part of a start
+  (from the warm pool, or cold: the driver starting a sandbox, for \`docker\` a container, and its runtime).
+- "First frame": from the request (Cutroom: \`session:start\`; the others: spawning their process) until the
+  composition's title is in the DOM of a fresh headless Chromium page. After \`session:ready\` it is the browser
+  loading a Vite dev page with React, Remotion and the Player in development builds through the preview proxy,
+  which bare Vite pays too (its figure includes starting its process).
+- "Hot reload": from writing a new title into \`TitleScene.tsx\` until it is in the DOM (Cutroom: written into the
+  sandbox's working copy on this machine, served through its socket and the preview proxy).
+- Memory: the process tree after 5 s idle: for \`local\` the sandbox's child process and everything under it, for
+  \`docker\` the container's init and everything under it (processes of this machine, where the engine runs); the
+  engine's own shim per container is given apart. PSS shares the pages that processes share (node, libraries)
+  fairly between them; RSS counts them in full for each. Runtimes run with \`--optimize-for-size\` (about 50 MiB
+  less per session), which slows their own start; the warm pool hides that.
+
+### Baselines
+
+| | start to first frame, median (min–max) | hot reload, median (min–max) | idle memory, RSS / PSS |
+|---|---|---|---|
+| bare Vite + \`<Player>\` | ${range(bareVite.start, s)} | ${range(bareVite.hotReload, ms)} | ${memory(bareVite.idleMemory)} |
+| Remotion Studio | ${range(studio.start, s)} | ${range(studio.hotReload, ms)} | ${memory(studio.idleMemory)} |
+
+${[...drivers.map((name) => driverSection(name, results.drivers[name], { bareVite, studio })), ...notMeasured].join('\n\n')}
+
+The agent's overhead per turn, per driver, is in "Agent" (\`npm run bench:agent\`).
 `;
   const file = path.join(root, 'docs/benchmarks.md');
   const existing = await readFile(file, 'utf8').catch(() => '# Benchmarks\n\nEach section is written by its benchmark; rerun the command to refresh it.\n');
-  const kept = existing.split(/\n(?=## )/).filter((section) => !section.startsWith('## Sessions'));
-  await writeFile(file, `${[...kept.map((section) => section.trimEnd()), report.trimEnd()].join('\n\n')}\n`);
+  // In its place when the file has it, else at the end.
+  const sections = existing.split(/\n(?=## )/).map((section) => section.trimEnd());
+  const at = sections.findIndex((section) => section.startsWith('## Sessions'));
+  if (at >= 0) sections[at] = report.trimEnd();
+  else sections.push(report.trimEnd());
+  await writeFile(file, `${sections.join('\n\n')}\n`);
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) await writeSessionsReport();

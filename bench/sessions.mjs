@@ -1,21 +1,30 @@
-// `npm run bench:sessions`: live-session figures side by side, in one run, with a bare
-// Vite dev server + <Player> and with Remotion Studio on the same composition.
-// Writes docs/benchmarks.md (the "Sessions" section) and prints the figures; then
-// "50 users at once" (bench/storm.mjs, its own section).
+// `npm run bench:sessions`: live-session figures for each sandbox driver (BENCH_DRIVERS,
+// default `local,docker`), side by side, in one run, with a bare Vite dev server + <Player>
+// and with Remotion Studio on the same composition (measured once, as the baselines).
+// Writes docs/benchmarks-sessions.json and the "Sessions" section of docs/benchmarks.md and
+// prints the figures; then "50 users at once" (bench/storm.mjs, its own section;
+// BENCH_STORM=0 leaves it out).
 import { spawn } from 'node:child_process';
 import { cp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
-import { chromiumFlags, freePort, memoryOfTree, root, signUp, sleep, startCutroom, summary } from './lib.mjs';
+import { benchDrivers, chromiumFlags, freePort, machine, memoryOfSandbox, memoryOfTree, onTidyUp, root, sandboxFile, sandboxIdOf, signUp, sleep, startCutroom, summary, tidyUp } from './lib.mjs';
 import { writeSessionsReport } from './sessions-report.mjs';
 import { runStorms } from './storm.mjs';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 7);
 const CONCURRENT = Number(process.env.BENCH_CONCURRENT ?? 40);
+const STORM = process.env.BENCH_STORM !== '0';
+const SCENE = 'src/scenes/TitleScene.tsx';
 const work = path.join(root, 'bench', '.work');
-const results = {};
+// Before anything of ours runs: how busy the machine already is.
+const startedOn = machine();
+const { drivers, skipped } = await benchDrivers();
+const results = { drivers: {} };
 
 const browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: chromiumFlags });
+onTidyUp(() => rm(work, { recursive: true, force: true }));
+onTidyUp(() => browser.close());
 const newPage = async () => (await browser.newContext({ viewport: { width: 1280, height: 720 } })).newPage();
 
 /** Rewrites the title in a TitleScene.tsx and resolves when `page` shows it. */
@@ -47,6 +56,7 @@ async function freshProjectCopy(name) {
 
 function spawnLine(command, args, options) {
   const child = spawn(command, args, { ...options, stdio: ['ignore', 'pipe', 'pipe'] });
+  onTidyUp(() => stopChild(child));
   let errors = '';
   const firstLine = new Promise((resolve, reject) => {
     let buffer = '';
@@ -60,10 +70,10 @@ function spawnLine(command, args, options) {
   return { child, firstLine };
 }
 const stopChild = async (child) => {
-  if (child.exitCode !== null) return;
+  if (child.exitCode !== null || child.signalCode !== null) return;
   child.kill('SIGTERM');
   await Promise.race([new Promise((resolve) => child.once('exit', resolve)), sleep(5_000)]);
-  if (child.exitCode === null) child.kill('SIGKILL');
+  if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
 };
 
 // ---------------------------------------------------------------- bare Vite + Player
@@ -87,7 +97,7 @@ const stopChild = async (child) => {
     } else last = { page, vite };
   }
   await sleep(1_000);
-  const reload = await hotReloads(last.page, path.join(project, 'src/scenes/TitleScene.tsx'));
+  const reload = await hotReloads(last.page, path.join(project, SCENE));
   await sleep(5_000);
   results.bareVite = { start: summary(starts), hotReload: reload, idleMemory: await memoryOfTree(last.vite.child.pid) };
   await last.page.context().close();
@@ -110,6 +120,7 @@ const stopChild = async (child) => {
       stdio: 'ignore',
       env: { ...process.env, BROWSER: 'none' },
     });
+    onTidyUp(() => stopChild(studio));
     for (;;) {
       if (studio.exitCode !== null) throw new Error(`remotion studio exited with ${studio.exitCode}`);
       try {
@@ -127,16 +138,17 @@ const stopChild = async (child) => {
     } else last = { page, studio };
   }
   await sleep(1_000);
-  const reload = await hotReloads(last.page, path.join(project, 'src/scenes/TitleScene.tsx'), RUNS);
+  const reload = await hotReloads(last.page, path.join(project, SCENE), RUNS);
   await sleep(5_000);
   results.studio = { start: summary(starts), hotReload: reload, idleMemory: await memoryOfTree(last.studio.pid) };
   await last.page.context().close();
   await stopChild(last.studio);
 }
 
-// ---------------------------------------------------------------- Cutroom, warm and cold
-async function cutroomStarts(poolSize) {
-  const server = await startCutroom({ SESSION_POOL_SIZE: String(poolSize) });
+// ---------------------------------------------------------------- Cutroom, per driver
+/** Starts to session:ready and to the first frame, `RUNS` times, with a warm pool of `poolSize`. */
+async function cutroomStarts(environment, poolSize) {
+  const server = await startCutroom({ ...environment, SESSION_POOL_SIZE: String(poolSize) });
   const user = await signUp(server.baseUrl);
   const client = await user.connect();
   const starts = [];
@@ -160,43 +172,31 @@ async function cutroomStarts(poolSize) {
   return { server, start: summary(starts), sessionReady: summary(readies) };
 }
 
-{
-  console.error('Cutroom, warm pool…');
-  const warm = await cutroomStarts(1);
-  await warm.server.stop();
-  console.error('Cutroom, cold…');
-  const cold = await cutroomStarts(0);
-
-  // Hot reload through the preview proxy, and idle memory of one session.
-  const user = await signUp(cold.server.baseUrl);
+/**
+ * Hot reload through the preview proxy, written into the sandbox's working copy where the
+ * driver keeps it on this machine (rewritten in place, so the file keeps the sandbox
+ * user's ownership and mode), then the idle memory of that one session.
+ */
+async function hotReloadAndMemory(server) {
+  const user = await signUp(server.baseUrl);
   const client = await user.connect();
   const ready = await client.start(await user.createProject('Hot reload'));
   const page = await newPage();
   await page.goto(ready.previewUrl);
   await page.getByText('Your video starts here').waitFor({ state: 'attached' });
-  const sandboxId = new URL(ready.previewUrl).pathname.split('/')[2];
-  const sandboxDir = path.join(cold.server.dataDir, 'sandboxes', sandboxId);
+  const sandboxId = sandboxIdOf(ready.previewUrl);
   await sleep(1_000);
-  const reload = await hotReloads(page, path.join(sandboxDir, 'workspace/src/scenes/TitleScene.tsx'));
+  const hotReload = await hotReloads(page, sandboxFile(server.dataDir, sandboxId, SCENE));
   await sleep(5_000);
-  const { pid } = JSON.parse(await readFile(path.join(sandboxDir, 'sandbox.json'), 'utf8'));
-  results.cutroom = {
-    warmStart: warm.start,
-    warmSessionReady: warm.sessionReady,
-    coldStart: cold.start,
-    coldSessionReady: cold.sessionReady,
-    hotReload: reload,
-    idleMemory: await memoryOfTree(pid),
-  };
+  const idleMemory = await memoryOfSandbox(server.dataDir, sandboxId);
   await page.context().close();
   client.close();
-  await cold.server.stop();
+  return { hotReload, idleMemory };
 }
 
-// ---------------------------------------------------------------- concurrency
-{
-  console.error(`Cutroom, ${CONCURRENT} concurrent sessions…`);
-  const server = await startCutroom({ SESSION_POOL_SIZE: '0', SESSION_GRACE_MS: '600000', SESSION_MAX_PER_USER: String(CONCURRENT), SESSION_MAX: String(CONCURRENT) });
+/** `CONCURRENT` live sessions (memory every 10), then the first one's hot reload with all of them running. */
+async function concurrentSessions(environment) {
+  const server = await startCutroom({ ...environment, SESSION_POOL_SIZE: '0', SESSION_GRACE_MS: '600000', SESSION_MAX_PER_USER: String(CONCURRENT), SESSION_MAX: String(CONCURRENT) });
   const user = await signUp(server.baseUrl);
   const sessions = [];
   const steps = [];
@@ -210,9 +210,7 @@ async function cutroomStarts(poolSize) {
       let rss = 0;
       let pss = 0;
       for (const { ready: r } of sessions) {
-        const id = new URL(r.previewUrl).pathname.split('/')[2];
-        const { pid } = JSON.parse(await readFile(path.join(server.dataDir, 'sandboxes', id, 'sandbox.json'), 'utf8'));
-        const memory = await memoryOfTree(pid);
+        const memory = await memoryOfSandbox(server.dataDir, sandboxIdOf(r.previewUrl));
         rss += memory.rssMiB;
         pss += memory.pssMiB;
       }
@@ -224,28 +222,55 @@ async function cutroomStarts(poolSize) {
   // A fresh link for the first session (its first one has expired unused), as a
   // reopened tab gets: joining the session replays session:ready with a new token.
   const tab = await user.connect();
-  const active = { ready: await tab.start(sessions[0].projectId) };
+  const active = await tab.start(sessions[0].projectId);
   const page = await newPage();
-  await page.goto(active.ready.previewUrl);
+  await page.goto(active.previewUrl);
   await page.getByText('Your video starts here').waitFor({ state: 'attached' });
   await sleep(1_000);
-  const id = new URL(active.ready.previewUrl).pathname.split('/')[2];
-  const reload = await hotReloads(page, path.join(server.dataDir, 'sandboxes', id, 'workspace/src/scenes/TitleScene.tsx'));
-  results.concurrency = { steps, activeHotReload: reload };
+  const activeHotReload = await hotReloads(page, sandboxFile(server.dataDir, sandboxIdOf(active.previewUrl), SCENE));
   await page.context().close();
   tab.close();
   for (const { client } of sessions) client.close();
   await server.stop();
+  return { steps, activeHotReload };
+}
+
+for (const driver of drivers) {
+  const environment = { SANDBOX_DRIVER: driver };
+  console.error(`Cutroom, ${driver} driver, warm pool…`);
+  const warm = await cutroomStarts(environment, 1);
+  const confinement = warm.server.confinement();
+  await warm.server.stop();
+  console.error(`Cutroom, ${driver} driver, cold (no pool)…`);
+  const cold = await cutroomStarts(environment, 0);
+  const { hotReload, idleMemory } = await hotReloadAndMemory(cold.server);
+  await cold.server.stop();
+  console.error(`Cutroom, ${driver} driver, ${CONCURRENT} concurrent sessions…`);
+  const concurrency = await concurrentSessions(environment);
+  results.drivers[driver] = {
+    confinement,
+    warmStart: warm.start,
+    warmSessionReady: warm.sessionReady,
+    coldStart: cold.start,
+    coldSessionReady: cold.sessionReady,
+    hotReload,
+    idleMemory,
+    concurrency,
+  };
 }
 
 await browser.close();
 await rm(work, { recursive: true, force: true });
 
 // ---------------------------------------------------------------- report
-await writeFile(path.join(root, 'docs/benchmarks-sessions.json'), `${JSON.stringify({ runs: RUNS, concurrent: CONCURRENT, date: new Date().toISOString().slice(0, 10), results }, null, 2)}\n`);
+await writeFile(
+  path.join(root, 'docs/benchmarks-sessions.json'),
+  `${JSON.stringify({ runs: RUNS, concurrent: CONCURRENT, date: new Date().toISOString().slice(0, 10), machine: startedOn, drivers, skipped, results }, null, 2)}\n`,
+);
 await writeSessionsReport();
+console.log(JSON.stringify(results, null, 2));
 
 // ---------------------------------------------------------------- 50 users at once
 // Its own figures and section (bench/storm.mjs); it needs no browser.
-await runStorms();
-console.log(JSON.stringify(results, null, 2));
+if (STORM) await runStorms();
+await tidyUp();

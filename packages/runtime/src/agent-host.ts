@@ -40,7 +40,9 @@ export function boundEvent(event: AgentEvent, textLeft = MAX_TURN_TEXT): AgentEv
  * The agent's side of the bridge: starts the runner the server asks for (once the
  * sandbox belongs to a project), runs one turn at a time and streams what the agent
  * does back as `agent_message`, then `complete`. The server queues further messages;
- * a prompt that arrives while a turn runs is answered with a failed `complete`.
+ * a prompt that arrives while a turn runs is answered with a failed `complete`. A prompt
+ * right behind `agent:start` (the session's first message, sent as soon as it is ready)
+ * waits for that start instead of being refused.
  */
 export function createAgentHost(settings: {
   workspace: string;
@@ -54,6 +56,8 @@ export function createAgentHost(settings: {
   let forwarder: Promise<ModelForwarder> | null = null;
   let options: (RunnerOptions & { name: AgentStart['runner'] }) | null = null;
   let running: string | null = null;
+  /** The latest `agent:start` under way (settled: none is). */
+  let starting: Promise<void> = Promise.resolve();
   const log = (message: string, detail?: unknown) => console.error(`agent: ${message}`, detail ?? '');
 
   function launch(resumeSessionId?: string) {
@@ -81,31 +85,38 @@ export function createAgentHost(settings: {
     return { wire: endpoint.wire, baseUrl: `${origin}${endpoint.path}`, ...(endpoint.model ? { model: endpoint.model } : {}) };
   }
 
+  async function start(message: AgentStart) {
+    if (runner) return log('agent:start ignored: the agent is already started');
+    const endpoint = await reachable(message.endpoint).catch((error: unknown) => {
+      log('the way to the model proxy could not be opened', error);
+      return null;
+    });
+    if (!endpoint || runner) return;
+    options = {
+      name: message.runner,
+      workspace: settings.workspace,
+      stateDir: settings.stateDir,
+      endpoint,
+      resumeSessionId: message.resumeSessionId,
+      shell: message.shell ?? false,
+      ...(message.limits ? { limits: message.limits } : {}),
+      log,
+    };
+    await launch()
+      ?.start()
+      .catch((error: unknown) => log('the agent could not be started', error));
+  }
+
   return {
-    async start(message: AgentStart) {
-      if (runner) return log('agent:start ignored: the agent is already started');
-      const endpoint = await reachable(message.endpoint).catch((error: unknown) => {
-        log('the way to the model proxy could not be opened', error);
-        return null;
-      });
-      if (!endpoint || runner) return;
-      options = {
-        name: message.runner,
-        workspace: settings.workspace,
-        stateDir: settings.stateDir,
-        endpoint,
-        resumeSessionId: message.resumeSessionId,
-        shell: message.shell ?? false,
-        ...(message.limits ? { limits: message.limits } : {}),
-        log,
-      };
-      await launch()
-        ?.start()
-        .catch((error: unknown) => log('the agent could not be started', error));
+    start(message: AgentStart) {
+      starting = start(message);
+      return starting;
     },
 
     async prompt(message: Prompt) {
       const { turnId } = message;
+      // The runner is set once the way to the model is open (the forwarder's first start).
+      if (!runner) await starting;
       if (!runner) return send({ type: 'complete', turnId, status: 'failed', error: 'The agent was not started.' });
       if (running) return send({ type: 'complete', turnId, status: 'failed', error: 'Another turn is still running.' });
       running = turnId;

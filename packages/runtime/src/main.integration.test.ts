@@ -117,20 +117,15 @@ describe('the runtime on Unix sockets', () => {
     const messages: SandboxToServer[] = [];
     bridge.on('message', (data) => messages.push(SandboxToServer.parse(JSON.parse(String(data)))));
     bridge.send(JSON.stringify({ type: 'agent:start', runner: 'ai-sdk', endpoint: { wire: 'anthropic', socket: true, path: `/m/${MODEL_TOKEN}`, model: 'scripted' } }));
-    // The agent starts in the background; a prompt sent before it is up is refused, so try until it runs.
-    let complete: SandboxToServer | undefined;
-    for (let attempt = 0; attempt < 50 && !complete; attempt++) {
-      const turnId = `t${attempt}`;
-      bridge.send(JSON.stringify({ type: 'prompt', turnId, text: 'Say hello.' }));
-      for (let wait = 0; wait < 300 && !messages.some((message) => message.type === 'complete' && message.turnId === turnId); wait++) {
-        await new Promise((resolve) => setTimeout(resolve, 100));
-      }
-      const done = messages.find((message) => message.type === 'complete' && message.turnId === turnId);
-      if (done?.type === 'complete' && done.status === 'done') complete = done;
-      else await new Promise((resolve) => setTimeout(resolve, 200));
+    // Right behind agent:start, as the server sends a session's first message: the prompt
+    // waits for the agent to start (the forwarder to open) instead of being refused.
+    bridge.send(JSON.stringify({ type: 'prompt', turnId: 't1', text: 'Say hello.' }));
+    for (let wait = 0; wait < 300 && !messages.some((message) => message.type === 'complete'); wait++) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
     }
+    const complete = messages.find((message) => message.type === 'complete');
     bridge.terminate();
-    expect(complete).toBeDefined();
+    expect(complete).toMatchObject({ turnId: 't1', status: 'done' });
     const text = messages.flatMap((message) => (message.type === 'agent_message' && message.event.kind === 'text' ? [message.event.delta] : [])).join('');
     expect(text).toContain('Hello through the socket.');
     expect(modelPaths.length).toBeGreaterThan(0);

@@ -1,8 +1,6 @@
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { PassThrough, type Readable } from 'node:stream';
-import { promisify } from 'node:util';
-
-const execFileAsync = promisify(execFile);
+import { execFileOffLoopOrThrow } from '../exec-off-loop.js';
 
 /** Settings every git run gets, whatever the machine's configuration. */
 const FIXED = [
@@ -27,10 +25,13 @@ const environment = (env?: Record<string, string>) => ({
  * developer's ~/.gitconfig (signing, hooks, templates) never changes what the app does.
  */
 export async function git(args: string[], options: { cwd?: string; env?: Record<string, string>; input?: string } = {}): Promise<string> {
-  const run = execFileAsync('git', [...FIXED, ...args], { cwd: options.cwd, env: environment(options.env), maxBuffer: 64 * 1024 * 1024 });
-  if (options.input !== undefined) run.child.stdin?.end(options.input);
-  const { stdout } = await run;
-  return stdout;
+  // Started from a worker thread: a spawn on the event loop stops it until git has started.
+  return execFileOffLoopOrThrow('git', [...FIXED, ...args], {
+    ...(options.cwd ? { cwd: options.cwd } : {}),
+    env: environment(options.env),
+    ...(options.input !== undefined ? { input: options.input } : {}),
+    maxBuffer: 64 * 1024 * 1024,
+  });
 }
 
 /**

@@ -1,26 +1,62 @@
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
+import { execFileOffLoop } from '../../../exec-off-loop.js';
 import type { SandboxExit } from '../driver.js';
 import type { SandboxCgroup } from './cgroups.js';
-
-const execFileAsync = promisify(execFile);
 
 export type LimitReason = NonNullable<SandboxExit['reason']>;
 
 /**
+ * How long a request for a folder's size waits for others to share its `du`: every
+ * sandbox's watch asks every couple of seconds, and one `du` for all of them costs one
+ * process, not one per sandbox. The `du` starts from a worker thread (see
+ * exec-off-loop.ts): a spawn on the event loop stopped it until the child had started,
+ * up to seconds on a busy machine, and `/api/health` waited behind it.
+ */
+export const DISK_USAGE_BATCH_MS = 500;
+
+/** Folders waiting for the next `du`, each with whoever asked for its size. */
+let waiting: Map<string, ((bytes: number) => void)[]> | null = null;
+
+/** Sizes of the folders `du` printed (`<bytes>\t<folder>` a line, in the order given). */
+function parseDu(stdout: string, folders: string[]): Map<string, number> {
+  const sizes = new Map<string, number>();
+  for (const line of stdout.split('\n')) {
+    const tab = line.indexOf('\t');
+    const folder = line.slice(tab + 1);
+    if (tab > 0 && folders.includes(folder)) sizes.set(folder, Number(line.slice(0, tab)) || 0);
+  }
+  return sizes;
+}
+
+async function runBatch(batch: Map<string, ((bytes: number) => void)[]>) {
+  const folders = [...batch.keys()];
+  // du exits 1 when a file (or a whole folder) vanished during the walk; what it printed still counts.
+  const { stdout } = await execFileOffLoop('du', ['-s', '-x', '-B1', '--', ...folders], { maxBuffer: 1024 * 1024 });
+  const sizes = parseDu(stdout, folders);
+  for (const [folder, answers] of batch) for (const answer of answers) answer(sizes.get(folder) ?? 0);
+}
+
+/**
  * Bytes a folder takes on disk (blocks, not apparent sizes: a sparse file costs what it
  * really holds), without crossing into other filesystems. `du` reads only metadata, so it
- * sees files it cannot read, and it never follows links.
+ * sees files it cannot read, and it never follows links. Requests within
+ * {@link DISK_USAGE_BATCH_MS} share one `du` (a file hard-linked into two of its folders
+ * counts in the first only: sandboxes cannot link across folders, so that is the server's
+ * own sharing). A folder that is gone measures 0.
  */
-export async function diskUsage(folder: string): Promise<number> {
-  try {
-    const { stdout } = await execFileAsync('du', ['-s', '-x', '-B1', '--', folder], { maxBuffer: 1024 * 1024 });
-    return Number(stdout.split('\t')[0]) || 0;
-  } catch (error) {
-    // du exits 1 when a file vanished during the walk; what it printed still counts.
-    const stdout = (error as { stdout?: string }).stdout ?? '';
-    return Number(stdout.split('\t')[0]) || 0;
-  }
+export function diskUsage(folder: string): Promise<number> {
+  return new Promise((resolve) => {
+    if (!waiting) {
+      const batch = new Map<string, ((bytes: number) => void)[]>();
+      waiting = batch;
+      setTimeout(() => {
+        waiting = null;
+        void runBatch(batch);
+      }, DISK_USAGE_BATCH_MS);
+    }
+    const answers = waiting.get(folder) ?? [];
+    answers.push(resolve);
+    waiting.set(folder, answers);
+  });
 }
 
 /**

@@ -1,12 +1,9 @@
-import { execFile } from 'node:child_process';
 import { randomInt } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { chmod, chown, lstat, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import type { Logger } from 'pino';
-
-const execFileAsync = promisify(execFile);
+import { execFileOffLoopOrThrow } from '../../../exec-off-loop.js';
 
 export const SETPRIV = '/usr/bin/setpriv';
 
@@ -62,7 +59,7 @@ export const switchUserArguments = (uid: number) => [`--reuid=${uid}`, `--regid=
 /** Gives a tree to `uid` (symlinks themselves, never what they point to). */
 export async function giveTree(target: string, uid: number) {
   if (!existsSync(target)) return;
-  await execFileAsync('chown', ['-R', '-h', '-P', `${uid}:${uid}`, '--', target]);
+  await execFileOffLoopOrThrow('chown', ['-R', '-h', '-P', `${uid}:${uid}`, '--', target]);
 }
 
 /**
@@ -81,11 +78,11 @@ export async function giveWorkspace(workspace: string, uid: number) {
   const gitDir = path.join(workspace, '.git');
   const git = await lstat(gitDir).catch(() => null);
   if (git?.isDirectory()) {
-    await execFileAsync('chown', ['-R', '-h', '-P', '0:0', '--', gitDir]);
+    await execFileOffLoopOrThrow('chown', ['-R', '-h', '-P', '0:0', '--', gitDir]);
     await chmod(gitDir, 0o700);
   }
   // Everything else goes to the sandbox; links themselves, never what they point to.
-  await execFileAsync('find', [workspace, '-mindepth', '1', '-path', gitDir, '-prune', '-o', '-exec', 'chown', '-h', `${uid}:${uid}`, '{}', '+']);
+  await execFileOffLoopOrThrow('find', [workspace, '-mindepth', '1', '-path', gitDir, '-prune', '-o', '-exec', 'chown', '-h', `${uid}:${uid}`, '{}', '+']);
 }
 
 /**
@@ -95,7 +92,7 @@ export async function giveWorkspace(workspace: string, uid: number) {
  * that user's processes.
  */
 export async function killEveryProcessOf(uid: number) {
-  await execFileAsync(SETPRIV, [...switchUserArguments(uid), '/bin/kill', '-KILL', '-1']).catch(() => {
+  await execFileOffLoopOrThrow(SETPRIV, [...switchUserArguments(uid), '/bin/kill', '-KILL', '-1']).catch(() => {
     // Nothing left to kill (kill exits 1).
   });
 }

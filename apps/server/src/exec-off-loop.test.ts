@@ -1,0 +1,45 @@
+import type * as ChildProcess from 'node:child_process';
+import { describe, expect, it, vi } from 'vitest';
+
+// Nothing may spawn on this (the main) thread: the mocked module fails every spawn here.
+vi.mock('node:child_process', async (importOriginal) => {
+  const original = await importOriginal<typeof ChildProcess>();
+  const refuse = () => {
+    throw new Error('spawned on the main thread');
+  };
+  return { ...original, spawn: refuse, execFile: refuse, exec: refuse, fork: refuse };
+});
+
+const { OffLoopCommandError, execFileOffLoop, execFileOffLoopOrThrow } = await import('./exec-off-loop.js');
+
+describe('execFileOffLoop', () => {
+  it('runs the command from the worker and gives back what it printed, arguments as they are', async () => {
+    const result = await execFileOffLoop('printf', ['%s|%s', 'a b', '$HOME;']);
+    expect(result).toEqual({ stdout: 'a b|$HOME;', stderr: '', error: null });
+  });
+
+  it('reports an exit code and what was printed before it, and a command that cannot start', async () => {
+    const failed = await execFileOffLoop('sh', ['-c', 'echo partial; echo oops >&2; exit 3']);
+    expect(failed).toMatchObject({ stdout: 'partial\n', stderr: 'oops\n', error: { code: 3 } });
+    const missing = await execFileOffLoop('/nonexistent/command', []);
+    expect(missing.error).not.toBeNull();
+  });
+
+  it('runs in the given folder with the given environment and input only', async () => {
+    const result = await execFileOffLoop('sh', ['-c', 'pwd; echo "$ONLY-${HOME:-none}"; cat'], { cwd: '/tmp', env: { ONLY: 'given', PATH: '/usr/bin:/bin' }, input: 'from stdin' });
+    expect(result).toEqual({ stdout: '/tmp\ngiven-none\nfrom stdin', stderr: '', error: null });
+  });
+
+  it('rejects, as execFile does, with the exit code and the output (OrThrow)', async () => {
+    await expect(execFileOffLoopOrThrow('echo', ['fine'])).resolves.toBe('fine\n');
+    const failure = await execFileOffLoopOrThrow('sh', ['-c', 'echo nope >&2; exit 128']).catch((error: unknown) => error);
+    expect(failure).toBeInstanceOf(OffLoopCommandError);
+    expect(failure).toMatchObject({ code: 128, stderr: 'nope\n' });
+    await expect(execFileOffLoopOrThrow('/nonexistent/command', [])).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+
+  it('runs commands side by side, each answer to its own caller', async () => {
+    const results = await Promise.all(Array.from({ length: 8 }, (_, index) => execFileOffLoop('echo', [String(index)])));
+    expect(results.map((result) => result.stdout.trim())).toEqual(['0', '1', '2', '3', '4', '5', '6', '7']);
+  });
+});
