@@ -337,7 +337,7 @@ export const RemotionRoot: React.FC = () => (
         logger,
         onMessage: (message) => messages.push(message),
       });
-      expect((await job.exited).code).toBe(0);
+      expect((await job.exited).code, await job.logTail()).toBe(0);
       const output = await job.output();
       const log = await job.logTail();
       expect(messages.at(-1), log).toMatchObject({ type: 'done' });

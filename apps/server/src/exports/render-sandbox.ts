@@ -104,7 +104,7 @@ export function createRenderSandbox(options: {
   const limits = options.limits ?? defaultRenderLimits();
   if (options.driver === 'docker') {
     if (!options.docker) throw new Error('renders in docker need the docker settings (the engine, the image, the server label)');
-    return createDockerRenderWall({ ...options.docker, logger: options.logger, limits });
+    return createDockerRenderWall({ ...options.docker, logger: options.logger, limits, onPodman: createLocalRenderWall({ ...options, limits }) });
   }
   return createLocalRenderWall({ ...options, limits });
 }

@@ -23,7 +23,8 @@ import { StringDecoder } from 'node:string_decoder';
 import type Docker from 'dockerode';
 import type { Logger } from 'pino';
 import { DEFAULT_SANDBOX_UID, IMAGE_PATHS, LABELS } from '../sessions/drivers/docker/docker-driver.js';
-import { attachStdio, dockerClient, engineStatus, tolerate } from '../sessions/drivers/docker/docker-engine-client.js';
+import { imageCheck, walledHostConfig } from '../sessions/drivers/docker/container-wall.js';
+import { attachStdio, dockerClient, engineIsPodman, tolerate } from '../sessions/drivers/docker/docker-engine-client.js';
 import { createSandboxUsers, giveTree } from '../sessions/drivers/local/sandbox-users.js';
 import { adoptBundle, bundleCached, checkout, makeJobFolder, serverRoot, takeOutput, workerHeapMb } from './render-job-files.js';
 import { RENDER_UIDS, type WorkerExit, reapJobs } from './render-process.js';
@@ -60,31 +61,21 @@ const MAX_LOG_BYTES = 4 * 1024 * 1024;
 /** CPU shares: the default is 1024 (the server's); a session's are 256, a thumbnail's lower still. */
 const CPU_SHARES = { render: 256, background: 128 };
 
-export function createDockerRenderWall(options: DockerRenderSettings & { logger: Logger; limits: RenderLimits }): RenderSandbox {
+export function createDockerRenderWall(options: DockerRenderSettings & { logger: Logger; limits: RenderLimits; onPodman: RenderSandbox }): RenderSandbox {
   const { logger, limits, image, server } = options;
   const docker = dockerClient(options.dockerHost);
   // A uid of its own per job when the server is root (as the docker driver requires).
   const users = createSandboxUsers({ logger, enabled: process.getuid?.() === 0, range: RENDER_UIDS });
-  let imageChecked: Promise<void> | undefined;
 
   /** Fails with what to do when the engine does not answer or has no image. */
-  function checkImage() {
-    imageChecked ??= docker
-      .getImage(image)
-      .inspect()
-      .then(
-        () => undefined,
-        (error: unknown) => {
-          imageChecked = undefined;
-          if (engineStatus(error) === 404) throw new Error(`the sandbox image ${image} is not in the engine: run \`npm run sandbox:image\` (or set SANDBOX_IMAGE)`);
-          throw new Error(`the Docker engine does not answer (${options.dockerHost ?? process.env.DOCKER_HOST ?? 'unix:///var/run/docker.sock'}): ${(error as Error).message}`);
-        },
-      );
-    return imageChecked;
-  }
+  // Podman's service (4.3) cannot attach to a container before it starts, and after it
+  // waits for the end of a request body that never ends: its renders run in the local wall.
+  let podman: Promise<boolean> | undefined;
+  const isPodman = () => (podman ??= engineIsPodman(docker));
+  let toldPodman = false;
+  const checkImage = imageCheck(docker, image, options.dockerHost, (_code, message) => new Error(message));
 
   function containerOptions(jobId: string, workDir: string, uid: number, cachedBundle: string | null, background: boolean): Docker.ContainerCreateOptions {
-    const fileBytes = limits.diskMb * 1024 * 1024;
     return {
       name: `cutroom-render-${jobId}`,
       Image: image,
@@ -100,34 +91,23 @@ export function createDockerRenderWall(options: DockerRenderSettings & { logger:
       AttachStdout: true,
       AttachStderr: true,
       Tty: false,
-      HostConfig: {
-        NetworkMode: 'none',
-        ReadonlyRootfs: true,
-        CapDrop: ['ALL'],
-        SecurityOpt: ['no-new-privileges'],
-        PidsLimit: limits.pids,
-        Memory: limits.memoryMb * 1024 * 1024,
-        // Swap counted too, or a hog would page the machine to a crawl instead of being stopped.
-        MemorySwap: limits.memoryMb * 1024 * 1024,
-        NanoCpus: Math.round(limits.cpus * 1e9),
-        CpuShares: background ? CPU_SHARES.background : CPU_SHARES.render,
-        Tmpfs: { '/tmp': `rw,nosuid,nodev,size=${limits.diskMb}m,mode=1777` },
+      HostConfig: walledHostConfig({
+        memoryMb: limits.memoryMb,
+        pids: limits.pids,
+        cpus: limits.cpus,
+        cpuShares: background ? CPU_SHARES.background : CPU_SHARES.render,
+        // Remotion's frames and Chromium's profile go to the private /tmp.
+        tmpMb: limits.diskMb,
         // Mounts, not binds: a path with a colon in it stays one path.
-        Mounts: [
+        mounts: [
           { Type: 'bind', Source: workDir, Target: INSIDE.work, ReadOnly: false },
           ...(cachedBundle ? [{ Type: 'bind' as const, Source: cachedBundle, Target: INSIDE.bundle, ReadOnly: true }] : []),
           { Type: 'bind', Source: path.join(serverRoot, 'dist'), Target: INSIDE.dist, ReadOnly: true },
         ],
-        // A small init as PID 1: a kill of the container reaches Chromium and ffmpeg too.
-        Init: true,
-        IpcMode: 'private',
-        // No core files; no file larger than the job's disk.
-        Ulimits: [
-          { Name: 'core', Soft: 0, Hard: 0 },
-          { Name: 'fsize', Soft: fileBytes, Hard: fileBytes },
-        ],
-        LogConfig: { Type: 'json-file', Config: { 'max-size': '1m', 'max-file': '1' } },
-      },
+        // No file larger than the job's disk.
+        maxFileBytes: limits.diskMb * 1024 * 1024,
+        logMaxSize: '1m',
+      }),
       StopTimeout: 1,
     };
   }
@@ -138,6 +118,11 @@ export function createDockerRenderWall(options: DockerRenderSettings & { logger:
   }
 
   async function start(request: RenderJobRequest): Promise<RenderJob> {
+    if (await isPodman()) {
+      if (!toldPodman) logger.warn('renders run in the local wall: Podman\'s service cannot attach to a render container\'s stdin (see docs/security.md)');
+      toldPodman = true;
+      return options.onPodman.start(request);
+    }
     await checkImage();
     const { jobDir } = request;
     const jobId = path.basename(jobDir);
@@ -171,6 +156,7 @@ export function createDockerRenderWall(options: DockerRenderSettings & { logger:
       container = await docker.createContainer(containerOptions(jobId, workDir, uid, cached ? request.bundleDir : null, request.background ?? false));
       // Written at once: the next start removes this container if the server dies.
       await writeFile(path.join(jobDir, 'worker.json'), JSON.stringify({ container: container.id }), { mode: 0o600 });
+      // Attached before it starts, so that none of its output is missed.
       const attached = await attachStdio(docker, container);
       io = attached;
       const logFile = path.join(jobDir, 'worker.log');
@@ -252,7 +238,7 @@ export function createDockerRenderWall(options: DockerRenderSettings & { logger:
   }
 
   return {
-    confinement: () => 'container',
+    confinement: () => (toldPodman ? options.onPodman.confinement() : 'container'),
     start,
     async reap(jobsRoot) {
       // Containers first (nothing may write while their folders go), then the folders.

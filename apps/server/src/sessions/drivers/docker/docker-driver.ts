@@ -16,7 +16,8 @@ import { diskUsage } from '../local/limit-watch.js';
 import { createSandboxUsers, giveTree, giveWorkspace } from '../local/sandbox-users.js';
 import { runtimeMoves } from '../runtime-files.js';
 import { hardenSocketFolder, prepareSocketFolder, socketEndpoints } from '../socket-folder.js';
-import { attachStdio, dockerClient, engineStatus, execStream, textSink, tolerate } from './docker-engine-client.js';
+import { imageCheck, walledHostConfig } from './container-wall.js';
+import { attachStdio, dockerClient, execStream, textSink, tolerate } from './docker-engine-client.js';
 
 
 export type DockerDriverSettings = {
@@ -144,25 +145,9 @@ export function createDockerDriver(settings: DockerDriverSettings): DockerDriver
   const users = createSandboxUsers({ logger, enabled: process.getuid?.() === 0 });
   const tmpMb = Math.max(16, Math.floor(limits.diskMb / 4));
   const folderBytes = (limits.diskMb - tmpMb) * 1024 * 1024;
-  let imageChecked: Promise<void> | undefined;
 
   /** Fails with what to do when the engine does not answer or has no image. */
-  function checkImage() {
-    imageChecked ??= docker
-      .getImage(image)
-      .inspect()
-      .then(
-        () => undefined,
-        (error: unknown) => {
-          imageChecked = undefined;
-          if (engineStatus(error) === 404) {
-            throw new DockerDriverError('image_missing', `the sandbox image ${image} is not in the engine: run \`npm run sandbox:image\` (or set SANDBOX_IMAGE)`);
-          }
-          throw new DockerDriverError('engine_unreachable', `the Docker engine does not answer (${settings.dockerHost ?? process.env.DOCKER_HOST ?? 'unix:///var/run/docker.sock'}): ${(error as Error).message}`);
-        },
-      );
-    return imageChecked;
-  }
+  const checkImage = imageCheck(docker, image, settings.dockerHost, (code, message) => new DockerDriverError(code, message));
 
   function containerOptions(id: string, dir: string, uid: number, gid: number, secrets: { bridgeToken: string; previewKey: string }): Docker.ContainerCreateOptions {
     const inside = IMAGE_PATHS.sandbox;
@@ -187,40 +172,20 @@ export function createDockerDriver(settings: DockerDriverSettings): DockerDriver
         `RUNTIME_PREVIEW_KEY=${secrets.previewKey}`,
       ],
       Labels: { [LABELS.sandbox]: id, [LABELS.server]: server },
-      HostConfig: {
-        NetworkMode: 'none',
-        ReadonlyRootfs: true,
-        CapDrop: ['ALL'],
-        SecurityOpt: ['no-new-privileges'],
-        PidsLimit: limits.pids,
-        Memory: limits.memoryMb * 1024 * 1024,
-        // Swap counted too, or a hog would page the machine to a crawl instead of being stopped.
-        MemorySwap: limits.memoryMb * 1024 * 1024,
-        NanoCpus: Math.round(limits.cpus * 1e9),
+      HostConfig: walledHostConfig({
+        memoryMb: limits.memoryMb,
+        pids: limits.pids,
+        cpus: limits.cpus,
         // A quarter of the default weight: the server stays responsive while sandboxes boot.
-        CpuShares: 256,
-        Tmpfs: { '/tmp': `rw,nosuid,nodev,size=${tmpMb}m,mode=1777` },
-        Binds: [
+        cpuShares: 256,
+        tmpMb,
+        binds: [
           ...AREAS.map((area) => `${path.join(dir, area)}:${inside}/${area}:rw`),
           `${path.join(dir, 'sock')}:${inside}/sock:rw`,
           `${settings.sharedCacheDir}:${IMAGE_PATHS.sharedCache}:ro`,
         ],
-        // A small init as PID 1: it reaps what the agent's tools leave and passes SIGTERM on.
-        Init: true,
-        IpcMode: 'private',
-        // No core files (a core of a process that held project code and tokens), the same
-        // open-file limit as the local wall, and processes of its uid (its own) at twice its
-        // pids: a backstop only, so that the cgroup's pids limit is what a fork bomb meets
-        // (and the watch sees). Set, not inherited: Podman's defaults (1048576 files, 4194304
-        // processes) are above the hard limits of a service started from a shell, and runc
-        // then refuses to start the container.
-        Ulimits: [
-          { Name: 'core', Soft: 0, Hard: 0 },
-          { Name: 'nofile', Soft: 4096, Hard: 4096 },
-          { Name: 'nproc', Soft: limits.pids * 2, Hard: limits.pids * 2 },
-        ],
-        LogConfig: { Type: 'json-file', Config: { 'max-size': '5m', 'max-file': '1' } },
-      },
+        logMaxSize: '5m',
+      }),
       StopTimeout: 3,
     };
   }
@@ -495,22 +460,7 @@ export function createDockerDriver(settings: DockerDriverSettings): DockerDriver
       NetworkDisabled: true,
       // Not a sandbox (no sandbox label): one left by a crash is removed by the next reap.
       Labels: { [LABELS.server]: server },
-      HostConfig: {
-        NetworkMode: 'none',
-        ReadonlyRootfs: true,
-        CapDrop: ['ALL'],
-        SecurityOpt: ['no-new-privileges'],
-        PidsLimit: 64,
-        Memory: 256 * 1024 * 1024,
-        MemorySwap: 256 * 1024 * 1024,
-        Tmpfs: { '/tmp': 'rw,nosuid,nodev,size=16m,mode=1777' },
-        Binds: [`${source}:${inside}:ro`],
-        Ulimits: [
-          { Name: 'core', Soft: 0, Hard: 0 },
-          { Name: 'nofile', Soft: 4096, Hard: 4096 },
-          { Name: 'nproc', Soft: 128, Hard: 128 },
-        ],
-      },
+      HostConfig: walledHostConfig({ memoryMb: 256, pids: 64, cpuShares: 256, tmpMb: 16, binds: [`${source}:${inside}:ro`], logMaxSize: '1m' }),
     });
     const remove = () => tolerate(packer.remove({ force: true, v: true })).catch(() => {});
     try {

@@ -19,6 +19,12 @@ export function dockerClient(dockerHost?: string): Docker {
   throw new Error(`DOCKER_HOST=${dockerHost}: only unix://, tcp:// and https:// engines are supported`);
 }
 
+/** Whether the engine is Podman's Docker-compatible service (it names itself in its version's components). */
+export async function engineIsPodman(docker: Docker): Promise<boolean> {
+  const version = (await docker.version()) as { Components?: { Name?: string }[] };
+  return (version.Components ?? []).some((component) => /podman/i.test(component.Name ?? ''));
+}
+
 /** The engine answered with an HTTP status (dockerode's errors carry it). */
 export const engineStatus = (error: unknown): number | undefined =>
   typeof error === 'object' && error !== null && 'statusCode' in error ? Number((error as { statusCode: unknown }).statusCode) : undefined;
