@@ -170,6 +170,9 @@ async function cutroom(driver) {
     // runtime's \`complete\`, then saving (commit, messages) until agent:complete.
     const completes = server.log.filter((line) => line.msg === 'turn complete').slice(WARMUP);
     result.serverSave = summary(completes.map((line) => line.saveMs));
+    // Where the save's time goes, as the server logs it (see agent/turns.ts).
+    const phases = completes.map((line) => line.phases).filter(Boolean);
+    if (phases.length) result.savePhases = Object.fromEntries(['readMs', 'commitMs', 'storeMs'].map((key) => [key, summary(phases.map((phase) => phase[key]))]));
     result.completeTimes = completes.map((line) => line.completeAt);
     console.log('server save', result.serverSave);
     result.toServer = summary(result.completeTimes.map((at, index) => at - result.lastBytes[index]));

@@ -271,12 +271,19 @@ export function createChat(deps: ChatDeps, host: ChatHost) {
       /** Files the version left out for their size, said in the reply. */
       let skippedNote = '';
       await stopped?.catch(() => {});
+      /** Where the save's time goes (the log's `phases`): the archive's first byte, the commit, the store. */
+      const phases = { readMs: 0, commitMs: 0, storeMs: 0 };
+      let phaseStart = performance.now();
       if (target) {
         try {
-          const commit = await repos.commitArchive(host.projectId, await target.read('workspace'), {
+          const archive = await target.read('workspace');
+          phases.readMs = Math.round(performance.now() - phaseStart);
+          phaseStart = performance.now();
+          const commit = await repos.commitArchive(host.projectId, archive, {
             message: commitMessage(turn.userMessage),
             author: 'agent',
           });
+          phases.commitMs = Math.round(performance.now() - phaseStart);
           version = commit.version;
           newVersion = commit.changed;
           if (commit.skipped.length > 0) {
@@ -295,6 +302,7 @@ export function createChat(deps: ChatDeps, host: ChatHost) {
       // A turn cut short says where its work went, so nobody has to guess what to send again.
       const savedNote =
         status !== 'done' && newVersion && version ? `\n\nWhat the agent had written so far was saved as version ${version.slice(0, 7)}.` : '';
+      phaseStart = performance.now();
       // The message and the project's new version are saved side by side.
       const [saved] = await Promise.all([
         store.messages.add({
@@ -312,10 +320,11 @@ export function createChat(deps: ChatDeps, host: ChatHost) {
             })
           : undefined,
       ]);
+      phases.storeMs = Math.round(performance.now() - phaseStart);
       if (newVersion && version) deps.onNewVersion?.(host.projectId, host.ownerId, version);
       host.emit({ type: 'message:saved', message: saved, queued: false });
       host.emit({ type: 'agent:complete', turnId: turn.turnId, messageId: saved.id, status, version, newVersion });
-      log.info({ turnId: turn.turnId, status, version, newVersion, saveMs: Math.round(performance.now() - finishStarted), completeAt }, 'turn complete');
+      log.info({ turnId: turn.turnId, status, version, newVersion, saveMs: Math.round(performance.now() - finishStarted), phases, completeAt }, 'turn complete');
       // The conversation goes with the project; never in the reply's way (the session's
       // end waits for it).
       if (target) {
