@@ -323,9 +323,9 @@ export const RemotionRoot: React.FC = () => (
       expect(await containersOf(second.jobDir)).toEqual([]);
     }, 600_000);
 
-    it.runIf(docker !== null && isRoot)('renders a short video in a container', async () => {
+    /** An MP4 of a composition of `framesRoot`, in a container; `onMessage` hears the worker. */
+    async function framesJob(compositionId: 'Short' | 'Long', onMessage: (message: WorkerMessage) => void) {
       const source = await projectRepo(dataDir, (dir) => writeFile(path.join(dir, 'src', 'Root.tsx'), framesRoot));
-      const messages: WorkerMessage[] = [];
       const jobDir = path.join(jobsRoot(), randomUUID());
       const job = await dockerWall().start({
         jobDir,
@@ -334,10 +334,16 @@ export const RemotionRoot: React.FC = () => (
         outputName: 'output.mp4',
         chromiumPath: '/usr/bin/chromium',
         concurrency: 1,
-        target: { kind: 'export', compositionId: 'Short', format: 'mp4', scale: 1, frame: null },
+        target: { kind: 'export', compositionId, format: 'mp4', scale: 1, frame: null },
         logger,
-        onMessage: (message) => messages.push(message),
+        onMessage,
       });
+      return { job, jobDir };
+    }
+
+    it.runIf(docker !== null && isRoot)('renders a short video in a container', async () => {
+      const messages: WorkerMessage[] = [];
+      const { job, jobDir } = await framesJob('Short', (message) => messages.push(message));
       expect((await job.exited).code, await job.logTail()).toBe(0);
       const output = await job.output();
       const log = await job.logTail();
@@ -364,24 +370,12 @@ export const RemotionRoot: React.FC = () => (
     }, 300_000);
 
     it.runIf(docker !== null && isRoot)('walls the container in, and a cancel kills it: no container, no output, no folder left', async () => {
-      const source = await projectRepo(dataDir, (dir) => writeFile(path.join(dir, 'src', 'Root.tsx'), framesRoot));
       const messages: WorkerMessage[] = [];
-      const jobDir = path.join(jobsRoot(), randomUUID());
       let rendering: () => void = () => {};
       const framesStarted = new Promise<void>((resolve) => (rendering = resolve));
-      const job = await dockerWall().start({
-        jobDir,
-        source,
-        bundleDir: path.join(dataDir, 'cache', 'bundles', `frames-${randomUUID()}`),
-        outputName: 'output.mp4',
-        chromiumPath: '/usr/bin/chromium',
-        concurrency: 1,
-        target: { kind: 'export', compositionId: 'Long', format: 'mp4', scale: 1, frame: null },
-        logger,
-        onMessage: (message) => {
-          messages.push(message);
-          if (message.type === 'progress' && message.renderedFrames > 0) rendering();
-        },
+      const { job, jobDir } = await framesJob('Long', (message) => {
+        messages.push(message);
+        if (message.type === 'progress' && message.renderedFrames > 0) rendering();
       });
       await Promise.race([framesStarted, job.exited]);
       expect(messages.map((message) => message.type), await job.logTail()).toContain('progress');
