@@ -12,8 +12,7 @@ import { recoverSandboxWork } from './agent/recovery.js';
 import { ConfigError, allowedOrigins, loadConfig, modelProvider, previewOrigin } from './config.js';
 import { createExportService } from './exports/export-service.js';
 import { createProjectRepos } from './repos/project-repos.js';
-import { defaultImage, serverLabel } from './sessions/drivers/docker/docker-driver.js';
-import { createDriver, logConfinement } from './sessions/drivers/registry.js';
+import { createDriver, dockerRenderSettings, logConfinement } from './sessions/drivers/registry.js';
 import { createPreviewProxy } from './sessions/preview-proxy.js';
 import { createPreviewTokens } from './sessions/preview-tokens.js';
 import { createSessionManager } from './sessions/session-manager.js';
@@ -68,6 +67,7 @@ async function main() {
   await driver.reap((orphan) => recoverSandboxWork({ store, repos, logger: logger.child({ component: 'recovery' }) }, orphan));
 
   const userSockets = createUserSockets();
+  const dockerRenders = dockerRenderSettings(config);
   const exports = createExportService({
     store,
     repos,
@@ -80,15 +80,7 @@ async function main() {
     bundleCacheMaxBytes: config.bundleCacheMaxBytes,
     // Renders run behind the same wall as sessions: with docker, in containers of the same engine and image, under this server's label.
     sandboxDriver: config.sandboxDriver,
-    ...(config.sandboxDriver === 'docker'
-      ? {
-          dockerRenders: {
-            image: config.sandbox.image ?? defaultImage(),
-            server: serverLabel(path.join(config.dataDir, 'sandboxes')),
-            ...(config.sandbox.dockerHost ? { dockerHost: config.sandbox.dockerHost } : {}),
-          },
-        }
-      : {}),
+    ...(dockerRenders ? { dockerRenders } : {}),
     notify: userSockets.send,
   });
   // Renders a crash interrupted are failed and their processes reaped; missing thumbnails are queued.

@@ -3,9 +3,25 @@ import type { Logger } from 'pino';
 import { templateProjectDir } from '@cutroom/template';
 import { type Config, ConfigError } from '../../config.js';
 import type { SandboxDriver } from './driver.js';
-import { createDockerDriver } from './docker/docker-driver.js';
+import { createDockerDriver, defaultImage, serverLabel } from './docker/docker-driver.js';
 import { localConfinement } from './local/bubblewrap.js';
 import { createLocalDriver } from './local/local-driver.js';
+
+/** Where the server keeps its sandboxes' folders (and so what its docker containers are labelled with). */
+const sandboxesDir = (config: Config) => path.join(config.dataDir, 'sandboxes');
+
+/**
+ * The engine, image and server label the docker driver's sandboxes use, for the renders
+ * that must run beside them (null unless SANDBOX_DRIVER=docker).
+ */
+export function dockerRenderSettings(config: Config): { image: string; server: string; dockerHost?: string } | null {
+  if (config.sandboxDriver !== 'docker') return null;
+  return {
+    image: config.sandbox.image ?? defaultImage(),
+    server: serverLabel(sandboxesDir(config)),
+    ...(config.sandbox.dockerHost ? { dockerHost: config.sandbox.dockerHost } : {}),
+  };
+}
 
 /** What a caller may set besides the configuration (tests share one Vite cache across servers). */
 export type DriverOverrides = { sharedCacheDir?: string };
@@ -17,7 +33,7 @@ export type DriverOverrides = { sharedCacheDir?: string };
 export const DRIVERS = {
   local: (config: Config, logger: Logger, overrides: DriverOverrides = {}) =>
     createLocalDriver({
-      sandboxesDir: path.join(config.dataDir, 'sandboxes'),
+      sandboxesDir: sandboxesDir(config),
       sharedCacheDir: overrides.sharedCacheDir ?? path.join(config.dataDir, 'cache', 'vite-deps'),
       templateDir: templateProjectDir,
       limits: config.sandbox.limits,
@@ -32,7 +48,7 @@ export const DRIVERS = {
       );
     }
     return createDockerDriver({
-      sandboxesDir: path.join(config.dataDir, 'sandboxes'),
+      sandboxesDir: sandboxesDir(config),
       sharedCacheDir: overrides.sharedCacheDir ?? path.join(config.dataDir, 'cache', 'vite-deps'),
       templateDir: templateProjectDir,
       limits: config.sandbox.limits,

@@ -67,6 +67,8 @@ export const DEFAULT_SANDBOX_UID = 10001;
 export const LABELS = {
   sandbox: 'cutroom.sandbox',
   server: 'cutroom.server',
+  /** The one-shot container that packs a stopped sandbox's files. */
+  packer: 'cutroom.packer',
 } as const;
 
 /** `cutroom-runtime:<version of the root package.json>`. */
@@ -458,8 +460,8 @@ export function createDockerDriver(settings: DockerDriverSettings): DockerDriver
       AttachStdout: true,
       AttachStderr: true,
       NetworkDisabled: true,
-      // Not a sandbox (no sandbox label): one left by a crash is removed by the next reap.
-      Labels: { [LABELS.server]: server },
+      // Not a sandbox: one left by a crash is removed by the next reap.
+      Labels: { [LABELS.server]: server, [LABELS.packer]: '1' },
       HostConfig: walledHostConfig({ memoryMb: 256, pids: 64, cpuShares: 256, tmpMb: 16, binds: [`${source}:${inside}:ro`], logMaxSize: '1m' }),
     });
     const remove = () => tolerate(packer.remove({ force: true, v: true })).catch(() => {});
@@ -568,6 +570,8 @@ export function createDockerDriver(settings: DockerDriverSettings): DockerDriver
       for (const found of containers) {
         const id = found.Labels[LABELS.sandbox];
         if (id && entries.has(id)) continue;
+        // Another part's containers under this server's label (renders) are its own to reap.
+        if (!id && !(LABELS.packer in found.Labels)) continue;
         const container = docker.getContainer(found.Id);
         // A label is only text whoever can reach the engine may set: never a path unless it is an id of ours.
         if (!id || !SANDBOX_ID.test(id)) {
