@@ -139,8 +139,24 @@ async function cutroom(driver) {
     const account = await signUp(server.baseUrl);
     const projectId = await account.createProject('Agent bench');
     const connection = await account.connect();
+    // The new project's first thumbnail renders 1.5 s after it was made: measured turns
+    // must not share the cores with it (nor with the warm pool refilling after this
+    // session took its sandbox). Later thumbnails wait for a pause in the versions, which
+    // back-to-back turns never leave.
+    const thumbnail = new Promise((resolve) => {
+      const onMessage = (data) => {
+        if (JSON.parse(String(data)).type === 'thumbnail:ready') {
+          connection.socket.off('message', onMessage);
+          resolve();
+        }
+      };
+      connection.socket.on('message', onMessage);
+    });
     await connection.start(projectId);
-    await sleep(1_500); // the agent process starts with the session, ahead of the first message
+    const settled = Date.now() + 60_000;
+    await Promise.race([thumbnail, sleep(60_000)]);
+    while (server.warmCount() < 2 && Date.now() < settled) await sleep(100);
+    await sleep(1_000); // the agent process starts with the session, ahead of the first message
     const listeners = new Set();
     connection.socket.on('message', (data) => {
       const message = JSON.parse(String(data));

@@ -1,19 +1,26 @@
 import type * as ChildProcess from 'node:child_process';
 import { describe, expect, it, vi } from 'vitest';
 
-// Nothing may spawn on this (the main) thread: the mocked module fails every spawn here.
+// The server's process starts one thing only, the helper (once): the mocked module fails
+// every other spawn here, so a command started from the server itself fails its test.
+const helperStarts = vi.hoisted(() => ({ count: 0 }));
 vi.mock('node:child_process', async (importOriginal) => {
   const original = await importOriginal<typeof ChildProcess>();
   const refuse = () => {
-    throw new Error('spawned on the main thread');
+    throw new Error('spawned from the server process');
   };
-  return { ...original, spawn: refuse, execFile: refuse, exec: refuse, fork: refuse };
+  const spawn = ((file: string, args: string[], options: ChildProcess.SpawnOptions) => {
+    if (file !== process.execPath || !args.includes('-e')) refuse();
+    helperStarts.count++;
+    return original.spawn(file, args, options);
+  }) as typeof original.spawn;
+  return { ...original, spawn, execFile: refuse, exec: refuse, fork: refuse };
 });
 
 const { OffLoopCommandError, execFileOffLoop, execFileOffLoopOrThrow } = await import('./exec-off-loop.js');
 
 describe('execFileOffLoop', () => {
-  it('runs the command from the worker and gives back what it printed, arguments as they are', async () => {
+  it('runs the command from the helper and gives back what it printed, arguments as they are', async () => {
     const result = await execFileOffLoop('printf', ['%s|%s', 'a b', '$HOME;']);
     expect(result).toEqual({ stdout: 'a b|$HOME;', stderr: '', error: null });
   });
@@ -41,5 +48,7 @@ describe('execFileOffLoop', () => {
   it('runs commands side by side, each answer to its own caller', async () => {
     const results = await Promise.all(Array.from({ length: 8 }, (_, index) => execFileOffLoop('echo', [String(index)])));
     expect(results.map((result) => result.stdout.trim())).toEqual(['0', '1', '2', '3', '4', '5', '6', '7']);
+    // Every command of this file went through one helper.
+    expect(helperStarts.count).toBe(1);
   });
 });

@@ -161,6 +161,10 @@ describe('preview confinement', () => {
     await symlink(file, path.join(publicDir, 'linked.txt'));
     for (const name of ['.env', 'key.pem', '.git/config']) await writeFile(path.join(publicDir, name), SECRET);
     await writeFile(path.join(publicDir, 'fine.txt'), 'public and fine');
+    // Vite learns of new public files from its watcher: wait until it serves the one
+    // written last, so that the refusals below are refusals and not "not seen yet".
+    const deadline = Date.now() + 15_000;
+    while ((await get(`${base}fine.txt`)).body !== 'public and fine' && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
     for (const name of ['linked.txt', '.env', 'key.pem', '.git/config', '%2Eenv', 'linked.txt?raw']) {
       const response = await get(`${base}${name}`);
       expect(response.body, name).not.toContain(SECRET);

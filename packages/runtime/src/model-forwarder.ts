@@ -16,7 +16,9 @@ export type ModelForwarder = {
 export async function startModelForwarder(socketPath: string): Promise<ModelForwarder> {
   checkSocketPath(socketPath);
   const connections = new Set<net.Socket>();
-  const server = net.createServer((client) => {
+  // No Nagle on the loopback leg: a stream's last small chunk (the model's final event)
+  // would otherwise wait for the agent's delayed ACK, some 40 ms on every turn.
+  const server = net.createServer({ noDelay: true }, (client) => {
     const upstream = net.connect(socketPath);
     connections.add(client).add(upstream);
     const forget = () => {
