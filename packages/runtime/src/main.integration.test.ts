@@ -23,7 +23,7 @@ async function sandboxFolder() {
 }
 
 /** The built runtime as a driver with no IPC starts it (a container): secrets in its env, ready on stdout. */
-async function startRuntime(dir: string, listen: 'unix' | 'tcp') {
+async function startRuntime(dir: string, listen: 'unix' | 'tcp', extraEnv: Record<string, string> = {}) {
   const child = spawn(process.execPath, [runtimeEntry], {
     cwd: dir,
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -37,6 +37,7 @@ async function startRuntime(dir: string, listen: 'unix' | 'tcp') {
       RUNTIME_LISTEN: listen,
       RUNTIME_BRIDGE_TOKEN: BRIDGE_TOKEN,
       RUNTIME_PREVIEW_KEY: PREVIEW_KEY,
+      ...extraEnv,
     },
   });
   let output = '';
@@ -145,6 +146,35 @@ describe('the runtime on loopback ports', () => {
       await expect(lstat(path.join(dir, 'sock', 'preview.sock'))).rejects.toThrow();
     } finally {
       await stopRuntime(child);
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('when the preview is warmed (RUNTIME_WARM)', () => {
+  it('after-ready: says ready, then serves the page and its entry', async () => {
+    const dir = await sandboxFolder();
+    const { child } = await startRuntime(dir, 'unix', { RUNTIME_WARM: 'after-ready' });
+    try {
+      const preview = { socketPath: path.join(dir, 'sock', 'preview.sock') };
+      expect(await get(preview, '/s/abcdefghijklmnopqrstuvwx/', { [PREVIEW_KEY_HEADER]: PREVIEW_KEY })).toBe(200);
+      expect(await get(preview, '/s/abcdefghijklmnopqrstuvwx/main.tsx', { [PREVIEW_KEY_HEADER]: PREVIEW_KEY })).toBe(200);
+    } finally {
+      await stopRuntime(child);
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses a value it does not know, before it starts anything', async () => {
+    const dir = await sandboxFolder();
+    try {
+      const failure = await startRuntime(dir, 'unix', { RUNTIME_WARM: 'sometimes' }).then(
+        ({ child }) => stopRuntime(child).then(() => null),
+        (error: Error) => error,
+      );
+      expect(failure?.message).toMatch(/exited with 64.*RUNTIME_WARM must be before-ready or after-ready/s);
+      await expect(lstat(path.join(dir, 'sock', 'preview.sock'))).rejects.toThrow();
+    } finally {
       await rm(dir, { recursive: true, force: true });
     }
   });

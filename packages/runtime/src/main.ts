@@ -52,6 +52,12 @@ if (listenMode !== 'unix' && listenMode !== 'tcp') {
   console.error(`runtime: RUNTIME_LISTEN must be unix or tcp, not ${listenMode}`);
   process.exit(64);
 }
+/** When the preview is warmed: see `warming` below. */
+const warmWhen = process.env.RUNTIME_WARM || 'before-ready';
+if (warmWhen !== 'before-ready' && warmWhen !== 'after-ready') {
+  console.error(`runtime: RUNTIME_WARM must be before-ready or after-ready, not ${warmWhen}`);
+  process.exit(64);
+}
 const socketDir = path.join(sandboxDir, 'sock');
 const targets: { preview: ListenTarget; bridge: ListenTarget; files: ListenTarget } =
   listenMode === 'unix'
@@ -114,11 +120,34 @@ process.on('disconnect', () => void stop(0));
 const vite = await startPreviewServer({ workspace, base, cacheDir: path.join(sandboxDir, 'vite'), sharedCacheDir, previewKey, listen: targets.preview });
 cleanups.push(() => vite.close());
 const previewPort = vite.httpServer ? listeningPort(vite.httpServer) : 0;
-// Only a head start for the first visitor: on a machine too busy to finish it in time,
-// the sandbox is still ready, and the first visitor waits instead.
-await warmUp(vite, 'socketPath' in targets.preview ? targets.preview : { host: '127.0.0.1', port: previewPort }, base, previewKey).catch((error: unknown) => {
-  console.error(`runtime: the preview's warm-up did not finish: ${error instanceof Error ? error.message : String(error)}`);
+/**
+ * A head start for the first visitor (the pre-bundled packages transformed). `before-ready`
+ * (a warm-pool sandbox, the default): ready once warm, so that whoever takes it finds it
+ * idle. `after-ready` (a session waits for this sandbox): ready at once, the warming going
+ * on while the session hands it the project, and the visitor's first requests share it.
+ * Either way, on a machine too busy to finish it, the first visitor waits instead.
+ */
+const warming = warmUp(vite, 'socketPath' in targets.preview ? targets.preview : { host: '127.0.0.1', port: previewPort }, base, previewKey).catch((error: unknown) => {
+  if (!stopping) console.error(`runtime: the preview's warm-up did not finish: ${error instanceof Error ? error.message : String(error)}`);
 });
+if (warmWhen === 'before-ready') await warming;
+
+/**
+ * Forgets every transform but those of the pre-bundled packages (`<cacheDir>/deps`): their
+ * bytes are fixed by the `?v=` hash in their URLs, and they are most of a first page's
+ * work (react-dom alone is about a third of it). A project that brings other packages
+ * gets them re-bundled under a new hash, so nothing stale is served.
+ */
+function invalidateProjectModules() {
+  const graph = vite.environments.client.moduleGraph;
+  const depsDir = path.join(vite.config.cacheDir, 'deps') + path.sep;
+  const seen = new Set<(typeof graph.idToModuleMap extends Map<string, infer Node> ? Node : never)>();
+  const now = Date.now();
+  for (const mod of graph.idToModuleMap.values()) {
+    if (mod.file?.startsWith(depsDir)) continue;
+    graph.invalidateModule(mod, seen, now);
+  }
+}
 
 // When the watcher last saw a change in the working copy.
 let lastFileEvent = 0;
@@ -153,7 +182,7 @@ const bridge = await startBridge(bridgeToken, {
         // them pass (or they would reload the first visitor), forget every transform,
         // and reload whoever is watching.
         await watcherSettled();
-        vite.moduleGraph.invalidateAll();
+        invalidateProjectModules();
         vite.ws.send({ type: 'full-reload', path: '*' });
         reply({ type: 'workspace:reset:done', requestId: message.requestId });
         return;

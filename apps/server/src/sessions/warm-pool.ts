@@ -23,7 +23,7 @@ export function createWarmPool(options: { driver: SandboxDriver; size: number; l
     filling ??= (async () => {
       try {
         while (!closed && ready.length < size) {
-          const sandbox = await boots.run(() => driver.start(), { priority: 'refill' });
+          const sandbox = await boots.run(() => driver.start({ warm: 'before-ready' }), { priority: 'refill' });
           if (closed) {
             await driver.destroy(sandbox.id);
             break;
@@ -54,7 +54,7 @@ export function createWarmPool(options: { driver: SandboxDriver; size: number; l
       for (let sandbox = ready.shift(); sandbox; sandbox = ready.shift()) {
         if (driver.status(sandbox.id) === 'running') return sandbox;
       }
-      return boots.run(() => driver.start(), { ...line, priority: 'session' });
+      return boots.run(() => driver.start({ warm: 'after-ready' }), { ...line, priority: 'session' });
     },
     /** Whether the exit was of a pooled sandbox (then it is dropped and replaced). */
     handleExit(exit: SandboxExit): boolean {

@@ -79,12 +79,22 @@ export type WriteFilesOptions = {
   replace?: boolean;
 };
 
+
+/**
+ * How a sandbox's preview is warmed: the runtime loads the template's page once, so that
+ * a first visitor finds the pre-bundled packages transformed (most of a first page's
+ * work). `before-ready` (the warm pool's): ready only once warm, so that whoever takes it
+ * finds it idle. `after-ready` (a session waiting for it): ready as soon as it serves, the
+ * warming going on while the session hands it the project.
+ */
+export type StartOptions = { warm?: 'before-ready' | 'after-ready' };
+
 export interface SandboxDriver {
   readonly name: string;
   /** What this driver's sandboxes are walled in by, on this machine. */
   readonly confinement: Confinement;
   /** Starts a sandbox with a fresh working copy of the template; resolves when it is ready. */
-  start(): Promise<Sandbox>;
+  start(options?: StartOptions): Promise<Sandbox>;
   /** Stops its processes (SIGTERM, then SIGKILL) but keeps its files. */
   stop(id: string): Promise<void>;
   /** Stops it and removes everything it had. */

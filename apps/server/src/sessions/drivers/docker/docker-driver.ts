@@ -9,9 +9,10 @@ import type { Logger } from 'pino';
 import { z } from 'zod';
 import { RuntimeReady } from '@cutroom/protocol';
 import { publishDependencyCache } from '../dependency-cache.js';
+import { runtimeMemoryEnv, runtimeNodeFlags } from '../runtime-process.js';
 import { sandboxInfoNote } from '../sandbox-info.js';
 import { isTemplateFile } from '@cutroom/template';
-import type { Sandbox, SandboxArea, SandboxDriver, SandboxExit, SandboxOwner, SandboxStatus } from '../driver.js';
+import type { Sandbox, SandboxArea, SandboxDriver, SandboxExit, SandboxOwner, SandboxStatus, StartOptions } from '../driver.js';
 import { diskUsage } from '../local/limit-watch.js';
 import { createSandboxUsers, giveTree, giveWorkspace } from '../local/sandbox-users.js';
 import { runtimeMoves } from '../runtime-files.js';
@@ -151,13 +152,12 @@ export function createDockerDriver(settings: DockerDriverSettings): DockerDriver
   /** Fails with what to do when the engine does not answer or has no image. */
   const checkImage = imageCheck(docker, image, settings.dockerHost, (code, message) => new DockerDriverError(code, message));
 
-  function containerOptions(id: string, dir: string, uid: number, gid: number, secrets: { bridgeToken: string; previewKey: string }): Docker.ContainerCreateOptions {
+  function containerOptions(id: string, dir: string, uid: number, gid: number, secrets: { bridgeToken: string; previewKey: string }, warm: NonNullable<StartOptions['warm']>): Docker.ContainerCreateOptions {
     const inside = IMAGE_PATHS.sandbox;
     return {
       name: `cutroom-${id}`,
       Image: image,
-      // Small young generation and size-optimized code, as the local driver's runtimes.
-      Cmd: [IMAGE_PATHS.node, `--max-old-space-size=${settings.heapLimitMb ?? 384}`, '--max-semi-space-size=1', '--optimize-for-size', IMAGE_PATHS.runtime],
+      Cmd: [IMAGE_PATHS.node, ...runtimeNodeFlags(settings.heapLimitMb), IMAGE_PATHS.runtime],
       User: `${uid}:${gid}`,
       WorkingDir: inside,
       Env: [
@@ -169,6 +169,8 @@ export function createDockerDriver(settings: DockerDriverSettings): DockerDriver
         `RUNTIME_BASE=/s/${id}/`,
         `RUNTIME_SHARED_CACHE=${IMAGE_PATHS.sharedCache}`,
         'RUNTIME_LISTEN=unix',
+        `RUNTIME_WARM=${warm}`,
+        ...Object.entries(runtimeMemoryEnv(limits.cpus)).map(([name, value]) => `${name}=${value}`),
         // A container's environment is its own (only the engine's API shows it, to root).
         `RUNTIME_BRIDGE_TOKEN=${secrets.bridgeToken}`,
         `RUNTIME_PREVIEW_KEY=${secrets.previewKey}`,
@@ -192,7 +194,7 @@ export function createDockerDriver(settings: DockerDriverSettings): DockerDriver
     };
   }
 
-  async function start(): Promise<Sandbox> {
+  async function start(options: StartOptions = {}): Promise<Sandbox> {
     await checkImage();
     const id = newSandboxId();
     const dir = path.join(sandboxesDir, id);
@@ -220,7 +222,7 @@ export function createDockerDriver(settings: DockerDriverSettings): DockerDriver
       await prepareSocketFolder(dir, isolated ? { uid, gid } : undefined);
       await writeInfo(dir, { uid, isolated, startedAt: new Date().toISOString() });
 
-      const container = await docker.createContainer(containerOptions(id, dir, uid, gid, { bridgeToken, previewKey }));
+      const container = await docker.createContainer(containerOptions(id, dir, uid, gid, { bridgeToken, previewKey }, options.warm ?? 'before-ready'));
       const started: Entry = { id, dir, container, containerId: container.id, status: 'starting', stopping: false, uid, isolated };
       entry = started;
       entries.set(id, started);

@@ -8,9 +8,10 @@ import { z } from 'zod';
 import { RuntimeReady, type RuntimeSecret } from '@cutroom/protocol';
 import { runtimeEntry } from '@cutroom/runtime';
 import { publishDependencyCache } from '../dependency-cache.js';
+import { runtimeMemoryEnv, runtimeNodeFlags } from '../runtime-process.js';
 import { sandboxInfoNote } from '../sandbox-info.js';
 import { isTemplateFile } from '@cutroom/template';
-import type { Confinement, Sandbox, SandboxArea, SandboxDriver, SandboxExit, SandboxOwner, SandboxStatus } from '../driver.js';
+import type { Confinement, Sandbox, SandboxArea, SandboxDriver, SandboxExit, SandboxOwner, SandboxStatus, StartOptions } from '../driver.js';
 import { runtimeMoves } from '../runtime-files.js';
 import { hardenSocketFolder, prepareSocketFolder, socketEndpoints } from '../socket-folder.js';
 import { localConfinement } from './bubblewrap.js';
@@ -130,7 +131,7 @@ export function createLocalDriver(settings: LocalDriverSettings): LocalDriver {
     });
   const sandboxPath = () => (confined() ? '/usr/local/bin:/usr/bin:/bin' : (process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin'));
 
-  async function start(): Promise<Sandbox> {
+  async function start(options: StartOptions = {}): Promise<Sandbox> {
     const id = newSandboxId();
     const dir = path.join(sandboxesDir, id);
     const workspace = path.join(dir, 'workspace');
@@ -162,9 +163,7 @@ export function createLocalDriver(settings: LocalDriverSettings): LocalDriver {
       await prepareSocketFolder(dir, uid === undefined ? undefined : { uid });
       cgroup = await (await cgroups())?.create(id, limits);
       const log = await open(path.join(dir, 'runtime.log'), 'a', 0o600);
-      // Small young generation and size-optimized code: about 200 → 140 MiB per idle
-      // session (docs/benchmarks.md), for a slower runtime start that the warm pool hides.
-      const nodeArgs = [`--max-old-space-size=${settings.heapLimitMb ?? 384}`, '--max-semi-space-size=1', '--optimize-for-size', runtimeEntry];
+      const nodeArgs = [...runtimeNodeFlags(settings.heapLimitMb), runtimeEntry];
       const [command, args] = wallFor({ uid, cgroup, dir }, [process.execPath, ...nodeArgs]);
       let child: ChildProcess;
       try {
@@ -181,6 +180,8 @@ export function createLocalDriver(settings: LocalDriverSettings): LocalDriver {
             RUNTIME_BASE: base,
             RUNTIME_SHARED_CACHE: settings.sharedCacheDir,
             RUNTIME_LISTEN: 'unix',
+            RUNTIME_WARM: options.warm ?? 'before-ready',
+            ...runtimeMemoryEnv(limits.cpus),
           },
         });
       } finally {
