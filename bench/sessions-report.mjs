@@ -75,7 +75,9 @@ average was ${machine.loadAverage.join(' / ')} (1, 5, 15 min) when the run start
 one run, one driver after the other, each with servers of its own (\`SANDBOX_DRIVER=<driver>\`).
 
 - "\`session:ready\`": from \`session:start\` on /ws until \`session:ready\` arrives: Cutroom's own part of a start
-  (from the warm pool, or cold: the driver starting a sandbox, for \`docker\` a container, and its runtime).
+  (from the warm pool, or cold: the driver starting a sandbox, for \`docker\` a container, and its runtime). A warm-pool
+  sandbox warms its preview (the pre-bundled packages transformed) before it is ready; a cold one is ready as soon as it
+  serves and warms while the session hands it the project (\`RUNTIME_WARM\`, see \`sessions/drivers/driver.ts\`).
 - "First frame": from the request (Cutroom: \`session:start\`; the others: spawning their process) until the
   composition's title is in the DOM of a fresh headless Chromium page. After \`session:ready\` it is the browser
   loading a Vite dev page with React, Remotion and the Player in development builds through the preview proxy,
@@ -85,8 +87,10 @@ one run, one driver after the other, each with servers of its own (\`SANDBOX_DRI
 - Memory: the process tree after 5 s idle: for \`local\` the sandbox's child process and everything under it, for
   \`docker\` the container's init and everything under it (processes of this machine, where the engine runs); the
   engine's own shim per container is given apart. PSS shares the pages that processes share (node, libraries)
-  fairly between them; RSS counts them in full for each. Runtimes run with \`--optimize-for-size\` (about 50 MiB
-  less per session), which slows their own start; the warm pool hides that.
+  fairly between them; RSS counts them in full for each: a lone container's runtime shares its image's \`node\`
+  (about 43 MiB touched) with nothing, so its PSS is its RSS. Runtimes run with \`--optimize-for-size\` (about 50 MiB
+  less per session, for a slower start that the warm pool hides) and with Rolldown's allocator giving memory back at
+  once (60–90 MiB less; \`sessions/drivers/runtime-process.ts\`).
 
 ### Baselines
 

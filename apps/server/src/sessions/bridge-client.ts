@@ -21,7 +21,10 @@ export async function connectBridge(
     maxPayload: 4 * 1024 * 1024,
   });
   await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('the sandbox bridge did not answer')), options.timeoutMs ?? 10_000);
+    const timer = setTimeout(() => {
+      socket.terminate();
+      reject(new Error('the sandbox bridge did not answer'));
+    }, options.timeoutMs ?? 10_000);
     socket.once('open', () => {
       clearTimeout(timer);
       resolve();

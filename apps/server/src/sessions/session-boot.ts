@@ -8,6 +8,9 @@ import type { Session, SessionClient, SessionLife } from './session-life.js';
 import { createWarmPool } from './warm-pool.js';
 import { checkoutLatest, copyWorkspace, sandboxFiles } from './workspace.js';
 
+/** How long a ready sandbox's bridge may take to answer (connect, then confirm the working copy). */
+const BRIDGE_ANSWER_MS = 30_000;
+
 /**
  * A session's boot: the one place a sandbox driver plugs into the sessions, through the
  * `SandboxDriver` interface alone. A boot takes a sandbox (a warm one, or one started when
@@ -106,11 +109,14 @@ export function createSessionBoot(settings: SessionBootSettings) {
         version = await checkoutLatest(repos, driver, session.projectId, sandbox.id);
       }
       const bridge = await connectBridge(sandbox, {
+        // A sandbox that said it is ready is alive (its exit is watched); on a machine
+        // starved of CPU (50 boots at once, no line) its first answers took over 10 s.
+        timeoutMs: BRIDGE_ANSWER_MS,
         onMessage: (message) => {
           if (session.bridge === bridge) session.chat?.onSandboxMessage(message);
         },
       });
-      await bridge.resetWorkspace();
+      await bridge.resetWorkspace(BRIDGE_ANSWER_MS);
       if (current()) await session.chat?.attachSandbox({ send: (message) => bridge.send(message), files: sandboxFiles(driver, sandbox.id), modelSocketPath: sandbox.modelSocketPath });
       if (!current()) {
         // Ended, or restarted again, while it booted.

@@ -262,6 +262,8 @@ function contract(underTest: DriverUnderTest) {
       ['a fork bomb', 'pids', () => ['/bin/sh', '-c', 'while :; do sleep 600 & done']],
       ['a memory hog', 'memory', () => [process.execPath, '-e', 'const held = []; for (;;) held.push(Buffer.alloc(64 << 20, 1));']],
       ['a disk filler', 'disk', (sandbox) => ['/bin/sh', '-c', `i=0; while [ $i -lt 100 ]; do head -c 20000000 /dev/zero > ${inside(sandbox, 'fill-$i.bin')} || exit 1; i=$((i+1)); sleep 0.1; done`]],
+      // Empty files take no blocks: only their count stops them spending the host's inodes.
+      ['an inode filler (empty files)', 'disk', (sandbox) => [process.execPath, '-e', `const fs = require('fs'); const dir = ${JSON.stringify(inside(sandbox, 'many'))}; fs.mkdirSync(dir); for (let i = 0; i < 400000; i++) fs.writeFileSync(dir + '/' + i, '');`]],
     ];
     for (const [name, expected, command] of attacks) {
       it(`${name} ends that sandbox (${expected}); another keeps answering`, async (context) => {

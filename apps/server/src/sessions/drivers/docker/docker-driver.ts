@@ -13,7 +13,7 @@ import { runtimeMemoryEnv, runtimeNodeFlags } from '../runtime-process.js';
 import { sandboxInfoNote } from '../sandbox-info.js';
 import { isTemplateFile } from '@cutroom/template';
 import type { Sandbox, SandboxArea, SandboxDriver, SandboxExit, SandboxOwner, SandboxStatus, StartOptions } from '../driver.js';
-import { diskUsage } from '../local/limit-watch.js';
+import { diskUsage, overDiskLimit } from '../local/limit-watch.js';
 import { createSandboxUsers, giveTree, giveWorkspace } from '../local/sandbox-users.js';
 import { runtimeMoves } from '../runtime-files.js';
 import { hardenSocketFolder, prepareSocketFolder, socketEndpoints } from '../socket-folder.js';
@@ -362,12 +362,13 @@ export function createDockerDriver(settings: DockerDriverSettings): DockerDriver
       for (const counter of counters) {
         if (!reason && (await counter.read()) > 0) reason = counter.reason;
       }
-      if (!reason && (await diskUsage(entry.dir)) > folderBytes) reason = 'disk';
+      const over = reason ? null : overDiskLimit(await diskUsage(entry.dir), folderBytes);
+      if (over) reason = 'disk';
       if (stopped) return;
       if (reason) {
         stopped = true;
         entry.limit = reason;
-        logger.warn({ sandboxId: entry.id, reason }, 'sandbox hit a limit: ending it');
+        logger.warn({ sandboxId: entry.id, reason, ...over }, 'sandbox hit a limit: ending it');
         await tolerate(entry.container.kill()).catch(() => {});
         return;
       }

@@ -16,7 +16,7 @@ vi.mock('../../../exec-off-loop.js', async (importOriginal) => {
   };
 });
 
-const { diskUsage } = await import('./limit-watch.js');
+const { diskUsage, inodeLimit, overDiskLimit } = await import('./limit-watch.js');
 
 const MiB = 1024 * 1024;
 
@@ -33,21 +33,42 @@ describe('diskUsage', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  it("measures each folder's blocks, 0 for a folder that is gone", async () => {
+  it("measures each folder's blocks and inodes, 0 for a folder that is gone", async () => {
     const [one, three, missing] = await Promise.all(['one', 'three', 'missing'].map((name) => diskUsage(path.join(dir, name))));
-    expect(one).toBeGreaterThanOrEqual(MiB);
-    expect(one).toBeLessThan(MiB + 256 * 1024);
-    expect(three).toBeGreaterThanOrEqual(3 * MiB);
-    expect(three).toBeLessThan(3 * MiB + 256 * 1024);
-    expect(missing).toBe(0);
+    expect(one!.bytes).toBeGreaterThanOrEqual(MiB);
+    expect(one!.bytes).toBeLessThan(MiB + 256 * 1024);
+    expect(three!.bytes).toBeGreaterThanOrEqual(3 * MiB);
+    expect(three!.bytes).toBeLessThan(3 * MiB + 256 * 1024);
+    // The folder and its file.
+    expect(one!.inodes).toBe(2);
+    expect(missing).toEqual({ bytes: 0, inodes: 0 });
   });
 
-  it('answers requests made together with one du run (not a process per sandbox)', async () => {
+  it('counts empty files, which take no blocks, as inodes', async () => {
+    const empty = path.join(dir, 'empty');
+    await mkdir(empty);
+    await Promise.all(Array.from({ length: 500 }, (_, index) => writeFile(path.join(empty, `f${index}`), '')));
+    const usage = await diskUsage(empty);
+    expect(usage.inodes).toBe(501);
+    expect(usage.bytes).toBeLessThan(64 * 1024);
+  });
+
+  it('answers requests made together with one du run of each kind (not a process per sandbox)', async () => {
     const before = duRuns.count;
     const folders = Array.from({ length: 20 }, (_, index) => path.join(dir, index % 2 ? 'one' : 'three'));
     const sizes = await Promise.all(folders.map((folder) => diskUsage(folder)));
-    expect(duRuns.count - before).toBe(1);
-    expect(new Set(sizes.filter((_, index) => index % 2)).size).toBe(1);
-    expect(sizes[0]).toBeGreaterThan(sizes[1]!);
+    expect(duRuns.count - before).toBe(2);
+    expect(new Set(sizes.filter((_, index) => index % 2).map((size) => size.bytes)).size).toBe(1);
+    expect(sizes[0]!.bytes).toBeGreaterThan(sizes[1]!.bytes);
+  });
+});
+
+describe('overDiskLimit', () => {
+  const budget = 256 * MiB;
+  it('is over on bytes, or on inodes (one per 8 KiB of the budget), and says which', () => {
+    expect(inodeLimit(budget)).toBe(32_768);
+    expect(overDiskLimit({ bytes: budget, inodes: 32_768 }, budget)).toBeNull();
+    expect(overDiskLimit({ bytes: budget + 1, inodes: 10 }, budget)).toEqual({ limitBytes: budget, usedBytes: budget + 1 });
+    expect(overDiskLimit({ bytes: 4096, inodes: 32_769 }, budget)).toEqual({ limitInodes: 32_768, usedInodes: 32_769 });
   });
 });
