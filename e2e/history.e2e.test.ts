@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { type Scenario, type ScriptedModelServer, startScriptedModelServer } from '@cutroom/testkit';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
@@ -119,6 +120,18 @@ describe('project history in the browser', () => {
     await file.getByText(TITLE_FILE, { exact: true }).waitFor();
     expect(await changes.locator('[data-line="add"]').first().evaluate((line) => getComputedStyle(line).backgroundColor)).not.toBe('rgba(0, 0, 0, 0)');
     await screenshot(page, '32-history-diff');
+  });
+
+  it('downloads a selected version as a zip of the project at that version', async () => {
+    // Selecting the selected version again would close its changes.
+    if (!(await history.changes(FIRST).isVisible())) await history.select(FIRST);
+    const [download] = await Promise.all([page.waitForEvent('download'), history.changes(FIRST).getByRole('link', { name: 'Download .zip' }).click()]);
+    expect(download.suggestedFilename()).toMatch(/^[a-z0-9-]+-[0-9a-f]{7}\.zip$/);
+    const zip = await readFile(await download.path());
+    // A zip (its entries' names are plain text in it, whatever their compression).
+    expect(zip.subarray(0, 2).toString('latin1')).toBe('PK');
+    expect(zip.includes(Buffer.from('src/scenes/TitleScene.tsx'))).toBe(true);
+    expect(zip.includes(Buffer.from('src/index.ts'))).toBe(true);
   });
 
   it('restores the template’s version after confirmation: the preview shows it, and a Restore version is current', async () => {

@@ -12,6 +12,7 @@ import { installErrorHandling } from './http/error-handler.js';
 import { createHandlers } from './http/handlers.js';
 import type { ExportService } from './exports/export-service.js';
 import { registerExportFileRoutes } from './exports/export-routes.js';
+import { registerArchiveRoute } from './projects/archive-route.js';
 import { installOriginGuard } from './http/origin-guard.js';
 import { registerWebApp } from './http/web-app.js';
 import { createProjectService } from './projects/project-service.js';
@@ -128,6 +129,7 @@ export async function buildApp(deps: AppDeps) {
       exports,
     }), currentUser);
   if (exports) registerExportFileRoutes(app, { exports, currentUser });
+  registerArchiveRoute(app, { projects, repos, currentUser });
   registerGateway(app, { projects, currentUser, sessions: deps.sessions, userSockets: deps.userSockets });
   await registerWebApp(app, config.webDistDir);
 

@@ -131,6 +131,13 @@ export type HealthResponse = z.infer<typeof HealthResponse>;
 /** A version's id: the full commit id. */
 export const VersionId = Text.regex(/^[0-9a-f]{40}$/, 'A version id is 40 lowercase hex characters.');
 
+/**
+ * Path of a version's files as a zip (`GET`, owner only; a binary route, not in the route
+ * table): the current version without `version`.
+ */
+export const projectArchivePath = (projectId: string, version?: string | null) =>
+  `/api/projects/${projectId}/archive${version ? `?version=${encodeURIComponent(version)}` : ''}`;
+
 /** Who made a version: the user (by hand), the agent (a chat turn) or a restore. */
 export const VersionAuthor = z.enum(['user', 'agent', 'restore']);
 export type VersionAuthor = z.infer<typeof VersionAuthor>;

@@ -3,16 +3,12 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { User } from '@cutroom/protocol';
 import { AppError, notFound } from '../errors.js';
+import { contentDisposition } from '../http/content-disposition.js';
 import type { ExportService } from './export-service.js';
 
 const DownloadParams = z.strictObject({ id: z.uuid(), exportId: z.uuid() });
 const ThumbnailParams = z.strictObject({ id: z.uuid() });
 
-/** `filename*` (RFC 6266/5987) carries the name as it is; `filename` an ASCII stand-in for old clients. */
-function contentDisposition(fileName: string) {
-  const ascii = fileName.normalize('NFKD').replace(/[^\x20-\x7e]/g, '').replace(/["\\]/g, '') || 'export';
-  return `attachment; filename="${ascii}"; filename*=UTF-8''${encodeURIComponent(fileName)}`;
-}
 
 /**
  * The binary routes of exports, beside the JSON route table (they answer files, not
@@ -37,7 +33,7 @@ export function registerExportFileRoutes(
     reply
       .type(file.contentType)
       .header('content-length', String(file.size))
-      .header('content-disposition', contentDisposition(file.fileName))
+      .header('content-disposition', contentDisposition(file.fileName, 'export'))
       .header('cache-control', 'private, no-store');
     return reply.send(createReadStream(file.file));
   });

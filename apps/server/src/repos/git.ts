@@ -28,7 +28,7 @@ const environment = (env?: Record<string, string>) => ({
  * developer's ~/.gitconfig (signing, hooks, templates) never changes what the app does.
  */
 export async function git(args: string[], options: { cwd?: string; env?: Record<string, string>; input?: string } = {}): Promise<string> {
-  // Started from a worker thread: a spawn on the event loop stops it until git has started.
+  // Started by the command helper (exec-off-loop.ts): no fork of the server, no wait on its event loop.
   return execFileOffLoopOrThrow('git', [...FIXED, ...args], {
     ...(options.cwd ? { cwd: options.cwd } : {}),
     env: environment(options.env),

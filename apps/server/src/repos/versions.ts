@@ -1,6 +1,6 @@
 import { type FileChange, type FileDiff, type Version, type VersionFile, MAX_VERSION_PAGE } from '@cutroom/protocol';
 import { AppError, notFound } from '../errors.js';
-import { git } from './git.js';
+import { git, gitStream } from './git.js';
 import type { VersionAuthor } from './project-repos.js';
 
 export const VERSION_ID = /^[0-9a-f]{40}$/;
@@ -267,7 +267,19 @@ export function createVersionHistory(options: {
     });
   }
 
-  return { list, get, diff, restore, requireOnMain, current: (projectId: string) => readRef(projectId) };
+  /**
+   * A version's files (default: the latest) as a zip, every path under `prefix/`: what a
+   * user downloads to go on with the project elsewhere (`npm install`, Remotion Studio).
+   * 404 before any byte unless the version is on `main`; the stream fails, rather than
+   * ends, if git does, so a cut archive is never mistaken for a whole one.
+   */
+  async function zip(projectId: string, id: string | undefined, prefix: string) {
+    const version = id ?? (await readRef(projectId));
+    await requireOnMain(projectId, version);
+    return { version, stream: gitStream([...inRepo(projectId), 'archive', '--format=zip', `--prefix=${prefix}/`, version]) };
+  }
+
+  return { list, get, diff, restore, requireOnMain, zip, current: (projectId: string) => readRef(projectId) };
 }
 
 export type VersionHistory = ReturnType<typeof createVersionHistory>;

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type * as ExecOffLoop from '../../../exec-off-loop.js';
 
-// Counts `du` runs (the real ones, from the command worker).
+// Counts `du` runs (the real ones, from the command helper).
 const duRuns = vi.hoisted(() => ({ count: 0 }));
 vi.mock('../../../exec-off-loop.js', async (importOriginal) => {
   const original = await importOriginal<typeof ExecOffLoop>();

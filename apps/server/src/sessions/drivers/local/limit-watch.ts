@@ -7,7 +7,7 @@ export type LimitReason = NonNullable<SandboxExit['reason']>;
 /**
  * How long a request for a folder's size waits for others to share its `du`: every
  * sandbox's watch asks every couple of seconds, and one `du` for all of them costs one
- * process, not one per sandbox. The `du` starts from a worker thread (see
+ * process, not one per sandbox. The `du` is started by the command helper (see
  * exec-off-loop.ts): a spawn on the event loop stopped it until the child had started,
  * up to seconds on a busy machine, and `/api/health` waited behind it.
  */
