@@ -35,7 +35,9 @@ requests per turn. Overhead = (first model request arrives − message sent) + (
 last byte). For Cutroom "sent" is \`message:send\` on /ws and "complete" is \`agent:complete\`, after the user message
 was saved, the turn streamed through the runtime's bridge (the agent runs in the sandbox, under each driver), the
 working copy was committed as a new version and the assistant message saved. For the bare SDK it is pushing the
-message into the session and its \`result\` message.
+message into the session and its \`result\` message. Cutroom's turns start once the new project's first thumbnail
+is rendered and the warm pool has refilled (neither shares the cores with a measured turn); later thumbnails wait
+for a pause in the versions, which back-to-back turns never leave.
 
 | | overhead per turn, median (min–max) | before the first request | after the last byte |
 |---|---|---|---|
