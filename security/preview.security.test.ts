@@ -256,9 +256,15 @@ describe('the preview boundary', () => {
     await once(hmr, 'open');
     const file = path.join(preview.workspace, 'src', 'scenes', 'TitleScene.tsx');
     await writeFile(file, `${await readFile(file, 'utf8')}\nexport const broken = (;\n`);
-    const failed = await get(preview, `${preview.base}@fs${preview.workspace}/src/scenes/TitleScene.tsx`);
-    expect(failed.status).toBe(500);
+    // Vite learns of the edit from its watcher; until then it may answer the module as it was.
+    const moduleUrl = `${preview.base}@fs${preview.workspace}/src/scenes/TitleScene.tsx`;
     const deadline = Date.now() + 15_000;
+    let failed = await get(preview, moduleUrl);
+    while (failed.status !== 500 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      failed = await get(preview, moduleUrl);
+    }
+    expect(failed.status).toBe(500);
     while (!payloads.some((payload) => payload.includes('"type":"error"')) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
     const report = payloads.find((payload) => payload.includes('"type":"error"'))!;
     expect(report).toContain('src/scenes/TitleScene.tsx');

@@ -123,14 +123,22 @@ const previewPort = vite.httpServer ? listeningPort(vite.httpServer) : 0;
 /**
  * A head start for the first visitor (the pre-bundled packages transformed). `before-ready`
  * (a warm-pool sandbox, the default): ready once warm, so that whoever takes it finds it
- * idle. `after-ready` (a session waits for this sandbox): ready at once, the warming going
- * on while the session hands it the project, and the visitor's first requests share it.
- * Either way, on a machine too busy to finish it, the first visitor waits instead.
+ * idle. `after-ready` (a session waits for this sandbox): ready at once, and warmed once
+ * the session has handed it the project (its first `workspace:reset`; at the latest after
+ * AFTER_READY_WARM_MS), so that it transforms the project's files, not the template's, and
+ * never competes with the hand-over. Either way, on a machine too busy to finish it, the
+ * first visitor waits instead.
  */
-const warming = warmUp(vite, 'socketPath' in targets.preview ? targets.preview : { host: '127.0.0.1', port: previewPort }, base, previewKey).catch((error: unknown) => {
-  if (!stopping) console.error(`runtime: the preview's warm-up did not finish: ${error instanceof Error ? error.message : String(error)}`);
-});
-if (warmWhen === 'before-ready') await warming;
+const AFTER_READY_WARM_MS = 5_000;
+let warming: Promise<void> | null = null;
+function warm(): Promise<void> {
+  warming ??= warmUp(vite, 'socketPath' in targets.preview ? targets.preview : { host: '127.0.0.1', port: previewPort }, base, previewKey).catch((error: unknown) => {
+    if (!stopping) console.error(`runtime: the preview's warm-up did not finish: ${error instanceof Error ? error.message : String(error)}`);
+  });
+  return warming;
+}
+if (warmWhen === 'before-ready') await warm();
+else setTimeout(() => void warm(), AFTER_READY_WARM_MS).unref();
 
 /**
  * Forgets every transform but those of the pre-bundled packages (`<cacheDir>/deps`): their
@@ -185,6 +193,7 @@ const bridge = await startBridge(bridgeToken, {
         invalidateProjectModules();
         vite.ws.send({ type: 'full-reload', path: '*' });
         reply({ type: 'workspace:reset:done', requestId: message.requestId });
+        void warm();
         return;
       }
       case 'agent:start':

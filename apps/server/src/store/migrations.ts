@@ -87,6 +87,16 @@ export const migrations: { id: string; sql: string }[] = [
       ALTER TABLE projects ADD COLUMN thumbnail_version text;
     `,
   },
+  {
+    // Messages saved in the same instant (PGlite's clock moves in milliseconds; a turn's
+    // reply and the cancellations after it are often that close) came back in the order
+    // of their random ids. `seq` keeps the order they were saved in.
+    id: '0004_message_order',
+    sql: `
+      ALTER TABLE messages ADD COLUMN seq bigserial;
+      CREATE INDEX messages_project_order_idx ON messages (project_id, created_at, seq)
+    `,
+  },
 ];
 
 const MIGRATION_LOCK = 7_236_661_001;

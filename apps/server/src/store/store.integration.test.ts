@@ -134,6 +134,14 @@ describe.each(engines)('store contract on $name', (engine) => {
     expect(await store.messages.list(project.id)).toEqual([]);
   });
 
+  it('lists messages saved in the same instant in the order they were saved, not by id', async () => {
+    const owner = await newUser();
+    const project = await store.projects.create({ id: randomUUID(), ownerId: owner.id, name: 'P', currentVersion: null });
+    const contents = Array.from({ length: 40 }, (_, index) => `message ${index}`);
+    for (const content of contents) await store.messages.add({ id: randomUUID(), projectId: project.id, role: 'assistant', content });
+    expect((await store.messages.list(project.id)).map((message) => message.content)).toEqual(contents);
+  });
+
   it('rolls back a failed transaction', async () => {
     const owner = await newUser();
     const id = randomUUID();

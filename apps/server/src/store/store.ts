@@ -216,7 +216,7 @@ export function createStore(db: Database) {
   const messages = {
     async list(projectId: string) {
       const rows = await db.query<MessageRow>(
-        'SELECT * FROM messages WHERE project_id = $1 ORDER BY created_at, id',
+        'SELECT * FROM messages WHERE project_id = $1 ORDER BY created_at, seq',
         [projectId],
       );
       return rows.map(toMessage);
