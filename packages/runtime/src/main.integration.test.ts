@@ -134,6 +134,50 @@ describe('the runtime on Unix sockets', () => {
   });
 });
 
+describe('a reset of the working copy', () => {
+  it('reloads the pages that are open, and never hands the next visitor a reload meant for nobody', async () => {
+    const dir = await sandboxFolder();
+    const { child } = await startRuntime(dir, 'unix');
+    const bridge = new WebSocket(`ws+unix:${path.join(dir, 'sock', 'bridge.sock')}:/`, { headers: { authorization: `Bearer ${BRIDGE_TOKEN}` } });
+    try {
+      await new Promise((resolve, reject) => bridge.once('open', resolve).once('error', reject));
+      const answers: SandboxToServer[] = [];
+      bridge.on('message', (data) => answers.push(SandboxToServer.parse(JSON.parse(String(data)))));
+      const reset = async (requestId: string) => {
+        bridge.send(JSON.stringify({ type: 'workspace:reset', requestId }));
+        for (let wait = 0; wait < 100 && !answers.some((answer) => answer.type === 'workspace:reset:done' && answer.requestId === requestId); wait++) {
+          await new Promise((resolve) => setTimeout(resolve, 50));
+        }
+      };
+      const preview = path.join(dir, 'sock', 'preview.sock');
+      const clientCode = await new Promise<string>((resolve, reject) => {
+        http.get({ socketPath: preview, path: '/s/abcdefghijklmnopqrstuvwx/@vite/client', headers: { host: 'localhost', [PREVIEW_KEY_HEADER]: PREVIEW_KEY } }, (response) => {
+          let body = '';
+          response.setEncoding('utf8').on('data', (chunk: string) => (body += chunk)).on('end', () => resolve(body));
+        }).on('error', reject);
+      });
+      const token = /wsToken = "([^"]+)"/.exec(clientCode)?.[1] ?? '';
+      // Nobody watches: the session hands a new sandbox its project before anyone opens it.
+      await reset('before-anyone');
+      const hmr = new WebSocket(`ws+unix:${preview}:/s/abcdefghijklmnopqrstuvwx/?token=${token}`, 'vite-hmr', { headers: { [PREVIEW_KEY_HEADER]: PREVIEW_KEY } });
+      const payloads: string[] = [];
+      hmr.on('message', (data) => payloads.push(String(data)));
+      await new Promise((resolve, reject) => hmr.once('open', resolve).once('error', reject));
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      expect(payloads.some((payload) => payload.includes('full-reload'))).toBe(false);
+      // Someone watches: a restore while the preview is open reloads it.
+      await reset('while-open');
+      for (let wait = 0; wait < 100 && !payloads.some((payload) => payload.includes('full-reload')); wait++) await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(payloads.some((payload) => payload.includes('full-reload'))).toBe(true);
+      hmr.terminate();
+    } finally {
+      bridge.terminate();
+      await stopRuntime(child);
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('the runtime on loopback ports', () => {
   it('says which ports, serves them, and makes no socket', async () => {
     const dir = await sandboxFolder();

@@ -191,7 +191,10 @@ const bridge = await startBridge(bridgeToken, {
         // and reload whoever is watching.
         await watcherSettled();
         invalidateProjectModules();
-        vite.ws.send({ type: 'full-reload', path: '*' });
+        // Only pages that are open reload: Vite keeps a full reload sent to nobody for the
+        // first page that connects, which then loaded everything twice (every session
+        // start handed its first visitor a reload, 0.15–0.45 s of its first frame).
+        if (vite.ws.clients.size > 0) vite.ws.send({ type: 'full-reload', path: '*' });
         reply({ type: 'workspace:reset:done', requestId: message.requestId });
         void warm();
         return;
