@@ -89,8 +89,13 @@ describe('GET /api/projects/:id/archive', () => {
     const stranger = await download(projectArchivePath(owner.projectId), other.cookie);
     expect(stranger.status).toBe(404);
     expect((await stranger.json()).error.code).toBe('not_found');
-    // Another project's version is not this project's.
-    const othersVersion = (await server.repos.versions.current(other.projectId)) as string;
+    // Another project's version is not this project's. (Its first version, made from the
+    // template in the same second, can be the very same commit as ours: git ids are content.)
+    const otherWork = path.join(server.dataDir, 'other-work');
+    await mkdir(otherWork);
+    await server.repos.checkout(other.projectId, otherWork);
+    await writeFile(path.join(otherWork, 'src', 'Other.tsx'), 'export const Other = () => null;\n');
+    const othersVersion = (await server.repos.commitWorkspace(other.projectId, otherWork, { message: 'Only the other project has this', author: 'agent' })).version;
     for (const version of [othersVersion, 'e'.repeat(40)]) {
       const response = await download(projectArchivePath(owner.projectId, version), owner.cookie);
       expect(response.status, version).toBe(404);
