@@ -48,7 +48,16 @@ describe('execFileOffLoop', () => {
   it('runs commands side by side, each answer to its own caller', async () => {
     const results = await Promise.all(Array.from({ length: 8 }, (_, index) => execFileOffLoop('echo', [String(index)])));
     expect(results.map((result) => result.stdout.trim())).toEqual(['0', '1', '2', '3', '4', '5', '6', '7']);
-    // Every command of this file went through one helper.
+    // Every command so far went through one helper.
     expect(helperStarts.count).toBe(1);
+  });
+
+  it('answers the commands of a helper that dies with an error, and starts a new one for the next', async () => {
+    const helperPid = Number((await execFileOffLoopOrThrow('sh', ['-c', 'echo $PPID'])).trim());
+    const running = execFileOffLoop('sleep', ['3']);
+    process.kill(helperPid, 'SIGKILL');
+    expect((await running).error?.message).toMatch(/the command helper exited/);
+    await expect(execFileOffLoopOrThrow('echo', ['again'])).resolves.toBe('again\n');
+    expect(helperStarts.count).toBe(2);
   });
 });

@@ -71,12 +71,15 @@ type Reply = OffLoopResult & { id: number };
 
 let helper: ChildProcess | null = null;
 let nextId = 0;
-const pending = new Map<number, (result: OffLoopResult) => void>();
+/** Commands waiting for their answer, each with the helper it went to. */
+const pending = new Map<number, { answer: (result: OffLoopResult) => void; helper: ChildProcess }>();
 
-function failAll(message: string) {
-  for (const [id, answer] of pending) {
+/** Answers the commands a helper that is gone had taken (never those of a newer one). */
+function failAllOf(gone: ChildProcess, message: string) {
+  for (const [id, waiting] of pending) {
+    if (waiting.helper !== gone) continue;
     pending.delete(id);
-    answer({ stdout: '', stderr: '', error: { message, code: null } });
+    waiting.answer({ stdout: '', stderr: '', error: { message, code: null } });
   }
 }
 
@@ -95,19 +98,21 @@ function ensureHelper(): ChildProcess {
   if (helper?.connected) return helper;
   // The server's own Node, none of its flags; the server's environment (commands run
   // without an `env` of their own get it, as execFile gives it).
-  const started = spawn(process.execPath, ['--max-old-space-size=64', '-e', HELPER_SOURCE], {
+  // Its heap holds a command's output twice at most (the string, then the message): git's
+  // may be 64 MiB.
+  const started = spawn(process.execPath, ['--max-old-space-size=512', '-e', HELPER_SOURCE], {
     stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
     serialization: 'json',
   });
   started.on('message', ({ id, ...result }: Reply) => {
-    const answer = pending.get(id);
+    const waiting = pending.get(id);
     pending.delete(id);
-    if (pending.size === 0) hold(started, false);
-    answer?.(result);
+    if (![...pending.values()].some((other) => other.helper === started)) hold(started, false);
+    waiting?.answer(result);
   });
   const gone = (message: string) => {
     if (helper === started) helper = null;
-    failAll(message);
+    failAllOf(started, message);
   };
   started.on('error', (error) => gone(`the command helper failed: ${error.message}`));
   started.on('exit', () => gone('the command helper exited'));
@@ -123,8 +128,8 @@ export function execFileOffLoop(file: string, args: string[], options: OffLoopOp
   const { input, ...rest } = options;
   return new Promise((resolve) => {
     const id = nextId++;
-    pending.set(id, resolve);
     const target = ensureHelper();
+    pending.set(id, { answer: resolve, helper: target });
     hold(target, true);
     target.send({ id, file, args, options: { maxBuffer: 1024 * 1024, ...rest }, input }, (error) => {
       if (!error || !pending.has(id)) return;
