@@ -1,7 +1,7 @@
 import type { ButtonHTMLAttributes } from 'react';
 import { Spinner } from './Spinner';
 
-type Variant = 'primary' | 'secondary' | 'ghost' | 'danger';
+export type Variant = 'primary' | 'secondary' | 'ghost' | 'danger';
 
 const variants: Record<Variant, string> = {
   primary: 'bg-brand-500 text-white hover:bg-brand-400 active:bg-brand-600 shadow-sm shadow-brand-500/20',
@@ -9,6 +9,11 @@ const variants: Record<Variant, string> = {
   ghost: 'text-zinc-300 hover:bg-ink-800 hover:text-zinc-100',
   danger: 'bg-red-600 text-white hover:bg-red-500 active:bg-red-700',
 };
+
+/** A button's look, for elements that act as one without being one (a download link). */
+export function buttonClasses(variant: Variant = 'primary', className = '') {
+  return `inline-flex h-9 items-center justify-center gap-2 rounded-lg px-3.5 text-sm font-medium transition-colors disabled:cursor-not-allowed disabled:opacity-60 ${variants[variant]} ${className}`;
+}
 
 export function Button({
   variant = 'primary',
@@ -23,7 +28,7 @@ export function Button({
       {...props}
       disabled={disabled || busy}
       aria-busy={busy || undefined}
-      className={`inline-flex h-9 items-center justify-center gap-2 rounded-lg px-3.5 text-sm font-medium transition-colors disabled:cursor-not-allowed disabled:opacity-60 ${variants[variant]} ${className}`}
+      className={buttonClasses(variant, className)}
     >
       {busy && <Spinner className="size-4" />}
       {children}

@@ -2,6 +2,7 @@ import type { Export } from '@cutroom/protocol';
 import { useId, useState } from 'react';
 import { ApiError } from '../api/client';
 import { Button } from '../components/Button';
+import { DownloadLink } from '../components/DownloadLink';
 import { exactTime, timeAgo } from '../lib/time';
 import { exportTitle, fileSize, isFinished, percentDone, shortVersion, statusText } from './export-state';
 
@@ -52,15 +53,10 @@ export function ExportItem({ item, now, current, onCancel }: { item: Export; now
           </Button>
         )}
         {item.status === 'done' && item.downloadUrl && (
-          <a
-            href={item.downloadUrl}
-            download
-            className="inline-flex h-8 shrink-0 items-center gap-2 rounded-lg bg-brand-500 px-3 text-sm font-medium text-white shadow-sm shadow-brand-500/20 hover:bg-brand-400 active:bg-brand-600"
-          >
-            <DownloadIcon />
+          <DownloadLink href={item.downloadUrl} className="h-8 shrink-0 px-3">
             Download
             {item.sizeBytes !== null && <span className="text-xs font-normal text-white/75">{fileSize(item.sizeBytes)}</span>}
-          </a>
+          </DownloadLink>
         )}
       </div>
       <p
@@ -93,10 +89,3 @@ export function ExportItem({ item, now, current, onCancel }: { item: Export; now
     </li>
   );
 }
-
-const iconProps = { viewBox: '0 0 20 20', fill: 'none', stroke: 'currentColor', strokeWidth: 1.7, strokeLinecap: 'round', strokeLinejoin: 'round', 'aria-hidden': true } as const;
-const DownloadIcon = () => (
-  <svg {...iconProps} className="size-4">
-    <path d="M10 3.5v9M6.5 9L10 12.5 13.5 9M4 16h12" />
-  </svg>
-);

@@ -1,6 +1,7 @@
 import { type FileChange, type FileDiff, type Version, type VersionAuthor, projectArchivePath } from '@cutroom/protocol';
 import { useEffect, useId, useRef, type KeyboardEvent } from 'react';
 import { Button } from '../components/Button';
+import { DownloadLink } from '../components/DownloadLink';
 import { Spinner } from '../components/Spinner';
 import { DiffView } from '../chat/AgentActions';
 import { diffStats } from '../chat/agent-actions';
@@ -264,14 +265,9 @@ function VersionChanges({ projectId, versionId, version, history }: { projectId:
             Restore this version
           </Button>
           {/* The project's files at this version, for npm install and Remotion Studio elsewhere. */}
-          <a
-            href={projectArchivePath(projectId, versionId)}
-            download
-            className="inline-flex h-8 items-center justify-center gap-2 rounded-lg bg-ink-800 px-3 text-sm font-medium text-zinc-100 ring-1 ring-inset ring-ink-600 transition-colors hover:bg-ink-700"
-          >
-            <DownloadIcon />
+          <DownloadLink href={projectArchivePath(projectId, versionId)} variant="secondary" className="h-8 px-3">
             Download .zip
-          </a>
+          </DownloadLink>
           {current && <span className="text-xs text-zinc-500">The project is at this version.</span>}
         </div>
       </div>
@@ -373,14 +369,6 @@ export const UndoIcon = () => (
   <svg {...iconProps} className="size-4">
     <path d="M7.5 4.5L4 8l3.5 3.5" />
     <path d="M4 8h7.5a4.5 4.5 0 0 1 0 9H9" />
-  </svg>
-);
-
-const DownloadIcon = () => (
-  <svg {...iconProps} className="size-4">
-    <path d="M10 3.5v9" />
-    <path d="M6.5 9L10 12.5 13.5 9" />
-    <path d="M4 15.5h12" />
   </svg>
 );
 

@@ -1,3 +1,5 @@
+import type { StartOptions } from './driver.js';
+
 /**
  * How every driver starts a sandbox's runtime process: its Node flags and the
  * environment that tunes its memory. One place, so that the drivers' sandboxes stay
@@ -28,11 +30,13 @@ const ALLOCATOR_ENV = {
 };
 
 /**
- * The runtime's environment for its memory and threads: the allocator's settings above,
- * and Rolldown's thread pools sized to the CPUs the sandbox may use (`SANDBOX_CPUS`), not
- * to the machine's cores: threads beyond its quota only wait, each with a heap of its own.
+ * The runtime's environment that both drivers set alike (each adds its own paths and
+ * secrets): when it warms its preview (`RUNTIME_WARM`, see `StartOptions`), the allocator's
+ * settings above, and Rolldown's thread pools sized to the CPUs the sandbox may use
+ * (`SANDBOX_CPUS`), not to the machine's cores: threads beyond its quota only wait, each
+ * with a heap of its own.
  */
-export function runtimeMemoryEnv(cpus: number): Record<string, string> {
-  const threads = String(Math.max(1, Math.ceil(cpus)));
-  return { ...ALLOCATOR_ENV, ROLLDOWN_WORKER_THREADS: threads, RAYON_NUM_THREADS: threads };
+export function runtimeEnv(options: { cpus: number } & StartOptions): Record<string, string> {
+  const threads = String(Math.max(1, Math.ceil(options.cpus)));
+  return { RUNTIME_WARM: options.warm ?? 'before-ready', ...ALLOCATOR_ENV, ROLLDOWN_WORKER_THREADS: threads, RAYON_NUM_THREADS: threads };
 }

@@ -9,7 +9,7 @@ import type { Logger } from 'pino';
 import { z } from 'zod';
 import { RuntimeReady } from '@cutroom/protocol';
 import { publishDependencyCache } from '../dependency-cache.js';
-import { runtimeMemoryEnv, runtimeNodeFlags } from '../runtime-process.js';
+import { runtimeEnv, runtimeNodeFlags } from '../runtime-process.js';
 import { sandboxInfoNote } from '../sandbox-info.js';
 import { isTemplateFile } from '@cutroom/template';
 import type { Sandbox, SandboxArea, SandboxDriver, SandboxExit, SandboxOwner, SandboxStatus, StartOptions } from '../driver.js';
@@ -152,7 +152,7 @@ export function createDockerDriver(settings: DockerDriverSettings): DockerDriver
   /** Fails with what to do when the engine does not answer or has no image. */
   const checkImage = imageCheck(docker, image, settings.dockerHost, (code, message) => new DockerDriverError(code, message));
 
-  function containerOptions(id: string, dir: string, uid: number, gid: number, secrets: { bridgeToken: string; previewKey: string }, warm: NonNullable<StartOptions['warm']>): Docker.ContainerCreateOptions {
+  function containerOptions(id: string, dir: string, uid: number, gid: number, secrets: { bridgeToken: string; previewKey: string }, options: StartOptions): Docker.ContainerCreateOptions {
     const inside = IMAGE_PATHS.sandbox;
     return {
       name: `cutroom-${id}`,
@@ -169,8 +169,7 @@ export function createDockerDriver(settings: DockerDriverSettings): DockerDriver
         `RUNTIME_BASE=/s/${id}/`,
         `RUNTIME_SHARED_CACHE=${IMAGE_PATHS.sharedCache}`,
         'RUNTIME_LISTEN=unix',
-        `RUNTIME_WARM=${warm}`,
-        ...Object.entries(runtimeMemoryEnv(limits.cpus)).map(([name, value]) => `${name}=${value}`),
+        ...Object.entries(runtimeEnv({ cpus: limits.cpus, ...options })).map(([name, value]) => `${name}=${value}`),
         // A container's environment is its own (only the engine's API shows it, to root).
         `RUNTIME_BRIDGE_TOKEN=${secrets.bridgeToken}`,
         `RUNTIME_PREVIEW_KEY=${secrets.previewKey}`,
@@ -222,7 +221,7 @@ export function createDockerDriver(settings: DockerDriverSettings): DockerDriver
       await prepareSocketFolder(dir, isolated ? { uid, gid } : undefined);
       await writeInfo(dir, { uid, isolated, startedAt: new Date().toISOString() });
 
-      const container = await docker.createContainer(containerOptions(id, dir, uid, gid, { bridgeToken, previewKey }, options.warm ?? 'before-ready'));
+      const container = await docker.createContainer(containerOptions(id, dir, uid, gid, { bridgeToken, previewKey }, options));
       const started: Entry = { id, dir, container, containerId: container.id, status: 'starting', stopping: false, uid, isolated };
       entry = started;
       entries.set(id, started);

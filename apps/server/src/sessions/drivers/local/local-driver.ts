@@ -8,7 +8,7 @@ import { z } from 'zod';
 import { RuntimeReady, type RuntimeSecret } from '@cutroom/protocol';
 import { runtimeEntry } from '@cutroom/runtime';
 import { publishDependencyCache } from '../dependency-cache.js';
-import { runtimeMemoryEnv, runtimeNodeFlags } from '../runtime-process.js';
+import { runtimeEnv, runtimeNodeFlags } from '../runtime-process.js';
 import { sandboxInfoNote } from '../sandbox-info.js';
 import { isTemplateFile } from '@cutroom/template';
 import type { Confinement, Sandbox, SandboxArea, SandboxDriver, SandboxExit, SandboxOwner, SandboxStatus, StartOptions } from '../driver.js';
@@ -180,8 +180,7 @@ export function createLocalDriver(settings: LocalDriverSettings): LocalDriver {
             RUNTIME_BASE: base,
             RUNTIME_SHARED_CACHE: settings.sharedCacheDir,
             RUNTIME_LISTEN: 'unix',
-            RUNTIME_WARM: options.warm ?? 'before-ready',
-            ...runtimeMemoryEnv(limits.cpus),
+            ...runtimeEnv({ cpus: limits.cpus, ...options }),
           },
         });
       } finally {
