@@ -24,7 +24,7 @@ export default tseslint.config(
     rules: { 'no-console': 'off' },
   },
   {
-    files: ['apps/web/src/**/*.tsx', 'apps/web/src/**/*.ts', 'packages/template/project/**', 'packages/template/preview/**'],
+    files: ['apps/web/src/**/*.tsx', 'apps/web/src/**/*.ts', 'packages/template/project/**', 'packages/template/preview/**', 'packages/testkit/projects/**'],
     languageOptions: { globals: { ...globals.browser } },
     plugins: { 'react-hooks': reactHooks },
     rules: { ...reactHooks.configs.recommended.rules },

@@ -1,5 +1,5 @@
 // Baseline: a bare Vite dev server playing the same composition in <Player> (the
-// template's Player page, with `@project` aliased to a copy of the project). No proxy,
+// template's Player page, given a copy of the project's entry point). No proxy,
 // no sandbox, no session. Prints `{"port": …}` when it listens.
 import { createRequire } from 'node:module';
 import path from 'node:path';
@@ -17,8 +17,18 @@ const server = await createServer({
   root: previewDir,
   cacheDir,
   logLevel: 'silent',
-  plugins: [react()],
-  resolve: { alias: { '@project': path.join(projectDir, 'src') }, dedupe: ['react', 'react-dom', 'remotion', '@remotion/player'] },
+  plugins: [
+    {
+      // The two modules the Player page imports from the runtime.
+      name: 'bare-project',
+      enforce: 'pre',
+      resolveId: (source) =>
+        source === '@cutroom/project-entry' ? path.join(projectDir, 'src', 'index.ts') : source === '@cutroom/project-info' ? '\0bare-project-info' : null,
+      load: (id) => (id === '\0bare-project-info' ? `export const projectUrl = ${JSON.stringify(`/@fs${projectDir}/`)};` : null),
+    },
+    react(),
+  ],
+  resolve: { dedupe: ['react', 'react-dom', 'remotion', '@remotion/player'] },
   server: { host: '127.0.0.1', port: 0 },
 });
 await server.listen();

@@ -18,7 +18,29 @@ export const PreviewSequence = z.object({
 });
 export type PreviewSequence = z.infer<typeof PreviewSequence>;
 
+/** A composition (or still) the project's Root registers, as registered (before `calculateMetadata`). */
+export const PreviewCompositionSummary = z.object({
+  id: z.string().max(200),
+  /** Its `<Folder>` path (`Intro/Variants`), or null at the top. */
+  folder: z.string().max(1_000).nullable(),
+  /** A `<Still>`: one frame. */
+  still: z.boolean(),
+  /** Null where only `calculateMetadata` sets it. */
+  width: z.number().int().positive().nullable(),
+  height: z.number().int().positive().nullable(),
+  fps: z.number().positive().nullable(),
+  durationInFrames: z.number().int().positive().nullable(),
+});
+export type PreviewCompositionSummary = z.infer<typeof PreviewCompositionSummary>;
+
 export const PreviewToApp = z.discriminatedUnion('type', [
+  /** Every composition the Root registers, and the one the preview plays. */
+  z.object({
+    type: z.literal('remotion:compositions'),
+    compositions: z.array(PreviewCompositionSummary).max(1_000),
+    selected: z.string().max(200).nullable(),
+  }),
+  /** The composition that plays, its metadata as Remotion computes it (`calculateMetadata` applied). */
   z.object({
     type: z.literal('remotion:ready'),
     compositionId: z.string().max(200),
@@ -45,5 +67,7 @@ export const AppToPreview = z.discriminatedUnion('type', [
   z.object({ type: z.literal('player:play') }),
   z.object({ type: z.literal('player:pause') }),
   z.object({ type: z.literal('player:seek'), frame: z.number().int().nonnegative() }),
+  /** Play another composition of the project (the choice is kept in the page's URL). */
+  z.object({ type: z.literal('player:select'), compositionId: z.string().min(1).max(200) }),
 ]);
 export type AppToPreview = z.infer<typeof AppToPreview>;

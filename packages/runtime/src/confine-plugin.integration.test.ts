@@ -175,7 +175,7 @@ describe('preview confinement', () => {
   it('still serves the project, the Player page and its packages', async () => {
     expect((await get(base)).status).toBe(200);
     expect((await get(`${base}main.tsx`)).status).toBe(200);
-    const compositions = await get(moduleUrl('compositions.ts'));
+    const compositions = await get(moduleUrl('Root.tsx'));
     expect(compositions.status).toBe(200);
     expect(compositions.body).toContain('TitleScene');
   });

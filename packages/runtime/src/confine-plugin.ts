@@ -165,6 +165,9 @@ export function confinePlugin(options: ConfinePluginOptions): Plugin[] {
     },
     configureServer(server) {
       const base = server.config.base;
+      // Vite's optimized dependencies: a file there may not be written yet (the optimizer
+      // runs while the page loads), and Vite itself makes such a request wait for it.
+      const depsDir = path.join(server.config.cacheDir, 'deps') + path.sep;
       const publicDir = server.config.publicDir || null;
       const middleware: Connect.NextHandleFunction = (request, response, next) => {
         const url = request.url ?? '';
@@ -177,7 +180,7 @@ export function confinePlugin(options: ConfinePluginOptions): Plugin[] {
           // A `/@fs/` path names a file by its absolute path: one that is not there is a
           // 404, never Vite's page fallback (which would answer 200 for any probe).
           const named = /^\/(?:@fs|%40fs)\//i.test(rest) ? moduleFilePath(rest) : null;
-          if (named !== null && !existsSync(named)) {
+          if (named !== null && !named.startsWith(depsDir) && !existsSync(named)) {
             response.statusCode = 404;
             response.setHeader('content-type', 'text/plain; charset=utf-8');
             response.end('Not found.');

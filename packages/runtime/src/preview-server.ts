@@ -2,7 +2,7 @@ import { cp, mkdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import react from '@vitejs/plugin-react';
-import { templatePreviewDir } from '@cutroom/template';
+import { findEntryPoint, templatePreviewDir } from '@cutroom/template';
 import { timingSafeEqual } from 'node:crypto';
 import http, { type IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
@@ -10,6 +10,7 @@ import { PREVIEW_KEY_HEADER } from '@cutroom/protocol';
 import { type Plugin, type ViteDevServer, createServer } from 'vite';
 import { confinePlugin } from './confine-plugin.js';
 import { type ListenTarget, listenOn } from './listen-target.js';
+import { projectEntryPlugin } from './project-entry-plugin.js';
 import { createPathScrubber, scrubPathsPlugin } from './scrub-paths.js';
 
 /**
@@ -38,28 +39,6 @@ const packagesDir = (() => {
   const at = remotion.lastIndexOf(`${path.sep}node_modules${path.sep}`);
   return remotion.slice(0, at + `${path.sep}node_modules`.length);
 })();
-
-/**
- * Resolves `@project/…` to the working copy's `src/`. A plugin rather than an alias on
- * purpose: Vite's dependency-cache hash covers `root` and `resolve` but not what
- * plugins do, so every sandbox has the same hash and can start from a shared,
- * already-optimized dependency cache.
- */
-function projectPlugin(workspace: string): Plugin {
-  const projectSrc = path.join(workspace, 'src');
-  return {
-    name: 'cutroom-project',
-    enforce: 'pre',
-    async resolveId(source, importer, options) {
-      if (source !== '@project' && !source.startsWith('@project/')) return null;
-      const target = path.join(projectSrc, source.slice('@project'.length));
-      return this.resolve(target, importer, { ...options, skipSelf: true });
-    },
-    configureServer(server) {
-      server.watcher.add(workspace);
-    },
-  };
-}
 
 /**
  * Vite listens on the sandbox's `sock/preview.sock` (or a loopback port that any local
@@ -137,6 +116,12 @@ export type PreviewServerOptions = {
   listen?: ListenTarget;
 };
 
+/** The project's entry point, for the dependency scan (none when it has none yet). */
+function projectEntries(workspace: string): string[] {
+  const entry = findEntryPoint(workspace);
+  return entry.ok ? [path.join(workspace, entry.file)] : [];
+}
+
 async function exists(file: string) {
   return stat(file).then(
     () => true,
@@ -167,7 +152,7 @@ export async function startPreviewServer(options: PreviewServerOptions): Promise
       previewKeyGuard(previewKey),
       ...confinePlugin({ workspace, readable: [templatePreviewDir, packagesDir, cacheDir] }),
       react(),
-      projectPlugin(workspace),
+      projectEntryPlugin({ workspace, base, pageModule: path.join(templatePreviewDir, 'main.tsx') }),
       credentialedScripts(),
       scrubPathsPlugin(
         createPathScrubber({
@@ -183,7 +168,9 @@ export async function startPreviewServer(options: PreviewServerOptions): Promise
     ],
     resolve: { dedupe: ['react', 'react-dom', 'remotion', '@remotion/player'] },
     optimizeDeps: {
-      entries: [path.join(templatePreviewDir, 'main.tsx')],
+      // The page, and the project's own entry point: its packages are found before the
+      // first page loads (found later, they are bundled again and the page reloads).
+      entries: [path.join(templatePreviewDir, 'main.tsx'), ...projectEntries(workspace)],
       include: ['react', 'react-dom', 'react-dom/client', 'react/jsx-runtime', 'react/jsx-dev-runtime', 'remotion', '@remotion/player'],
     },
     server: {

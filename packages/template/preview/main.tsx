@@ -1,21 +1,34 @@
 import { Player, PlayerInternals, type PlayerRef } from '@remotion/player';
-import { useEffect, useRef, useState } from 'react';
+import { Component, memo, useEffect, useMemo, useRef, useState, useSyncExternalStore, type ComponentType, type ReactNode } from 'react';
 import { createRoot } from 'react-dom/client';
-// `@project` is the working copy's `src/` (resolved by the runtime's Vite plugin).
-import { compositions as initialCompositions } from '@project/compositions';
-// The URL the page loads that module from: where the working copy's `src/` is served.
-import compositionsUrl from '@project/compositions?url';
+import { Internals } from 'remotion';
 import type { ErrorPayload } from 'vite';
+// Where the page loads the working copy's files from (served by the runtime's plugin).
+import { projectUrl } from '@cutroom/project-info';
 import { createRelativiser } from './relative-paths';
 
 /**
- * The preview page: plays the project's first composition in the Remotion Player, in a
- * sandboxed iframe on the preview origin. It tells its parent about the composition,
- * its sequences (for the timeline), the current frame and any error, and obeys
- * play/pause/seek from the parent. Messages go out with target '*' (the only one that
- * reaches a parent from an opaque origin), so nothing secret is ever sent.
+ * The preview page: runs the project's own entry point (its `registerRoot`), renders the
+ * Root it registered to learn every `<Composition>` and `<Still>` (inside their
+ * `<Folder>`s), and plays the chosen one in the Remotion Player, in a sandboxed iframe on
+ * the preview origin, with `calculateMetadata`, `defaultProps` and the zod `schema`
+ * applied as Remotion applies them. It tells its parent about the compositions, the one
+ * it plays, its sequences (for the timeline), the current frame and any error, and
+ * obeys play/pause/seek/select from the parent. Messages go out with target '*' (the
+ * only one that reaches a parent from an opaque origin), so nothing secret is ever sent.
+ * Nothing here is required of the project: it is Remotion's own contract.
  */
+type CompositionSummary = {
+  id: string;
+  folder: string | null;
+  still: boolean;
+  width: number | null;
+  height: number | null;
+  fps: number | null;
+  durationInFrames: number | null;
+};
 type Outgoing =
+  | { type: 'remotion:compositions'; compositions: CompositionSummary[]; selected: string | null }
   | { type: 'remotion:ready'; compositionId: string; durationInFrames: number; fps: number; width: number; height: number }
   | { type: 'remotion:sequences'; sequences: { id: string; name: string; from: number; durationInFrames: number; depth: number }[] }
   | { type: 'remotion:frame'; frame: number; playing: boolean }
@@ -23,23 +36,32 @@ type Outgoing =
 
 const post = (message: Outgoing) => window.parent.postMessage(message, '*');
 
+// What Remotion's Studio sets for a project's code: `staticFile()` names files of
+// `public/` under the page's base (Vite serves `public/` there), and `getInputProps()`
+// returns the (empty) input props instead of throwing.
+const remotionGlobals = window as unknown as { remotion_staticBase?: string; remotion_inputProps?: string };
+remotionGlobals.remotion_staticBase = import.meta.env.BASE_URL.replace(/\/$/, '');
+remotionGlobals.remotion_inputProps = '{}';
+
 // Reports name files relative to the working copy, never by the server's paths (relative-paths.ts).
-const relativise = createRelativiser(compositionsUrl, location.href);
+const relativise = createRelativiser(projectUrl, location.href);
 const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 /** The first project file a (relativised) stack names, without its line and column. */
-const projectFile = (stack: string | null) => stack?.match(/(?:^|[\s(@])(src\/[^\s?:)'"]+)/m)?.[1] ?? null;
+const projectFile = (stack: string | null) =>
+  stack?.match(/(?:^|[\s(@])((?!node_modules\/|vite\/|main\.tsx)(?:[\w.@-]+\/)*[\w.@-]+\.(?:tsx?|jsx?|mjs|cjs|css))(?=[:)\s]|$)/m)?.[1] ?? null;
 
 /** React's component stacks, from the root's error callbacks, for the report of the same error. */
 const componentStacks = new WeakMap<object, string>();
 
 type ErrorLike = { message?: unknown; stack?: unknown } | null | undefined;
 
-function reportError(error: unknown, fallback: string, details: { file?: string | null; extraStack?: string } = {}) {
+function reportError(error: unknown, fallback: string, details: { file?: string | null; extraStack?: string; prefix?: string } = {}) {
   const known = typeof error === 'object' && error !== null ? (error as ErrorLike) : undefined;
   let message = relativise(String(known?.message ?? (typeof error === 'string' ? error : fallback)));
   // Build errors also name the file relative to the server's folder (`../…/src/x.tsx`).
   if (details.file) message = message.replace(new RegExp(`[^\\s\\[\\](),'"]*/${escapeRegExp(details.file)}`, 'g'), details.file);
+  if (details.prefix) message = `${details.prefix}${message}`;
   const rawStack = [details.extraStack, typeof known?.stack === 'string' ? known.stack : undefined].filter(Boolean).join('\n');
   const stack = rawStack ? relativise(rawStack) : null;
   const rawComponentStack = known ? componentStacks.get(known) : undefined;
@@ -55,11 +77,15 @@ function reportError(error: unknown, fallback: string, details: { file?: string 
 
 window.addEventListener('error', (event) => reportError(event.error, event.message));
 window.addEventListener('unhandledrejection', (event) => reportError(event.reason, 'Unhandled promise rejection'));
+
+/** The entry point failed to load: its modules never ran, so no hot update can reach them. */
+let entryFailed = false;
 /** A hot update failed to build (Vite reports it before the update is over). */
 let updateFailed = false;
 if (import.meta.hot) {
   import.meta.hot.on('vite:beforeUpdate', () => {
     updateFailed = false;
+    if (entryFailed) location.reload();
   });
   import.meta.hot.on('vite:error', ({ err }: ErrorPayload) => {
     updateFailed = true;
@@ -69,6 +95,107 @@ if (import.meta.hot) {
     reportError(err, 'Build error', { file: file && !file.startsWith('/') ? file : null, extraStack: err.frame });
   });
 }
+
+// ---------------------------------------------------------------------------------------
+// The compositions the Root registers, through Remotion's own registration context.
+
+type Registered = {
+  id: string;
+  component: ComponentType<Record<string, unknown>>;
+  width?: number;
+  height?: number;
+  fps?: number;
+  durationInFrames?: number;
+  defaultProps: Record<string, unknown>;
+  schema: { safeParse?: (value: unknown) => { success: boolean; error?: { message?: string } } } | null;
+  calculateMetadata: unknown;
+  folderName: string | null;
+  parentFolderName: string | null;
+};
+
+/**
+ * Registered compositions by id, in the Root's order. A hot update of the Root
+ * unregisters and registers again in one commit: removals wait a tick, so a composition
+ * that comes back keeps its place (and its object, when nothing about it changed).
+ */
+const registry = (() => {
+  const entries = new Map<string, Registered>();
+  const removing = new Set<string>();
+  const listeners = new Set<() => void>();
+  let snapshot: Registered[] = [];
+  let scheduled = false;
+  const publish = () => {
+    if (scheduled) return;
+    scheduled = true;
+    queueMicrotask(() => {
+      scheduled = false;
+      for (const id of removing) entries.delete(id);
+      removing.clear();
+      snapshot = [...entries.values()];
+      for (const listener of listeners) listener();
+    });
+  };
+  return {
+    register(composition: Registered) {
+      removing.delete(composition.id);
+      entries.set(composition.id, composition);
+      publish();
+    },
+    unregister(id: string) {
+      removing.add(id);
+      publish();
+    },
+    subscribe(listener: () => void) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+    get: () => snapshot,
+  };
+})();
+
+const noop = () => {};
+const setters = {
+  registerComposition: (composition: Registered) => registry.register(composition),
+  unregisterComposition: (id: string) => registry.unregister(id),
+  registerFolder: noop,
+  unregisterFolder: noop,
+  setCanvasContent: noop,
+  setCurrentAssetMetadata: noop,
+  onlyRenderComposition: null,
+} as unknown as React.ContextType<typeof Internals.CompositionSetters>;
+
+const folderOf = (composition: Registered) => [composition.parentFolderName, composition.folderName].filter(Boolean).join('/') || null;
+
+const summary = (composition: Registered): CompositionSummary => ({
+  id: composition.id,
+  folder: folderOf(composition),
+  // `<Still>` registers one frame at 1 fps.
+  still: composition.durationInFrames === 1 && composition.fps === 1,
+  width: composition.width ?? null,
+  height: composition.height ?? null,
+  fps: composition.fps ?? null,
+  durationInFrames: composition.durationInFrames ?? null,
+});
+
+// ---------------------------------------------------------------------------------------
+// Which composition plays: the parent's choice, kept in the page's URL (`#composition=…`)
+// so that a reload (a full reload from Vite, say) keeps it.
+
+const selectedFromUrl = () => new URLSearchParams(location.hash.slice(1)).get('composition');
+let chosen = selectedFromUrl();
+const choiceListeners = new Set<() => void>();
+function choose(id: string) {
+  if (id === chosen) return;
+  chosen = id;
+  // Another composition starts at its first frame.
+  lastFrame = 0;
+  const params = new URLSearchParams(location.hash.slice(1));
+  params.set('composition', id);
+  history.replaceState(history.state, '', `#${params}`);
+  for (const listener of choiceListeners) listener();
+}
+
+// ---------------------------------------------------------------------------------------
 
 type RegisteredSequence = { id: string; displayName: string; from: number; duration: number; parent: string | null; showInTimeline: boolean };
 
@@ -109,26 +236,106 @@ const reportSequences = (sequences: RegisteredSequence[], { force = false } = {}
   post({ type: 'remotion:sequences', sequences: placed });
 };
 
-type CompositionList = typeof initialCompositions;
-
 /**
- * Recovery after an error: React Refresh does not always reset the Player's error
- * boundary when the broken file is fixed, so after any hot update while the fallback is
- * showing, the Player is mounted afresh at the frame it was on.
+ * Recovery after an error: React Refresh does not always reset an error boundary when
+ * the broken file is fixed, so after any hot update while an error shows, the Root and
+ * the Player are mounted afresh (the Player at the frame it was on).
  */
 let showingError = false;
 let lastFrame = 0;
-let remount: (() => void) | null = null;
+const remountListeners = new Set<() => void>();
 if (import.meta.hot) {
   import.meta.hot.on('vite:afterUpdate', () => {
     // React Refresh applies the new components a moment after the update: remount after it.
-    if (showingError) setTimeout(() => remount?.(), 150);
+    if (showingError) {
+      setTimeout(() => {
+        showingError = false;
+        for (const listener of remountListeners) listener();
+      }, 150);
+    }
     // An update that fixed a build error leaves the Player as it was, sequences and all:
     // say again what plays, so that the app knows the preview works (it clears errors then).
     setTimeout(() => {
       if (!showingError && !updateFailed) reportSequences(lastRegistered, { force: true });
     }, 600);
   });
+}
+const useRemountKey = () => {
+  const [generation, setGeneration] = useState(0);
+  useEffect(() => {
+    const listener = () => setGeneration((value) => value + 1);
+    remountListeners.add(listener);
+    return () => {
+      remountListeners.delete(listener);
+    };
+  }, []);
+  return generation;
+};
+
+const Message: React.FC<{ children: ReactNode; tone?: 'error' | 'info' }> = ({ children, tone = 'info' }) => (
+  <div style={{ color: tone === 'error' ? '#fca5a5' : '#d4d4d8', fontFamily: 'sans-serif', padding: 24, whiteSpace: 'pre-wrap' }}>{children}</div>
+);
+
+/** Catches what the Root throws while it renders (the Player has its own boundary). */
+class RootBoundary extends Component<{ children: ReactNode }, { error: Error | null }> {
+  override state: { error: Error | null } = { error: null };
+  static getDerivedStateFromError(error: Error) {
+    return { error };
+  }
+  override render() {
+    return this.state.error ? <Message tone="error">The Root failed: {relativise(this.state.error.message)}</Message> : this.props.children;
+  }
+}
+
+/** The composition's metadata as Remotion computes it (its `calculateMetadata` applied), or why not. */
+type Resolved =
+  | { state: 'loading' }
+  | { state: 'error'; message: string }
+  | { state: 'ready'; width: number; height: number; fps: number; durationInFrames: number; props: Record<string, unknown> };
+
+function useResolvedMetadata(composition: Registered): Resolved {
+  // Kept with the registration it belongs to: while a hot update's new registration of
+  // the same composition resolves, the last metadata keeps playing (no flash of loading).
+  const [resolved, setResolved] = useState<{ of: Registered; value: Resolved } | null>(null);
+  useEffect(() => {
+    const controller = new AbortController();
+    const settle = (value: Resolved) => {
+      if (!controller.signal.aborted) setResolved({ of: composition, value });
+    };
+    void (async () => {
+      try {
+        const outcome = Internals.resolveVideoConfigOrCatch({
+          compositionId: composition.id,
+          compositionWidth: composition.width ?? null,
+          compositionHeight: composition.height ?? null,
+          compositionFps: composition.fps ?? null,
+          compositionDurationInFrames: composition.durationInFrames ?? null,
+          calculateMetadata: composition.calculateMetadata as Parameters<typeof Internals.resolveVideoConfigOrCatch>[0]['calculateMetadata'],
+          signal: controller.signal,
+          defaultProps: composition.defaultProps ?? {},
+          // The props it plays with: its defaults, under (empty) input props, as the Studio merges them.
+          inputProps: { ...(composition.defaultProps ?? {}) },
+        });
+        if (outcome.type === 'error') throw outcome.error;
+        const config = await outcome.result;
+        if (controller.signal.aborted) return;
+        const props = (config.props ?? {}) as Record<string, unknown>;
+        // A schema checks the props, as the Studio checks them before it renders.
+        const check = composition.schema?.safeParse?.(props);
+        if (check && !check.success) {
+          reportError(new Error(`The props of "${composition.id}" do not match its schema: ${check.error?.message ?? 'invalid'}`), 'Invalid props');
+        }
+        settle({ state: 'ready', width: config.width, height: config.height, fps: config.fps, durationInFrames: config.durationInFrames, props });
+      } catch (error) {
+        if (controller.signal.aborted) return;
+        showingError = true;
+        reportError(error, 'calculateMetadata() failed', { prefix: `The metadata of "${composition.id}" could not be computed: ` });
+        settle({ state: 'error', message: relativise(error instanceof Error ? error.message : String(error)) });
+      }
+    })();
+    return () => controller.abort();
+  }, [composition]);
+  return resolved?.of.id === composition.id ? resolved.value : { state: 'loading' };
 }
 
 /** The Player's error fallback: shows the error, and reports it to the app (for the panel and auto-fix). */
@@ -137,35 +344,18 @@ const RenderError: React.FC<{ error: Error }> = ({ error }) => {
     showingError = true;
     reportError(error, 'The composition failed');
   }, [error]);
-  return <div style={{ color: '#fca5a5', fontFamily: 'sans-serif', padding: 24 }}>The video failed to render: {relativise(error.message)}</div>;
+  return <Message tone="error">The video failed to render: {relativise(error.message)}</Message>;
 };
 
-const PreviewPlayer: React.FC<{ compositions: CompositionList }> = ({ compositions }) => {
+const PreviewPlayer: React.FC<{ composition: Registered; generation: number }> = ({ composition, generation }) => {
   const playerRef = useRef<PlayerRef>(null);
-  const composition = compositions[0];
-  const [generation, setGeneration] = useState(0);
-  useEffect(() => {
-    remount = () => {
-      showingError = false;
-      setGeneration((value) => value + 1);
-    };
-    return () => {
-      remount = null;
-    };
-  }, []);
-  const Component = composition?.component;
+  const resolved = useResolvedMetadata(composition);
+  const ready = resolved.state === 'ready' ? resolved : null;
 
   useEffect(() => {
-    if (!composition) return;
-    post({
-      type: 'remotion:ready',
-      compositionId: composition.id,
-      durationInFrames: composition.durationInFrames,
-      fps: composition.fps,
-      width: composition.width,
-      height: composition.height,
-    });
-  }, [composition]);
+    if (!ready) return;
+    post({ type: 'remotion:ready', compositionId: composition.id, durationInFrames: ready.durationInFrames, fps: ready.fps, width: ready.width, height: ready.height });
+  }, [composition.id, ready]);
 
   useEffect(() => {
     const player = playerRef.current;
@@ -200,40 +390,101 @@ const PreviewPlayer: React.FC<{ compositions: CompositionList }> = ({ compositio
       player.removeEventListener('error', onError);
       window.removeEventListener('message', onCommand);
     };
-  }, [Component, generation]);
+  }, [composition.component, ready, generation]);
 
-  if (!composition || !Component) {
-    return <p style={{ color: '#fff', fontFamily: 'sans-serif', padding: 16 }}>This project has no composition yet.</p>;
-  }
+  if (resolved.state === 'error') return <Message tone="error">{resolved.message}</Message>;
+  if (!ready) return <Message>Computing the metadata of “{composition.id}”…</Message>;
   return (
     <PlayerInternals.TimelineSequenceObserverContext.Provider value={reportSequences as never}>
-    <Player
-      key={generation}
-      initialFrame={Math.min(lastFrame, composition.durationInFrames - 1)}
-      ref={playerRef}
-      component={Component}
-      inputProps={composition.defaultProps}
-      durationInFrames={composition.durationInFrames}
-      fps={composition.fps}
-      compositionWidth={composition.width}
-      compositionHeight={composition.height}
-      style={{ width: '100%', height: '100%' }}
-      controls
-      loop
-      // The Player focuses itself for its space-key shortcut when it loads and plays; in
-      // the app that steals keyboard focus from the page around the iframe.
-      spaceKeyToPlayOrPause={false}
-      acknowledgeRemotionLicense
-      errorFallback={({ error }) => <RenderError error={error} />}
-    />
+      <Player
+        key={`${composition.id}:${generation}`}
+        initialFrame={Math.min(lastFrame, ready.durationInFrames - 1)}
+        ref={playerRef}
+        component={composition.component}
+        inputProps={ready.props}
+        durationInFrames={ready.durationInFrames}
+        fps={ready.fps}
+        compositionWidth={ready.width}
+        compositionHeight={ready.height}
+        style={{ width: '100%', height: '100%' }}
+        controls
+        loop
+        // The Player focuses itself for its space-key shortcut when it loads and plays; in
+        // the app that steals keyboard focus from the page around the iframe.
+        spaceKeyToPlayOrPause={false}
+        acknowledgeRemotionLicense
+        errorFallback={({ error }) => <RenderError error={error} />}
+      />
     </PlayerInternals.TimelineSequenceObserverContext.Provider>
+  );
+};
+
+/**
+ * The Root (rendered for its registrations only: `<Composition>` renders nothing outside
+ * the Studio). Memoized: a Root that builds its props inline (`defaultProps={{…}}`)
+ * registers again on every render of its own, so it must not render again each time a
+ * registration changes the list.
+ */
+const RootHost = memo(({ root: Root }: { root: ComponentType }) => (
+  <Internals.CompositionSetters.Provider value={setters}>
+    <Root />
+  </Internals.CompositionSetters.Provider>
+));
+
+/** How long a Root may take to register its first composition before the page says it has none. */
+const FIRST_COMPOSITION_GRACE_MS = 1_500;
+
+const Preview: React.FC<{ root: ComponentType }> = ({ root }) => {
+  const compositions = useSyncExternalStore(registry.subscribe, registry.get);
+  const choice = useSyncExternalStore(
+    (listener) => {
+      choiceListeners.add(listener);
+      return () => choiceListeners.delete(listener);
+    },
+    () => chosen,
+  );
+  const generation = useRemountKey();
+  const [waited, setWaited] = useState(false);
+  useEffect(() => {
+    const timer = setTimeout(() => setWaited(true), FIRST_COMPOSITION_GRACE_MS);
+    return () => clearTimeout(timer);
+  }, []);
+
+  const selected = compositions.find((composition) => composition.id === choice) ?? compositions[0];
+  const summaries = useMemo(() => compositions.map(summary), [compositions]);
+  const summaryText = JSON.stringify(summaries);
+  useEffect(() => {
+    post({ type: 'remotion:compositions', compositions: JSON.parse(summaryText) as CompositionSummary[], selected: selected?.id ?? null });
+  }, [summaryText, selected?.id]);
+
+  useEffect(() => {
+    const onCommand = (event: MessageEvent) => {
+      if (event.source !== window.parent) return;
+      const command = event.data as { type?: unknown; compositionId?: unknown };
+      if (command?.type === 'player:select' && typeof command.compositionId === 'string') choose(command.compositionId);
+    };
+    window.addEventListener('message', onCommand);
+    return () => window.removeEventListener('message', onCommand);
+  }, []);
+
+  return (
+    <>
+      <RootBoundary key={generation}>
+        <RootHost root={root} />
+      </RootBoundary>
+      {selected ? (
+        <PreviewPlayer key={selected.id} composition={selected} generation={generation} />
+      ) : waited ? (
+        <Message>This project's Root registers no composition yet: add a {'<Composition>'} to it.</Message>
+      ) : null}
+    </>
   );
 };
 
 const container = document.getElementById('root');
 if (container) {
-  const root = createRoot(container, {
-    // The Player's error boundary caught it: keep React's component stack for the report.
+  const reactRoot = createRoot(container, {
+    // An error boundary caught it: keep React's component stack for the report.
     onCaughtError(error, info) {
       console.error(error);
       if (typeof error === 'object' && error !== null && info.componentStack) componentStacks.set(error, info.componentStack);
@@ -246,10 +497,21 @@ if (container) {
       reportError(error, 'The preview failed');
     },
   });
-  root.render(<PreviewPlayer compositions={initialCompositions} />);
-  // An edit of the composition list (new scene, other duration) re-renders in place
-  // instead of reloading the page.
-  import.meta.hot?.accept('@project/compositions', (module) => {
-    if (module) root.render(<PreviewPlayer compositions={(module as unknown as { compositions: CompositionList }).compositions} />);
-  });
+  // The project's entry point calls `registerRoot()`; Remotion keeps the Root for us.
+  import('@cutroom/project-entry').then(
+    () => {
+      const root = Internals.getRoot();
+      if (!root) {
+        reportError(new Error('The entry point did not call registerRoot(): Remotion needs it to find the Root component.'), 'No Root');
+        reactRoot.render(<Message tone="error">The entry point did not call registerRoot().</Message>);
+        return;
+      }
+      reactRoot.render(<Preview root={root} />);
+    },
+    (error: unknown) => {
+      entryFailed = true;
+      reportError(error, 'The entry point failed to load');
+      reactRoot.render(<Message tone="error">The project failed to load: {relativise(error instanceof Error ? error.message : String(error))}</Message>);
+    },
+  );
 }

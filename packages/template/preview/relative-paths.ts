@@ -11,14 +11,12 @@ const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&
 const PATH_REST = `([^\\s?:)'"]*)(\\?[^\\s:)'"]*)?`;
 
 /**
- * A function that rewrites a text's paths, from the URL of any module of the working
- * copy's `src/` folder (the page knows one: `@project/compositions?url`).
+ * A function that rewrites a text's paths, from the URL the page loads the working
+ * copy's folder from (`…/s/<id>/@fs/<working copy>/`, given by the runtime).
  */
-export function createRelativiser(projectModuleUrl: string, pageUrl: string): (text: string) => string {
-  const href = new URL(projectModuleUrl, pageUrl).href;
-  const at = href.lastIndexOf('/src/');
-  if (at < 0) return (text) => text;
-  const projectUrl = href.slice(0, at + 1);
+export function createRelativiser(projectFolderUrl: string, pageUrl: string): (text: string) => string {
+  const href = new URL(projectFolderUrl, pageUrl).href;
+  const projectUrl = href.endsWith('/') ? href : `${href}/`;
   const url = new URL(projectUrl);
   const fsAt = url.pathname.indexOf('/@fs/');
   // The page's own prefix: `http://…/s/<id>/`.

@@ -4,7 +4,7 @@ import { isTemplateFile, listTemplateFiles } from './index.js';
 describe('template files', () => {
   it('lists the project files and nothing that tools generate', async () => {
     const files = await listTemplateFiles();
-    expect(files).toEqual(expect.arrayContaining(['package.json', '.gitignore', 'src/index.ts', 'src/Root.tsx', 'src/compositions.ts']));
+    expect(files).toEqual(expect.arrayContaining(['package.json', '.gitignore', 'src/index.ts', 'src/Root.tsx']));
     expect(files.filter((file) => !isTemplateFile(file))).toEqual([]);
   });
 

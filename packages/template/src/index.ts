@@ -7,11 +7,10 @@ const packageDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '.
 /** The folder every new project is copied from (becomes the root of its git repo). */
 export const templateProjectDir = path.join(packageDir, 'project');
 
-/** The Player page that plays a project's first composition (served by the runtime). */
+/** The Player page that plays a project's compositions (served by the runtime). */
 export const templatePreviewDir = path.join(packageDir, 'preview');
 
-/** The renderer's entry point inside a project folder. */
-export const projectEntryPoint = (projectDir: string) => path.join(projectDir, 'src', 'index.ts');
+export { affectsEntryPoint, configString, CONFIG_FILES, ENTRY_CANDIDATES, findConfigFile, findEntryPoint, insideProject, projectEntryPoint, type EntryPoint } from './entry-point.js';
 
 /** The id of the composition the template starts with. */
 export const templateCompositionId = 'TitleScene';

@@ -4,7 +4,7 @@ import { createRelativiser } from '../preview/relative-paths.js';
 describe("the preview page's path stripping", () => {
   const page = 'http://127.0.0.1:8090/s/AbCdEfGhIjKlMnOpQrStUvWx/';
   const workspace = '/srv/cutroom/data/sandboxes/AbCdEfGhIjKlMnOpQrStUvWx/workspace';
-  const relativise = createRelativiser(`${page}@fs${workspace}/src/compositions.ts?import&url`, page);
+  const relativise = createRelativiser(`/s/AbCdEfGhIjKlMnOpQrStUvWx/@fs${workspace}/`, page);
 
   it('names project files relative to the working copy, by URL or on disk, without queries', () => {
     expect(relativise(`at TitleScene (${page}@fs${workspace}/src/scenes/TitleScene.tsx?t=1712345:12:5)`)).toBe(

@@ -6,3 +6,4 @@ export {
 } from './scripted-model-server.js';
 // `Scenario` is both the zod schema and the type.
 export { Scenario, loadScenario, type ScriptedRule, type ScriptedStep, type ScriptedToolCall } from './scenario.js';
+export { testProjectDir, testProjectsDir } from './projects.js';

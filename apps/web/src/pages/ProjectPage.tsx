@@ -174,6 +174,7 @@ function ProjectWorkspace({ projectId, messages, headerActions }: { projectId: s
         ]}
       />
       <PreviewPanel
+        projectId={projectId}
         view={session.view}
         onRestart={session.restart}
         onError={autoFix.onError}

@@ -1,5 +1,5 @@
-import { AppToPreview, PreviewToApp, type PreviewSequence } from '@cutroom/protocol';
-import { useCallback, useEffect, useEffectEvent, useRef, useState } from 'react';
+import { AppToPreview, PreviewToApp, type PreviewCompositionSummary, type PreviewSequence } from '@cutroom/protocol';
+import { useCallback, useEffect, useEffectEvent, useMemo, useRef, useState } from 'react';
 import { Button } from '../components/Button';
 import { Spinner } from '../components/Spinner';
 import type { SessionView } from './use-session';
@@ -23,9 +23,12 @@ const formatTime = (frame: number, fps: number) => {
  * preview's errors. Messages from the iframe count only when they come from its window.
  * `onError` hears every error report and `onRecover` that the video renders again
  * (its sequences mounted), for automatic fixes. `onComposition` hears the composition
- * the preview plays and `onFrame` its current frame (for exports).
+ * the preview plays and `onFrame` its current frame (for exports). The composition picker
+ * lists every composition the project's Root registers; the choice is kept per project
+ * (in this browser) and survives a reload.
  */
 export function PreviewPanel({
+  projectId,
   view,
   onRestart,
   onError,
@@ -33,6 +36,7 @@ export function PreviewPanel({
   onComposition,
   onFrame,
 }: {
+  projectId: string;
   view: SessionView;
   onRestart: () => void;
   onError?: (error: PreviewErrorReport) => void;
@@ -42,12 +46,19 @@ export function PreviewPanel({
 }) {
   const iframeRef = useRef<HTMLIFrameElement>(null);
   const [composition, setComposition] = useState<PreviewComposition | null>(null);
+  const [compositions, setCompositions] = useState<{ list: PreviewCompositionSummary[]; selected: string | null }>({ list: [], selected: null });
   const [sequences, setSequences] = useState<PreviewSequence[]>([]);
   const [frame, setFrame] = useState(0);
   const [playing, setPlaying] = useState(false);
   const [errors, setErrors] = useState<PreviewError[]>([]);
   const nextErrorId = useRef(1);
   const previewUrl = previewUrlOf(view);
+  // The page reads the composition to play from its URL: a new page starts on the saved choice.
+  const frameUrl = useMemo(() => {
+    if (!previewUrl) return undefined;
+    const saved = savedComposition(projectId);
+    return saved ? `${previewUrl}#composition=${encodeURIComponent(saved)}` : previewUrl;
+  }, [previewUrl, projectId]);
   const reportError = useEffectEvent((error: PreviewErrorReport) => onError?.(error));
   const reportRecovery = useEffectEvent(() => onRecover?.());
   const reportComposition = useEffectEvent((composition: PreviewComposition) => onComposition?.(composition));
@@ -61,6 +72,9 @@ export function PreviewPanel({
       if (!parsed.success) return;
       const message = parsed.data;
       switch (message.type) {
+        case 'remotion:compositions':
+          setCompositions({ list: message.compositions, selected: message.selected });
+          return;
         case 'remotion:ready':
           setComposition(message);
           reportComposition(message);
@@ -99,6 +113,15 @@ export function PreviewPanel({
     iframeRef.current?.contentWindow?.postMessage(AppToPreview.parse(message), '*');
   }, []);
 
+  const select = (compositionId: string) => {
+    saveComposition(projectId, compositionId);
+    setCompositions((current) => ({ ...current, selected: compositionId }));
+    setComposition(null);
+    setSequences([]);
+    setFrame(0);
+    command({ type: 'player:select', compositionId });
+  };
+
   const duration = composition?.durationInFrames ?? 1;
   const fps = composition?.fps ?? 30;
 
@@ -110,7 +133,7 @@ export function PreviewPanel({
             ref={iframeRef}
             key={previewUrl}
             title="Video preview"
-            src={previewUrl}
+            src={frameUrl}
             sandbox="allow-scripts"
             className="h-full w-full border-0"
           />
@@ -161,6 +184,7 @@ export function PreviewPanel({
           <h2 id="timeline-heading" className="text-xs font-semibold uppercase tracking-wider text-zinc-500">
             Timeline
           </h2>
+          <CompositionPicker compositions={compositions.list} selected={compositions.selected} onSelect={select} />
           <span className="ml-auto font-mono text-xs tabular-nums text-zinc-400" aria-label="Current time">
             {composition ? `${formatTime(frame, fps)} / ${formatTime(duration, fps)} · frame ${frame}` : '–'}
           </span>
@@ -168,6 +192,59 @@ export function PreviewPanel({
         <Timeline sequences={sequences} durationInFrames={duration} frame={frame} onSeek={(target) => command({ type: 'player:seek', frame: target })} />
       </section>
     </section>
+  );
+}
+
+const choiceKey = (projectId: string) => `cutroom:composition:${projectId}`;
+
+/** The composition last chosen for a project in this browser. */
+function savedComposition(projectId: string): string | null {
+  try {
+    return localStorage.getItem(choiceKey(projectId));
+  } catch {
+    return null;
+  }
+}
+
+function saveComposition(projectId: string, compositionId: string) {
+  try {
+    localStorage.setItem(choiceKey(projectId), compositionId);
+  } catch {
+    // Storage off (private mode, full): the choice lasts until the page reloads.
+  }
+}
+
+/** Which composition plays: every one the Root registers, grouped by `<Folder>`. */
+function CompositionPicker({ compositions, selected, onSelect }: { compositions: PreviewCompositionSummary[]; selected: string | null; onSelect: (id: string) => void }) {
+  if (compositions.length === 0) return null;
+  const folders = new Map<string | null, PreviewCompositionSummary[]>();
+  for (const composition of compositions) folders.set(composition.folder, [...(folders.get(composition.folder) ?? []), composition]);
+  const option = (composition: PreviewCompositionSummary) => (
+    <option key={composition.id} value={composition.id}>
+      {composition.id}
+      {composition.still ? ' (still)' : ''}
+    </option>
+  );
+  return (
+    <label className="flex min-w-0 items-center gap-2 text-xs text-zinc-400">
+      <span className="sr-only">Composition</span>
+      <select
+        aria-label="Composition"
+        value={selected ?? ''}
+        onChange={(event) => onSelect(event.target.value)}
+        className="max-w-56 truncate rounded-md bg-ink-800 px-2 py-1 text-xs text-zinc-100 ring-1 ring-ink-600 focus:outline-none focus:ring-brand-500"
+      >
+        {[...folders.entries()].map(([folder, members]) =>
+          folder === null ? (
+            members.map(option)
+          ) : (
+            <optgroup key={folder} label={folder}>
+              {members.map(option)}
+            </optgroup>
+          ),
+        )}
+      </select>
+    </label>
   );
 }
 

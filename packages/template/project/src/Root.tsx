@@ -1,19 +1,9 @@
 import { Composition } from 'remotion';
-import { compositions } from './compositions';
+import { TitleScene } from './scenes/TitleScene';
 
+/** Every composition of the video: the preview can play each, and exports pick one. */
 export const RemotionRoot: React.FC = () => (
   <>
-    {compositions.map((composition) => (
-      <Composition
-        key={composition.id}
-        id={composition.id}
-        component={composition.component}
-        durationInFrames={composition.durationInFrames}
-        fps={composition.fps}
-        width={composition.width}
-        height={composition.height}
-        defaultProps={composition.defaultProps}
-      />
-    ))}
+    <Composition id="TitleScene" component={TitleScene} durationInFrames={150} fps={30} width={1280} height={720} />
   </>
 );

@@ -156,8 +156,9 @@ function contract(underTest: DriverUnderTest) {
       // As a browser would: the page's module, and with it what it imports, is in Vite's graph.
       expect((await request(main.preview, `${main.base}main.tsx`, { [PREVIEW_KEY_HEADER]: main.previewKey })).status).toBe(200);
       const files = await untar(await driver.readFiles(main.id, 'workspace'));
-      const compositions = files.get('src/compositions.ts')!;
-      await driver.writeFiles(main.id, 'workspace', tarOf(new Map([['src/compositions.ts', `${compositions}\n// edited by the contract suite\n`]])));
+      // The page imports the entry point (src/index.ts): it is in the graph.
+      const entry = files.get('src/index.ts')!;
+      await driver.writeFiles(main.id, 'workspace', tarOf(new Map([['src/index.ts', `${entry}\n// edited by the contract suite\n`]])));
       await expect.poll(() => messages.some((message) => message.type === 'update' || message.type === 'full-reload'), { timeout: 20_000 }).toBe(true);
     } finally {
       socket.close();

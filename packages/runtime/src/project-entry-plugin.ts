@@ -1,0 +1,71 @@
+import path from 'node:path';
+import { affectsEntryPoint, findEntryPoint } from '@cutroom/template';
+import type { Plugin, ViteDevServer } from 'vite';
+
+/** What the Player page imports to run the project's entry point (and so its `registerRoot`). */
+export const PROJECT_ENTRY_ID = '@cutroom/project-entry';
+/** What the Player page imports to learn where the working copy is served (for error reports). */
+export const PROJECT_INFO_ID = '@cutroom/project-info';
+
+const NO_ENTRY = '\0cutroom:no-entry';
+const INFO = '\0cutroom:project-info';
+
+/**
+ * Gives the Player page the project's own entry point, found as Remotion finds it
+ * (`remotion.config.*`'s `Config.setEntryPoint`, else `src/index.ts` and Remotion's other
+ * usual places): the page imports it, the project's `registerRoot` runs, and the page
+ * renders the Root to learn its compositions. Nothing of Cutroom's is required of the
+ * project. Resolved on every transform of the page (a few `stat`s), so a reset to another
+ * project, or an edit that moves the entry, is followed: a change to the configuration or
+ * to an entry candidate reloads open pages.
+ *
+ * A plugin rather than an alias on purpose: Vite's dependency-cache hash covers `root`
+ * and `resolve` but not what plugins do, so every sandbox has the same hash and can start
+ * from a shared, already-optimized dependency cache.
+ */
+export function projectEntryPlugin({ workspace, base, pageModule }: { workspace: string; base: string; pageModule: string }): Plugin {
+  let server: ViteDevServer | undefined;
+  let lastEntry = JSON.stringify(findEntryPoint(workspace));
+  return {
+    name: 'cutroom-project-entry',
+    enforce: 'pre',
+    async resolveId(source, importer, options) {
+      if (source === PROJECT_INFO_ID) return INFO;
+      if (source !== PROJECT_ENTRY_ID) return null;
+      const entry = findEntryPoint(workspace);
+      lastEntry = JSON.stringify(entry);
+      if (!entry.ok) return NO_ENTRY;
+      return this.resolve(path.join(workspace, entry.file), importer, { ...options, skipSelf: true });
+    },
+    load(id) {
+      if (id === NO_ENTRY) {
+        const entry = findEntryPoint(workspace);
+        const message = entry.ok ? 'The entry point moved: reload the preview.' : entry.message;
+        return `throw Object.assign(new Error(${JSON.stringify(message)}), { name: 'NoEntryPointError' });`;
+      }
+      if (id === INFO) {
+        // Where the page loads the working copy's files from (Vite's `/@fs/` URLs).
+        const projectUrl = `${base}@fs${workspace.split(path.sep).join('/')}/`;
+        return `export const projectUrl = ${JSON.stringify(projectUrl)};`;
+      }
+      return null;
+    },
+    configureServer(devServer) {
+      server = devServer;
+      devServer.watcher.add(workspace);
+      devServer.watcher.on('all', (event, file) => {
+        const relative = path.relative(workspace, file);
+        if (relative.startsWith('..') || !affectsEntryPoint(relative)) return;
+        const now = JSON.stringify(findEntryPoint(workspace));
+        if (now === lastEntry) return;
+        lastEntry = now;
+        // The page's import of the entry was resolved when it was transformed: do it again.
+        const graph = server?.environments.client.moduleGraph;
+        for (const mod of graph?.getModulesByFile(pageModule) ?? []) graph?.invalidateModule(mod);
+        const noEntry = graph?.getModuleById(NO_ENTRY);
+        if (noEntry) graph?.invalidateModule(noEntry);
+        if (devServer.ws.clients.size > 0) devServer.ws.send({ type: 'full-reload', path: '*' });
+      });
+    },
+  };
+}

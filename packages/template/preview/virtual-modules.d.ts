@@ -1,0 +1,8 @@
+/** The project's entry point (resolved by the runtime's plugin): importing it runs its `registerRoot`. */
+declare module '@cutroom/project-entry' {}
+
+/** Where the page loads the working copy's files from. */
+declare module '@cutroom/project-info' {
+  /** The working copy's folder as a URL of this page (ends with `/`). */
+  export const projectUrl: string;
+}

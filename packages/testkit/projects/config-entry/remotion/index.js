@@ -1,0 +1,4 @@
+import { registerRoot } from 'remotion';
+import { Videos } from './Videos.jsx';
+
+registerRoot(Videos);

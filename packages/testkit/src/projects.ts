@@ -1,0 +1,11 @@
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/**
+ * Remotion projects shaped like the ones people write, for tests: other layouts than the
+ * template's, several compositions in folders, stills, `calculateMetadata`, schemas.
+ * Each folder is a whole project (as a user would import it).
+ */
+export const testProjectsDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'projects');
+
+export const testProjectDir = (name: 'folders-and-stills' | 'config-entry') => path.join(testProjectsDir, name);
