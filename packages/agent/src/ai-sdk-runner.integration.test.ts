@@ -240,13 +240,13 @@ describe('AI SDK runner on the OpenAI wire', () => {
     await expect(stat(path.join(dir, 'escape.txt'))).rejects.toThrow();
     expect(actions(events)).toEqual([
       { id: 'call_escape', tool: 'write', name: 'write_file', path: '../escape.txt', status: 'running' },
-      { id: 'call_escape', tool: 'write', name: 'write_file', path: '../escape.txt', status: 'failed', error: expect.stringContaining('outside src/ or public/') },
+      { id: 'call_escape', tool: 'write', name: 'write_file', path: '../escape.txt', status: 'failed', error: expect.stringContaining('outside the project folder') },
       { id: 'call_ghost', tool: 'other', name: 'delete_everything', status: 'running' },
       { id: 'call_ghost', tool: 'other', name: 'delete_everything', status: 'failed', error: expect.stringContaining('delete_everything') },
     ]);
     const toolResults = model.requests[2]?.body.messages.filter((message: any) => message.role === 'tool');
     expect(toolResults.map((message: any) => message.tool_call_id)).toEqual(['call_escape', 'call_ghost']);
-    expect(toolResults[0].content).toContain('outside src/ or public/');
+    expect(toolResults[0].content).toContain('outside the project folder');
   });
 
   it('cancels mid-stream and stays usable', async () => {

@@ -12,6 +12,8 @@ export type ConfineOptions = {
    * when unset. The working copy's `.git` is never allowed.
    */
   roots?: string[];
+  /** Folder names refused at any depth (besides `.git`), e.g. `node_modules`. */
+  exclude?: string[];
 };
 
 const inside = (parent: string, child: string) => child === parent || child.startsWith(parent + path.sep);
@@ -57,7 +59,10 @@ export async function confinePath(workspace: string, given: string, options: Con
       throw new PathRefused(`${given} is outside ${where}; only files in ${where} may be used.`);
     }
     const relative = path.relative(root, candidate);
-    if (relative.split(path.sep).includes('.git')) throw new PathRefused('The .git folder is not part of the project; it may not be used.');
+    const segments = relative.split(path.sep);
+    if (segments.includes('.git')) throw new PathRefused('The .git folder is not part of the project; it may not be used.');
+    const excluded = options.exclude?.find((name) => segments.includes(name));
+    if (excluded) throw new PathRefused(`${excluded}/ holds installed packages, not the project's files; it may not be used.`);
     return relative;
   };
   check(lexical);

@@ -37,9 +37,11 @@ beforeEach(async () => {
 afterEach(() => rm(dir, { recursive: true, force: true }));
 
 describe('list_files', () => {
-  it('lists src/ and public/ recursively, without following symlinks', async () => {
+  it('lists the whole project recursively, without following symlinks, without .git/ or node_modules/', async () => {
+    await mkdir(path.join(workspace, 'node_modules', 'remotion'), { recursive: true });
+    await writeFile(path.join(workspace, 'node_modules', 'remotion', 'index.js'), '');
     const { output, text } = await call('list_files', {});
-    expect(output.files).toEqual(['src/Root.tsx', 'src/leak.txt', 'src/outside', 'src/scenes/Intro.tsx', 'public/logo.png']);
+    expect([...output.files].sort()).toEqual(['package.json', 'public/logo.png', 'src/Root.tsx', 'src/leak.txt', 'src/outside', 'src/scenes/Intro.tsx']);
     expect(output.truncated).toBe(false);
     expect(text).toContain('src/scenes/Intro.tsx');
     expect(text).not.toContain('secret');
@@ -49,11 +51,12 @@ describe('list_files', () => {
     await expect(call('list_files', { path: 'src/scenes' })).resolves.toMatchObject({ output: { files: ['src/scenes/Intro.tsx'] } });
     tools = createFileTools({ workspace, limits: { maxListEntries: 2 } });
     const { output, text } = await call('list_files', {});
-    expect(output).toEqual({ files: ['src/Root.tsx', 'src/leak.txt'], truncated: true });
+    expect(output.files).toHaveLength(2);
+    expect(output.truncated).toBe(true);
     expect(text).toContain('only the first 2 entries');
   });
 
-  it.each([['..'], ['/etc'], ['.git'], ['src/outside'], ['.']])('refuses %j', async (given) => {
+  it.each([['..'], ['/etc'], ['.git'], ['src/outside'], ['node_modules']])('refuses %j', async (given) => {
     await expect(call('list_files', { path: given })).rejects.toBeInstanceOf(PathRefused);
   });
 
@@ -105,7 +108,7 @@ describe('read_file', () => {
     await expect(call('read_file', { path: path.join(workspace, 'src/Root.tsx') })).resolves.toMatchObject({ output: { path: 'src/Root.tsx' } });
   });
 
-  it.each([['../secret.txt'], ['/etc/passwd'], ['src/leak.txt'], ['src/outside/secret.txt'], ['package.json'], ['.git/config']])(
+  it.each([['../secret.txt'], ['/etc/passwd'], ['src/leak.txt'], ['src/outside/secret.txt'], ['node_modules/remotion/package.json'], ['.git/config']])(
     'refuses %j',
     async (given) => {
       await expect(call('read_file', { path: given })).rejects.toBeInstanceOf(PathRefused);
@@ -141,7 +144,7 @@ describe('write_file', () => {
     expect(text).toBe('Wrote src/Root.tsx.');
   });
 
-  it.each([['../x'], ['../escape.txt'], ['/etc/passwd'], ['src/leak.txt'], ['src/outside/new.txt'], ['package.json'], ['.git/config']])(
+  it.each([['../x'], ['../escape.txt'], ['/etc/passwd'], ['src/leak.txt'], ['src/outside/new.txt'], ['node_modules/x/index.js'], ['src/node_modules/x.js'], ['.git/config']])(
     'refuses %j and writes nothing',
     async (given) => {
       await expect(call('write_file', { path: given, content: 'pwned' })).rejects.toBeInstanceOf(PathRefused);
@@ -151,9 +154,9 @@ describe('write_file', () => {
   it('leaves files outside untouched when refused', async () => {
     await call('write_file', { path: 'src/leak.txt', content: 'pwned' }).catch(() => undefined);
     await call('write_file', { path: '../x', content: 'pwned' }).catch(() => undefined);
-    await call('write_file', { path: 'package.json', content: 'pwned' }).catch(() => undefined);
+    await call('write_file', { path: '.git/config', content: 'pwned' }).catch(() => undefined);
     expect(await readFile(path.join(dir, 'secret.txt'), 'utf8')).toBe('the secret\n');
-    expect(await readFile(path.join(workspace, 'package.json'), 'utf8')).toBe('{"name":"video"}\n');
+    expect(await readFile(path.join(workspace, '.git', 'config'), 'utf8')).toBe('[core]\n');
     await expect(stat(path.join(dir, 'x'))).rejects.toThrow();
   });
 
@@ -208,7 +211,7 @@ describe('edit_file', () => {
     await expect(call('edit_file', { path: 'src/Nope.tsx', old_string: 'a', new_string: 'b' })).rejects.toThrow('src/Nope.tsx does not exist.');
   });
 
-  it.each([['../secret.txt'], ['/etc/passwd'], ['src/leak.txt'], ['package.json'], ['.git/config']])('refuses %j', async (given) => {
+  it.each([['../secret.txt'], ['/etc/passwd'], ['src/leak.txt'], ['node_modules/remotion/package.json'], ['.git/config']])('refuses %j', async (given) => {
     await expect(call('edit_file', { path: given, old_string: 'secret', new_string: 'pwned' })).rejects.toBeInstanceOf(PathRefused);
   });
 });

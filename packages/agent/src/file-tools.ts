@@ -9,15 +9,19 @@ import { type WriteBudget, createWriteBudget, utf8Bytes } from './write-limits.j
 
 /**
  * The file tools of the AI SDK runner: the only way its model touches the working copy.
- * Every path goes through `confinePath` with the roots below, so the model can look at
- * and change `src/` and `public/` and nothing else (not `package.json`, not `.git`, not a
- * symlink that leads out). A refused or failed call throws a `FileToolError` or
+ * Every path goes through `confinePath`, so the model can look at and change the project's
+ * files (whatever its layout: `src/`, `remotion/`, `public/`, `package.json`,
+ * `remotion.config.ts`) and nothing else (not `.git`, not `node_modules`, not a symlink
+ * that leads out). A refused or failed call throws a `FileToolError` or
  * `PathRefused`; the AI SDK hands its message back to the model as the tool's result
  * and the loop goes on.
  */
 
-/** The folders of the working copy the agent may use. */
-export const FILE_TOOL_ROOTS = ['src', 'public'];
+/** Where list_files and search_files look when given no folder: the whole working copy. */
+export const FILE_TOOL_ROOTS = ['.'];
+
+/** Folders of the working copy that are not the project's files (besides `.git`). */
+const EXCLUDED = ['node_modules'];
 
 /** A tool call that cannot be done, with the reason in words the model can act on. */
 export class FileToolError extends Error {
@@ -69,14 +73,14 @@ export function createFileTools(options: FileToolsOptions) {
     if (refusal) throw new FileToolError(refusal);
     budget.charge(bytes);
   };
-  const confine = (given: string) => guard(given, () => confinePath(workspace, given, { roots: FILE_TOOL_ROOTS }));
+  const confine = (given: string) => guard(given, () => confinePath(workspace, given, { exclude: EXCLUDED }));
 
   return {
     list_files: tool({
       description:
-        'List the files under a folder of the project, recursively (paths relative to the project folder). Without a path, lists src/ and public/.',
+        'List the files under a folder of the project, recursively (paths relative to the project folder). Without a path, lists the whole project (never node_modules/ or .git/).',
       inputSchema: z.object({
-        path: z.string().optional().describe('Folder to list, e.g. "src/scenes". Default: src/ and public/.'),
+        path: z.string().optional().describe('Folder to list, e.g. "src/scenes". Default: the whole project.'),
       }),
       execute: async ({ path: given }) => {
         const folders = given ? [await confine(given)] : await Promise.all(FILE_TOOL_ROOTS.map(confine));
@@ -102,7 +106,7 @@ export function createFileTools(options: FileToolsOptions) {
         'Search the project files for a regular expression (or plain text, if it is not a valid one). Returns matching lines as file:line: text.',
       inputSchema: z.object({
         pattern: z.string().min(1).describe('A JavaScript regular expression or plain text.'),
-        path: z.string().optional().describe('Folder or file to search in. Default: src/ and public/.'),
+        path: z.string().optional().describe('Folder or file to search in. Default: the whole project.'),
       }),
       execute: async ({ pattern, path: given }) => {
         const matcher = toMatcher(pattern);
@@ -122,7 +126,7 @@ export function createFileTools(options: FileToolsOptions) {
             break;
           }
           // Each file confined again: a symlink in the listing may lead out of the roots.
-          const content = await confinePath(workspace, file, { roots: FILE_TOOL_ROOTS })
+          const content = await confinePath(workspace, file, { exclude: EXCLUDED })
             .then((confined) => readText(confined.absolute, limits.maxReadBytes))
             .catch(() => null);
           if (content === null) continue; // refused, binary, too large or gone: not searchable text

@@ -266,7 +266,7 @@ describe('chat with the agent', () => {
 });
 
 describe('chat with the AI SDK runner on an OpenAI-compatible endpoint', () => {
-  it('edits, is refused outside src/ and public/, commits, and keeps its conversation for the next session', async () => {
+  it('edits, is refused outside the project, commits, and keeps its conversation for the next session', async () => {
     const model = await startScriptedModelServer({ scenario: scenario('/etc/cutroom-escape'), requireApiKey: 'sk-openai-real' });
     const server = await startTestServer({
       environment: { AGENT_RUNNER: 'ai-sdk', OPENAI_BASE_URL: `${model.url}/v1`, OPENAI_API_KEY: 'sk-openai-real', MODEL: 'scripted' },
