@@ -123,14 +123,14 @@ export function authorizePreview(
  * HMR socket) belong to another cookie partition than its navigation, so the cookie is
  * set twice: on this navigation (for later loads of the page) and by the page's own
  * request to the grant path (for everything the page loads); then the page loads itself
- * again, without the token.
+ * again, without the token, keeping the link's fragment (`#composition=…`: what to play).
  */
 export function bootstrapPage(sandboxId: string, token: string, query: string): string {
   const base = `/s/${sandboxId}/`;
   const next = base + (query ? `?${query}` : '');
   return `<!doctype html><meta charset="utf-8"><title>Preview</title><body style="background:#000"><script>
 fetch(${JSON.stringify(base + GRANT_PATH)}, { method: 'POST', credentials: 'include', body: ${JSON.stringify(token)} })
-  .then(function (response) { if (!response.ok) throw new Error(); location.replace(${JSON.stringify(next)}); })
+  .then(function (response) { if (!response.ok) throw new Error(); location.replace(${JSON.stringify(next)} + location.hash); })
   .catch(function () { document.body.style.color = '#fff'; document.body.textContent = 'This preview link is not valid. Reopen the project.'; });
 </script></body>`;
 }
