@@ -32,6 +32,17 @@ export const errorCodes = [
   'export_not_ready',
   'too_many_exports',
   'too_many_projects',
+  'compositions_failed',
+  // Importing a project (POST /api/projects/import): what the archive or repository broke.
+  'import_not_archive',
+  'import_entry_refused',
+  'import_too_large',
+  'import_file_too_large',
+  'import_too_many_files',
+  'import_compression_ratio',
+  'import_not_remotion',
+  'import_git_url_refused',
+  'import_git_failed',
   'internal',
 ] as const;
 

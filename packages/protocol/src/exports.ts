@@ -71,6 +71,18 @@ export type ExportResponse = z.infer<typeof ExportResponse>;
 export const ExportListResponse = z.object({ exports: z.array(Export) });
 export type ExportListResponse = z.infer<typeof ExportListResponse>;
 
+/** `GET /api/projects/:id/compositions?version=`: a version's compositions as Remotion computes them. */
+export const CompositionsQuery = z.strictObject({ version: z.string().regex(/^[0-9a-f]{40}$/, 'A version id is 40 lowercase hex characters.').optional() });
+export type CompositionsQuery = z.infer<typeof CompositionsQuery>;
+export const CompositionsResponse = z.object({
+  /** The version they belong to. */
+  version: z.string(),
+  compositions: z.array(
+    z.object({ id: z.string(), width: z.number().int(), height: z.number().int(), fps: z.number(), durationInFrames: z.number().int() }),
+  ),
+});
+export type CompositionsResponse = z.infer<typeof CompositionsResponse>;
+
 /** Path of a done export's file (binary, owner only; not in the route table). */
 export const exportDownloadPath = (projectId: string, exportId: string) =>
   `/api/projects/${projectId}/exports/${exportId}/download`;

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { CreateExportRequest, ExportListResponse, ExportResponse } from './exports.js';
+import { CompositionsQuery, CompositionsResponse, CreateExportRequest, ExportListResponse, ExportResponse } from './exports.js';
 import {
   CreateProjectRequest,
   HealthResponse,
@@ -72,6 +72,8 @@ export const apiRoutes = {
   'GET /api/projects/:id/exports/:exportId': { params: ExportParams, response: ExportResponse, status: 200 },
   /** Stops a queued or running export (status `cancelled`); a finished one is returned as it is. */
   'POST /api/projects/:id/exports/:exportId/cancel': { params: ExportParams, response: ExportResponse, status: 200 },
+  /** A version's compositions as Remotion computes them (`calculateMetadata` applied); a project that fails to list them: 422 `compositions_failed`. */
+  'GET /api/projects/:id/compositions': { params: ProjectParams, query: CompositionsQuery, response: CompositionsResponse, status: 200 },
 } as const satisfies Record<string, RouteSpec>;
 
 export type ApiRoutes = typeof apiRoutes;

@@ -6,7 +6,8 @@ type ExportRoutes =
   | 'POST /api/projects/:id/exports'
   | 'GET /api/projects/:id/exports'
   | 'GET /api/projects/:id/exports/:exportId'
-  | 'POST /api/projects/:id/exports/:exportId/cancel';
+  | 'POST /api/projects/:id/exports/:exportId/cancel'
+  | 'GET /api/projects/:id/compositions';
 
 /** The export routes of the protocol's table (the download is a binary route: export-routes.ts). */
 export function createExportHandlers(exports: ExportService | undefined): Pick<RouteHandlers, ExportRoutes> {
@@ -23,5 +24,6 @@ export function createExportHandlers(exports: ExportService | undefined): Pick<R
     'POST /api/projects/:id/exports/:exportId/cancel': async ({ user, params }) => ({
       export: await service().cancel(user.id, params.id, params.exportId),
     }),
+    'GET /api/projects/:id/compositions': async ({ user, params, query }) => service().compositions(user.id, params.id, query.version),
   };
 }

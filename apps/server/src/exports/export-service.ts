@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { rm, stat } from 'node:fs/promises';
+import { readFile, rm, stat } from 'node:fs/promises';
+import path from 'node:path';
 import os from 'node:os';
 import type { Logger } from 'pino';
 import {
@@ -19,7 +20,7 @@ import { type RenderPaths, createRenderPaths, downloadFileName, moveInto } from 
 import { type RenderConfinement, type RenderJob, type RenderLimits, createRenderSandbox } from './render-sandbox.js';
 import type { DockerRenderSettings } from './render-wall-docker.js';
 import { type QueuedRender, pickNext } from './render-queue.js';
-import { type RenderTarget, type WorkerMessage, formatFiles } from './worker-protocol.js';
+import { COMPOSITIONS_FILE, CompositionInfo, type RenderTarget, type WorkerMessage, formatFiles } from './worker-protocol.js';
 
 /** Default disk budget of the bundle cache (BUNDLE_CACHE_MAX_BYTES). */
 const BUNDLE_CACHE_MAX_BYTES = 1024 ** 3;
@@ -95,6 +96,8 @@ type Running = {
  * (render-paths.ts). Thumbnails are low-priority renders of the newest version of a
  * project, coalesced per project.
  */
+type CompositionsResult = { ok: true; compositions: CompositionInfo[] } | { ok: false; reason: string };
+
 export function createExportService(deps: ExportServiceDeps) {
   const { store, repos, logger } = deps;
   const paths: RenderPaths = createRenderPaths({ dataDir: deps.dataDir, storageUrl: deps.storageUrl });
@@ -125,6 +128,8 @@ export function createExportService(deps: ExportServiceDeps) {
   /** A version whose thumbnail failed is not tried again. */
   const failedThumbnails = new Map<string, string>();
   const jobs = new Map<string, JobInfo>();
+  /** Lists of compositions being worked out, by version tree: one job answers every asker. */
+  const compositionLists = new Map<string, { version: string; settle: (result: CompositionsResult) => void; result: Promise<CompositionsResult> }>();
   let closed = false;
 
   const toExport = (record: ExportRecord): Export => ({
@@ -185,6 +190,7 @@ export function createExportService(deps: ExportServiceDeps) {
     entry.finished = (async () => {
       try {
         if (render.kind === 'export') await runExport(entry);
+        else if (render.kind === 'compositions') await runCompositions(entry);
         else await runThumbnail(entry);
       } catch (error) {
         logger.error({ err: error, render }, 'render job failed');
@@ -339,6 +345,41 @@ export function createExportService(deps: ExportServiceDeps) {
     }
   }
 
+  /** A list of compositions from a file a worker wrote (project code ran there: checked). */
+  const parseCompositions = (text: string): CompositionInfo[] | null => {
+    try {
+      const parsed = CompositionInfo.array().max(10_000).safeParse(
+        (JSON.parse(text) as unknown[]).map((entry) => {
+          const { id, width, height, fps, durationInFrames } = (entry ?? {}) as Record<string, unknown>;
+          return { id, width, height, fps, durationInFrames };
+        }),
+      );
+      return parsed.success ? parsed.data : null;
+    } catch {
+      return null;
+    }
+  };
+
+  async function runCompositions(entry: Running) {
+    const tree = entry.render.id.slice('compositions:'.length);
+    const request = compositionLists.get(tree);
+    if (!request) return;
+    let failed: string | null = null;
+    try {
+      const { exit, output, limitHit, logTail } = await runWorker(entry, request.version, { kind: 'compositions' }, 'compositions.json', (message) => {
+        if (message.type === 'failed') failed = message.reason;
+      });
+      const list = output ? parseCompositions(await readFile(output, 'utf8').catch(() => '')) : null;
+      if (list) request.settle({ ok: true, compositions: list });
+      else {
+        if (!failed) logger.warn({ projectId: entry.render.projectId, exit, limitHit, log: await logTail() }, 'compositions job stopped without a result');
+        request.settle({ ok: false, reason: failed ?? stoppedReason(limitHit) });
+      }
+    } finally {
+      compositionLists.delete(tree);
+    }
+  }
+
   async function runThumbnail(entry: Running) {
     const { projectId } = entry.render;
     const request = thumbnailRequests.get(projectId);
@@ -451,6 +492,36 @@ export function createExportService(deps: ExportServiceDeps) {
       }
     },
 
+    /**
+     * The compositions of a version (default: the current one) as Remotion computes them
+     * (`calculateMetadata` applied): from the version's bundle when it is cached, else by a
+     * job that builds it (and so caches it for exports). A project whose code fails to
+     * bundle or to list its compositions gets a typed 422 with the reason.
+     */
+    async compositions(ownerId: string, projectId: string, versionId?: string): Promise<{ version: string; compositions: CompositionInfo[] }> {
+      const project = await ownedProject(ownerId, projectId);
+      const version = versionId ?? project.currentVersion;
+      if (!version) throw new AppError('export_not_ready', 'This project has no version yet.', 409);
+      await repos.versions.requireOnMain(projectId, version);
+      const tree = await bundles.treeOf(repos.repoPath(projectId), version);
+      const cached = await readFile(path.join(bundles.bundleDir(tree), COMPOSITIONS_FILE), 'utf8').catch(() => null);
+      const fromCache = cached === null ? null : parseCompositions(cached);
+      if (fromCache) return { version, compositions: fromCache };
+      if (closed) throw new AppError('internal', 'The server is shutting down.', 503);
+      let request = compositionLists.get(tree);
+      if (!request) {
+        let settle!: (result: CompositionsResult) => void;
+        const result = new Promise<CompositionsResult>((resolve) => (settle = resolve));
+        request = { version, settle, result };
+        compositionLists.set(tree, request);
+        waiting.push({ id: `compositions:${tree}`, kind: 'compositions', userId: ownerId, projectId });
+        pump();
+      }
+      const result = await request.result;
+      if (!result.ok) throw new AppError('compositions_failed', result.reason, 422);
+      return { version, compositions: result.compositions };
+    },
+
     async list(ownerId: string, projectId: string): Promise<Export[]> {
       await ownedProject(ownerId, projectId);
       return (await store.exports.list(ownerId, projectId)).map(toExport);
@@ -534,6 +605,7 @@ export function createExportService(deps: ExportServiceDeps) {
       for (const timer of thumbnailTimers.values()) clearTimeout(timer);
       thumbnailTimers.clear();
       waiting.length = 0;
+      for (const request of compositionLists.values()) request.settle({ ok: false, reason: 'The server is shutting down.' });
       const entries = [...running.values()];
       for (const entry of entries) {
         entry.cancelled = true;

@@ -29,4 +29,11 @@ describe('render queue', () => {
     expect(pickNext([thumbnailOf('p1'), thumbnailOf('p2')], running, { global: 3, perUser: 1 })?.id).toBe('thumbnail:p2');
     expect(pickNext([exportOf('a1', 'u')], running, { global: 2, perUser: 1 })?.id).toBe('a1');
   });
+
+  it('puts a list of compositions after exports and before thumbnails, one per project at a time', () => {
+    const listOf = (project: string) => ({ id: `compositions:${project}`, kind: 'compositions' as const, userId: 'u', projectId: project });
+    expect(pickNext([thumbnailOf('p1'), listOf('p1'), exportOf('a1', 'ann')], [], { global: 1, perUser: 1 })?.id).toBe('a1');
+    expect(pickNext([thumbnailOf('p1'), listOf('p1')], [], { global: 1, perUser: 1 })?.id).toBe('compositions:p1');
+    expect(pickNext([listOf('p1'), thumbnailOf('p2')], [listOf('p1')], { global: 3, perUser: 1 })?.id).toBe('thumbnail:p2');
+  });
 });

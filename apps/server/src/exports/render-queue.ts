@@ -1,5 +1,8 @@
-/** A render waiting or running: an export (a user's) or a project's thumbnail (low priority). */
-export type QueuedRender = { id: string; kind: 'export' | 'thumbnail'; userId: string; projectId: string };
+/**
+ * A render waiting or running: an export (a user's), the list of a version's compositions
+ * (someone waits for the answer), or a project's thumbnail (low priority).
+ */
+export type QueuedRender = { id: string; kind: 'export' | 'compositions' | 'thumbnail'; userId: string; projectId: string };
 
 export type QueueLimits = {
   /** Renders running at once on the server (exports and thumbnails). */
@@ -12,7 +15,8 @@ export type QueueLimits = {
  * The next render to start, or undefined. Exports go first, in the order they were
  * asked for, skipping any user already at their limit (so one user's long queue does
  * not hold up another's); a thumbnail takes a free slot only when no waiting export
- * can, and a project renders one thumbnail at a time.
+ * can, and a project renders one thumbnail at a time. A list of compositions goes
+ * between the two.
  */
 export function pickNext(waiting: readonly QueuedRender[], running: readonly QueuedRender[], limits: QueueLimits): QueuedRender | undefined {
   if (running.length >= limits.global) return undefined;
@@ -22,6 +26,10 @@ export function pickNext(waiting: readonly QueuedRender[], running: readonly Que
   }
   const exportToStart = waiting.find((render) => render.kind === 'export' && (perUser.get(render.userId) ?? 0) < limits.perUser);
   if (exportToStart) return exportToStart;
+  // A list of compositions is a bundle and a page load: before thumbnails, one per project at a time.
+  const listing = new Set(running.filter((render) => render.kind === 'compositions').map((render) => render.projectId));
+  const compositionsToStart = waiting.find((render) => render.kind === 'compositions' && !listing.has(render.projectId));
+  if (compositionsToStart) return compositionsToStart;
   const busyProjects = new Set(running.filter((render) => render.kind === 'thumbnail').map((render) => render.projectId));
   return waiting.find((render) => render.kind === 'thumbnail' && !busyProjects.has(render.projectId));
 }

@@ -156,6 +156,13 @@ async function run(job: WorkerJob) {
   try {
     const { dir: bundleDir, compositions } = await prepareBundle(job, browser);
     const { target } = job;
+    if (target.kind === 'compositions') {
+      const list = compositions.map(({ id, width, height, fps, durationInFrames }) => ({ id, width, height, fps, durationInFrames }));
+      const text = JSON.stringify(list);
+      await writeFile(job.output, text);
+      await send({ type: 'done', sizeBytes: Buffer.byteLength(text) });
+      return;
+    }
     const composition = target.kind === 'thumbnail' ? compositions[0] : compositions.find((entry) => entry.id === target.compositionId);
     if (!composition) {
       const names = compositions.map((entry) => entry.id).join(', ') || 'none';

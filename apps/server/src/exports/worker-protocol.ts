@@ -8,7 +8,11 @@ import { ExportFormat } from '@cutroom/protocol';
  * answers with what happens until `done` or `failed`, then exits.
  */
 
-/** What to render: an export of a composition, or a project's thumbnail (first composition, a frame a third in). */
+/**
+ * What to render: an export of a composition, a project's thumbnail (first composition, a
+ * frame a third in), or only the list of its compositions (as Remotion computes them,
+ * `calculateMetadata` applied), written to the output as JSON.
+ */
 export const RenderTarget = z.discriminatedUnion('kind', [
   z.strictObject({
     kind: z.literal('export'),
@@ -22,7 +26,18 @@ export const RenderTarget = z.discriminatedUnion('kind', [
     kind: z.literal('thumbnail'),
     scale: z.number().min(0.05).max(1),
   }),
+  z.strictObject({ kind: z.literal('compositions') }),
 ]);
+
+/** One composition of a version, as the compositions job writes it. */
+export const CompositionInfo = z.strictObject({
+  id: z.string().min(1).max(200),
+  width: z.number().int().positive(),
+  height: z.number().int().positive(),
+  fps: z.number().positive(),
+  durationInFrames: z.number().int().positive(),
+});
+export type CompositionInfo = z.infer<typeof CompositionInfo>;
 export type RenderTarget = z.infer<typeof RenderTarget>;
 
 export const WorkerJob = z.strictObject({
