@@ -132,7 +132,7 @@ const previewPort = vite.httpServer ? listeningPort(vite.httpServer) : 0;
 const AFTER_READY_WARM_MS = 5_000;
 let warming: Promise<void> | null = null;
 function warm(): Promise<void> {
-  warming ??= warmUp(vite, 'socketPath' in targets.preview ? targets.preview : { host: '127.0.0.1', port: previewPort }, base, previewKey).catch((error: unknown) => {
+  warming ??= warmUp(vite, 'socketPath' in targets.preview ? targets.preview : { host: '127.0.0.1', port: previewPort }, base, previewKey, workspace).catch((error: unknown) => {
     if (!stopping) console.error(`runtime: the preview's warm-up did not finish: ${error instanceof Error ? error.message : String(error)}`);
   });
   return warming;

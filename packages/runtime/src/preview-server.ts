@@ -212,10 +212,16 @@ function get(target: ListenTarget | { host: string; port: number }, url: string,
   });
 }
 
-/** Loads the page and its modules once, so the first real visitor finds them transformed. */
-export async function warmUp(server: ViteDevServer, target: ListenTarget | { host: string; port: number }, base: string, previewKey: string) {
+/**
+ * Loads the page and its modules once, so the first real visitor finds them transformed:
+ * the page, and the project's entry point with what it imports (the page imports it
+ * dynamically, which Vite's pre-transform does not follow).
+ */
+export async function warmUp(server: ViteDevServer, target: ListenTarget | { host: string; port: number }, base: string, previewKey: string, workspace: string) {
   for (const url of [base, `${base}main.tsx`]) await get(target, url, previewKey);
   await server.warmupRequest(path.join(templatePreviewDir, 'main.tsx'));
+  const entry = findEntryPoint(workspace);
+  if (entry.ok) await server.warmupRequest(path.join(workspace, entry.file));
 }
 
 const metadataHash = async (depsDir: string) =>

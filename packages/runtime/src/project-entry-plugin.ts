@@ -50,6 +50,14 @@ export function projectEntryPlugin({ workspace, base, pageModule }: { workspace:
       }
       return null;
     },
+    // The page imports the entry only once its own module has run: ask the browser to
+    // fetch it (and what it imports) while the page's module and packages load.
+    transformIndexHtml() {
+      const entry = findEntryPoint(workspace);
+      if (!entry.ok) return [];
+      const href = `${base}@fs${path.join(workspace, entry.file).split(path.sep).join('/')}`;
+      return [{ tag: 'link', attrs: { rel: 'modulepreload', href, crossorigin: 'use-credentials' }, injectTo: 'head' }];
+    },
     configureServer(devServer) {
       server = devServer;
       devServer.watcher.add(workspace);
