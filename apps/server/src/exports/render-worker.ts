@@ -17,6 +17,7 @@ import { bundle } from '@remotion/bundler';
 import { getCompositions, openBrowser, renderMedia, renderStill } from '@remotion/renderer';
 import { projectEntryPoint } from '@cutroom/template';
 import { failureReason } from './failure-reason.js';
+import { type ProjectRenderConfig, loadProjectRenderConfig } from './remotion-config.js';
 import { COMPOSITIONS_FILE, WorkerJob, type WorkerMessage, videoCodecs } from './worker-protocol.js';
 
 type Composition = Awaited<ReturnType<typeof getCompositions>>[number];
@@ -70,8 +71,33 @@ function confinedTo(projectDir: string): RegExp {
   return new RegExp(`^(${roots.join('|')})/`);
 }
 
+/** What of `remotion.config.*` a render of a bundle needs (kept beside the bundle, for renders of a cached one). */
+type RenderSettings = { gl: ProjectRenderConfig['gl']; pixelFormat: ProjectRenderConfig['pixelFormat'] };
+const RENDER_SETTINGS_FILE = 'cutroom-render-settings.json';
+
+/** The project's configuration: run now (a bundle to build), or as kept beside a cached bundle. */
+async function projectConfig(job: WorkerJob): Promise<{ settings: RenderSettings; config: ProjectRenderConfig | null }> {
+  if (job.bundle.kind === 'cached') {
+    const kept = await readFile(path.join(job.bundle.dir, RENDER_SETTINGS_FILE), 'utf8').then(
+      (text) => JSON.parse(text) as RenderSettings,
+      () => ({ gl: null, pixelFormat: null }),
+    );
+    return { settings: kept, config: null };
+  }
+  try {
+    const config = await loadProjectRenderConfig(job.bundle.projectDir);
+    return { settings: { gl: config.gl, pixelFormat: config.pixelFormat }, config };
+  } catch (error) {
+    throw failure('bundle', error, job.bundle.projectDir);
+  }
+}
+
 /** The bundle to render from (its folder) and its compositions: the cached one, or one built now. */
-async function prepareBundle(job: WorkerJob, browser: () => Promise<Browser>): Promise<{ dir: string; compositions: Composition[] }> {
+async function prepareBundle(
+  job: WorkerJob,
+  browser: () => Promise<Browser>,
+  project: { settings: RenderSettings; config: ProjectRenderConfig | null },
+): Promise<{ dir: string; compositions: Composition[] }> {
   const started = performance.now();
   if (job.bundle.kind === 'cached') {
     const compositions = JSON.parse(await readFile(path.join(job.bundle.dir, COMPOSITIONS_FILE), 'utf8')) as Composition[];
@@ -80,13 +106,23 @@ async function prepareBundle(job: WorkerJob, browser: () => Promise<Browser>): P
   }
 
   const { projectDir, outDir } = job.bundle;
+  const webpackOverride = project.config?.webpackOverride ?? null;
+  /** Only the version's files and the packages (see rspackOverride below). */
+  const confine = <T extends { resolve?: object }>(config: T): T => ({
+    ...config,
+    resolve: { ...config.resolve, restrictions: [confinedTo(projectDir)] as unknown as string[] },
+  });
   try {
     await bundle({
       entryPoint: projectEntryPoint(projectDir),
       outDir,
       rootDir: projectDir,
       // Rspack: ~1 s against webpack's ~7 s cold (docs/decisions/2026-11-24-exports.md).
-      rspack: true,
+      // A project whose remotion.config overrides the webpack configuration (Tailwind,
+      // SCSS, aliases) is bundled by webpack, as `remotion render` bundles it, with its
+      // override, and our confinement applied after it.
+      rspack: !webpackOverride,
+      ...(webpackOverride ? { webpackOverride: async (config) => confine(await webpackOverride(config)) } : {}),
       // The bundle itself is the cache (one per tree of files); a bundler cache would go into node_modules.
       enableCaching: false,
       // An import (or require.context) of a path outside the version's files and the
@@ -108,6 +144,7 @@ async function prepareBundle(job: WorkerJob, browser: () => Promise<Browser>): P
   } catch (error) {
     throw failure('compositions', error, projectDir);
   }
+  await writeFile(path.join(outDir, RENDER_SETTINGS_FILE), JSON.stringify(project.settings));
   // Written last: the server takes a bundle into the cache only when this file is there.
   await writeFile(path.join(outDir, COMPOSITIONS_FILE), JSON.stringify(compositions));
   await send({ type: 'bundle', cached: false, ms: performance.now() - started });
@@ -135,10 +172,10 @@ async function killChildBrowsers() {
  * Chromium, given more than one chance: Remotion allows it 25 s to start, and a render
  * runs at a lower CPU weight than everything else, so a busy machine can starve a start.
  */
-async function launchBrowser(chromiumPath: string): Promise<Browser> {
+async function launchBrowser(chromiumPath: string, gl: RenderSettings['gl']): Promise<Browser> {
   for (let attempt = 1; ; attempt++) {
     try {
-      return await openBrowser('chrome', { browserExecutable: chromiumPath, logLevel: 'error' });
+      return await openBrowser('chrome', { browserExecutable: chromiumPath, logLevel: 'error', chromiumOptions: gl ? { gl } : {} });
     } catch (error) {
       if (attempt >= 4 || !/timed out/i.test(String(error))) throw error;
       console.error(`Chromium did not start in time (attempt ${attempt}); trying again`);
@@ -150,11 +187,13 @@ async function launchBrowser(chromiumPath: string): Promise<Browser> {
 
 async function run(job: WorkerJob) {
   const opened: { browser?: Promise<Browser> } = {};
-  const browser = () => (opened.browser ??= launchBrowser(job.chromiumPath));
+  // The configuration first: it may choose Chromium's GL backend.
+  const project = await projectConfig(job);
+  const browser = () => (opened.browser ??= launchBrowser(job.chromiumPath, project.settings.gl));
   // Chromium starts while the bundle is read or built.
   void browser().catch(() => {});
   try {
-    const { dir: bundleDir, compositions } = await prepareBundle(job, browser);
+    const { dir: bundleDir, compositions } = await prepareBundle(job, browser, project);
     const { target } = job;
     if (target.kind === 'compositions') {
       const list = compositions.map(({ id, width, height, fps, durationInFrames }) => ({ id, width, height, fps, durationInFrames }));
@@ -190,6 +229,7 @@ async function run(job: WorkerJob) {
 
     const common = {
       serveUrl: bundleDir,
+      chromiumOptions: project.settings.gl ? { gl: project.settings.gl } : {},
       composition,
       scale: target.scale,
       browserExecutable: job.chromiumPath,
@@ -207,6 +247,8 @@ async function run(job: WorkerJob) {
         await renderMedia({
           ...common,
           codec: videoCodecs[target.format as keyof typeof videoCodecs],
+          // remotion.config's pixel format, for the video codecs (a GIF has none).
+          ...(project.settings.pixelFormat && target.format !== 'gif' ? { pixelFormat: project.settings.pixelFormat } : {}),
           outputLocation: job.output,
           concurrency: job.concurrency,
           onProgress: ({ progress, renderedFrames }) => {

@@ -1,0 +1,94 @@
+import { execFile } from 'node:child_process';
+import { cp, mkdtemp, readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { dir as compositorDir } from '@remotion/compositor-linux-x64-gnu';
+import { testProjectDir } from '@cutroom/testkit';
+import { PNG } from 'pngjs';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { type TestServer, startTestServer } from '../testing/test-server.js';
+import { type TestClient, connectClient } from '../testing/ws-client.js';
+
+const execFileAsync = promisify(execFile);
+vi.setConfig({ testTimeout: 300_000, hookTimeout: 300_000 });
+
+/**
+ * A project's `remotion.config.ts` is honoured at export as `remotion render` honours it:
+ * its webpack override (here an alias that only the override knows: without it the bundle
+ * fails), and its pixel format; a configuration that throws is the export's failure
+ * reason.
+ */
+describe('remotion.config.ts at export', () => {
+  let server: TestServer;
+  let owner: Awaited<ReturnType<TestServer['signupWithProject']>>;
+  let socket: TestClient;
+  let workspace = '';
+
+  beforeAll(async () => {
+    server = await startTestServer();
+    owner = await server.signupWithProject('Configured');
+    socket = await connectClient(server.baseUrl, owner.cookie);
+    workspace = await mkdtemp(path.join(os.tmpdir(), 'cutroom-config-'));
+  });
+  afterAll(async () => {
+    await socket?.close();
+    await server?.close();
+    if (workspace) await rm(workspace, { recursive: true, force: true });
+  });
+
+  async function commit(message: string, write: (dir: string) => Promise<void>) {
+    await rm(workspace, { recursive: true, force: true });
+    await server.repos.checkout(owner.projectId, workspace);
+    await write(workspace);
+    const result = await server.repos.commitWorkspace(owner.projectId, workspace, { message, author: 'user' });
+    await server.store.projects.update(owner.user.id, owner.projectId, { currentVersion: result.version });
+  }
+
+  async function exportOf(body: Record<string, unknown>) {
+    const created = await server.request('POST', `/api/projects/${owner.projectId}/exports`, { cookie: owner.cookie, body });
+    expect(created.status, created.text).toBe(201);
+    const id = created.json.export.id as string;
+    const end = await socket.next(
+      (message) => message.type === 'export:progress' && message.export.id === id && ['done', 'failed', 'cancelled'].includes(message.export.status),
+      280_000,
+    );
+    return { id, end: end.export as { status: string; error: string | null } };
+  }
+
+  it('bundles with the webpack override and renders with the pixel format', async () => {
+    await commit('A configured project', async (dir) => {
+      await rm(path.join(dir, 'src'), { recursive: true, force: true });
+      await cp(testProjectDir('webpack-config'), dir, { recursive: true });
+    });
+    const still = await exportOf({ compositionId: 'Brand', format: 'png', frame: 0 });
+    expect(still.end, JSON.stringify(still.end)).toMatchObject({ status: 'done' });
+    const png = PNG.sync.read(await readFile(path.join(server.dataDir, 'storage', 'exports', owner.projectId, `${still.id}.png`)));
+    // The brand colour, #16a34a, from the module only the alias reaches.
+    expect([...png.data.subarray(0, 3)]).toEqual([0x16, 0xa3, 0x4a]);
+
+    const video = await exportOf({ compositionId: 'Brand', format: 'mp4', scale: 1 });
+    expect(video.end, JSON.stringify(video.end)).toMatchObject({ status: 'done' });
+    const file = path.join(server.dataDir, 'storage', 'exports', owner.projectId, `${video.id}.mp4`);
+    const probe = JSON.parse(
+      (
+        await execFileAsync(path.join(compositorDir, 'ffprobe'), ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'stream=pix_fmt', '-of', 'json', file], {
+          env: { ...process.env, LD_LIBRARY_PATH: compositorDir },
+        })
+      ).stdout,
+    ).streams[0];
+    // 4:4:4 as configured (the default is 4:2:0; ffmpeg names the full-range variant `yuvj…`).
+    expect(probe.pix_fmt).toMatch(/^yuvj?444p$/);
+  });
+
+  it('fails the export with the reason when the configuration throws', async () => {
+    await commit('A broken configuration', async (dir) => {
+      const config = path.join(dir, 'remotion.config.ts');
+      await import('node:fs/promises').then(async (fs) => fs.writeFile(config, `${await fs.readFile(config, 'utf8')}\nthrow new Error('this configuration is broken');\n`));
+    });
+    const failed = await exportOf({ compositionId: 'Brand', format: 'png', frame: 0 });
+    expect(failed.end.status).toBe('failed');
+    expect(failed.end.error).toContain('this configuration is broken');
+    expect(failed.end.error).not.toContain(server.dataDir);
+  });
+});

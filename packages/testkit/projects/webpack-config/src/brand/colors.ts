@@ -1,0 +1,1 @@
+export const brandColor = '#16a34a';
