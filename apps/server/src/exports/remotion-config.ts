@@ -56,7 +56,7 @@ export async function loadProjectRenderConfig(projectDir: string): Promise<Proje
     throw new Error(`${file} does not compile: ${error instanceof Error ? error.message : String(error)}`);
   }
   // Loaded only for a project that has a configuration (it brings Remotion's Studio server along).
-  const cliConfig = (await import('@remotion/cli/config')) as typeof import('@remotion/cli/config');
+  const cliConfig = await import('@remotion/cli/config');
   const projectRequire = createRequire(absolute);
   const requireForConfig = (id: string): unknown => (id === '@remotion/cli/config' ? cliConfig : projectRequire(id));
   const module = { exports: {} as unknown };
