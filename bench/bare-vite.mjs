@@ -24,7 +24,7 @@ const server = await createServer({
       enforce: 'pre',
       resolveId: (source) =>
         source === '@cutroom/project-entry' ? path.join(projectDir, 'src', 'index.ts') : source === '@cutroom/project-info' ? '\0bare-project-info' : null,
-      load: (id) => (id === '\0bare-project-info' ? `export const projectUrl = ${JSON.stringify(`/@fs${projectDir}/`)};` : null),
+      load: (id) => (id === '\0bare-project-info' ? `export const projectUrl = ${JSON.stringify(`/@fs${projectDir}/`)};\nexport const notices = [];` : null),
     },
     react(),
   ],

@@ -40,6 +40,8 @@ export const PreviewToApp = z.discriminatedUnion('type', [
     compositions: z.array(PreviewCompositionSummary).max(1_000),
     selected: z.string().max(200).nullable(),
   }),
+  /** What of the project's configuration the preview cannot honour, in words for the user. */
+  z.object({ type: z.literal('remotion:notices'), notices: z.array(z.string().max(1_000)).max(20) }),
   /** The composition that plays, its metadata as Remotion computes it (`calculateMetadata` applied). */
   z.object({
     type: z.literal('remotion:ready'),

@@ -1,5 +1,6 @@
 import path from 'node:path';
-import { affectsEntryPoint, findEntryPoint } from '@cutroom/template';
+import { readFileSync } from 'node:fs';
+import { CONFIG_FILES, affectsEntryPoint, findConfigFile, findEntryPoint } from '@cutroom/template';
 import type { Plugin, ViteDevServer } from 'vite';
 
 /** What the Player page imports to run the project's entry point (and so its `registerRoot`). */
@@ -46,7 +47,7 @@ export function projectEntryPlugin({ workspace, base, pageModule }: { workspace:
       if (id === INFO) {
         // Where the page loads the working copy's files from (Vite's `/@fs/` URLs).
         const projectUrl = `${base}@fs${workspace.split(path.sep).join('/')}/`;
-        return `export const projectUrl = ${JSON.stringify(projectUrl)};`;
+        return `export const projectUrl = ${JSON.stringify(projectUrl)};\nexport const notices = ${JSON.stringify(previewNotices(workspace))};`;
       }
       return null;
     },
@@ -64,11 +65,19 @@ export function projectEntryPlugin({ workspace, base, pageModule }: { workspace:
       devServer.watcher.on('all', (event, file) => {
         const relative = path.relative(workspace, file);
         if (relative.startsWith('..') || !affectsEntryPoint(relative)) return;
+        const graph = server?.environments.client.moduleGraph;
         const now = JSON.stringify(findEntryPoint(workspace));
-        if (now === lastEntry) return;
+        if (now === lastEntry) {
+          // Another change of the configuration: what the page says about it may change.
+          const info = CONFIG_FILES.includes(relative as (typeof CONFIG_FILES)[number]) ? graph?.getModuleById(INFO) : undefined;
+          if (info) {
+            graph?.invalidateModule(info);
+            if (devServer.ws.clients.size > 0) devServer.ws.send({ type: 'full-reload', path: '*' });
+          }
+          return;
+        }
         lastEntry = now;
         // The page's import of the entry was resolved when it was transformed: do it again.
-        const graph = server?.environments.client.moduleGraph;
         for (const mod of graph?.getModulesByFile(pageModule) ?? []) graph?.invalidateModule(mod);
         const noEntry = graph?.getModuleById(NO_ENTRY);
         if (noEntry) graph?.invalidateModule(noEntry);
@@ -76,4 +85,31 @@ export function projectEntryPlugin({ workspace, base, pageModule }: { workspace:
       });
     },
   };
+}
+
+/**
+ * What of the project's `remotion.config.*` the preview cannot honour, in words for the
+ * user (the page shows them): the configuration is webpack's, the preview is Vite.
+ * Exports run it as Remotion does. Read, not run.
+ */
+export function previewNotices(workspace: string): string[] {
+  const file = findConfigFile(workspace);
+  if (!file) return [];
+  let source = '';
+  try {
+    source = readFileSync(path.join(workspace, file), 'utf8');
+  } catch {
+    return [];
+  }
+  const code = source.replace(/\/\*[\s\S]*?\*\//g, '').replace(/(^|[^:\\])\/\/.*$/gm, '$1');
+  const notices: string[] = [];
+  if (/\benableTailwind\b/.test(code)) {
+    notices.push(`${file} enables Tailwind through webpack: exports apply it, the preview does not (its classes have no styles here).`);
+  } else if (/\boverrideWebpackConfig\s*\(/.test(code)) {
+    notices.push(`${file} overrides the webpack configuration: exports apply it, the preview (Vite) does not.`);
+  }
+  if (/\boverrideRspackConfig\s*\(|\boverrideBundlerConfig\s*\(/.test(code)) {
+    notices.push(`${file} overrides the Rspack or bundler configuration: Cutroom applies it neither in the preview nor at export (it applies overrideWebpackConfig at export).`);
+  }
+  return notices;
 }

@@ -40,7 +40,7 @@ describe('the preview of real-shaped projects', () => {
   });
 
   /** A working copy of a test project (or of nothing), served by its own preview server. */
-  async function serve(name: string, from: 'folders-and-stills' | 'config-entry' | null) {
+  async function serve(name: string, from: 'folders-and-stills' | 'config-entry' | 'webpack-config' | null) {
     const workspace = path.join(dir, name, 'workspace');
     if (from) await cp(testProjectDir(from), workspace, { recursive: true });
     const base = `/s/${name.padEnd(24, 'x').slice(0, 24)}/`;
@@ -146,6 +146,18 @@ export const Videos = () => (
     expect(edited.compositions.map((composition) => composition.id)).toEqual(['wipe-wide', 'wipe-square', 'wipe-tall']);
     expect(await preview.waitFor('remotion:ready', (message) => message.durationInFrames === 60)).toMatchObject({ compositionId: 'wipe-square' });
     expect((await preview.posted()).filter((message) => message.type === 'remotion:error')).toEqual([]);
+    expect(await preview.last('remotion:notices')).toEqual({ type: 'remotion:notices', notices: [] });
+    await preview.page.close();
+  });
+
+  it("says what of remotion.config.ts it cannot honour (a webpack override), and reports what then fails", async () => {
+    const { url } = await serve('webpack', 'webpack-config');
+    const preview = await open(url);
+    const said = await preview.waitFor('remotion:notices');
+    expect(said.notices).toEqual(['remotion.config.ts overrides the webpack configuration: exports apply it, the preview (Vite) does not.']);
+    // The alias only the webpack override knows does not resolve here: an error, with the project's paths.
+    const error = await preview.waitFor('remotion:error', (message) => message.message.includes('@brand/colors'));
+    noServerPaths(JSON.stringify(error));
     await preview.page.close();
   });
 

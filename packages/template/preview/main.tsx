@@ -4,7 +4,7 @@ import { createRoot } from 'react-dom/client';
 import { Internals } from 'remotion';
 import type { ErrorPayload } from 'vite';
 // Where the page loads the working copy's files from (served by the runtime's plugin).
-import { projectUrl } from '@cutroom/project-info';
+import { notices, projectUrl } from '@cutroom/project-info';
 import { createRelativiser } from './relative-paths';
 
 /**
@@ -29,12 +29,15 @@ type CompositionSummary = {
 };
 type Outgoing =
   | { type: 'remotion:compositions'; compositions: CompositionSummary[]; selected: string | null }
+  | { type: 'remotion:notices'; notices: string[] }
   | { type: 'remotion:ready'; compositionId: string; durationInFrames: number; fps: number; width: number; height: number }
   | { type: 'remotion:sequences'; sequences: { id: string; name: string; from: number; durationInFrames: number; depth: number }[] }
   | { type: 'remotion:frame'; frame: number; playing: boolean }
   | { type: 'remotion:error'; message: string; stack: string | null; componentStack: string | null; file: string | null };
 
 const post = (message: Outgoing) => window.parent.postMessage(message, '*');
+// Said on every load (an empty list clears what an earlier load said).
+post({ type: 'remotion:notices', notices });
 
 // What Remotion's Studio sets for a project's code: `staticFile()` names files of
 // `public/` under the page's base (Vite serves `public/` there), and `getInputProps()`

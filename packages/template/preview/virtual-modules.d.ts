@@ -5,4 +5,6 @@ declare module '@cutroom/project-entry' {}
 declare module '@cutroom/project-info' {
   /** The working copy's folder as a URL of this page (ends with `/`). */
   export const projectUrl: string;
+  /** What of the project's `remotion.config.*` the preview cannot honour (for the user). */
+  export const notices: string[];
 }

@@ -48,6 +48,7 @@ export function PreviewPanel({
   const [composition, setComposition] = useState<PreviewComposition | null>(null);
   const [compositions, setCompositions] = useState<{ list: PreviewCompositionSummary[]; selected: string | null }>({ list: [], selected: null });
   const [sequences, setSequences] = useState<PreviewSequence[]>([]);
+  const [notices, setNotices] = useState<string[]>([]);
   const [frame, setFrame] = useState(0);
   const [playing, setPlaying] = useState(false);
   const [errors, setErrors] = useState<PreviewError[]>([]);
@@ -72,6 +73,9 @@ export function PreviewPanel({
       if (!parsed.success) return;
       const message = parsed.data;
       switch (message.type) {
+        case 'remotion:notices':
+          setNotices(message.notices);
+          return;
         case 'remotion:compositions':
           setCompositions({ list: message.compositions, selected: message.selected });
           return;
@@ -140,6 +144,14 @@ export function PreviewPanel({
         )}
         <SessionOverlay view={view} onRestart={onRestart} />
       </div>
+
+      {notices.length > 0 && (
+        <ul aria-label="Preview notices" className="space-y-1 rounded-xl bg-amber-950/40 px-3 py-2 text-xs text-amber-200 ring-1 ring-amber-900/60">
+          {notices.map((notice) => (
+            <li key={notice}>{notice}</li>
+          ))}
+        </ul>
+      )}
 
       {errors.length > 0 && (
         <div role="alert" aria-label="Preview errors" className="max-h-40 overflow-y-auto rounded-xl bg-red-950/60 p-3 text-sm ring-1 ring-red-900">
