@@ -9,6 +9,9 @@ export const PROJECT_ENTRY_ID = '@cutroom/project-entry';
 export const PROJECT_INFO_ID = '@cutroom/project-info';
 
 const NO_ENTRY = '\0cutroom:no-entry';
+/** Project modules the page's HTML preloads at most (a big project's graph is not all listed). */
+const MAX_PRELOADS = 60;
+const SCRIPT = /\.(?:[cm]?[jt]sx?)$/;
 const INFO = '\0cutroom:project-info';
 
 /**
@@ -52,12 +55,31 @@ export function projectEntryPlugin({ workspace, base, pageModule }: { workspace:
       return null;
     },
     // The page imports the entry only once its own module has run: ask the browser to
-    // fetch it (and what it imports) while the page's module and packages load.
+    // fetch it, and the project's modules it imports (as far as Vite has seen them, after
+    // the warm-up), while the page's module and packages load.
     transformIndexHtml() {
       const entry = findEntryPoint(workspace);
       if (!entry.ok) return [];
-      const href = `${base}@fs${path.join(workspace, entry.file).split(path.sep).join('/')}`;
-      return [{ tag: 'link', attrs: { rel: 'modulepreload', href, crossorigin: 'use-credentials' }, injectTo: 'head' }];
+      const entryFile = path.join(workspace, entry.file);
+      const urls = [`/@fs${entryFile.split(path.sep).join('/')}`];
+      const graph = server?.environments.client.moduleGraph;
+      const seen = new Set<string>();
+      const queue = [...(graph?.getModulesByFile(entryFile) ?? [])];
+      while (queue.length > 0 && urls.length < MAX_PRELOADS) {
+        const mod = queue.shift()!;
+        if (seen.has(mod.url)) continue;
+        seen.add(mod.url);
+        if (mod.file !== entryFile && mod.file?.startsWith(workspace + path.sep) && SCRIPT.test(mod.file) && !mod.url.includes('?')) {
+          // As the page's imports name it (Vite adds `?t=` once a module was hot-updated).
+          urls.push(mod.lastHMRTimestamp > 0 ? `${mod.url}?t=${mod.lastHMRTimestamp}` : mod.url);
+        }
+        queue.push(...mod.importedModules);
+      }
+      return urls.map((url) => ({
+        tag: 'link',
+        attrs: { rel: 'modulepreload', href: `${base}${url.replace(/^\//, '')}`, crossorigin: 'use-credentials' },
+        injectTo: 'head' as const,
+      }));
     },
     configureServer(devServer) {
       server = devServer;

@@ -118,6 +118,12 @@ describe('the preview of real-shaped projects', () => {
     await preview.page.getByText('Poster').first().waitFor();
     expect((await preview.posted()).filter((message) => message.type === 'remotion:error')).toEqual([]);
     await preview.page.close();
+
+    // The next page's HTML preloads the project's modules, as Vite has seen them: the
+    // entry, the Root and its scenes load beside the page's own module, not after it.
+    const html = await (await fetch(url, { headers: { [PREVIEW_KEY_HEADER]: previewKey } })).text();
+    const preloads = [...html.matchAll(/<link rel="modulepreload" href="([^"]+)" crossorigin="use-credentials">/g)].map((match) => match[1]!.replace(/^.*\/workspace\//, ''));
+    expect(preloads).toEqual(expect.arrayContaining(['src/index.tsx', 'src/Root.tsx', 'src/scenes/Countdown.tsx', 'src/scenes/Slate.tsx', 'src/scenes/Poster.tsx']));
   });
 
   it("starts from the entry point remotion.config.ts names (JavaScript, another folder), and follows an edit of the Root's compositions", async () => {
