@@ -13,6 +13,8 @@ import { createHandlers } from './http/handlers.js';
 import type { ExportService } from './exports/export-service.js';
 import { registerExportFileRoutes } from './exports/export-routes.js';
 import { registerArchiveRoute } from './projects/archive-route.js';
+import { registerImportRoute } from './projects/import-route.js';
+import type { ImportLimits } from './projects/project-import.js';
 import { installOriginGuard } from './http/origin-guard.js';
 import { registerWebApp } from './http/web-app.js';
 import { createProjectService } from './projects/project-service.js';
@@ -44,6 +46,8 @@ export type AppDeps = {
   exports?: ExportService;
   /** Open /ws connections by user, for the user's own events (exports, thumbnails). */
   userSockets?: UserSockets;
+  /** Smaller limits for project imports than project-import.ts's constants (tests). */
+  importLimits?: Partial<ImportLimits>;
 };
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
@@ -130,6 +134,13 @@ export async function buildApp(deps: AppDeps) {
     }), currentUser);
   if (exports) registerExportFileRoutes(app, { exports, currentUser });
   registerArchiveRoute(app, { projects, repos, currentUser });
+  await registerImportRoute(app, {
+    projects,
+    currentUser,
+    dataDir: config.dataDir,
+    limits: deps.importLimits,
+    git: { allowLoopback: config.importGitAllowLoopback },
+  });
   registerGateway(app, { projects, currentUser, sessions: deps.sessions, userSockets: deps.userSockets });
   await registerWebApp(app, config.webDistDir);
 

@@ -92,6 +92,11 @@ const Environment = z.object({
   PROJECTS_MAX_PER_USER: z.coerce.number().int().min(1).max(100_000).default(100),
   /** Disk the render bundle cache may use; least recently used bundles go first. */
   BUNDLE_CACHE_MAX_BYTES: z.coerce.number().int().min(0).default(1024 ** 3),
+  /**
+   * Let a git import clone over plain http, and from this machine's loopback addresses
+   * (tests serve a repository from 127.0.0.1). Never set it on a server others use.
+   */
+  IMPORT_GIT_ALLOW_LOOPBACK: z.enum(['true', 'false', '1', '0']).default('false'),
 });
 
 export type Config = {
@@ -144,6 +149,8 @@ export type Config = {
   exportConcurrencyPerUser: number;
   projectsMaxPerUser: number;
   bundleCacheMaxBytes: number;
+  /** IMPORT_GIT_ALLOW_LOOPBACK (tests only). */
+  importGitAllowLoopback: boolean;
 };
 
 export class ConfigError extends Error {
@@ -235,6 +242,7 @@ export function loadConfig(environment: Record<string, string | undefined> = pro
     exportConcurrencyPerUser: env.EXPORT_CONCURRENCY_PER_USER,
     projectsMaxPerUser: env.PROJECTS_MAX_PER_USER,
     bundleCacheMaxBytes: env.BUNDLE_CACHE_MAX_BYTES,
+    importGitAllowLoopback: env.IMPORT_GIT_ALLOW_LOOPBACK === 'true' || env.IMPORT_GIT_ALLOW_LOOPBACK === '1',
   };
 }
 

@@ -221,3 +221,26 @@ export const RestoreVersionResponse = z.object({
   restored: z.boolean(),
 });
 export type RestoreVersionResponse = z.infer<typeof RestoreVersionResponse>;
+
+/* Import: a project made from a Remotion project the user already has. */
+
+/** `POST /api/projects/import` (a binary route, not in the route table: it also takes `multipart/form-data`). */
+export const projectImportPath = '/api/projects/import';
+
+/** The upload's form fields: `file` (a `.zip` or `.tar.gz`) and an optional `name`. */
+export const ImportArchiveFields = z.strictObject({ name: ProjectName.optional() });
+export type ImportArchiveFields = z.infer<typeof ImportArchiveFields>;
+
+/**
+ * The JSON body: a git repository by its `https://` URL (its default branch, files only,
+ * no history). The URL is checked by the server (`import_git_url_refused`).
+ */
+export const ImportGitRequest = z.strictObject({
+  name: ProjectName.optional(),
+  gitUrl: Text.trim().min(1, 'Paste the repository’s https:// URL.').max(2_000, 'That URL is too long.'),
+});
+export type ImportGitRequest = z.infer<typeof ImportGitRequest>;
+
+/** Answer of an import: `201 {project}`; its first version is the imported tree. */
+export const ImportProjectResponse = ProjectResponse;
+export type ImportProjectResponse = ProjectResponse;

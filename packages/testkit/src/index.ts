@@ -7,3 +7,4 @@ export {
 // `Scenario` is both the zod schema and the type.
 export { Scenario, loadScenario, type ScriptedRule, type ScriptedStep, type ScriptedToolCall } from './scenario.js';
 export { testProjectDir, testProjectsDir } from './projects.js';
+export { makeTar, makeTarGz, makeZip, type TestArchiveEntry } from './archives.js';

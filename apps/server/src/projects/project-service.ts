@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { AgentStateStore } from '../agent/agent-state.js';
-import type { ProjectRepos } from '../repos/project-repos.js';
+import type { PreparedRepo, ProjectRepos } from '../repos/project-repos.js';
 import { AppError } from '../errors.js';
 import { ProjectLimitError, type Store } from '../store/store.js';
 
@@ -30,12 +30,32 @@ export function createProjectService(deps: {
   const tooMany = (limit: number) =>
     new AppError('too_many_projects', `You already have ${limit} projects, the most allowed. Delete one you no longer need, then create this one.`, 409);
 
-  async function create(ownerId: string, name: string) {
+  /** Refuses (`too_many_projects`) when the owner has no room for one more project; the insert checks again, atomically. */
+  async function checkRoom(ownerId: string) {
+    const { maxPerUser } = deps;
+    if (maxPerUser !== undefined && (await store.projects.count(ownerId)) >= maxPerUser) throw tooMany(maxPerUser);
+  }
+
+  /** A new project whose first version is the template. */
+  function create(ownerId: string, name: string) {
+    return createWith(ownerId, name, (id) => repos.prepare(id));
+  }
+
+  /**
+   * A new project whose first version holds the files of `folder` (an import's files,
+   * already checked: see project-import.ts), counted against the owner's limit like any
+   * other. The folder is read, not moved: the caller removes it.
+   */
+  function createFromFiles(ownerId: string, name: string, folder: string, message: string) {
+    return createWith(ownerId, name, (id) => repos.prepare(id, message, { folder }));
+  }
+
+  async function createWith(ownerId: string, name: string, prepare: (id: string) => Promise<PreparedRepo>) {
     const { maxPerUser } = deps;
     // Refused before any git work; the insert checks again, atomically.
-    if (maxPerUser !== undefined && (await store.projects.count(ownerId)) >= maxPerUser) throw tooMany(maxPerUser);
+    await checkRoom(ownerId);
     const id = randomUUID();
-    const prepared = await repos.prepare(id);
+    const prepared = await prepare(id);
     let project;
     try {
       project = await store.projects.create({ id, ownerId, name, currentVersion: prepared.version, maxPerOwner: maxPerUser });
@@ -97,6 +117,8 @@ export function createProjectService(deps: {
     rename: (ownerId: string, id: string, name: string) => store.projects.rename(ownerId, id, name),
     messages: (projectId: string) => store.messages.list(projectId),
     create,
+    createFromFiles,
+    checkRoom,
     remove,
   };
 }

@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { PassThrough, type Readable } from 'node:stream';
 import { execFileOffLoopOrThrow } from '../exec-off-loop.js';
 
@@ -35,6 +35,15 @@ export async function git(args: string[], options: { cwd?: string; env?: Record<
     ...(options.input !== undefined ? { input: options.input } : {}),
     maxBuffer: 64 * 1024 * 1024,
   });
+}
+
+/**
+ * Starts git (configured as `git` does) as a child of the server, for a run that must be
+ * watched and stopped while it works (a clone with a time and size limit). Rare runs
+ * only: every other git run goes through the command helper.
+ */
+export function spawnGit(args: string[], options: { env?: Record<string, string> } = {}): ChildProcess {
+  return spawn('git', [...FIXED, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: environment(options.env) });
 }
 
 /**

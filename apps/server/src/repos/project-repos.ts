@@ -28,7 +28,7 @@ export const DEFAULT_MAX_COMMIT_TOTAL_BYTES = 512 * 1024 * 1024;
  * an archive (`export-ignore`, `export-subst`), so a working copy holds exactly the
  * version's bytes and a commit takes exactly the working copy's.
  */
-const BYTE_EXACT_ATTRIBUTES = '* -text -eol -filter -ident -working-tree-encoding -export-ignore -export-subst\n';
+export const BYTE_EXACT_ATTRIBUTES = '* -text -eol -filter -ident -working-tree-encoding -export-ignore -export-subst\n';
 
 /** A file of the working copy left out of a version for its size. */
 export type SkippedFile = { path: string; bytes: number };
@@ -80,25 +80,31 @@ export function createProjectRepos(options: {
     exact.add(bare);
   }
 
-  async function prepare(projectId: string, message = 'Create project from the template'): Promise<PreparedRepo> {
+  /**
+   * A new repo whose first version holds the template's files, or those of `source.folder`
+   * (an import's checked files: taken as they are, and left where they are).
+   */
+  async function prepare(projectId: string, message = 'Create project from the template', source?: { folder: string }): Promise<PreparedRepo> {
     const scratch = path.join(reposDir, `.tmp-${projectId}-${randomUUID().slice(0, 8)}`);
     const bare = path.join(scratch, 'repo.git');
-    const work = path.join(scratch, 'work');
+    const work = source?.folder ?? path.join(scratch, 'work');
     const discard = () => rm(scratch, { recursive: true, force: true });
     try {
       await mkdir(scratch, { recursive: true });
-      await cp(templateDir, work, {
-        recursive: true,
-        errorOnExist: true,
-        filter: (source) => isTemplateFile(path.relative(templateDir, source)),
-      });
+      if (!source) {
+        await cp(templateDir, work, {
+          recursive: true,
+          errorOnExist: true,
+          filter: (file) => isTemplateFile(path.relative(templateDir, file)),
+        });
+      }
       await git(['init', '--quiet', '--bare', bare]);
       await writeFile(path.join(bare, 'info', 'attributes'), BYTE_EXACT_ATTRIBUTES);
       const gitDir = ['--git-dir', bare, '--work-tree', work];
       await git([...gitDir, 'add', '--all']);
       await git([...gitDir, 'commit', '--quiet', '--message', message]);
       const version = (await git(['--git-dir', bare, 'rev-parse', 'HEAD'])).trim();
-      await rm(work, { recursive: true, force: true });
+      if (!source) await rm(work, { recursive: true, force: true });
       return {
         version,
         async publish() {

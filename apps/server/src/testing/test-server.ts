@@ -40,6 +40,8 @@ export async function startTestServer(
      * here, so other tests do not pay for a render per project.
      */
     exports?: { thumbnails?: boolean };
+    /** Smaller import limits (project-import.ts), to reach each with a small archive. */
+    importLimits?: AppDeps['importLimits'];
   } = {},
 ) {
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'cutroom-server-'));
@@ -107,6 +109,7 @@ export async function startTestServer(
     agentState,
     exports,
     userSockets,
+    importLimits: options.importLimits,
   });
   await app.listen({ port: 0, host: '127.0.0.1' });
   const address = app.server.address();
