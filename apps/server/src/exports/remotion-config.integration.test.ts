@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { cp, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -17,7 +17,7 @@ vi.setConfig({ testTimeout: 300_000, hookTimeout: 300_000 });
  * A project's `remotion.config.ts` is honoured at export as `remotion render` honours it:
  * its webpack override (here an alias that only the override knows: without it the bundle
  * fails), and its pixel format; a configuration that throws is the export's failure
- * reason.
+ * reason. A picture from the internet fails clearly: renders have no network.
  */
 describe('remotion.config.ts at export', () => {
   let server: TestServer;
@@ -90,5 +90,28 @@ describe('remotion.config.ts at export', () => {
     expect(failed.end.status).toBe('failed');
     expect(failed.end.error).toContain('this configuration is broken');
     expect(failed.end.error).not.toContain(server.dataDir);
+  });
+
+  it('fails the export of a picture fetched from the internet (renders have no network), naming what could not be fetched', async () => {
+    await commit('A picture from the internet', async (dir) => {
+      await rm(path.join(dir, 'remotion.config.ts'), { force: true });
+      await writeFile(path.join(dir, 'src', 'index.ts'), `import { registerRoot } from 'remotion';\nimport { Root } from './Root';\nregisterRoot(Root);\n`);
+      await writeFile(
+        path.join(dir, 'src', 'Root.tsx'),
+        `import { AbsoluteFill, Composition, Img } from 'remotion';
+
+const Remote: React.FC = () => (
+  <AbsoluteFill>
+    <Img src="https://images.example.com/cutroom-test/logo.png" />
+  </AbsoluteFill>
+);
+
+export const Root: React.FC = () => <Composition id="Brand" component={Remote} durationInFrames={10} fps={10} width={320} height={180} />;
+`,
+      );
+    });
+    const failed = await exportOf({ compositionId: 'Brand', format: 'png', frame: 0 });
+    expect(failed.end.status).toBe('failed');
+    expect(failed.end.error).toContain('https://images.example.com/cutroom-test/logo.png');
   });
 });
