@@ -174,3 +174,39 @@ export class ProjectExports {
     }
   }
 }
+
+/** The Import dialog of the projects page: an archive (with its upload's progress) or a git URL. */
+export class ProjectImport {
+  constructor(private readonly page: Page) {}
+
+  dialog() {
+    return this.page.getByRole('dialog', { name: 'Import a Remotion project' });
+  }
+
+  async open() {
+    await this.page.getByRole('button', { name: /^Import/ }).first().click();
+    await this.dialog().waitFor();
+  }
+
+  /** Chooses the file and, if given, the name; then Import. */
+  async uploadArchive(file: string, name?: string) {
+    await this.dialog().getByRole('tab', { name: 'Archive' }).click();
+    await this.dialog().locator('input[type="file"]').setInputFiles(file);
+    if (name !== undefined) await this.dialog().getByLabel('Project name').fill(name);
+    await this.dialog().getByRole('button', { name: 'Import', exact: true }).click();
+  }
+
+  async fromGit(url: string) {
+    await this.dialog().getByRole('tab', { name: 'Git repository' }).click();
+    await this.dialog().getByLabel('Repository URL').fill(url);
+    await this.dialog().getByRole('button', { name: 'Import', exact: true }).click();
+  }
+
+  progress() {
+    return this.dialog().getByRole('progressbar', { name: 'Upload progress' });
+  }
+
+  error() {
+    return this.dialog().getByRole('alert');
+  }
+}

@@ -227,6 +227,9 @@ export type RestoreVersionResponse = z.infer<typeof RestoreVersionResponse>;
 /** `POST /api/projects/import` (a binary route, not in the route table: it also takes `multipart/form-data`). */
 export const projectImportPath = '/api/projects/import';
 
+/** The largest archive an import takes (the upload as sent, compressed); the browser checks it before sending. */
+export const MAX_IMPORT_ARCHIVE_BYTES = 100 * 1024 * 1024;
+
 /** The upload's form fields: `file` (a `.zip` or `.tar.gz`) and an optional `name`. */
 export const ImportArchiveFields = z.strictObject({ name: ProjectName.optional() });
 export type ImportArchiveFields = z.infer<typeof ImportArchiveFields>;

@@ -14,12 +14,13 @@ import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { extract as tarExtract } from 'tar-stream';
 import yauzl from 'yauzl';
+import { MAX_IMPORT_ARCHIVE_BYTES } from '@cutroom/protocol';
 import { AppError } from '../errors.js';
 
 const MiB = 1024 * 1024;
 
-/** Largest upload (the compressed archive as sent) and largest git pack a clone may fetch. */
-export const MAX_IMPORT_ARCHIVE_BYTES = 100 * MiB;
+/** Largest upload (the compressed archive as sent) and largest git pack a clone may fetch (shared with the web app). */
+export { MAX_IMPORT_ARCHIVE_BYTES };
 /** Largest sum of the sizes of the files an import keeps. */
 export const MAX_IMPORT_TOTAL_BYTES = 200 * MiB;
 /** Largest single file an import keeps. */

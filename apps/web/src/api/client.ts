@@ -63,13 +63,20 @@ export async function api<K extends RouteKey>(key: K, ...[options]: Record<never
   if (response.status === 204) return undefined as RouteResponse<K>;
   const data: unknown = await response.json().catch(() => undefined);
   if (!response.ok) {
-    const parsed = ErrorBody.safeParse(data);
     const spec = apiRoutes[key] as { auth?: boolean };
-    if (response.status === 401 && spec.auth !== false) onUnauthenticated?.();
-    if (parsed.success) {
-      throw new ApiError(response.status, parsed.data.error.code, parsed.data.error.message, parsed.data.error.issues);
-    }
-    throw new ApiError(response.status, 'internal', `Something went wrong (HTTP ${response.status}). Try again.`);
+    throw apiErrorFrom(response.status, data, spec.auth !== false);
   }
   return data as RouteResponse<K>;
+}
+
+/**
+ * The error of a failed answer (`data`: its parsed JSON body, if any), for calls made
+ * outside `api` (an upload with progress). A 401 of a route that needs a session also
+ * tells the app the session ended.
+ */
+export function apiErrorFrom(status: number, data: unknown, needsSession = true): ApiError {
+  if (status === 401 && needsSession) onUnauthenticated?.();
+  const parsed = ErrorBody.safeParse(data);
+  if (parsed.success) return new ApiError(status, parsed.data.error.code, parsed.data.error.message, parsed.data.error.issues);
+  return new ApiError(status, 'internal', `Something went wrong (HTTP ${status}). Try again.`);
 }

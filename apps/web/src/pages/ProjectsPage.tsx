@@ -7,11 +7,12 @@ import { Button } from '../components/Button';
 import { Dialog } from '../components/Dialog';
 import { TextField } from '../components/TextField';
 import { useToast } from '../components/Toasts';
+import { ImportProjectDialog } from '../imports/ImportProjectDialog';
 import { timeAgo } from '../lib/time';
 import { useUserEvents } from '../session/use-user-events';
 
 type Load = { state: 'loading' } | { state: 'error'; message: string } | { state: 'ready'; projects: Project[] };
-type Editing = { kind: 'create' } | { kind: 'rename'; project: Project } | { kind: 'delete'; project: Project } | null;
+type Editing = { kind: 'create' } | { kind: 'import' } | { kind: 'rename'; project: Project } | { kind: 'delete'; project: Project } | null;
 
 export function ProjectsPage() {
   const [load, setLoad] = useState<Load>({ state: 'loading' });
@@ -98,9 +99,14 @@ export function ProjectsPage() {
             <p className="mt-1 text-sm text-zinc-400">Each project is one video you shape by chatting.</p>
           </div>
           {load.state === 'ready' && projects.length > 0 && (
-            <Button onClick={() => setEditing({ kind: 'create' })}>
-              <PlusIcon /> New project
-            </Button>
+            <div className="flex gap-2">
+              <Button variant="secondary" onClick={() => setEditing({ kind: 'import' })}>
+                <UploadIcon /> Import
+              </Button>
+              <Button onClick={() => setEditing({ kind: 'create' })}>
+                <PlusIcon /> New project
+              </Button>
+            </div>
           )}
         </div>
 
@@ -135,9 +141,14 @@ export function ProjectsPage() {
               <p className="mt-1 max-w-sm text-sm text-zinc-400">
                 Start a project, then describe the video you want. Cutroom writes it and plays it as it changes.
               </p>
-              <Button className="mt-6" onClick={() => setEditing({ kind: 'create' })}>
-                <PlusIcon /> Create your first project
-              </Button>
+              <div className="mt-6 flex flex-wrap justify-center gap-2">
+                <Button onClick={() => setEditing({ kind: 'create' })}>
+                  <PlusIcon /> Create your first project
+                </Button>
+                <Button variant="secondary" onClick={() => setEditing({ kind: 'import' })}>
+                  <UploadIcon /> Import a Remotion project
+                </Button>
+              </div>
             </div>
           )}
 
@@ -165,6 +176,19 @@ export function ProjectsPage() {
         onClose={() => setEditing(null)}
         onSubmit={async (name) => {
           const { project } = await api('POST /api/projects', { body: { name } });
+          setEditing(null);
+          navigate(`/projects/${project.id}`);
+        }}
+      />
+      )}
+      {editing?.kind === 'import' && (
+      <ImportProjectDialog
+        onClose={() => {
+          setEditing(null);
+          // An import the server finished after the dialog closed shows up.
+          refresh();
+        }}
+        onImported={(project) => {
           setEditing(null);
           navigate(`/projects/${project.id}`);
         }}
@@ -361,6 +385,11 @@ const iconProps = { viewBox: '0 0 20 20', fill: 'none', stroke: 'currentColor', 
 const PlusIcon = () => (
   <svg {...iconProps} className="size-4">
     <path d="M10 4v12M4 10h12" />
+  </svg>
+);
+const UploadIcon = () => (
+  <svg {...iconProps} className="size-4">
+    <path d="M10 13V4M6.5 7.5L10 4l3.5 3.5M4 13v2.5h12V13" />
   </svg>
 );
 const PencilIcon = () => (
