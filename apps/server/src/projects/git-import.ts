@@ -10,16 +10,16 @@
  * `git archive` and go through the same checks as an uploaded archive (links refused…).
  */
 import { lookup } from 'node:dns/promises';
+import { once } from 'node:events';
 import { mkdir, readdir, lstat, writeFile } from 'node:fs/promises';
 import { BlockList, isIP } from 'node:net';
 import path from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 import { AppError } from '../errors.js';
 import { gitStream, spawnGit } from '../repos/git.js';
 import { BYTE_EXACT_ATTRIBUTES } from '../repos/project-repos.js';
 import { type ImportLimits, createImportWriter, hasControlCharacter, importErrors, readTar, withoutControlCharacters } from './project-import.js';
 
-/** The longest a clone may take. */
-export const GIT_CLONE_TIMEOUT_MS = 60_000;
 /** How often the clone's size on disk is measured against the limit (the limits' `archiveBytes`). */
 const SIZE_CHECK_MS = 200;
 
@@ -30,7 +30,6 @@ export type GitImportOptions = {
    * (IMPORT_GIT_ALLOW_LOOPBACK).
    */
   allowLoopback?: boolean;
-  timeoutMs?: number;
 };
 
 const refused = (why: string) => new AppError('import_git_url_refused', `That repository URL was refused: ${why}.`, 400);
@@ -168,19 +167,22 @@ function gitMessage(stderr: string) {
   return fatal.replace(/^fatal:\s*/, '').slice(0, 300);
 }
 
-/** Clones `checked.url` (bare, shallow) into `bare`, within the time and size limits. */
-async function clone(checked: CheckedGitUrl, bare: string, limits: ImportLimits, options: GitImportOptions) {
+/** Clones `checked.url` (bare, shallow) into `bare`, within the time (`cloneMs`) and size (`archiveBytes`) limits. */
+async function clone(checked: CheckedGitUrl, bare: string, limits: ImportLimits) {
   const config = [
     '-c', 'protocol.allow=never',
     '-c', 'protocol.https.allow=always',
     ...(checked.http ? ['-c', 'protocol.http.allow=always'] : []),
     '-c', 'http.followRedirects=false',
+    // A transfer that stalls ends on its own too (below 1 KB/s for 20 s), even if this process is gone.
+    '-c', 'http.lowSpeedLimit=1000',
+    '-c', 'http.lowSpeedTime=20',
     '-c', 'credential.helper=',
     '-c', 'transfer.fsckObjects=true',
     '-c', 'core.askPass=',
     ...checked.resolve.flatMap((entry) => ['-c', `http.curloptResolve=${entry}`]),
   ];
-  const child = spawnGit([...config, 'clone', '--bare', '--depth', '1', '--no-tags', '--single-branch', '--quiet', '--', checked.url, bare], {
+  const { child, stop: kill } = spawnGit([...config, 'clone', '--bare', '--depth', '1', '--no-tags', '--single-branch', '--quiet', '--', checked.url, bare], {
     env: { GIT_TERMINAL_PROMPT: '0', GIT_PROTOCOL_FROM_USER: '0', GIT_ASKPASS: '/bin/false', SSH_ASKPASS: '/bin/false' },
   });
   let stderr = '';
@@ -192,9 +194,9 @@ async function clone(checked: CheckedGitUrl, bare: string, limits: ImportLimits,
   let stopped: AppError | null = null;
   const stop = (error: AppError) => {
     stopped ??= error;
-    child.kill('SIGKILL');
+    kill();
   };
-  const timeoutMs = options.timeoutMs ?? GIT_CLONE_TIMEOUT_MS;
+  const timeoutMs = limits.cloneMs;
   const timer = setTimeout(
     () => stop(new AppError('import_git_failed', `Cloning the repository took longer than ${Math.round(timeoutMs / 1000)} s, so it was stopped.`, 400)),
     timeoutMs,
@@ -212,10 +214,13 @@ async function clone(checked: CheckedGitUrl, bare: string, limits: ImportLimits,
       });
   }, SIZE_CHECK_MS);
   try {
+    // 'exit', not 'close': a helper git started may hold the pipes open a moment longer.
     const code = await new Promise<number | null>((resolve, reject) => {
       child.once('error', reject);
-      child.once('close', (exitCode) => resolve(exitCode));
+      child.once('exit', (exitCode) => resolve(exitCode));
     });
+    // Its last words (the error) may still be in the pipe.
+    if (child.stderr && !child.stderr.destroyed) await Promise.race([once(child.stderr, 'close'), delay(500)]).catch(() => {});
     if (stopped) throw stopped;
     if (code !== 0) throw new AppError('import_git_failed', `The repository could not be cloned: ${gitMessage(stderr) || `git exited with ${code}`}.`, 400);
     // The last moments of a clone are not always seen by the timer.
@@ -223,6 +228,10 @@ async function clone(checked: CheckedGitUrl, bare: string, limits: ImportLimits,
   } finally {
     clearTimeout(timer);
     clearInterval(sizer);
+    // Whatever git started is gone with it, whatever happened.
+    kill();
+    child.stdout?.destroy();
+    child.stderr?.destroy();
   }
 }
 
@@ -230,9 +239,9 @@ async function clone(checked: CheckedGitUrl, bare: string, limits: ImportLimits,
  * Clones the repository into `work/clone.git` and reads its default branch's files into
  * `root` (an empty folder), through `git archive` and the archive checks.
  */
-export async function readGitRepository(checked: CheckedGitUrl, work: string, root: string, limits: ImportLimits, options: GitImportOptions = {}) {
+export async function readGitRepository(checked: CheckedGitUrl, work: string, root: string, limits: ImportLimits) {
   const bare = path.join(work, 'clone.git');
-  await clone(checked, bare, limits, options);
+  await clone(checked, bare, limits);
   // No attribute of the repository's own may change or leave out what the archive holds.
   await mkdir(path.join(bare, 'info'), { recursive: true });
   await writeFile(path.join(bare, 'info', 'attributes'), BYTE_EXACT_ATTRIBUTES);

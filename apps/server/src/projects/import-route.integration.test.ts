@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { cp, mkdir, mkdtemp, readFile, readdir, rm, symlink, writeFile } from 'node:fs/promises';
+import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -26,6 +27,7 @@ const limits = {
   ratio: 100,
   ratioFloorBytes: 64 * KiB,
   unpackedBytes: 8 * MiB,
+  cloneMs: 3_000,
 };
 
 /** A folder's files by relative path (what an import of it must hold). */
@@ -330,6 +332,47 @@ describe('POST /api/projects/import', () => {
       expect(response.status, response.text).toBe(400);
       expect(response.json.error.code).toBe('import_entry_refused');
       expect(response.json.error.message).toMatch(/"public\/passwd" is a symbolic link/);
+      await expectNothingLeft(before);
+    });
+
+    it('does not follow a redirect (it could lead anywhere), and stops a clone that hangs or grows past the limit', async () => {
+      const url = await git.addRepository('redirected', project);
+      const before = await projectIds();
+      const stalled: http.ServerResponse[] = [];
+      const trap = http.createServer((request, response) => {
+        if (request.url?.startsWith('/redirect/')) {
+          response.writeHead(302, { location: `${url}${request.url.slice('/redirect'.length).replace(/^\/[^/?]*/, '')}` });
+          response.end();
+        } else {
+          stalled.push(response);
+        }
+      });
+      await new Promise<void>((resolve) => trap.listen(0, '127.0.0.1', resolve));
+      const trapUrl = `http://127.0.0.1:${(trap.address() as { port: number }).port}`;
+      try {
+        const served = git.requests.length;
+        const redirected = await importGit({ gitUrl: `${trapUrl}/redirect/film.git` });
+        expect(redirected.status, redirected.text).toBe(400);
+        expect(redirected.json.error.code).toBe('import_git_failed');
+        expect(git.requests.length).toBe(served);
+
+        const started = Date.now();
+        const hung = await importGit({ gitUrl: `${trapUrl}/hang/film.git` });
+        expect(hung.status, hung.text).toBe(400);
+        expect(hung.json.error).toMatchObject({ code: 'import_git_failed', message: expect.stringMatching(/longer than 3 s/) });
+        expect(Date.now() - started).toBeLessThan(10_000);
+      } finally {
+        for (const response of stalled) response.destroy();
+        trap.closeAllConnections();
+        trap.close();
+      }
+
+      const big = await git.addRepository('big', project, async (work) => {
+        await writeFile(path.join(work, 'public', 'noise.bin'), randomBytes(limits.archiveBytes + MiB));
+      });
+      const tooBig = await importGit({ gitUrl: big });
+      expect(tooBig.status, tooBig.text).toBe(413);
+      expect(tooBig.json.error.code).toBe('import_too_large');
       await expectNothingLeft(before);
     });
 

@@ -149,10 +149,13 @@ export async function registerImportRoute(
           message = `Import ${withoutControlCharacters(upload.filename).slice(0, 200) || 'an archive'}`;
           request.log.info({ userId: user.id, format: read.format, entries: read.entries, kept: read.kept, bytes: read.bytes, ms: Date.now() - started }, 'import archive read');
         } else {
+          if (!/^application\/json\s*(;|$)/i.test(request.headers['content-type'] ?? '')) {
+            throw new AppError('unsupported_media_type', 'Send an archive as multipart/form-data (field "file"), or a repository as JSON {gitUrl}.', 415);
+          }
           const body = ImportGitRequest.safeParse(request.body);
           if (!body.success) throw new AppError('validation_failed', 'Some fields are not valid.', 400, zodIssues(body.error));
           const checked = await checkGitUrl(body.data.gitUrl, deps.git);
-          const read = await readGitRepository(checked, work, files, limits, deps.git);
+          const read = await readGitRepository(checked, work, files, limits);
           name = body.data.name ?? importedName(checked.name);
           message = `Import ${checked.url}`;
           request.log.info({ userId: user.id, entries: read.entries, kept: read.kept, bytes: read.bytes, ms: Date.now() - started }, 'import repository read');

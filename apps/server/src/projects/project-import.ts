@@ -35,6 +35,8 @@ export const MAX_IMPORT_COMPRESSION_RATIO = 100;
 export const IMPORT_RATIO_FLOOR_BYTES = 1 * MiB;
 /** Most bytes a `.tar.gz` may unpack to, skipped entries included (the work of reading it). */
 export const MAX_IMPORT_UNPACKED_BYTES = 1024 * MiB;
+/** The longest a git import's clone may take. */
+export const MAX_IMPORT_CLONE_MS = 60_000;
 /** Longest path an entry may have, and longest single name in it (bytes: what file systems allow). */
 export const MAX_IMPORT_PATH_LENGTH = 1_024;
 const MAX_NAME_BYTES = 255;
@@ -48,6 +50,7 @@ export type ImportLimits = {
   ratio: number;
   ratioFloorBytes: number;
   unpackedBytes: number;
+  cloneMs: number;
 };
 
 export const DEFAULT_IMPORT_LIMITS: ImportLimits = {
@@ -59,6 +62,7 @@ export const DEFAULT_IMPORT_LIMITS: ImportLimits = {
   ratio: MAX_IMPORT_COMPRESSION_RATIO,
   ratioFloorBytes: IMPORT_RATIO_FLOOR_BYTES,
   unpackedBytes: MAX_IMPORT_UNPACKED_BYTES,
+  cloneMs: MAX_IMPORT_CLONE_MS,
 };
 
 /**

@@ -40,10 +40,21 @@ export async function git(args: string[], options: { cwd?: string; env?: Record<
 /**
  * Starts git (configured as `git` does) as a child of the server, for a run that must be
  * watched and stopped while it works (a clone with a time and size limit). Rare runs
- * only: every other git run goes through the command helper.
+ * only: every other git run goes through the command helper. It leads a process group
+ * of its own: `stop` kills it with the helpers it started (a clone's `git remote-https`),
+ * which killing git alone would leave running.
  */
-export function spawnGit(args: string[], options: { env?: Record<string, string> } = {}): ChildProcess {
-  return spawn('git', [...FIXED, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: environment(options.env) });
+export function spawnGit(args: string[], options: { env?: Record<string, string> } = {}): { child: ChildProcess; stop: () => void } {
+  const child = spawn('git', [...FIXED, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: environment(options.env), detached: true });
+  const stop = () => {
+    if (child.pid === undefined) return;
+    try {
+      process.kill(-child.pid, 'SIGKILL');
+    } catch {
+      // Already gone.
+    }
+  };
+  return { child, stop };
 }
 
 /**
