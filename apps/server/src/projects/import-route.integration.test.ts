@@ -335,7 +335,7 @@ describe('POST /api/projects/import', () => {
       await expectNothingLeft(before);
     });
 
-    it('does not follow a redirect (it could lead anywhere), and stops a clone that hangs or grows past the limit', async () => {
+    it('does not follow a redirect (it could lead anywhere), stops a clone that hangs or grows past the limit, and runs two of a user’s at once', async () => {
       const url = await git.addRepository('redirected', project);
       const before = await projectIds();
       const stalled: http.ServerResponse[] = [];
@@ -356,10 +356,17 @@ describe('POST /api/projects/import', () => {
         expect(redirected.json.error.code).toBe('import_git_failed');
         expect(git.requests.length).toBe(served);
 
+        // Two imports that hang are all one user may run at once: a third waits its turn (429).
         const started = Date.now();
-        const hung = await importGit({ gitUrl: `${trapUrl}/hang/film.git` });
-        expect(hung.status, hung.text).toBe(400);
-        expect(hung.json.error).toMatchObject({ code: 'import_git_failed', message: expect.stringMatching(/longer than 3 s/) });
+        const hanging = [importGit({ gitUrl: `${trapUrl}/hang/film.git` }), importGit({ gitUrl: `${trapUrl}/hang/film.git` })];
+        await expect.poll(() => stalled.length).toBe(2);
+        const third = await importGit({ gitUrl: `${trapUrl}/hang/film.git` });
+        expect(third.status, third.text).toBe(429);
+        expect(third.json.error.code).toBe('rate_limited');
+        for (const hung of await Promise.all(hanging)) {
+          expect(hung.status, hung.text).toBe(400);
+          expect(hung.json.error).toMatchObject({ code: 'import_git_failed', message: expect.stringMatching(/longer than 3 s/) });
+        }
         expect(Date.now() - started).toBeLessThan(10_000);
       } finally {
         for (const response of stalled) response.destroy();
