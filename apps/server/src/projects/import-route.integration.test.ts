@@ -262,6 +262,24 @@ describe('POST /api/projects/import', () => {
       await expectNothingLeft(before);
     });
 
+    it('cleans up after an upload the client cuts off midway', async () => {
+      const before = await projectIds();
+      const boundary = 'cutoff';
+      const request = http.request(server.baseUrl + projectImportPath, {
+        method: 'POST',
+        headers: { origin: server.baseUrl, cookie: owner.cookie, 'content-type': `multipart/form-data; boundary=${boundary}`, 'content-length': String(3 * MiB) },
+      });
+      request.on('error', () => {});
+      request.write(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="cut.zip"\r\nContent-Type: application/zip\r\n\r\n`);
+      request.write(randomBytes(MiB));
+      // The server has started writing the upload aside.
+      await expect.poll(async () => (await readdir(path.join(server.dataDir, 'imports'))).length).toBe(1);
+      request.destroy();
+      await expect.poll(async () => (await readdir(path.join(server.dataDir, 'imports'))).length).toBe(0);
+      await expectNothingLeft(before);
+      expect((await server.request('GET', '/api/health')).status).toBe(200);
+    });
+
     it('refuses a form without a file, with another field, or with a bad name', async () => {
       const before = await projectIds();
       const missing = await upload(null, '', { name: 'Only a name' });

@@ -77,6 +77,9 @@ async function readUpload(request: FastifyRequest, target: string, limits: Impor
     if (error instanceof AppError) throw error;
     const code = (error as { code?: string }).code;
     if (code === 'FST_FILES_LIMIT' || code === 'FST_PARTS_LIMIT' || code === 'FST_FIELDS_LIMIT') throw invalid('file', 'Send one archive, in the field "file", and at most a name.');
+    if (code === 'ERR_STREAM_PREMATURE_CLOSE' || code === 'FST_MP_PREMATURE_CLOSE' || code === 'ECONNRESET' || request.raw.destroyed) {
+      throw new AppError('bad_request', 'The upload was cut off before its end.', 400);
+    }
     if (code === 'FST_INVALID_MULTIPART_CONTENT_TYPE' || code === 'FST_PROTO_VIOLATION' || (error instanceof Error && /multipart|boundary|part terminated/i.test(error.message))) {
       throw new AppError('bad_request', 'The upload is not a well-formed multipart/form-data body.', 400);
     }
@@ -146,7 +149,7 @@ export async function registerImportRoute(
           const upload = await readUpload(request, path.join(work, 'upload'), limits);
           const read = await readArchiveFile(upload.file, files, limits);
           name = upload.name ?? importedName(upload.filename);
-          message = `Import ${withoutControlCharacters(upload.filename).slice(0, 200) || 'an archive'}`;
+          message = `Import ${withoutControlCharacters(upload.filename).replace(/^.*[\\/]/, '').slice(0, 200) || 'an archive'}`;
           request.log.info({ userId: user.id, format: read.format, entries: read.entries, kept: read.kept, bytes: read.bytes, ms: Date.now() - started }, 'import archive read');
         } else {
           if (!/^application\/json\s*(;|$)/i.test(request.headers['content-type'] ?? '')) {
