@@ -65,6 +65,19 @@ describe('importing a Remotion project in the browser', () => {
     await page.waitForURL(/\/projects\/[0-9a-f-]{36}$/, { timeout: 60_000 });
     await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: -1 });
     await page.getByRole('heading', { name: 'Launch Film' }).waitFor();
+    // The imported project previews as Remotion plays it: its own entry (src/index.tsx),
+    // its compositions in their folders, its still, its own packages (zod), its public/ logo.
+    const preview = page.frameLocator('iframe[title="Video preview"]');
+    const picker = page.getByRole('combobox', { name: 'Composition' });
+    await expect.poll(() => picker.locator('option').allTextContents(), { timeout: 60_000 }).toEqual(['Slate', 'Countdown', 'Poster (still)']);
+    // Frame 0 of Slate: the logo from public/ (its caption comes at frame 20).
+    await expect.poll(() => preview.locator('img').first().evaluate((image: HTMLImageElement) => image.complete && image.naturalWidth > 0).catch(() => false), { timeout: 60_000 }).toBe(true);
+    const timeline = page.getByRole('group', { name: 'Sequences' });
+    await timeline.getByRole('button', { name: /^Logo, from frame 0, 40 frames/ }).waitFor();
+    await picker.selectOption('Countdown');
+    await preview.getByText('LIFT OFF · 0').waitFor({ timeout: 30_000 });
+    await timeline.getByRole('button', { name: /^Second 3, from frame 0, 30 frames/ }).waitFor();
+    expect(await page.getByRole('alert', { name: 'Preview errors' }).count()).toBe(0);
     await screenshot(page, 'import-03-project');
 
     const history = new ProjectHistory(page);

@@ -41,6 +41,27 @@ const packagesDir = (() => {
 })();
 
 /**
+ * Until a project's own packages are installed for it (issue 11, item 3), a package a
+ * project imports comes from Cutroom's installed packages (read-only), as for the Player
+ * page: a bare import that nothing up the project's tree provides is resolved as if the
+ * page imported it (so Vite pre-bundles it as it does the page's packages). The
+ * confinement plugin still judges where it landed.
+ */
+function installedPackages(workspace: string): Plugin {
+  const page = path.join(templatePreviewDir, 'main.tsx');
+  const bare = (source: string) => !source.startsWith('.') && !source.startsWith('/') && !source.startsWith('\0') && !/^[a-z][a-z0-9+.-]*:/i.test(source);
+  return {
+    name: 'cutroom-installed-packages',
+    async resolveId(source, importer, options) {
+      if (!importer || !bare(source) || !importer.startsWith(workspace + path.sep)) return null;
+      const own = await this.resolve(source, importer, { ...options, skipSelf: true });
+      if (own) return own;
+      return this.resolve(source, page, { ...options, skipSelf: true });
+    },
+  };
+}
+
+/**
  * Vite listens on the sandbox's `sock/preview.sock` (or a loopback port that any local
  * process, or a page in the user's browser, could find). Only the preview proxy knows
  * the sandbox's key, and the sandbox's own code can reach the server too: every request
@@ -153,6 +174,7 @@ export async function startPreviewServer(options: PreviewServerOptions): Promise
       ...confinePlugin({ workspace, readable: [templatePreviewDir, packagesDir, cacheDir] }),
       react(),
       projectEntryPlugin({ workspace, base, pageModule: path.join(templatePreviewDir, 'main.tsx') }),
+      installedPackages(workspace),
       credentialedScripts(),
       scrubPathsPlugin(
         createPathScrubber({
@@ -219,9 +241,16 @@ function get(target: ListenTarget | { host: string; port: number }, url: string,
  */
 export async function warmUp(server: ViteDevServer, target: ListenTarget | { host: string; port: number }, base: string, previewKey: string, workspace: string) {
   for (const url of [base, `${base}main.tsx`]) await get(target, url, previewKey);
-  await server.warmupRequest(path.join(templatePreviewDir, 'main.tsx'));
+  await warmProject(server, workspace);
+}
+
+/** Transforms the page's module and the project's entry point with what it imports (Vite pre-transforms their static imports). */
+export async function warmProject(server: ViteDevServer, workspace: string) {
   const entry = findEntryPoint(workspace);
-  if (entry.ok) await server.warmupRequest(path.join(workspace, entry.file));
+  await Promise.all([
+    server.warmupRequest(path.join(templatePreviewDir, 'main.tsx')),
+    entry.ok ? server.warmupRequest(path.join(workspace, entry.file)) : null,
+  ]);
 }
 
 const metadataHash = async (depsDir: string) =>

@@ -1,5 +1,4 @@
-import { cp, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
+import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { PREVIEW_KEY_HEADER, PreviewToApp } from '@cutroom/protocol';
@@ -8,8 +7,6 @@ import { chromium, type Browser } from 'playwright-core';
 import type { ViteDevServer } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startPreviewServer } from './preview-server.js';
-
-const require = createRequire(import.meta.url);
 
 /**
  * The preview plays what Remotion plays: projects of other shapes than the template's,
@@ -26,8 +23,8 @@ describe('the preview of real-shaped projects', () => {
 
   beforeAll(async () => {
     dir = await mkdtemp(path.join(os.tmpdir(), 'cutroom-projects-'));
-    // Packages resolve as in a sandbox: from the installed packages, found up the tree.
-    await symlink(path.dirname(path.dirname(path.dirname(path.dirname(require.resolve('remotion'))))), path.join(dir, 'node_modules'));
+    // No node_modules up the tree (as a sandbox whose data folder is elsewhere): the
+    // project's packages (zod, @remotion/zod-types) come from Cutroom's installed ones.
     browser = await chromium.launch({
       executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
       args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'],
