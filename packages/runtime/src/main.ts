@@ -14,7 +14,7 @@ import { createAgentHost } from './agent-host.js';
 import { startBridge } from './bridge.js';
 import { startFilesServer } from './files-server.js';
 import { type ListenTarget, checkSocketPath, listeningPort } from './listen-target.js';
-import { startPreviewServer, warmProject, warmUp } from './preview-server.js';
+import { startPreviewServer, warmUp } from './preview-server.js';
 
 const startedAt = performance.now();
 
@@ -196,11 +196,7 @@ const bridge = await startBridge(bridgeToken, {
         // start handed its first visitor a reload, 0.15–0.45 s of its first frame).
         if (vite.ws.clients.size > 0) vite.ws.send({ type: 'full-reload', path: '*' });
         reply({ type: 'workspace:reset:done', requestId: message.requestId });
-        // Warmed already (a warm-pool sandbox): the reset forgot the page's and the
-        // template's transforms; transform the page and the project now, ahead of the
-        // first visitor (Vite shares a transform in progress with a request for it).
-        if (warming) void warmProject(vite, workspace).catch(() => {});
-        else void warm();
+        void warm();
         return;
       }
       case 'agent:start':
