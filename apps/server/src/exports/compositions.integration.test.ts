@@ -1,5 +1,4 @@
-import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { cp, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { testProjectDir } from '@cutroom/testkit';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -16,29 +15,18 @@ describe('GET /api/projects/:id/compositions', () => {
   let server: TestServer;
   let owner: Awaited<ReturnType<TestServer['signupWithProject']>>;
   let stranger: Awaited<ReturnType<TestServer['signup']>>;
-  let workspace = '';
   const url = (version?: string) => `/api/projects/${owner.projectId}/compositions${version ? `?version=${version}` : ''}`;
 
   beforeAll(async () => {
     server = await startTestServer();
     owner = await server.signupWithProject('Several videos');
     stranger = await server.signup();
-    workspace = await mkdtemp(path.join(os.tmpdir(), 'cutroom-compositions-'));
   });
   afterAll(async () => {
     await server?.close();
-    if (workspace) await rm(workspace, { recursive: true, force: true });
   });
 
-  /** Makes the project's files those of `write` (on a checkout of the current version): its new current version. */
-  async function commit(message: string, write: (dir: string) => Promise<void>) {
-    await rm(workspace, { recursive: true, force: true });
-    await server.repos.checkout(owner.projectId, workspace);
-    await write(workspace);
-    const result = await server.repos.commitWorkspace(owner.projectId, workspace, { message, author: 'user' });
-    await server.store.projects.update(owner.user.id, owner.projectId, { currentVersion: result.version });
-    return result.version;
-  }
+  const commit = (message: string, write: (dir: string) => Promise<void>) => server.commitProjectFiles(owner, message, write);
 
   it("lists the template's composition, then those of a project with folders, a still and calculateMetadata", async () => {
     const first = await server.request('GET', url(), { cookie: owner.cookie });

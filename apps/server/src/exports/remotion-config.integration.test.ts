@@ -1,6 +1,5 @@
 import { execFile } from 'node:child_process';
-import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { cp, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { dir as compositorDir } from '@remotion/compositor-linux-x64-gnu';
@@ -23,27 +22,18 @@ describe('remotion.config.ts at export', () => {
   let server: TestServer;
   let owner: Awaited<ReturnType<TestServer['signupWithProject']>>;
   let socket: TestClient;
-  let workspace = '';
 
   beforeAll(async () => {
     server = await startTestServer();
     owner = await server.signupWithProject('Configured');
     socket = await connectClient(server.baseUrl, owner.cookie);
-    workspace = await mkdtemp(path.join(os.tmpdir(), 'cutroom-config-'));
   });
   afterAll(async () => {
     await socket?.close();
     await server?.close();
-    if (workspace) await rm(workspace, { recursive: true, force: true });
   });
 
-  async function commit(message: string, write: (dir: string) => Promise<void>) {
-    await rm(workspace, { recursive: true, force: true });
-    await server.repos.checkout(owner.projectId, workspace);
-    await write(workspace);
-    const result = await server.repos.commitWorkspace(owner.projectId, workspace, { message, author: 'user' });
-    await server.store.projects.update(owner.user.id, owner.projectId, { currentVersion: result.version });
-  }
+  const commit = (message: string, write: (dir: string) => Promise<void>) => server.commitProjectFiles(owner, message, write);
 
   async function exportOf(body: Record<string, unknown>) {
     const created = await server.request('POST', `/api/projects/${owner.projectId}/exports`, { cookie: owner.cookie, body });

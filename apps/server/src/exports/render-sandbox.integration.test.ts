@@ -215,7 +215,7 @@ describe('render sandbox', () => {
    */
   const attackingRoot = (port: number, database: boolean) => `
 import { Composition } from 'remotion';
-import { compositions } from './compositions';
+import { TitleScene } from './scenes/TitleScene';
 
 const HOST = 'http://127.0.0.1:${port}';
 const proxy = (src: string) => \`\${window.location.origin}/proxy?src=\${encodeURIComponent(src)}&time=0&transparent=false&toneMapped=false\`;
@@ -239,9 +239,7 @@ async function attack() {
 
 export const RemotionRoot: React.FC = () => (
   <>
-    {compositions.map((composition) => (
-      <Composition key={composition.id} id={composition.id} component={composition.component} durationInFrames={composition.durationInFrames} fps={composition.fps} width={composition.width} height={composition.height} defaultProps={composition.defaultProps} />
-    ))}
+    <Composition id="TitleScene" component={TitleScene} durationInFrames={150} fps={30} width={1280} height={720} />
     <Composition id="Probe" component={() => null} durationInFrames={1} fps={30} width={64} height={64} calculateMetadata={async () => ({ width: 64 + 2 * (await attack()) })} />
   </>
 );

@@ -164,9 +164,27 @@ export async function startTestServer(
     return { ...account, projectId: created.json.project.id as string };
   }
 
+  /**
+   * Makes a project's files what `write` leaves in a checkout of its current version, as
+   * a new version that becomes its current one (what a turn would do).
+   */
+  async function commitProjectFiles(owner: { user: { id: string }; projectId: string }, message: string, write: (dir: string) => Promise<void>) {
+    const workspace = await mkdtemp(path.join(os.tmpdir(), 'cutroom-test-files-'));
+    try {
+      await repos.checkout(owner.projectId, workspace);
+      await write(workspace);
+      const result = await repos.commitWorkspace(owner.projectId, workspace, { message, author: 'user' });
+      await store.projects.update(owner.user.id, owner.projectId, { currentVersion: result.version });
+      return result.version;
+    } finally {
+      await rm(workspace, { recursive: true, force: true });
+    }
+  }
+
   return {
     app,
     signupWithProject,
+    commitProjectFiles,
     store,
     repos,
     config,
