@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { CONFIG_FILES, affectsEntryPoint, findConfigFile, findEntryPoint } from '@cutroom/template';
 import type { Plugin, ViteDevServer } from 'vite';
 
@@ -86,12 +87,12 @@ export function projectEntryPlugin({ workspace, base, pageModule }: { workspace:
       devServer.watcher.add(workspace);
       devServer.watcher.on('all', (event, file) => {
         const relative = path.relative(workspace, file);
-        if (relative.startsWith('..') || !affectsEntryPoint(relative)) return;
+        if (relative.startsWith('..') || (!affectsEntryPoint(relative) && relative !== 'package.json')) return;
         const graph = server?.environments.client.moduleGraph;
         const now = JSON.stringify(findEntryPoint(workspace));
         if (now === lastEntry) {
           // Another change of the configuration: what the page says about it may change.
-          const info = CONFIG_FILES.includes(relative as (typeof CONFIG_FILES)[number]) ? graph?.getModuleById(INFO) : undefined;
+          const info = CONFIG_FILES.includes(relative as (typeof CONFIG_FILES)[number]) || relative === 'package.json' ? graph?.getModuleById(INFO) : undefined;
           if (info) {
             graph?.invalidateModule(info);
             if (devServer.ws.clients.size > 0) devServer.ws.send({ type: 'full-reload', path: '*' });
@@ -110,11 +111,39 @@ export function projectEntryPlugin({ workspace, base, pageModule }: { workspace:
 }
 
 /**
- * What of the project's `remotion.config.*` the preview cannot honour, in words for the
- * user (the page shows them): the configuration is webpack's, the preview is Vite.
- * Exports run it as Remotion does. Read, not run.
+ * What the user should know about how this project is played, in words for them (the
+ * page shows them): another Remotion version asked for in `package.json`, and what of
+ * `remotion.config.*` the preview cannot honour (the configuration is webpack's, the
+ * preview is Vite; exports run it as Remotion does). Both read, never run.
  */
 export function previewNotices(workspace: string): string[] {
+  return [...versionNotices(workspace), ...configNotices(workspace)];
+}
+
+/** The Remotion version Cutroom plays and renders with. */
+const remotionVersion = (createRequire(import.meta.url)('remotion/package.json') as { version: string }).version;
+
+/**
+ * Remotion's packages must all be one version: a project that asks for another is played
+ * and rendered with Cutroom's, and is told so.
+ */
+function versionNotices(workspace: string): string[] {
+  let manifest: { dependencies?: Record<string, unknown>; devDependencies?: Record<string, unknown> };
+  try {
+    manifest = JSON.parse(readFileSync(path.join(workspace, 'package.json'), 'utf8')) as typeof manifest;
+  } catch {
+    return [];
+  }
+  const asked = Object.entries({ ...manifest.devDependencies, ...manifest.dependencies }).filter(
+    ([name, spec]) => (name === 'remotion' || name.startsWith('@remotion/')) && typeof spec === 'string' && spec.replace(/^[\^~=v]+/, '').trim() !== remotionVersion,
+  );
+  if (asked.length === 0) return [];
+  const listed = asked.slice(0, 4).map(([name, spec]) => `${name} ${String(spec)}`).join(', ');
+  const more = asked.length > 4 ? ` and ${asked.length - 4} more` : '';
+  return [`package.json asks for ${listed}${more}: Cutroom plays and exports this project with Remotion ${remotionVersion}.`];
+}
+
+function configNotices(workspace: string): string[] {
   const file = findConfigFile(workspace);
   if (!file) return [];
   let source = '';

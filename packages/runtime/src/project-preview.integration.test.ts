@@ -125,7 +125,12 @@ describe('the preview of real-shaped projects', () => {
 
   it("starts from the entry point remotion.config.ts names (JavaScript, another folder), and follows an edit of the Root's compositions", async () => {
     const { url, write } = await serve('configured', 'config-entry');
+    // Another Remotion version asked for: played with Cutroom's, and the user is told.
+    await write('package.json', JSON.stringify({ name: 'config-entry', dependencies: { remotion: '^4.0.300', react: '^19.2.0' }, devDependencies: { '@remotion/cli': '4.0.527' } }));
     const preview = await open(`${url}#composition=wipe-square`);
+    expect((await preview.waitFor('remotion:notices')).notices).toEqual([
+      'package.json asks for remotion ^4.0.300: Cutroom plays and exports this project with Remotion 4.0.527.',
+    ]);
     const listed = await preview.waitFor('remotion:compositions', (message) => message.compositions.length === 2);
     expect(listed.compositions.map((composition) => composition.id)).toEqual(['wipe-wide', 'wipe-square']);
     expect(await preview.waitFor('remotion:ready')).toMatchObject({ compositionId: 'wipe-square', durationInFrames: 30, fps: 15, width: 300, height: 300 });
@@ -149,7 +154,8 @@ export const Videos = () => (
     expect(edited.compositions.map((composition) => composition.id)).toEqual(['wipe-wide', 'wipe-square', 'wipe-tall']);
     expect(await preview.waitFor('remotion:ready', (message) => message.durationInFrames === 60)).toMatchObject({ compositionId: 'wipe-square' });
     expect((await preview.posted()).filter((message) => message.type === 'remotion:error')).toEqual([]);
-    expect(await preview.last('remotion:notices')).toEqual({ type: 'remotion:notices', notices: [] });
+    // Its configuration sets only what the preview honours (the entry point): no notice of it.
+    expect((await preview.last('remotion:notices'))?.notices).toEqual([expect.stringMatching(/^package\.json asks for remotion \^4\.0\.300/)]);
     await preview.page.close();
   });
 
