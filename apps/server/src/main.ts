@@ -11,6 +11,7 @@ import { createModelProxy } from './agent/model-proxy.js';
 import { recoverSandboxWork } from './agent/recovery.js';
 import { ConfigError, allowedOrigins, loadConfig, modelProvider, previewOrigin } from './config.js';
 import { createExportService } from './exports/export-service.js';
+import { createInstaller } from './packages/installer.js';
 import { createProjectRepos } from './repos/project-repos.js';
 import { createDriver, dockerRenderSettings, logConfinement } from './sessions/drivers/registry.js';
 import { createPreviewProxy } from './sessions/preview-proxy.js';
@@ -68,7 +69,10 @@ async function main() {
 
   const userSockets = createUserSockets();
   const dockerRenders = dockerRenderSettings(config);
+  // Projects' own packages, installed once per machine (packages/installer.ts).
+  const installer = createInstaller({ dataDir: config.dataDir, logger: logger.child({ component: 'installer' }) });
   const exports = createExportService({
+    installer,
     store,
     repos,
     logger: logger.child({ component: 'exports' }),
@@ -104,6 +108,7 @@ async function main() {
     maxTotal: config.sessionMax,
     previewOrigin: () => previewOrigin(config, previewPort),
     boots: { concurrency: config.sandbox.bootConcurrency, admitMb: config.sandbox.admitMb },
+    installer,
     chat: { store, repos, agentState, provider, modelProxy, shell: config.agentShell, limits: config.agentLimits, logger: logger.child({ component: 'chat' }), onNewVersion: exports.versionLanded },
   });
   let origins = allowedOrigins(config, appPort);

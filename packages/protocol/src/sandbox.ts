@@ -124,7 +124,19 @@ export const Cancel = z.strictObject({
 export type AgentStart = z.infer<typeof AgentStart>;
 export type Prompt = z.infer<typeof Prompt>;
 
-export const ServerToSandbox = z.discriminatedUnion('type', [WorkspaceReset, AgentStart, Prompt, Cancel]);
+/**
+ * The project's packages changed (installed, or failed to): its `node_modules` now shows
+ * the install `key` (read-only). `error`: why the install failed, for the preview to show
+ * (and the agent to fix); `key` is then the last install that worked, if any.
+ */
+export const PackagesReady = z.strictObject({
+  type: z.literal('packages:ready'),
+  key: z.string().regex(/^[a-z0-9]{1,64}$/),
+  error: z.string().max(4_000).optional(),
+});
+export type PackagesReady = z.infer<typeof PackagesReady>;
+
+export const ServerToSandbox = z.discriminatedUnion('type', [WorkspaceReset, AgentStart, Prompt, Cancel, PackagesReady]);
 export type ServerToSandbox = z.infer<typeof ServerToSandbox>;
 
 // sandbox → server, over the bridge WebSocket
@@ -156,5 +168,23 @@ export const TurnComplete = z.strictObject({
   error: z.string().max(4_000).optional(),
 });
 
-export const SandboxToServer = z.discriminatedUnion('type', [WorkspaceResetDone, AgentMessage, AgentSessionId, TurnComplete]);
+/** Largest `package.json` and lockfile a sandbox may send with `packages:wanted`. */
+export const MAX_PACKAGE_MANIFEST_BYTES = 256 * 1024;
+export const MAX_PACKAGE_LOCKFILE_BYTES = 2 * 1024 * 1024;
+
+/**
+ * The working copy's `package.json` (and lockfile) as the runtime found them at start and
+ * after each change: the server installs what they ask for and answers `packages:ready`.
+ * Project code could send anything here: the server validates the manifest itself.
+ */
+export const PackagesWanted = z.strictObject({
+  type: z.literal('packages:wanted'),
+  packageJson: z.string().max(MAX_PACKAGE_MANIFEST_BYTES).nullable(),
+  lockfile: z
+    .strictObject({ name: z.enum(['pnpm-lock.yaml', 'package-lock.json']), text: z.string().max(MAX_PACKAGE_LOCKFILE_BYTES) })
+    .optional(),
+});
+export type PackagesWanted = z.infer<typeof PackagesWanted>;
+
+export const SandboxToServer = z.discriminatedUnion('type', [WorkspaceResetDone, AgentMessage, AgentSessionId, TurnComplete, PackagesWanted]);
 export type SandboxToServer = z.infer<typeof SandboxToServer>;

@@ -15,6 +15,8 @@ import { startBridge } from './bridge.js';
 import { startFilesServer } from './files-server.js';
 import { type ListenTarget, checkSocketPath, listeningPort } from './listen-target.js';
 import { startPreviewServer, warmUp } from './preview-server.js';
+import { refreshProjectInfo } from './project-entry-plugin.js';
+import { PACKAGE_FILES, linkPackages, packagesState, wantedPackages } from './project-packages.js';
 
 const startedAt = performance.now();
 
@@ -117,7 +119,20 @@ process.on('SIGINT', () => void stop(0));
 // Over IPC (local driver): the channel closes when the parent dies, however it dies.
 process.on('disconnect', () => void stop(0));
 
-const vite = await startPreviewServer({ workspace, base, cacheDir: path.join(sandboxDir, 'vite'), sharedCacheDir, previewKey, listen: targets.preview });
+// The project's own packages, where the driver shows an install (project-packages.ts).
+const hasPackages = await linkPackages(workspace, sandboxDir).catch((error: unknown) => {
+  console.error(`runtime: the project's packages cannot be linked: ${error instanceof Error ? error.message : String(error)}`);
+  return false;
+});
+const vite = await startPreviewServer({
+  workspace,
+  base,
+  cacheDir: path.join(sandboxDir, 'vite'),
+  sharedCacheDir,
+  previewKey,
+  listen: targets.preview,
+  ...(hasPackages ? { projectPackages: path.join(sandboxDir, 'packages') } : {}),
+});
 cleanups.push(() => vite.close());
 const previewPort = vite.httpServer ? listeningPort(vite.httpServer) : 0;
 /**
@@ -157,6 +172,34 @@ function invalidateProjectModules() {
   }
 }
 
+/** Drops what Vite's resolvers remember about `folder` (its packages changed under it). */
+async function forgetResolutions(folder: string) {
+  for (const environment of Object.values(vite.environments)) {
+    await environment.pluginContainer.watchChange(folder, { event: 'create' }).catch(() => {});
+  }
+}
+
+/**
+ * The packages Vite pre-bundled from the project's earlier install name files of that
+ * install (its real paths carry its key): drop them and bundle the rest again, so the
+ * page's next load finds the new install's packages afresh (Vite discovers them again).
+ */
+function forgetOptimizedPackages() {
+  const optimizer = vite.environments.client.depsOptimizer;
+  if (!optimizer) return;
+  const installs = path.join(sandboxDir, 'packages') + path.sep;
+  let dropped = 0;
+  for (const list of [optimizer.metadata.optimized, optimizer.metadata.discovered]) {
+    for (const [name, info] of Object.entries(list)) {
+      if (info.src?.startsWith(installs)) {
+        delete list[name];
+        dropped++;
+      }
+    }
+  }
+  if (dropped > 0) optimizer.run();
+}
+
 // When the watcher last saw a change in the working copy.
 let lastFileEvent = 0;
 vite.watcher.on('all', () => {
@@ -172,6 +215,33 @@ async function watcherSettled(quietMs = 80, limitMs = 1_500) {
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
 }
+
+/** What was last sent as `packages:wanted` (nothing new is sent twice). */
+let lastWanted = '';
+let packagesTimer: NodeJS.Timeout | undefined;
+/** Tells the server what the working copy's `package.json` and lockfile ask for now. */
+async function reportPackages(force: boolean) {
+  if (!hasPackages) return;
+  const wanted = await wantedPackages(workspace);
+  if (typeof wanted === 'string') {
+    packagesState.error = wanted;
+    refreshProjectInfo(vite);
+    if (vite.ws.clients.size > 0) vite.ws.send({ type: 'full-reload', path: '*' });
+    return;
+  }
+  const text = JSON.stringify(wanted);
+  if (!force && text === lastWanted) return;
+  lastWanted = text;
+  // A page loaded meanwhile waits for the answer instead of failing to find the packages.
+  packagesState.pending = true;
+  refreshProjectInfo(vite);
+  bridge.send(wanted);
+}
+vite.watcher.on('all', (_event, file) => {
+  if (path.dirname(file) !== workspace || !(PACKAGE_FILES as readonly string[]).includes(path.basename(file))) return;
+  clearTimeout(packagesTimer);
+  packagesTimer = setTimeout(() => void reportPackages(false).catch(() => {}), 300);
+});
 
 const agentHost = createAgentHost({
   workspace,
@@ -197,6 +267,34 @@ const bridge = await startBridge(bridgeToken, {
         if (vite.ws.clients.size > 0) vite.ws.send({ type: 'full-reload', path: '*' });
         reply({ type: 'workspace:reset:done', requestId: message.requestId });
         void warm();
+        void reportPackages(true).catch(() => {});
+        return;
+      }
+      case 'packages:ready': {
+        const changed = message.key !== packagesState.key;
+        const errorChanged = (message.error ?? null) !== packagesState.error;
+        packagesState.key = message.key;
+        packagesState.error = message.error ?? null;
+        const wasPending = packagesState.pending;
+        packagesState.pending = false;
+        console.warn(`runtime: packages ${message.key}${message.error ? ' (the install failed)' : ''}`);
+        if (!changed && !errorChanged) {
+          if (wasPending) {
+            refreshProjectInfo(vite);
+            if (vite.ws.clients.size > 0) vite.ws.send({ type: 'full-reload', path: '*' });
+          }
+          return;
+        }
+        // Vite's resolver keeps what it found (and did not find) under node_modules, which
+        // the watcher ignores: tell it the folder changed, as a watcher event would.
+        if (changed) {
+          await forgetResolutions(path.join(workspace, 'node_modules'));
+          forgetOptimizedPackages();
+        }
+        refreshProjectInfo(vite);
+        // Other packages: every module is transformed again (its imports resolve anew).
+        if (changed) invalidateProjectModules();
+        if (vite.ws.clients.size > 0) vite.ws.send({ type: 'full-reload', path: '*' });
         return;
       }
       case 'agent:start':

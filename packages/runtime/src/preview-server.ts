@@ -135,6 +135,8 @@ export type PreviewServerOptions = {
   previewKey: string;
   /** Where it listens (default: an ephemeral loopback port). */
   listen?: ListenTarget;
+  /** The sandbox's read-only view of the project's installed packages (`<sandbox>/packages`), where the driver gives one. */
+  projectPackages?: string;
 };
 
 /** The project's entry point, for the dependency scan (none when it has none yet). */
@@ -152,6 +154,7 @@ async function exists(file: string) {
 
 export async function startPreviewServer(options: PreviewServerOptions): Promise<ViteDevServer> {
   const { workspace, base, cacheDir, sharedCacheDir, previewKey, listen = { host: '127.0.0.1', port: 0 } } = options;
+  const projectPackages = options.projectPackages ? [options.projectPackages] : [];
   const sharedMetadata = sharedCacheDir && path.join(sharedCacheDir, 'deps', '_metadata.json');
   if (sharedMetadata && (await exists(sharedMetadata)) && !(await exists(path.join(cacheDir, 'deps')))) {
     await mkdir(cacheDir, { recursive: true });
@@ -171,7 +174,7 @@ export async function startPreviewServer(options: PreviewServerOptions): Promise
     clearScreen: false,
     plugins: [
       previewKeyGuard(previewKey),
-      ...confinePlugin({ workspace, readable: [templatePreviewDir, packagesDir, cacheDir] }),
+      ...confinePlugin({ workspace, readable: [templatePreviewDir, packagesDir, cacheDir, ...projectPackages] }),
       react(),
       projectEntryPlugin({ workspace, base, pageModule: path.join(templatePreviewDir, 'main.tsx') }),
       installedPackages(workspace),
@@ -205,7 +208,7 @@ export async function startPreviewServer(options: PreviewServerOptions): Promise
       allowedHosts: ['127.0.0.1', 'localhost'],
       // The page reports errors itself (to the app's panel and the agent), with project paths.
       hmr: { overlay: false },
-      fs: { strict: true, allow: [workspace, templatePreviewDir, nodeModulesDir], deny: previewDenyList },
+      fs: { strict: true, allow: [workspace, templatePreviewDir, nodeModulesDir, ...projectPackages], deny: previewDenyList },
       watch: { ignored: ['**/.git/**', '**/node_modules/**'] },
     },
   });

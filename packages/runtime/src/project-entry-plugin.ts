@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { CONFIG_FILES, affectsEntryPoint, findConfigFile, findEntryPoint } from '@cutroom/template';
 import type { Plugin, ViteDevServer } from 'vite';
+import { packagesState } from './project-packages.js';
 
 /** What the Player page imports to run the project's entry point (and so its `registerRoot`). */
 export const PROJECT_ENTRY_ID = '@cutroom/project-entry';
@@ -14,6 +15,13 @@ const NO_ENTRY = '\0cutroom:no-entry';
 const MAX_PRELOADS = 60;
 const SCRIPT = /\.(?:[cm]?[jt]sx?)$/;
 const INFO = '\0cutroom:project-info';
+
+/** Makes the page's next load read `@cutroom/project-info` again (the project's packages changed). */
+export function refreshProjectInfo(server: ViteDevServer) {
+  const graph = server.environments.client.moduleGraph;
+  const info = graph.getModuleById(INFO);
+  if (info) graph.invalidateModule(info);
+}
 
 /**
  * Gives the Player page the project's own entry point, found as Remotion finds it
@@ -51,7 +59,12 @@ export function projectEntryPlugin({ workspace, base, pageModule }: { workspace:
       if (id === INFO) {
         // Where the page loads the working copy's files from (Vite's `/@fs/` URLs).
         const projectUrl = `${base}@fs${workspace.split(path.sep).join('/')}/`;
-        return `export const projectUrl = ${JSON.stringify(projectUrl)};\nexport const notices = ${JSON.stringify(previewNotices(workspace))};`;
+        return [
+          `export const projectUrl = ${JSON.stringify(projectUrl)};`,
+          `export const notices = ${JSON.stringify(previewNotices(workspace))};`,
+          `export const packagesError = ${JSON.stringify(packagesState.error)};`,
+          `export const packagesPending = ${JSON.stringify(packagesState.pending)};`,
+        ].join('\n');
       }
       return null;
     },
@@ -84,6 +97,7 @@ export function projectEntryPlugin({ workspace, base, pageModule }: { workspace:
     },
     configureServer(devServer) {
       server = devServer;
+
       devServer.watcher.add(workspace);
       devServer.watcher.on('all', (event, file) => {
         const relative = path.relative(workspace, file);

@@ -4,7 +4,7 @@ import { createRoot } from 'react-dom/client';
 import { Internals } from 'remotion';
 import type { ErrorPayload } from 'vite';
 // Where the page loads the working copy's files from (served by the runtime's plugin).
-import { notices, projectUrl } from '@cutroom/project-info';
+import { notices, packagesError, packagesPending, projectUrl } from '@cutroom/project-info';
 import { createRelativiser } from './relative-paths';
 
 /**
@@ -79,6 +79,8 @@ function reportError(error: unknown, fallback: string, details: { file?: string 
 }
 
 window.addEventListener('error', (event) => reportError(event.error, event.message));
+// The project's packages could not be installed: said first (what fails to import next follows from it).
+if (packagesError) reportError(packagesError, packagesError, { file: 'package.json' });
 window.addEventListener('unhandledrejection', (event) => reportError(event.reason, 'Unhandled promise rejection'));
 
 /** The entry point failed to load: its modules never ran, so no hot update can reach them. */
@@ -500,8 +502,11 @@ if (container) {
       reportError(error, 'The preview failed');
     },
   });
+  // The project's packages are being installed: its code would not find them yet (the page
+  // reloads when they are there).
+  if (packagesPending) reactRoot.render(<Message tone="info">Installing the packages package.json names…</Message>);
   // The project's entry point calls `registerRoot()`; Remotion keeps the Root for us.
-  import('@cutroom/project-entry').then(
+  else import('@cutroom/project-entry').then(
     () => {
       const root = Internals.getRoot();
       if (!root) {

@@ -7,4 +7,8 @@ declare module '@cutroom/project-info' {
   export const projectUrl: string;
   /** What of the project's `remotion.config.*` the preview cannot honour (for the user). */
   export const notices: string[];
+  /** Why the project's packages (its `package.json`) could not be installed, if they could not. */
+  export const packagesError: string | null;
+  /** Whether they are being installed now (the page reloads when they are there). */
+  export const packagesPending: boolean;
 }

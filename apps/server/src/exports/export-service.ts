@@ -15,6 +15,9 @@ import { AppError, notFound } from '../errors.js';
 import type { ProjectRepos } from '../repos/project-repos.js';
 import type { ExportChanges, ExportRecord } from '../store/export-store.js';
 import type { Store } from '../store/store.js';
+import { type Installer, LOCKFILES } from '../packages/installer.js';
+import { PackagesError } from '../packages/manifest.js';
+import { git } from '../repos/git.js';
 import { type BundleLease, createBundleCache } from './bundle-cache.js';
 import { type RenderPaths, createRenderPaths, downloadFileName, moveInto } from './render-paths.js';
 import { type RenderConfinement, type RenderJob, type RenderLimits, createRenderSandbox } from './render-sandbox.js';
@@ -32,6 +35,8 @@ const THUMBNAIL_SCALE = 0.5;
 const INSPECTED_JOBS = 200;
 
 export type ExportServiceDeps = {
+  /** Installs a version's own packages (without it, renders get Cutroom's packages only). */
+  installer?: Installer;
   store: Store;
   repos: ProjectRepos;
   logger: Logger;
@@ -196,7 +201,7 @@ export function createExportService(deps: ExportServiceDeps) {
         logger.error({ err: error, render }, 'render job failed');
         if (render.kind === 'export') {
           const updated = await store.exports
-            .update(render.id, { status: 'failed', error: 'The render could not be started.', finished: true })
+            .update(render.id, { status: 'failed', error: error instanceof PackagesError ? error.message : 'The render could not be started.', finished: true })
             .catch(() => null);
           if (updated) emit(updated);
         }
@@ -211,6 +216,28 @@ export function createExportService(deps: ExportServiceDeps) {
         pump();
       }
     })();
+  }
+
+  /**
+   * The version's own packages, installed (an earlier install of the same manifest and
+   * lockfile is reused at once): where their `node_modules` is, or null when it needs none
+   * beyond Cutroom's. A failed install fails the render with pnpm's reason.
+   */
+  async function versionPackages(repoPath: string, version: string): Promise<string | null> {
+    if (!deps.installer) return null;
+    const show = (file: string) => git(['--git-dir', repoPath, 'show', `${version}:${file}`]).catch(() => null);
+    const packageJson = await show('package.json');
+    if (packageJson === null) return null;
+    let lockfile: { name: (typeof LOCKFILES)[number]; text: string } | undefined;
+    for (const name of LOCKFILES) {
+      const text = await show(name);
+      if (text !== null) {
+        lockfile = { name, text };
+        break;
+      }
+    }
+    const install = await deps.installer.install({ packageJson, ...(lockfile ? { lockfile } : {}) });
+    return install.nodeModules;
   }
 
   /**
@@ -230,10 +257,12 @@ export function createExportService(deps: ExportServiceDeps) {
     const tree = await bundles.treeOf(repos.repoPath(projectId), version);
     entry.info.bundleTree = tree;
     entry.lease = await bundles.acquire(tree, projectId);
+    const packages = await versionPackages(repos.repoPath(projectId), version);
     const job = await sandbox.start({
       jobDir: entry.info.jobDir,
       source: { repoPath: repos.repoPath(projectId), version },
       bundleDir: entry.lease.dir,
+      packages,
       outputName,
       chromiumPath: deps.chromiumPath,
       concurrency: renderConcurrency,

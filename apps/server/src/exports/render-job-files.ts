@@ -48,16 +48,18 @@ export const bundleCached = (bundleDir: string) => existsSync(path.join(bundleDi
 
 /**
  * Writes the version's files into `dir` as a plain tree (symlinks become files holding
- * their target's path), its `node_modules` a link to `packagesDir` (the packages where the
- * worker sees them), as in the preview.
+ * their target's path), its `node_modules` a link to `packagesDir` (Cutroom's packages
+ * where the worker sees them), as in the preview; or, for a project with packages of its
+ * own, a link to their install (`projectPackages`, where the worker sees it: the worker
+ * falls back to Cutroom's packages for the rest).
  */
-export async function checkout(source: { repoPath: string; version: string }, dir: string, indexFile: string, packagesDir: string) {
+export async function checkout(source: { repoPath: string; version: string }, dir: string, indexFile: string, packagesDir: string, projectPackages?: string) {
   await mkdir(dir, { recursive: true });
   await git(['-c', 'core.symlinks=false', '--git-dir', source.repoPath, '--work-tree', dir, 'checkout', '--quiet', source.version, '--', '.'], {
     env: { GIT_INDEX_FILE: indexFile },
   });
   await rm(path.join(dir, 'node_modules'), { recursive: true, force: true });
-  await symlink(packagesDir, path.join(dir, 'node_modules'), 'dir');
+  await symlink(projectPackages ?? packagesDir, path.join(dir, 'node_modules'), 'dir');
 }
 
 /**

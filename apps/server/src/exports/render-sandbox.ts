@@ -49,6 +49,8 @@ export type RenderJobRequest = {
   source: { repoPath: string; version: string };
   /** Where the version's bundle is kept in the cache (`DATA_DIR/cache/bundles/<tree>`); one the job builds is put there. */
   bundleDir: string;
+  /** The version's own packages (an install's `node_modules`, read-only), when it has any beyond Cutroom's. */
+  packages?: string | null;
   /** File name of the output inside the job's folder (`output.mp4`, `thumbnail.png`). */
   outputName: string;
   chromiumPath: string;

@@ -50,6 +50,8 @@ const INSIDE = {
   dist: `${IMAGE_PATHS.app}/apps/server/dist`,
   worker: `${IMAGE_PATHS.app}/apps/server/dist/exports/render-worker.js`,
   nodeModules: `${IMAGE_PATHS.app}/node_modules`,
+  /** The version's own packages (read-only), when it has some. */
+  packages: '/job/packages',
   // The binary itself: Debian's /usr/bin/chromium is a shell script.
   chromium: '/usr/lib/chromium/chromium',
 } as const;
@@ -75,7 +77,7 @@ export function createDockerRenderWall(options: DockerRenderSettings & { logger:
   let toldPodman = false;
   const checkImage = imageCheck(docker, image, options.dockerHost, (_code, message) => new Error(message));
 
-  function containerOptions(jobId: string, workDir: string, uid: number, cachedBundle: string | null, background: boolean): Docker.ContainerCreateOptions {
+  function containerOptions(jobId: string, workDir: string, uid: number, cachedBundle: string | null, background: boolean, packages: string | null): Docker.ContainerCreateOptions {
     return {
       name: `cutroom-render-${jobId}`,
       Image: image,
@@ -102,6 +104,7 @@ export function createDockerRenderWall(options: DockerRenderSettings & { logger:
         mounts: [
           { Type: 'bind', Source: workDir, Target: INSIDE.work, ReadOnly: false },
           ...(cachedBundle ? [{ Type: 'bind' as const, Source: cachedBundle, Target: INSIDE.bundle, ReadOnly: true }] : []),
+          ...(packages ? [{ Type: 'bind' as const, Source: packages, Target: INSIDE.packages, ReadOnly: true }] : []),
           { Type: 'bind', Source: path.join(serverRoot, 'dist'), Target: INSIDE.dist, ReadOnly: true },
         ],
         // No file larger than the job's disk.
@@ -147,13 +150,13 @@ export function createDockerRenderWall(options: DockerRenderSettings & { logger:
       let bundle: WorkerJob['bundle'];
       if (cached) bundle = { kind: 'cached', dir: INSIDE.bundle };
       else {
-        await checkout(request.source, path.join(workDir, 'project'), path.join(jobDir, 'checkout-index'), INSIDE.nodeModules);
+        await checkout(request.source, path.join(workDir, 'project'), path.join(jobDir, 'checkout-index'), INSIDE.nodeModules, request.packages ? INSIDE.packages : undefined);
         bundle = { kind: 'build', projectDir: `${INSIDE.work}/project`, outDir: `${INSIDE.work}/bundle` };
       }
       await mkdir(path.join(workDir, 'home'));
       if (isolating) await giveTree(workDir, uid);
 
-      container = await docker.createContainer(containerOptions(jobId, workDir, uid, cached ? request.bundleDir : null, request.background ?? false));
+      container = await docker.createContainer(containerOptions(jobId, workDir, uid, cached ? request.bundleDir : null, request.background ?? false, cached ? null : (request.packages ?? null)));
       // Written at once: the next start removes this container if the server dies.
       await writeFile(path.join(jobDir, 'worker.json'), JSON.stringify({ container: container.id }), { mode: 0o600 });
       // Attached before it starts, so that none of its output is missed.

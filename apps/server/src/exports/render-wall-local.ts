@@ -117,7 +117,7 @@ export function createLocalRenderWall(options: {
       if (cached) bundle = { kind: 'cached', dir: request.bundleDir };
       else {
         const projectDir = path.join(workDir, 'project');
-        await checkout(request.source, projectDir, path.join(jobDir, 'checkout-index'), nodeModulesDir);
+        await checkout(request.source, projectDir, path.join(jobDir, 'checkout-index'), nodeModulesDir, request.packages ?? undefined);
         bundle = { kind: 'build', projectDir, outDir: path.join(workDir, 'bundle') };
       }
       const home = path.join(workDir, 'home');
@@ -143,7 +143,7 @@ export function createLocalRenderWall(options: {
           ? {
               bubblewrap: {
                 readWrite: [workDir],
-                readOnly: readOnlyPaths(request.chromiumPath, cached ? request.bundleDir : null),
+                readOnly: [...readOnlyPaths(request.chromiumPath, cached ? request.bundleDir : null), ...(request.packages && !cached ? [request.packages] : [])],
                 tmpBytes: limits.diskMb * 1024 * 1024,
                 cwd: workDir,
               },

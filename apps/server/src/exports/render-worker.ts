@@ -67,7 +67,9 @@ async function fail(reason: string): Promise<never> {
 /** Modules may come only from the project's folder and the packages (their real paths). */
 function confinedTo(projectDir: string): RegExp {
   const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
-  const roots = [realpathSync(projectDir), realpathSync(nodeModulesDir)].map((root) => escape(root.replace(/\/+$/, '')));
+  // The project's own packages, where its node_modules links to an install of them.
+  const own = realpathSync(path.join(projectDir, 'node_modules'));
+  const roots = [realpathSync(projectDir), realpathSync(nodeModulesDir), ...(own === realpathSync(nodeModulesDir) ? [] : [own])].map((root) => escape(root.replace(/\/+$/, '')));
   return new RegExp(`^(${roots.join('|')})/`);
 }
 
@@ -108,9 +110,14 @@ async function prepareBundle(
   const { projectDir, outDir } = job.bundle;
   const webpackOverride = project.config?.webpackOverride ?? null;
   /** Only the version's files and the packages (see rspackOverride below). */
+  /**
+   * Cutroom's packages (Remotion's, React) where the project's own install left them out:
+   * searched after the project's `node_modules`, as the preview falls back to them.
+   */
+  const modules = ['node_modules', nodeModulesDir];
   const confine = <T extends { resolve?: object }>(config: T): T => ({
     ...config,
-    resolve: { ...config.resolve, restrictions: [confinedTo(projectDir)] as unknown as string[] },
+    resolve: { ...config.resolve, modules, restrictions: [confinedTo(projectDir)] as unknown as string[] },
   });
   try {
     await bundle({
@@ -132,7 +139,7 @@ async function prepareBundle(
       // files in our test); its types list only strings.
       rspackOverride: (config) => ({
         ...config,
-        resolve: { ...config.resolve, restrictions: [confinedTo(projectDir)] as unknown as string[] },
+        resolve: { ...config.resolve, modules, restrictions: [confinedTo(projectDir)] as unknown as string[] },
       }),
     });
   } catch (error) {

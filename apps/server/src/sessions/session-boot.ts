@@ -5,6 +5,7 @@ import { BootCancelled, createBootQueue } from './boot-queue.js';
 import { connectBridge } from './bridge-client.js';
 import type { Sandbox, SandboxDriver } from './drivers/driver.js';
 import type { Session, SessionClient, SessionLife } from './session-life.js';
+import type { SessionPackages } from './session-packages.js';
 import { createWarmPool } from './warm-pool.js';
 import { checkoutLatest, copyWorkspace, sandboxFiles } from './workspace.js';
 
@@ -35,6 +36,8 @@ export type SessionBootSettings = {
    * sandbox may start (SANDBOX_ADMIT_MB; 0: no check). Default: 2 at once, 250 MiB.
    */
   boots?: { concurrency: number; admitMb: number; readAvailableMb?: () => number | null };
+  /** Installs what a sandbox's `package.json` asks for (session-packages.ts). */
+  packages?: SessionPackages;
 };
 
 export function createSessionBoot(settings: SessionBootSettings) {
@@ -113,6 +116,14 @@ export function createSessionBoot(settings: SessionBootSettings) {
         // starved of CPU (50 boots at once, no line) its first answers took over 10 s.
         timeoutMs: BRIDGE_ANSWER_MS,
         onMessage: (message) => {
+          if (message.type === 'packages:wanted') {
+            // Asked at the hand-over, before the session holds this bridge: answered all the same.
+            const from = sandbox!.id;
+            // Without an installer the project gets Cutroom's packages only (said at once: the page waits for it).
+            if (settings.packages) void settings.packages.want(from, message, (reply) => bridge.send(reply));
+            else bridge.send({ type: 'packages:ready', key: 'none' });
+            return;
+          }
           if (session.bridge === bridge) session.chat?.onSandboxMessage(message);
         },
       });

@@ -7,7 +7,9 @@ import type { SandboxDriver } from './drivers/driver.js';
 import { type LivePreview, findLivePreview } from './preview-access.js';
 import type { PreviewTokens } from './preview-tokens.js';
 import { createRestoreHolds } from './restore-holds.js';
+import type { Installer } from '../packages/installer.js';
 import { type SessionBootSettings, createSessionBoot } from './session-boot.js';
+import { createSessionPackages } from './session-packages.js';
 import { type SessionClient, createSessionLife } from './session-life.js';
 
 export type { SessionClient } from './session-life.js';
@@ -33,6 +35,8 @@ export type SessionManagerSettings = {
   chat?: ChatDeps;
   /** Boots at once and the memory a boot needs (see session-boot.ts). */
   boots?: SessionBootSettings['boots'];
+  /** Installs projects' packages (without it, a project gets Cutroom's packages only). */
+  installer?: Installer;
 };
 
 /**
@@ -59,7 +63,16 @@ export function createSessionManager(settings: SessionManagerSettings) {
     previewOrigin: settings.previewOrigin,
     ...(settings.chat ? { chat: settings.chat } : {}),
   });
-  const boot = createSessionBoot({ driver, repos, logger, life, poolSize: settings.poolSize, ...(settings.boots ? { boots: settings.boots } : {}) });
+  const packages = settings.installer ? createSessionPackages({ installer: settings.installer, driver, logger: logger.child({ component: 'packages' }) }) : undefined;
+  const boot = createSessionBoot({
+    driver,
+    repos,
+    logger,
+    life,
+    poolSize: settings.poolSize,
+    ...(settings.boots ? { boots: settings.boots } : {}),
+    ...(packages ? { packages } : {}),
+  });
   const restores = createRestoreHolds({ driver, repos, logger, life });
   let closed = false;
   /** Projects being (or already) deleted: no session of theirs may start (a tab may have looked the project up just before). */

@@ -8,6 +8,7 @@ import { allowedOrigins, loadConfig, modelProvider } from '../config.js';
 import { createProjectRepos, type ProjectRepos } from '../repos/project-repos.js';
 import { createAuthService } from '../auth/auth-service.js';
 import { createExportService } from '../exports/export-service.js';
+import { createInstaller } from '../packages/installer.js';
 import { createUserSockets } from '../ws/user-sockets.js';
 import type { SandboxDriver } from '../sessions/drivers/driver.js';
 import { createDriver } from '../sessions/drivers/registry.js';
@@ -20,6 +21,8 @@ import { type Store, openStore } from '../store/store.js';
 
 /** One Vite dependency cache for every test server of a run (as one server shares it across sandboxes). */
 const sharedViteCache = path.join(os.tmpdir(), 'cutroom-test-vite-deps');
+/** One package store for the run's servers, as one machine has (a package is fetched once per run). */
+export const sharedTestPackages = path.join(os.tmpdir(), 'cutroom-test-packages');
 
 /**
  * A real server (real PGlite, real git, real HTTP) on an ephemeral port with its own
@@ -62,7 +65,9 @@ export async function startTestServer(
   const modelProxy = createModelProxy({ provider, logger: pino({ level: 'silent' }), maxTokens: config.modelMaxTokens });
   const agentState = createAgentStateStore(path.join(dataDir, 'agent-state'));
   const userSockets = createUserSockets();
+  const installer = createInstaller({ dataDir, packagesDir: sharedTestPackages, logger });
   const exports = createExportService({
+    installer,
     store,
     repos,
     logger,
@@ -91,6 +96,7 @@ export async function startTestServer(
       maxTotal: 60,
       previewOrigin: () => `http://127.0.0.1:${previewPort}`,
       boots: { concurrency: config.sandbox.bootConcurrency, admitMb: config.sandbox.admitMb },
+      installer,
       chat: { store, repos, agentState, provider, modelProxy, limits: config.agentLimits, logger, onNewVersion: exports.versionLanded },
     });
   }

@@ -111,6 +111,12 @@ export interface SandboxDriver {
   readFiles(id: string, area: SandboxArea): Promise<Readable>;
   /** Writes a tar stream's files into an area, owned by the sandbox's user. */
   writeFiles(id: string, area: SandboxArea, tar: Readable, options?: WriteFilesOptions): Promise<void>;
+  /**
+   * Shows an install of the project's packages (installer.ts) to the sandbox, read-only,
+   * as its working copy's `node_modules` (`nodeModules` null: none). A driver that has no
+   * way to do so leaves it out, and projects there get Cutroom's packages only.
+   */
+  setPackages?(id: string, install: { key: string; nodeModules: string | null }): Promise<void>;
   /** Notes which project a sandbox serves, so that a crash leaves enough to recover its work. */
   label(id: string, owner: SandboxOwner): Promise<void>;
   /**

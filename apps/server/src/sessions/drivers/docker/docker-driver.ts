@@ -16,6 +16,7 @@ import type { Sandbox, SandboxArea, SandboxDriver, SandboxExit, SandboxOwner, Sa
 import { diskUsage, overDiskLimit } from '../local/limit-watch.js';
 import { createSandboxUsers, giveTree, giveWorkspace } from '../local/sandbox-users.js';
 import { runtimeMoves } from '../runtime-files.js';
+import { PACKAGES_FOLDER, preparePackagesFolder, showPackages } from '../sandbox-packages.js';
 import { hardenSocketFolder, prepareSocketFolder, socketEndpoints } from '../socket-folder.js';
 import { imageCheck, walledHostConfig } from './container-wall.js';
 import { attachStdio, dockerClient, execStream, textSink, tolerate } from './docker-engine-client.js';
@@ -186,6 +187,7 @@ export function createDockerDriver(settings: DockerDriverSettings): DockerDriver
           ...AREAS.map((area) => `${path.join(dir, area)}:${inside}/${area}:rw`),
           `${path.join(dir, 'sock')}:${inside}/sock:rw`,
           `${settings.sharedCacheDir}:${IMAGE_PATHS.sharedCache}:ro`,
+          `${path.join(dir, PACKAGES_FOLDER)}:${inside}/${PACKAGES_FOLDER}:ro`,
         ],
         logMaxSize: '5m',
       }),
@@ -214,6 +216,7 @@ export function createDockerDriver(settings: DockerDriverSettings): DockerDriver
       const workspace = path.join(dir, 'workspace');
       await cp(settings.templateDir, workspace, { recursive: true, filter: (source) => isTemplateFile(path.relative(settings.templateDir, source)) });
       for (const folder of ['agent', 'vite', 'home']) await mkdir(path.join(dir, folder), { recursive: true, mode: 0o700 });
+      await preparePackagesFolder(dir);
       if (isolated) {
         for (const folder of ['agent', 'vite', 'home']) await giveTree(path.join(dir, folder), uid);
         await giveWorkspace(workspace, uid);
@@ -554,6 +557,12 @@ export function createDockerDriver(settings: DockerDriverSettings): DockerDriver
       } finally {
         clearTimeout(timer);
       }
+    },
+
+    async setPackages(id: string, install: { key: string; nodeModules: string | null }) {
+      const entry = entries.get(id);
+      if (!entry) throw new DockerDriverError('sandbox_missing', `no sandbox ${id}`);
+      await showPackages(entry.dir, install);
     },
 
     async label(id: string, owner: SandboxOwner) {

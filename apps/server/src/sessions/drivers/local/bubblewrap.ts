@@ -87,6 +87,8 @@ export type BubblewrapOptions = {
   tmpBytes: number;
   /** Its working folder (inside one of the binds). */
   cwd: string;
+  /** Folders inside the read-write ones that it may only read (its view of the project's packages). */
+  readOnlyInside?: string[];
 };
 
 /**
@@ -121,6 +123,7 @@ export function bubblewrapArguments(options: BubblewrapOptions): string[] {
   for (const file of ETC_FILES) if (existsSync(file)) args.push('--ro-bind', file, file);
   for (const file of options.readOnly) if (existsSync(file)) args.push('--ro-bind', file, file);
   for (const folder of options.readWrite) args.push('--bind', folder, folder);
+  for (const folder of options.readOnlyInside ?? []) args.push('--ro-bind', folder, folder);
   args.push('--chdir', options.cwd, '--');
   return args;
 }

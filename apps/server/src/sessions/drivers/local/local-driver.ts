@@ -19,6 +19,7 @@ import { type Cgroups, type SandboxCgroup, setUpCgroups } from './cgroups.js';
 import { type LimitReason, watchLimits } from './limit-watch.js';
 import { packArea, unpackArea } from './local-files.js';
 import { createSandboxUsers, ensureTraversable, giveTree, giveWorkspace, killEveryProcessOf } from './sandbox-users.js';
+import { PACKAGES_FOLDER, preparePackagesFolder, showPackages } from '../sandbox-packages.js';
 import { readOnlyPaths, wallCommand } from './wall.js';
 
 export type LocalDriverSettings = {
@@ -126,7 +127,7 @@ export function createLocalDriver(settings: LocalDriverSettings): LocalDriver {
     wallCommand(command, {
       ...(entry.uid === undefined ? {} : { uid: entry.uid }),
       ...(entry.cgroup ? { cgroup: entry.cgroup } : {}),
-      ...(confined() ? { bubblewrap: { readWrite: [entry.dir], readOnly: readOnlyPaths(settings.sharedCacheDir), tmpBytes, cwd: entry.dir } } : {}),
+      ...(confined() ? { bubblewrap: { readWrite: [entry.dir], readOnly: readOnlyPaths(settings.sharedCacheDir), readOnlyInside: [path.join(entry.dir, PACKAGES_FOLDER)], tmpBytes, cwd: entry.dir } } : {}),
       limits,
     });
   const sandboxPath = () => (confined() ? '/usr/local/bin:/usr/bin:/bin' : (process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin'));
@@ -155,6 +156,7 @@ export function createLocalDriver(settings: LocalDriverSettings): LocalDriver {
         filter: (source) => isTemplateFile(path.relative(settings.templateDir, source)),
       });
       for (const folder of ['agent', 'vite', 'home']) await mkdir(path.join(dir, folder), { recursive: true, mode: 0o700 });
+      await preparePackagesFolder(dir);
       if (uid !== undefined) {
         for (const folder of ['agent', 'vite', 'home']) await giveTree(path.join(dir, folder), uid);
         await giveWorkspace(workspace, uid);
@@ -389,6 +391,12 @@ export function createLocalDriver(settings: LocalDriverSettings): LocalDriver {
         stdio: ['pipe', 'pipe', 'pipe'],
         env: { PATH: sandboxPath(), HOME: path.join(entry.dir, 'home'), ...options.env },
       });
+    },
+
+    async setPackages(id: string, install: { key: string; nodeModules: string | null }) {
+      const entry = entries.get(id);
+      if (!entry) throw new Error(`no sandbox ${id}`);
+      await showPackages(entry.dir, install);
     },
 
     async label(id: string, owner: SandboxOwner) {

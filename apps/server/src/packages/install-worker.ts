@@ -1,0 +1,85 @@
+/**
+ * The install job, inside its wall (installer.ts starts it): pnpm, with install scripts
+ * off, installs the manifest in `INSTALL_DIR` (a `package.json`, and the project's
+ * lockfile when it had one) into `INSTALL_DIR/node_modules`, hard-linking every file from
+ * the machine's store (`INSTALL_STORE`), so a package version is on the disk once.
+ *
+ * The wall has no network: the registry is reached through a port of the job's own
+ * loopback piped, byte for byte, to the server's registry proxy (`INSTALL_REGISTRY_SOCKET`),
+ * which talks to the npm registry and nothing else. pnpm's own configuration comes only
+ * from the command line here: the job's home is empty and the manifest's folder holds no
+ * `.npmrc`.
+ *
+ * Exit code 0: installed. Otherwise pnpm's last lines are on stderr for the server to
+ * report.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import net from 'node:net';
+
+const need = (name: string) => {
+  const value = process.env[name];
+  if (!value) throw new Error(`${name} is not set`);
+  return value;
+};
+const dir = need('INSTALL_DIR');
+const store = need('INSTALL_STORE');
+const socketPath = need('INSTALL_REGISTRY_SOCKET');
+const pnpm = need('INSTALL_PNPM');
+
+/** A port of the job's loopback whose connections go to the registry proxy's socket. */
+async function forwarder(): Promise<{ origin: string; close(): void }> {
+  const server = net.createServer({ noDelay: true }, (client) => {
+    const upstream = net.connect(socketPath);
+    client.on('error', () => upstream.destroy());
+    upstream.on('error', () => client.destroy());
+    client.on('close', () => upstream.destroy());
+    upstream.on('close', () => client.destroy());
+    client.pipe(upstream);
+    upstream.pipe(client);
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', resolve);
+  });
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : 0;
+  return { origin: `http://127.0.0.1:${port}/`, close: () => server.close() };
+}
+
+function run(args: string[]): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [pnpm, ...args], { cwd: dir, stdio: ['ignore', 'inherit', 'inherit'], env: process.env });
+    child.on('error', reject);
+    child.on('exit', (code, signal) => resolve(code ?? (signal ? 128 : 1)));
+  });
+}
+
+const registry = await forwarder();
+const common = [
+  `--config.registry=${registry.origin}`,
+  `--config.store-dir=${store}`,
+  '--config.update-notifier=false',
+  '--config.fetch-retries=1',
+];
+let code = 0;
+// A project's npm lockfile pins its versions: pnpm takes them over (`pnpm import`).
+if (existsSync(`${dir}/package-lock.json`) && !existsSync(`${dir}/pnpm-lock.yaml`)) code = await run(['import', ...common]);
+if (code === 0) {
+  code = await run([
+    'install',
+    ...common,
+    '--ignore-scripts',
+    '--config.node-linker=hoisted',
+    '--config.package-import-method=hardlink',
+    '--config.auto-install-peers=false',
+    '--config.strict-peer-dependencies=false',
+    '--config.side-effects-cache=false',
+    '--config.confirm-modules-purge=false',
+    '--config.verify-store-integrity=true',
+    '--no-frozen-lockfile',
+    '--reporter=append-only',
+  ]);
+}
+registry.close();
+process.exit(code);

@@ -1,0 +1,155 @@
+import { execFile } from 'node:child_process';
+import { cp, mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { type Scenario, type ScriptedModelServer, startScriptedModelServer, testProjectDir } from '@cutroom/testkit';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type RunningServer, launchBrowser, newPerson, screenshot, startServer } from './harness.js';
+import { AuthPage, ProjectImport } from './pages.js';
+
+const run = promisify(execFile);
+
+const TIMING = `import prettyMs from 'pretty-ms';
+import { AbsoluteFill } from 'remotion';
+
+export const Timing: React.FC = () => (
+  <AbsoluteFill style={{ backgroundColor: '#0f172a', alignItems: 'center', justifyContent: 'center' }}>
+    <h1 style={{ color: 'white', fontFamily: 'sans-serif' }}>Took {prettyMs(1337)}</h1>
+  </AbsoluteFill>
+);
+`;
+
+const scenario: Scenario = {
+  rules: [
+    {
+      // The automatic fix: the report of the failed install names the package.
+      match: 'could not be installed',
+      steps: [
+        {
+          text: 'That package does not exist on the registry: removing it.',
+          tools: [{ tool: 'edit', path: 'package.json', old: '\n    "cutroom-no-such-confetti-zz9": "^1.0.0",', new: '' }],
+        },
+        { text: 'Removed the package that does not exist.' },
+      ],
+    },
+    {
+      match: 'how long',
+      steps: [
+        { text: 'pretty-ms formats durations: adding it to the packages.', tools: [{ tool: 'read', path: 'package.json' }] },
+        {
+          tools: [
+            { tool: 'edit', path: 'package.json', old: '"lodash.camelcase": "^4.3.0",', new: '"lodash.camelcase": "^4.3.0",\n    "pretty-ms": "^9.0.0",' },
+            { tool: 'write', path: 'src/Timing.tsx', content: TIMING },
+            {
+              tool: 'edit',
+              path: 'src/Root.tsx',
+              old: "import { Slides } from './Slides';",
+              new: "import { Slides } from './Slides';\nimport { Timing } from './Timing';",
+            },
+            {
+              tool: 'edit',
+              path: 'src/Root.tsx',
+              old: '  </>',
+              new: '    <Composition id="Timing" component={Timing} durationInFrames={30} fps={25} width={640} height={360} />\n  </>',
+            },
+          ],
+        },
+        { text: 'Added a Timing composition that uses pretty-ms.' },
+      ],
+    },
+    {
+      match: 'confetti',
+      steps: [
+        {
+          tools: [
+            { tool: 'edit', path: 'package.json', old: '"pretty-ms": "^9.0.0",', new: '"pretty-ms": "^9.0.0",\n    "cutroom-no-such-confetti-zz9": "^1.0.0",' },
+          ],
+        },
+        { text: 'Added the confetti package.' },
+      ],
+    },
+  ],
+  fallback: [{ text: 'Done.' }],
+};
+
+/**
+ * A project's own packages, in the browser against the real server: an imported project
+ * that needs packages Cutroom does not have (ES modules and CommonJS) plays once they are
+ * installed; the agent adds one and the preview follows; a package that cannot be
+ * installed is an error the user sees and the automatic fix sends to the agent.
+ */
+describe("a project's own packages in the browser", () => {
+  let model: ScriptedModelServer;
+  let server: RunningServer;
+  let browser: Browser;
+  let page: Page;
+  let scratch: string;
+
+  const preview = () => page.frameLocator('iframe[title="Video preview"]');
+  const picker = () => page.getByRole('combobox', { name: 'Composition' });
+  const history = () => page.getByRole('list', { name: 'Chat history' });
+  const send = async (text: string) => {
+    await page.getByRole('textbox', { name: 'Message' }).fill(text);
+    await page.getByRole('button', { name: 'Send' }).click();
+  };
+
+  beforeAll(async () => {
+    model = await startScriptedModelServer({ scenario });
+    server = await startServer({ ANTHROPIC_BASE_URL: model.url, ANTHROPIC_API_KEY: 'scripted', SESSION_POOL_SIZE: '1' });
+    browser = await launchBrowser();
+    scratch = await mkdtemp(path.join(os.tmpdir(), 'cutroom-e2e-packages-'));
+    await cp(testProjectDir('with-packages'), path.join(scratch, 'with-packages'), { recursive: true });
+    await run('zip', ['-q', '-r', path.join(scratch, 'Slides.zip'), 'with-packages'], { cwd: scratch });
+    const person = await newPerson(browser, server.baseUrl);
+    page = await person.newPage();
+    await new AuthPage(page).signUp('Pat Packages', 'pat-packages@example.com', 'packages password 1');
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await server?.stop();
+    await model?.close();
+    if (scratch) await rm(scratch, { recursive: true, force: true });
+  });
+
+  it('an imported project plays with the packages it names', async () => {
+    const imports = new ProjectImport(page);
+    await imports.open();
+    await imports.uploadArchive(path.join(scratch, 'Slides.zip'));
+    await page.waitForURL(/\/projects\/[0-9a-f-]{36}$/, { timeout: 60_000 });
+    await expect.poll(() => picker().locator('option').allTextContents(), { timeout: 90_000 }).toEqual(['Slides']);
+    // lodash.camelcase (CommonJS) made the text; @remotion/transitions lays out the slides.
+    await preview().getByText('helloPackagesWorld').waitFor({ timeout: 90_000 });
+    await page.getByRole('group', { name: 'Sequences' }).getByRole('button', { name: /^First slide, from frame 0/ }).waitFor();
+    expect(await page.getByRole('alert', { name: 'Preview errors' }).count()).toBe(0);
+    await screenshot(page, '50-project-packages');
+  });
+
+  it('the agent adds a package: it is installed and the preview plays the code that uses it', async () => {
+    await send('Show how long it took');
+    await history().getByText('Added a Timing composition that uses pretty-ms.').waitFor({ timeout: 60_000 });
+    await expect.poll(() => picker().locator('option').allTextContents(), { timeout: 90_000 }).toEqual(['Slides', 'Timing']);
+    await picker().selectOption('Timing');
+    await preview().getByText('Took 1.3s').waitFor({ timeout: 90_000 });
+    expect(await page.getByRole('alert', { name: 'Preview errors' }).count()).toBe(0);
+  });
+
+  it('a package that cannot be installed is shown, and the automatic fix has the agent remove it', async () => {
+    await send('Add confetti');
+    const errors = page.getByRole('alert', { name: 'Preview errors' });
+    await errors.getByText(/could not be installed/).first().waitFor({ timeout: 90_000 });
+    expect(await errors.innerText()).toContain('cutroom-no-such-confetti-zz9');
+    // No path of the server in what the user (and the agent) reads.
+    expect(await errors.innerText()).not.toMatch(/\/tmp\/|cutroom-e2e-|\/jobs\//);
+    await screenshot(page, '51-package-install-failed');
+    await history().getByText('Removed the package that does not exist.').waitFor({ timeout: 90_000 });
+    const report = model.requests.find((request) => request.userText.startsWith('The preview shows an error') && request.userText.includes('cutroom-no-such-confetti-zz9'));
+    expect(report?.userText).toContain('package.json');
+    // The install works again: the preview plays (Slides, whose sequences mounting clears the panel).
+    await preview().getByText('Took 1.3s').waitFor({ timeout: 90_000 });
+    await picker().selectOption('Slides');
+    await preview().getByText('helloPackagesWorld').waitFor({ timeout: 90_000 });
+    await expect.poll(() => errors.count(), { timeout: 30_000 }).toBe(0);
+  });
+});
