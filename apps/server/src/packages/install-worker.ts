@@ -78,6 +78,11 @@ if (code === 0) {
     '--config.confirm-modules-purge=false',
     '--config.verify-store-integrity=true',
     '--no-frozen-lockfile',
+    // Always resolve from the registry, the lockfile's versions only preferred: a lockfile
+    // that matches package.json is otherwise installed as it says, and the project writes
+    // it (a `link:`, a `file:` folder, a directory or git resolution would bring whatever
+    // the wall can read, or a link out of the install, into the install).
+    '--config.prefer-frozen-lockfile=false',
     '--reporter=append-only',
   ]);
 }
