@@ -247,7 +247,15 @@ const agentHost = createAgentHost({
   workspace,
   stateDir: path.join(sandboxDir, 'agent'),
   modelSocketPath,
-  send: (message) => bridge.send(message),
+  send: (message) => {
+    if (message.type !== 'complete') return bridge.send(message);
+    // A package.json the turn changed is reported before the turn ends (the watcher may
+    // not have seen it yet), so the server installs it before it saves the version.
+    clearTimeout(packagesTimer);
+    void reportPackages(false)
+      .catch(() => {})
+      .finally(() => bridge.send(message));
+  },
 });
 cleanups.push(() => agentHost.close());
 

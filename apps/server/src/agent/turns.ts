@@ -69,7 +69,15 @@ export type ChatSandbox = { send(message: ServerToSandbox): void; files: Sandbox
 export type SandboxFiles = {
   read(area: SandboxArea): Promise<Readable>;
   write(area: SandboxArea, tar: Readable, options?: WriteFilesOptions): Promise<void>;
+  /**
+   * Settles when work that writes into the working copy on the turn's behalf is done (the
+   * install of a changed package.json, which updates its lockfile): the version waits for it.
+   */
+  settle?(): Promise<void>;
 };
+
+/** Longest a turn's version waits for `SandboxFiles.settle` (an install), before it is saved without it. */
+const SETTLE_LIMIT_MS = 120_000;
 
 export class ChatRefusal extends Error {
   constructor(
@@ -276,6 +284,11 @@ export function createChat(deps: ChatDeps, host: ChatHost) {
       let phaseStart = performance.now();
       if (target) {
         try {
+          if (target.settle) {
+            let timer: NodeJS.Timeout | undefined;
+            await Promise.race([target.settle().catch(() => {}), new Promise((resolve) => (timer = setTimeout(resolve, SETTLE_LIMIT_MS)))]);
+            clearTimeout(timer);
+          }
           const archive = await target.read('workspace');
           phases.readMs = Math.round(performance.now() - phaseStart);
           phaseStart = performance.now();

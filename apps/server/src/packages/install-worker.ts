@@ -10,11 +10,15 @@
  * from the command line here: the job's home is empty and the manifest's folder holds no
  * `.npmrc`.
  *
+ * With `INSTALL_LOCK_DIR` (the project's whole `package.json` and its `package-lock.json`),
+ * npm then brings that lockfile up to date, as `npm install` would (the turn's version
+ * keeps it).
+ *
  * Exit code 0: installed. Otherwise pnpm's last lines are on stderr for the server to
  * report.
  */
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 
 const need = (name: string) => {
@@ -47,9 +51,9 @@ async function forwarder(): Promise<{ origin: string; close(): void }> {
   return { origin: `http://127.0.0.1:${port}/`, close: () => server.close() };
 }
 
-function run(args: string[]): Promise<number> {
+function run(args: string[], cwd = dir, cli = pnpm): Promise<number> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [pnpm, ...args], { cwd: dir, stdio: ['ignore', 'inherit', 'inherit'], env: process.env });
+    const child = spawn(process.execPath, [cli, ...args], { cwd, stdio: ['ignore', 'inherit', 'inherit'], env: process.env });
     child.on('error', reject);
     child.on('exit', (code, signal) => resolve(code ?? (signal ? 128 : 1)));
   });
@@ -59,6 +63,8 @@ const registry = await forwarder();
 const common = [
   `--config.registry=${registry.origin}`,
   `--config.store-dir=${store}`,
+  // Package metadata kept beside the store for the next install.
+  `--config.cache-dir=${store}/../pnpm-cache`,
   '--config.update-notifier=false',
   '--config.fetch-retries=1',
 ];
@@ -69,6 +75,9 @@ if (code === 0) {
   code = await run([
     'install',
     ...common,
+    // Cached metadata used as it is when it has what is asked for (a registry round trip
+    // per package is most of a warm install).
+    '--prefer-offline',
     '--ignore-scripts',
     '--config.node-linker=hoisted',
     '--config.package-import-method=hardlink',
@@ -85,6 +94,36 @@ if (code === 0) {
     '--config.prefer-frozen-lockfile=false',
     '--reporter=append-only',
   ]);
+}
+// The project's own npm lockfile, brought up to date with its package.json (every package
+// it names, as `npm install` would write it: only the registry's metadata is read).
+const lockDir = process.env.INSTALL_LOCK_DIR;
+const npm = process.env.INSTALL_NPM;
+const publicRegistry = process.env.INSTALL_REGISTRY_PUBLIC;
+if (code === 0 && lockDir && npm && publicRegistry) {
+  code = await run(
+    [
+      'install',
+      '--package-lock-only',
+      '--ignore-scripts',
+      '--no-audit',
+      '--no-fund',
+      '--update-notifier=false',
+      '--loglevel=error',
+      // No configuration but this command line (files that do not exist, in the job's empty home).
+      `--globalconfig=${need('HOME')}/no-global-npmrc`,
+      `--userconfig=${need('HOME')}/no-user-npmrc`,
+      `--registry=${registry.origin}`,
+      `--cache=${need('INSTALL_NPM_CACHE')}`,
+    ],
+    lockDir,
+    npm,
+  );
+  if (code === 0) {
+    // Tarball URLs as the registry names them, not as the proxy in this job did.
+    const file = `${lockDir}/package-lock.json`;
+    writeFileSync(file, readFileSync(file, 'utf8').split(registry.origin).join(publicRegistry));
+  }
 }
 registry.close();
 process.exit(code);

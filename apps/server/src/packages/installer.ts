@@ -2,7 +2,7 @@
  * Installs projects' packages (issue 11, item 3). One install per distinct manifest and
  * lockfile (manifest.ts decides what is installed), kept in
  * `DATA_DIR/packages/installs/<key>/node_modules`; every file in it is a hard link into the
- * machine's pnpm store `DATA_DIR/packages/store`, so a package version takes its disk once
+ * machine's pnpm store `DATA_DIR/packages/area/store`, so a package version takes its disk once
  * however many projects use it, and a second project with the same packages installs in
  * the time it takes to hash its manifest.
  *
@@ -16,8 +16,8 @@
  */
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import { chown, lstat, mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { existsSync, realpathSync } from 'node:fs';
+import { chown, lstat, mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { execFile } from 'node:child_process';
@@ -59,6 +59,12 @@ export type ProjectInstall = {
   nodeModules: string | null;
   /** Whether this call ran pnpm (false: an earlier install was reused). */
   ran: boolean;
+  /**
+   * The project's `package-lock.json` brought up to date with its `package.json` (as
+   * `npm install` would write it), when it has one and it was not: the caller puts it into
+   * the working copy, so the version keeps it.
+   */
+  lockfile?: string;
 };
 
 export type Installer = {
@@ -78,23 +84,45 @@ export function createInstaller(options: {
   bubblewrap?: boolean;
 }): Installer {
   const root = options.packagesDir ?? path.join(options.dataDir, 'packages');
-  const store = path.join(root, 'store');
+  // The store and the jobs share one folder, bound whole into the job's wall: a hard link
+  // cannot cross from one bind mount to another (EXDEV), and pnpm would copy instead.
+  const area = path.join(root, 'area');
+  const store = path.join(area, 'store');
   const installs = path.join(root, 'installs');
-  const jobs = path.join(root, 'jobs');
+  const jobs = path.join(area, 'jobs');
   const isRoot = process.getuid?.() === 0;
   const running = new Map<string, Promise<ProjectInstall>>();
   let queue: Promise<unknown> = Promise.resolve();
   const log = options.logger.child({ part: 'installer' });
 
+  const npmCache = path.join(area, 'npm-cache');
   const installDir = (key: string) => path.join(installs, key);
+  /** The up-to-date npm lockfile an install made for `request`, if it differs from the one it had. */
+  async function updatedLockfile(key: string, request: InstallRequest): Promise<string | undefined> {
+    if (request.lockfile?.name !== 'package-lock.json') return undefined;
+    const source = await readFile(path.join(installDir(key), 'package-lock.source'), 'utf8').catch(() => null);
+    if (source !== sourceHash(request)) return undefined;
+    const text = await readFile(path.join(installDir(key), 'package-lock.json'), 'utf8').catch(() => null);
+    return text !== null && text !== request.lockfile.text ? text : undefined;
+  }
   const installed = (key: string) => (existsSync(path.join(installDir(key), '.done')) ? path.join(installDir(key), 'node_modules') : null);
 
-  async function runJob(key: string, manifest: string, lockfile: InstallRequest['lockfile']): Promise<void> {
+  async function runJob(key: string, manifest: string, request: InstallRequest & { lockfile: InstallRequest['lockfile'] }): Promise<void> {
+    const { lockfile } = request;
     const jobDir = path.join(jobs, `${key.slice(0, 12)}-${randomBytes(6).toString('hex')}`);
     const work = path.join(jobDir, 'work');
     const project = path.join(work, 'project');
     const home = path.join(work, 'home');
     const socketPath = path.join(work, 'registry.sock');
+    // The project's npm lockfile is brought up to date beside the install (see install-worker.ts).
+    const npm = lockfile?.name === 'package-lock.json' && lockfileStale(request.packageJson, lockfile.text) ? npmCli() : null;
+    const lockDir = path.join(work, 'lock');
+    if (npm) {
+      await mkdir(lockDir, { recursive: true });
+      await writeFile(path.join(lockDir, 'package.json'), request.packageJson);
+      await writeFile(path.join(lockDir, 'package-lock.json'), lockfile!.text);
+      await mkdir(npmCache, { recursive: true });
+    }
     await mkdir(project, { recursive: true });
     await mkdir(home, { recursive: true });
     await mkdir(store, { recursive: true });
@@ -107,9 +135,11 @@ export function createInstaller(options: {
     try {
       if (uid !== undefined) {
         await execFileAsync('chown', ['-R', `${uid}:${uid}`, '--', work]);
-        // The store is the install user's; what is linked out of it is made root's below.
-        const storeInfo = await lstat(store);
-        if (storeInfo.uid !== uid) await chown(store, uid, uid);
+        // The store, the jobs' folder and npm's cache are the install user's.
+        for (const shared of [area, store, jobs, ...(npm ? [npmCache] : [])]) {
+          const info = await lstat(shared);
+          if (info.uid !== uid) await chown(shared, uid, uid);
+        }
         // The install user passes through the folders above its own (it lists none of them).
         await ensureTraversable(jobDir);
       }
@@ -119,8 +149,8 @@ export function createInstaller(options: {
         ...(walled
           ? {
               bubblewrap: {
-                readWrite: [work, store],
-                readOnly: [nodeModulesDir, path.join(serverRoot, 'dist'), path.join(serverRoot, 'package.json'), path.join(path.dirname(nodeModulesDir), 'package.json')],
+                readWrite: [area],
+                readOnly: [...(npm ? [npm.packageDir] : []), nodeModulesDir, path.join(serverRoot, 'dist'), path.join(serverRoot, 'package.json'), path.join(path.dirname(nodeModulesDir), 'package.json')],
                 tmpBytes: 512 * 1024 * 1024,
                 cwd: work,
               },
@@ -139,6 +169,7 @@ export function createInstaller(options: {
         INSTALL_STORE: store,
         INSTALL_REGISTRY_SOCKET: socketPath,
         INSTALL_PNPM: pnpmEntry,
+        ...(npm ? { INSTALL_LOCK_DIR: lockDir, INSTALL_NPM: npm.cli, INSTALL_NPM_CACHE: npmCache, INSTALL_REGISTRY_PUBLIC: registry.registry } : {}),
       };
       const output = await new Promise<{ code: number | null; tail: string }>((resolve, reject) => {
         const child = spawn(command, args, { cwd: walled ? jobDir : work, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
@@ -175,6 +206,10 @@ export function createInstaller(options: {
       await rm(target, { recursive: true, force: true });
       await mkdir(target, { recursive: true });
       if (existsSync(path.join(project, 'pnpm-lock.yaml'))) await rename(path.join(project, 'pnpm-lock.yaml'), path.join(target, 'pnpm-lock.yaml'));
+      if (npm) {
+        await rename(path.join(lockDir, 'package-lock.json'), path.join(target, 'package-lock.json'));
+        await writeFile(path.join(target, 'package-lock.source'), sourceHash(request));
+      }
       await rename(nodeModules, path.join(target, 'node_modules'));
       await writeFile(path.join(target, '.done'), `${new Date().toISOString()}\n`);
     } finally {
@@ -219,7 +254,7 @@ export function createInstaller(options: {
       .digest('hex')
       .slice(0, 32);
     const done = installed(key);
-    if (done) return Promise.resolve({ key, nodeModules: done, ran: false });
+    if (done) return updatedLockfile(key, request).then((updated) => ({ key, nodeModules: done, ran: false, ...(updated ? { lockfile: updated } : {}) }));
     const pending = running.get(key);
     if (pending) return pending;
     const started = performance.now();
@@ -227,10 +262,13 @@ export function createInstaller(options: {
       .catch(() => {})
       .then(async () => {
         const again = installed(key);
-        if (again) return { key, nodeModules: again, ran: false };
-        await runJob(key, manifest.text, lockfile);
-        log.info({ key, packages: manifest.count, ms: Math.round(performance.now() - started) }, 'installed a project’s packages');
-        return { key, nodeModules: installed(key), ran: true };
+        const ran = !again;
+        if (!again) {
+          await runJob(key, manifest.text, { ...request, lockfile });
+          log.info({ key, packages: manifest.count, ms: Math.round(performance.now() - started) }, 'installed a project’s packages');
+        }
+        const updated = await updatedLockfile(key, { ...request, lockfile });
+        return { key, nodeModules: installed(key), ran, ...(updated ? { lockfile: updated } : {}) };
       })
       .finally(() => running.delete(key));
     queue = job;
@@ -241,13 +279,54 @@ export function createInstaller(options: {
   return { install, installed };
 }
 
+const DEPENDENCY_FIELDS = ['dependencies', 'devDependencies', 'optionalDependencies', 'peerDependencies'] as const;
+
+/**
+ * Whether an npm lockfile no longer matches its package.json: the packages its root entry
+ * records differ from those package.json names (npm's own test; an unreadable one is stale).
+ */
+export function lockfileStale(packageJson: string, lockfile: string): boolean {
+  try {
+    const manifest = JSON.parse(packageJson) as Record<string, unknown>;
+    const root = (JSON.parse(lockfile) as { packages?: Record<string, Record<string, unknown>> }).packages?.[''];
+    if (!root) return true;
+    const listed = (from: Record<string, unknown>, field: string) => JSON.stringify(Object.entries((from[field] as Record<string, unknown> | undefined) ?? {}).sort());
+    return DEPENDENCY_FIELDS.some((field) => listed(manifest, field) !== listed(root, field));
+  } catch {
+    return true;
+  }
+}
+
+/** What the npm lockfile an install writes was made from (the whole manifest and the lockfile it had). */
+const sourceHash = (request: InstallRequest) =>
+  createHash('sha256')
+    .update(request.packageJson)
+    .update('\0')
+    .update(request.lockfile?.text ?? '')
+    .digest('hex');
+
+let npmFound: { cli: string; packageDir: string } | null | undefined;
+/** npm's command, beside this Node (null: none here, and npm lockfiles are not updated). */
+function npmCli(): { cli: string; packageDir: string } | null {
+  if (npmFound !== undefined) return npmFound;
+  for (const candidate of [path.join(path.dirname(process.execPath), 'npm'), '/usr/lib/node_modules/npm/bin/npm-cli.js', '/usr/local/lib/node_modules/npm/bin/npm-cli.js']) {
+    try {
+      const cli = realpathSync(candidate);
+      return (npmFound = { cli, packageDir: path.dirname(path.dirname(cli)) });
+    } catch {
+      // not there
+    }
+  }
+  return (npmFound = null);
+}
+
 /** pnpm's own words for what went wrong, without the server's paths. */
 function pnpmError(tail: string, paths: string[]): string {
   let text = tail;
   for (const folder of paths.sort((a, b) => b.length - a.length)) text = text.split(folder).join('.');
   text = text.replace(/http:\/\/127\.0\.0\.1:\d+\//g, 'https://registry.npmjs.org/');
   const lines = text.split('\n').map((line) => line.trimEnd()).filter(Boolean);
-  const error = lines.findIndex((line) => /ERR_PNPM|ERROR|ERR!/.test(line));
+  const error = lines.findIndex((line) => /ERR_PNPM|ERROR|ERR!|npm error/.test(line));
   const picked = error >= 0 ? lines.slice(error, error + 6) : lines.slice(-6);
   return picked.join('\n').slice(0, 2_000) || 'pnpm stopped without saying why.';
 }

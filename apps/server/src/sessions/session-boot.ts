@@ -128,7 +128,11 @@ export function createSessionBoot(settings: SessionBootSettings) {
         },
       });
       await bridge.resetWorkspace(BRIDGE_ANSWER_MS);
-      if (current()) await session.chat?.attachSandbox({ send: (message) => bridge.send(message), files: sandboxFiles(driver, sandbox.id), modelSocketPath: sandbox.modelSocketPath });
+      const booted = sandbox;
+      const settle = () => settings.packages?.settled(booted.id) ?? Promise.resolve();
+      if (current()) session.settleFiles = settle;
+      const files = { ...sandboxFiles(driver, booted.id), settle };
+      if (current()) await session.chat?.attachSandbox({ send: (message) => bridge.send(message), files, modelSocketPath: sandbox.modelSocketPath });
       if (!current()) {
         // Ended, or restarted again, while it booted.
         if (session.booting === sandbox) session.booting = null;
@@ -171,6 +175,7 @@ export function createSessionBoot(settings: SessionBootSettings) {
   }
 
   driver.onExit((exit) => {
+    settings.packages?.forget(exit.id);
     if (pool.handleExit(exit) || exit.expected) return;
     const how = exit.signal ? `was killed (${exit.signal})` : `exited with code ${exit.code}`;
     for (const session of life.sessions.values()) {

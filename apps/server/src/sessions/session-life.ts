@@ -25,6 +25,8 @@ import { sandboxFiles } from './workspace.js';
 export type SessionClient = { userId: string; send(message: ServerMessage): void };
 
 export type Session = {
+  /** Settles when work on the sandbox's working copy done for the turn (an install) is over (session-packages.ts). */
+  settleFiles?: () => Promise<void>;
   id: string;
   projectId: string;
   ownerId: string;
@@ -114,7 +116,7 @@ export function createSessionLife(settings: SessionLifeSettings) {
     const { sandbox, bridge } = session;
     session.chat?.serve(
       sandbox && bridge && isLive(session.state) && session.versionHolds === 0
-        ? { send: (message) => session.bridge?.send(message), files: sandboxFiles(driver, sandbox.id) }
+        ? { send: (message) => session.bridge?.send(message), files: { ...sandboxFiles(driver, sandbox.id), ...(session.settleFiles ? { settle: session.settleFiles } : {}) } }
         : null,
     );
   }

@@ -6,13 +6,23 @@
  * error. Only the latest request of a sandbox is answered (an agent that edits
  * `package.json` three times in a row gets one answer, for the last).
  */
+import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
+import tar from 'tar-stream';
 import type { PackagesWanted, ServerToSandbox } from '@cutroom/protocol';
 import { PackagesError } from '../packages/manifest.js';
-import type { Installer } from '../packages/installer.js';
+import type { Installer, ProjectInstall } from '../packages/installer.js';
 import type { SandboxDriver } from './drivers/driver.js';
 
 export type SessionPackages = ReturnType<typeof createSessionPackages>;
+
+/** A tar stream of one file (the driver's way into a working copy). */
+function singleFileTar(name: string, text: string): Readable {
+  const pack = tar.pack();
+  pack.entry({ name, mode: 0o644 }, Buffer.from(text));
+  pack.finalize();
+  return pack as unknown as Readable;
+}
 
 export function createSessionPackages(options: { installer: Installer; driver: SandboxDriver; logger: Logger }) {
   const { installer, driver, logger } = options;
@@ -29,9 +39,13 @@ export function createSessionPackages(options: { installer: Installer; driver: S
     const latest = () => sandboxes.get(sandboxId) === state && state.request === request;
     const work = (async () => {
       try {
-        const install = wanted.packageJson === null ? { key: 'none', nodeModules: null } : await installer.install({ packageJson: wanted.packageJson, ...(wanted.lockfile ? { lockfile: wanted.lockfile } : {}) });
+        const install: ProjectInstall = wanted.packageJson === null ? { key: 'none', nodeModules: null, ran: false } : await installer.install({ packageJson: wanted.packageJson, ...(wanted.lockfile ? { lockfile: wanted.lockfile } : {}) });
         if (!latest()) return;
         await driver.setPackages?.(sandboxId, install);
+        if (!latest()) return;
+        // The project's npm lockfile, now up to date with its package.json: into the working
+        // copy, so the turn's version keeps it (the runtime reports it and is answered again).
+        if (install.lockfile) await driver.writeFiles(sandboxId, 'workspace', singleFileTar('package-lock.json', install.lockfile));
         if (!latest()) return;
         state.shown = install.key;
         send({ type: 'packages:ready', key: install.key });

@@ -74,7 +74,10 @@ export function PreviewPanel({
       const message = parsed.data;
       switch (message.type) {
         case 'remotion:notices':
+          // Said first on every load of the page: what an earlier load reported is over
+          // (this one reports its own errors again).
           setNotices(message.notices);
+          setErrors([]);
           return;
         case 'remotion:compositions':
           setCompositions({ list: message.compositions, selected: message.selected });
