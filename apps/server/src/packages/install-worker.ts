@@ -42,10 +42,18 @@ async function forwarder(): Promise<{ origin: string; close(): void }> {
     client.pipe(upstream);
     upstream.pipe(client);
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', resolve);
-  });
+  // A fixed port where the job has a loopback of its own (the wall): pnpm keys its metadata
+  // cache by the registry's address, so a port that changed every job would cache nothing.
+  const listen = (port: number) =>
+    new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, '127.0.0.1', () => {
+        server.removeListener('error', reject);
+        resolve();
+      });
+    });
+  const fixed = Number(process.env.INSTALL_REGISTRY_PORT ?? 0);
+  await listen(fixed).catch(() => listen(0));
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : 0;
   return { origin: `http://127.0.0.1:${port}/`, close: () => server.close() };

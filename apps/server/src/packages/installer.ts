@@ -37,6 +37,9 @@ export const installWorkerEntry = path.resolve(import.meta.dirname, '..', '..', 
 /** pnpm's command (its package exports nothing to resolve it by). */
 const pnpmEntry = path.join(nodeModulesDir, 'pnpm', 'bin', 'pnpm.cjs');
 
+/** The registry forwarder's port inside an install's wall (its own network namespace). */
+const REGISTRY_PORT = 4873;
+
 /** The uid installs run as where the server is root: one of its own, below the render jobs' range. */
 export const INSTALL_UID = 1_299_999;
 /** An install that takes longer is ended. */
@@ -169,6 +172,8 @@ export function createInstaller(options: {
         INSTALL_STORE: store,
         INSTALL_REGISTRY_SOCKET: socketPath,
         INSTALL_PNPM: pnpmEntry,
+        // The wall's loopback is the job's own: the same port every time (see install-worker.ts).
+        ...(walled ? { INSTALL_REGISTRY_PORT: String(REGISTRY_PORT) } : {}),
         ...(npm ? { INSTALL_LOCK_DIR: lockDir, INSTALL_NPM: npm.cli, INSTALL_NPM_CACHE: npmCache, INSTALL_REGISTRY_PUBLIC: registry.registry } : {}),
       };
       const output = await new Promise<{ code: number | null; tail: string }>((resolve, reject) => {
