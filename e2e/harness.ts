@@ -27,10 +27,10 @@ export async function freePort(): Promise<number> {
  */
 export async function startServer(environment: Record<string, string> = {}) {
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'cutroom-e2e-'));
-  const port = await freePort();
-  const previewPort = await freePort();
+  let port = await freePort();
+  let previewPort = await freePort();
   const output: string[] = [];
-  const baseUrl = `http://127.0.0.1:${port}`;
+  let baseUrl = `http://127.0.0.1:${port}`;
   let child: ChildProcess;
 
   async function launch() {
@@ -64,9 +64,24 @@ export async function startServer(environment: Record<string, string> = {}) {
     return exited;
   }
 
-  await launch();
+  // A free port is only free until someone else takes it (other test files start servers
+  // at the same time): a first start that lost the race tries again on new ports.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await launch();
+      break;
+    } catch (error) {
+      if (attempt >= 3 || !String(error).includes('EADDRINUSE')) throw error;
+      output.length = 0;
+      port = await freePort();
+      previewPort = await freePort();
+      baseUrl = `http://127.0.0.1:${port}`;
+    }
+  }
   return {
-    baseUrl,
+    get baseUrl() {
+      return baseUrl;
+    },
     dataDir,
     output,
     get child() {

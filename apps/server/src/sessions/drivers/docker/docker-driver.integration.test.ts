@@ -125,6 +125,8 @@ describe.skipIf(!available)('docker driver', () => {
     expect(binds).toEqual(
       [
         ...['agent', 'home', 'sock', 'vite', 'workspace'].map((area) => `${folder}/${area}:/sandbox/${area}:rw`),
+        // The project's installed packages: the server links them in, the sandbox only reads them.
+        `${folder}/packages:/sandbox/packages:ro`,
         `${path.join(dir, 'cache', 'vite-deps')}:/cache/vite-deps:ro`,
       ].sort(),
     );
