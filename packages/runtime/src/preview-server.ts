@@ -10,6 +10,7 @@ import { PREVIEW_KEY_HEADER } from '@cutroom/protocol';
 import { type Plugin, type ViteDevServer, createServer } from 'vite';
 import { confinePlugin } from './confine-plugin.js';
 import { type ListenTarget, listenOn } from './listen-target.js';
+import { projectCssPlugin } from './project-css.js';
 import { projectEntryPlugin } from './project-entry-plugin.js';
 import { createPathScrubber, scrubPathsPlugin } from './scrub-paths.js';
 
@@ -192,6 +193,9 @@ export async function startPreviewServer(options: PreviewServerOptions): Promise
       ),
     ],
     resolve: { dedupe: ['react', 'react-dom', 'remotion', '@remotion/player'] },
+    // The project's stylesheets as its remotion.config.* styles them at export (Tailwind v4).
+    // Inline, so Vite never loads a postcss.config.* of the project or of Cutroom.
+    css: { postcss: { plugins: [projectCssPlugin(workspace)] } },
     optimizeDeps: {
       // The page, and the project's own entry point: its packages are found before the
       // first page loads (found later, they are bundled again and the page reloads).

@@ -1,8 +1,9 @@
 import path from 'node:path';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { CONFIG_FILES, affectsEntryPoint, findConfigFile, findEntryPoint } from '@cutroom/template';
+import { CONFIG_FILES, affectsEntryPoint, findEntryPoint } from '@cutroom/template';
 import type { Plugin, ViteDevServer } from 'vite';
+import { configCode, projectCss } from './project-css.js';
 import { packagesState } from './project-packages.js';
 
 /** What the Player page imports to run the project's entry point (and so its `registerRoot`). */
@@ -158,21 +159,17 @@ function versionNotices(workspace: string): string[] {
 }
 
 function configNotices(workspace: string): string[] {
-  const file = findConfigFile(workspace);
-  if (!file) return [];
-  let source = '';
-  try {
-    source = readFileSync(path.join(workspace, file), 'utf8');
-  } catch {
-    return [];
-  }
-  const code = source.replace(/\/\*[\s\S]*?\*\//g, '').replace(/(^|[^:\\])\/\/.*$/gm, '$1');
+  const config = configCode(workspace);
+  if (!config) return [];
+  const { file, code } = config;
   const notices: string[] = [];
-  if (/\benableTailwind\b/.test(code)) {
-    notices.push(`${file} enables Tailwind through webpack: exports apply it, the preview does not (its classes have no styles here).`);
-  } else if (/\boverrideWebpackConfig\s*\(/.test(code)) {
+  const css = projectCss(workspace);
+  if (css.kind === 'tailwind-v3') {
+    notices.push(`${file} enables Tailwind v3 through webpack: exports apply it, the preview does not (its classes have no styles here).`);
+  } else if (css.kind === 'plain' && /\boverrideWebpackConfig\s*\(/.test(code)) {
     notices.push(`${file} overrides the webpack configuration: exports apply it, the preview (Vite) does not.`);
   }
+  // Tailwind v4 is compiled in the preview too (project-css.ts).
   if (/\boverrideRspackConfig\s*\(|\boverrideBundlerConfig\s*\(/.test(code)) {
     notices.push(`${file} overrides the Rspack or bundler configuration: Cutroom applies it neither in the preview nor at export (it applies overrideWebpackConfig at export).`);
   }

@@ -1,4 +1,5 @@
-import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { PREVIEW_KEY_HEADER, PreviewToApp } from '@cutroom/protocol';
@@ -7,6 +8,8 @@ import { chromium, type Browser } from 'playwright-core';
 import type { ViteDevServer } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startPreviewServer } from './preview-server.js';
+
+const require = createRequire(import.meta.url);
 
 /**
  * The preview plays what Remotion plays: projects of other shapes than the template's,
@@ -37,7 +40,7 @@ describe('the preview of real-shaped projects', () => {
   });
 
   /** A working copy of a test project (or of nothing), served by its own preview server. */
-  async function serve(name: string, from: 'folders-and-stills' | 'config-entry' | 'webpack-config' | null) {
+  async function serve(name: string, from: 'folders-and-stills' | 'config-entry' | 'webpack-config' | 'tailwind-v4' | null) {
     const workspace = path.join(dir, name, 'workspace');
     if (from) await cp(testProjectDir(from), workspace, { recursive: true });
     const base = `/s/${name.padEnd(24, 'x').slice(0, 24)}/`;
@@ -167,6 +170,39 @@ export const Videos = () => (
     // The alias only the webpack override knows does not resolve here: an error, with the project's paths.
     const error = await preview.waitFor('remotion:error', (message) => message.message.includes('@brand/colors'));
     noServerPaths(JSON.stringify(error));
+    await preview.page.close();
+  });
+
+  it('styles a project whose remotion.config.ts enables Tailwind v4 as its export does, and follows an edit that adds a class', async () => {
+    const { workspace, url, write } = await serve('tailwind', 'tailwind-v4');
+    // The project's own install (Tailwind's stylesheets: `@import 'tailwindcss'`), as the
+    // sandbox links it.
+    await mkdir(path.join(workspace, 'node_modules'));
+    // The tailwindcss that Cutroom's Tailwind compiler comes with (the version @remotion/tailwind-v4 uses).
+    const tailwindcss = path.dirname(createRequire(require.resolve('@tailwindcss/postcss')).resolve('tailwindcss/package.json'));
+    await symlink(tailwindcss, path.join(workspace, 'node_modules', 'tailwindcss'));
+    const preview = await open(url);
+    await preview.waitFor('remotion:ready', (message) => message.compositionId === 'Card');
+    // No notice: the preview honours this configuration.
+    expect((await preview.waitFor('remotion:notices')).notices).toEqual([]);
+    const styles = () =>
+      preview.page.evaluate(() => {
+        const card = document.querySelector('[data-testid="card"]');
+        const title = card?.querySelector('h1');
+        if (!card || !title) return null;
+        return { card: getComputedStyle(card).backgroundColor, fill: getComputedStyle(card.parentElement!).backgroundColor, size: getComputedStyle(title).fontSize, radius: getComputedStyle(card).borderTopLeftRadius };
+      });
+    // A utility, a colour of the project's own @theme, an arbitrary value.
+    await expect.poll(styles, { timeout: 60_000 }).toMatchObject({ card: expect.stringMatching(/^(rgb\(124, 58, 237\)|oklch|color\()/), size: '44px' });
+    const first = (await styles())!;
+    expect(first.card).not.toBe('rgba(0, 0, 0, 0)');
+    expect(first.fill).not.toBe('rgba(0, 0, 0, 0)');
+    expect(first.radius).not.toBe('0px');
+    // A class no file used before: Tailwind scans the edited component again.
+    const card = await readFile(path.join(workspace, 'src', 'Card.tsx'), 'utf8');
+    await write('src/Card.tsx', card.replace('text-[44px]', 'text-[52px]'));
+    await expect.poll(async () => (await styles())?.size, { timeout: 60_000 }).toBe('52px');
+    expect((await preview.posted()).filter((message) => message.type === 'remotion:error')).toEqual([]);
     await preview.page.close();
   });
 

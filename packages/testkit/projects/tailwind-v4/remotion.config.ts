@@ -1,0 +1,6 @@
+import { Config } from '@remotion/cli/config';
+import { enableTailwind } from '@remotion/tailwind-v4';
+
+Config.setVideoImageFormat('jpeg');
+Config.setOverwriteOutput(true);
+Config.overrideWebpackConfig((currentConfiguration) => enableTailwind(currentConfiguration));
