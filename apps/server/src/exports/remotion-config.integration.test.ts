@@ -35,16 +35,7 @@ describe('remotion.config.ts at export', () => {
 
   const commit = (message: string, write: (dir: string) => Promise<void>) => server.commitProjectFiles(owner, message, write);
 
-  async function exportOf(body: Record<string, unknown>) {
-    const created = await server.request('POST', `/api/projects/${owner.projectId}/exports`, { cookie: owner.cookie, body });
-    expect(created.status, created.text).toBe(201);
-    const id = created.json.export.id as string;
-    const end = await socket.next(
-      (message) => message.type === 'export:progress' && message.export.id === id && ['done', 'failed', 'cancelled'].includes(message.export.status),
-      280_000,
-    );
-    return { id, end: end.export as { status: string; error: string | null } };
-  }
+  const exportOf = (body: { format: string } & Record<string, unknown>) => server.exportProject(owner, socket, body);
 
   it('bundles with the webpack override and renders with the pixel format', async () => {
     await commit('A configured project', async (dir) => {

@@ -10,6 +10,7 @@ import { createAuthService } from '../auth/auth-service.js';
 import { createExportService } from '../exports/export-service.js';
 import { createInstaller } from '../packages/installer.js';
 import { createUserSockets } from '../ws/user-sockets.js';
+import type { TestClient } from './ws-client.js';
 import type { SandboxDriver } from '../sessions/drivers/driver.js';
 import { createDriver } from '../sessions/drivers/registry.js';
 import { createPreviewProxy } from '../sessions/preview-proxy.js';
@@ -187,10 +188,28 @@ export async function startTestServer(
     }
   }
 
+  /**
+   * Exports the owner's project and waits on the owner's socket until the export ends;
+   * `file` is where a finished one is stored.
+   */
+  async function exportProject(owner: { cookie: string; projectId: string }, socket: TestClient, body: { format: string } & Record<string, unknown>) {
+    const created = await request('POST', `/api/projects/${owner.projectId}/exports`, { cookie: owner.cookie, body });
+    if (created.status !== 201) throw new Error(`the export did not start: ${created.status} ${created.text}`);
+    const id = created.json.export.id as string;
+    const end = (await socket.next(
+      (message: { type: string; export?: { id: string; status: string } }) =>
+        message.type === 'export:progress' && message.export?.id === id && ['done', 'failed', 'cancelled'].includes(message.export.status),
+      280_000,
+    )) as { export: { status: string; error: string | null } };
+    return { id, end: end.export, file: path.join(dataDir, 'storage', 'exports', owner.projectId, `${id}.${body.format}`) };
+  }
+
   return {
     app,
     signupWithProject,
     commitProjectFiles,
+    exportProject,
+    installer,
     store,
     repos,
     config,

@@ -1,0 +1,177 @@
+import { execFile } from 'node:child_process';
+import { cp, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { dir as compositorDir } from '@remotion/compositor-linux-x64-gnu';
+import { testProjectDir } from '@cutroom/testkit';
+import { PNG } from 'pngjs';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { PROVIDED_PACKAGES } from '../packages/manifest.js';
+import { nodeModulesDir } from './render-job-files.js';
+import { type TestServer, startTestServer } from '../testing/test-server.js';
+import { type TestClient, connectClient } from '../testing/ws-client.js';
+
+const run = promisify(execFile);
+vi.setConfig({ testTimeout: 600_000, hookTimeout: 300_000 });
+
+const chromium = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const remotionCli = path.join(nodeModulesDir, '@remotion', 'cli', 'remotion-cli.js');
+
+type Project = Parameters<typeof testProjectDir>[0];
+
+/**
+ * Cutroom's export of a project is what `npx remotion render` makes of the same files:
+ * real-shaped projects (an entry in `src/index.tsx`, compositions in folders and a
+ * `<Still>`, `calculateMetadata` that sets the duration from props, a zod schema, their
+ * own packages, Tailwind through `@remotion/tailwind-v4`, an entry that `remotion.config`
+ * names) are exported by the server, and rendered by Remotion's own CLI in a folder
+ * where the same packages are installed as `npm install` would leave them; the two videos
+ * are decoded and compared frame by frame.
+ */
+describe('exports match `npx remotion render`, frame by frame', () => {
+  let server: TestServer;
+  const sockets: TestClient[] = [];
+  let scratch = '';
+
+  beforeAll(async () => {
+    server = await startTestServer();
+    scratch = await mkdtemp(path.join(os.tmpdir(), 'cutroom-parity-'));
+  });
+  afterAll(async () => {
+    for (const socket of sockets) await socket.close();
+    await server?.close();
+    await rm(scratch, { recursive: true, force: true });
+  });
+
+  /** A project that holds exactly the test project's files, as its current version. */
+  async function projectOf(name: Project) {
+    const owner = await server.signupWithProject(name);
+    // Its exports' progress reaches its owner only.
+    const socket = await connectClient(server.baseUrl, owner.cookie);
+    sockets.push(socket);
+    await server.commitProjectFiles(owner, `The ${name} project`, async (dir) => {
+      for (const entry of await readdir(dir)) if (entry !== '.git') await rm(path.join(dir, entry), { recursive: true, force: true });
+      await cp(testProjectDir(name), dir, { recursive: true });
+    });
+    return { ...owner, socket };
+  }
+
+  /**
+   * The project's files with its packages installed as `npm install` leaves them: its own
+   * (the same install the export used, copied so that packages find their neighbours by
+   * walking up, as in a real node_modules) and Remotion's, React's from Cutroom's.
+   */
+  async function referenceFolder(name: Project) {
+    const folder = path.join(scratch, name);
+    await cp(testProjectDir(name), folder, { recursive: true });
+    const modules = path.join(folder, 'node_modules');
+    await mkdir(modules);
+    const install = await server.installer.install({ packageJson: await readFile(path.join(folder, 'package.json'), 'utf8') });
+    if (install.nodeModules) {
+      for (const entry of await readdir(install.nodeModules)) {
+        if (entry === '.bin' || entry.startsWith('.')) continue;
+        await run('cp', ['-a', path.join(install.nodeModules, entry), modules]);
+      }
+    }
+    for (const provided of PROVIDED_PACKAGES) {
+      const target = path.join(modules, provided);
+      if (await stat(target).then(() => true, () => false)) continue;
+      await mkdir(path.dirname(target), { recursive: true });
+      await symlink(path.join(nodeModulesDir, provided), target);
+    }
+    return folder;
+  }
+
+  async function remotion(folder: string, args: string[]) {
+    // The CLI is Cutroom's (linked in): what it requires for remotion.config.ts (such as
+    // @remotion/tailwind-v4) it looks for beside its real path, so it is told the folder's too.
+    await run(process.execPath, [remotionCli, ...args, `--browser-executable=${chromium}`, '--log=error'], {
+      cwd: folder,
+      env: { ...process.env, NODE_PATH: path.join(folder, 'node_modules') },
+      maxBuffer: 16 * 1024 * 1024,
+      timeout: 300_000,
+    });
+  }
+
+  /** Every frame of a video, as RGB bytes. */
+  async function frames(file: string, width: number, height: number) {
+    const { stdout } = (await run(path.join(compositorDir, 'ffmpeg'), ['-v', 'error', '-i', file, '-f', 'image2pipe', '-vcodec', 'rawvideo', '-pix_fmt', 'rgb24', '-'], {
+      env: { ...process.env, LD_LIBRARY_PATH: compositorDir },
+      encoding: 'buffer',
+      maxBuffer: 512 * 1024 * 1024,
+    })) as unknown as { stdout: Buffer };
+    const size = width * height * 3;
+    expect(stdout.length % size).toBe(0);
+    return Array.from({ length: stdout.length / size }, (_, index) => stdout.subarray(index * size, (index + 1) * size));
+  }
+
+  /** Mean absolute difference of two images' channels (0–255). */
+  const difference = (a: Buffer | Uint8Array, b: Buffer | Uint8Array) => {
+    let sum = 0;
+    for (let index = 0; index < a.length; index++) sum += Math.abs(a[index]! - b[index]!);
+    return sum / a.length;
+  };
+
+  /** Both videos: as many frames, each the same picture (up to the encoder's rounding). */
+  async function compareVideos(ours: string, theirs: string, width: number, height: number, durationInFrames: number) {
+    const [a, b] = [await frames(ours, width, height), await frames(theirs, width, height)];
+    expect(a.length).toBe(durationInFrames);
+    expect(b.length).toBe(durationInFrames);
+    const worst = Math.max(...a.map((frame, index) => difference(frame, b[index]!)));
+    expect(worst).toBeLessThan(1);
+    // Not a pair of blank videos: the first and the last frame differ.
+    expect(difference(a[0]!, a.at(-1)!)).toBeGreaterThan(1);
+    return worst;
+  }
+
+  async function exportVideo(owner: Awaited<ReturnType<typeof projectOf>>, compositionId: string) {
+    const video = await server.exportProject(owner, owner.socket, { compositionId, format: 'mp4', scale: 1 });
+    expect(video.end, JSON.stringify(video.end)).toMatchObject({ status: 'done' });
+    return video.file;
+  }
+
+  it('folders, a still, calculateMetadata and a zod schema (entry src/index.tsx)', async () => {
+    const owner = await projectOf('folders-and-stills');
+    const ours = await exportVideo(owner, 'Countdown');
+    const folder = await referenceFolder('folders-and-stills');
+    await remotion(folder, ['render', 'Countdown', path.join(folder, 'out.mp4')]);
+    // calculateMetadata: 3 seconds of the default props at 30 fps.
+    await compareVideos(ours, path.join(folder, 'out.mp4'), 640, 360, 90);
+
+    const still = await server.exportProject(owner, owner.socket, { compositionId: 'Poster', format: 'png', frame: 0 });
+    expect(still.end, JSON.stringify(still.end)).toMatchObject({ status: 'done' });
+    await remotion(folder, ['still', 'Poster', path.join(folder, 'poster.png')]);
+    const [a, b] = [PNG.sync.read(await readFile(still.file)), PNG.sync.read(await readFile(path.join(folder, 'poster.png')))];
+    expect([a.width, a.height]).toEqual([b.width, b.height]);
+    expect(difference(a.data, b.data)).toBeLessThan(1);
+  });
+
+  it('its own packages (@remotion/transitions, a CommonJS package)', async () => {
+    const owner = await projectOf('with-packages');
+    const ours = await exportVideo(owner, 'Slides');
+    const folder = await referenceFolder('with-packages');
+    await remotion(folder, ['render', 'Slides', path.join(folder, 'out.mp4')]);
+    // Two 30-frame slides with a 10-frame fade between them.
+    await compareVideos(ours, path.join(folder, 'out.mp4'), 640, 360, 50);
+  });
+
+  it('Tailwind v4 through @remotion/tailwind-v4 (webpack override in remotion.config.ts)', async () => {
+    const owner = await projectOf('tailwind-v4');
+    const ours = await exportVideo(owner, 'Card');
+    const folder = await referenceFolder('tailwind-v4');
+    await remotion(folder, ['render', 'Card', path.join(folder, 'out.mp4')]);
+    await compareVideos(ours, path.join(folder, 'out.mp4'), 640, 360, 30);
+    // Styled: the background is Tailwind's emerald-600, not the page's white.
+    const [last] = (await frames(ours, 640, 360)).slice(-1);
+    expect([last![0], last![1], last![2]].every((channel, index) => Math.abs(channel - [0x00, 0x96, 0x6a][index]!) < 24), JSON.stringify([...last!.subarray(0, 3)])).toBe(true);
+  });
+
+  it('an entry point that remotion.config names (JavaScript, another folder)', async () => {
+    const owner = await projectOf('config-entry');
+    const ours = await exportVideo(owner, 'wipe-wide');
+    const folder = await referenceFolder('config-entry');
+    await remotion(folder, ['render', 'wipe-wide', path.join(folder, 'out.mp4')]);
+    await compareVideos(ours, path.join(folder, 'out.mp4'), 800, 200, 45);
+  });
+});
