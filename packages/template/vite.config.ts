@@ -16,7 +16,7 @@ const templateProject = (): Plugin => ({
     return null;
   },
   load(id) {
-    return id === '\0template-project-info' ? `export const projectUrl = ${JSON.stringify(`/@fs${projectDir}/`)};\nexport const notices = [];\nexport const packagesError = null;\nexport const packagesPending = false;` : null;
+    return id === '\0template-project-info' ? `export const projectUrl = ${JSON.stringify(`/@fs${projectDir}/`)};\nexport const notices = [];\nexport const packagesError = null;\nexport const packagesPending = false;\nexport const infoGeneration = 0;` : null;
   },
 });
 

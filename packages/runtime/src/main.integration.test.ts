@@ -135,7 +135,7 @@ describe('the runtime on Unix sockets', () => {
 });
 
 describe('a reset of the working copy', () => {
-  it('reloads the pages that are open, and never hands the next visitor a reload meant for nobody', async () => {
+  it('reloads the pages that are open, never hands the next visitor a reload meant for nobody, and reloads a page that connects knowing an older project', async () => {
     const dir = await sandboxFolder();
     const { child } = await startRuntime(dir, 'unix');
     const bridge = new WebSocket(`ws+unix:${path.join(dir, 'sock', 'bridge.sock')}:/`, { headers: { authorization: `Bearer ${BRIDGE_TOKEN}` } });
@@ -169,6 +169,27 @@ describe('a reset of the working copy', () => {
       await reset('while-open');
       for (let wait = 0; wait < 100 && !payloads.some((payload) => payload.includes('full-reload')); wait++) await new Promise((resolve) => setTimeout(resolve, 50));
       expect(payloads.some((payload) => payload.includes('full-reload'))).toBe(true);
+
+      // A page that loaded what the project was before a change, and connected after the
+      // reload for it went out, says so on connecting and is reloaded; a current one is not.
+      const info = await new Promise<string>((resolve, reject) => {
+        http.get({ socketPath: preview, path: '/s/abcdefghijklmnopqrstuvwx/@id/__x00__cutroom:project-info', headers: { host: 'localhost', [PREVIEW_KEY_HEADER]: PREVIEW_KEY } }, (response) => {
+          let body = '';
+          response.setEncoding('utf8').on('data', (chunk: string) => (body += chunk)).on('end', () => resolve(body));
+        }).on('error', reject);
+      });
+      const generation = Number(/infoGeneration = (\d+)/.exec(info)?.[1]);
+      expect(Number.isInteger(generation)).toBe(true);
+      payloads.length = 0;
+      hmr.send(JSON.stringify({ type: 'custom', event: 'cutroom:project-info', data: { generation } }));
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      expect(payloads.some((payload) => payload.includes('full-reload'))).toBe(false);
+      for (const stale of [generation - 1, 'x', null]) {
+        payloads.length = 0;
+        hmr.send(JSON.stringify({ type: 'custom', event: 'cutroom:project-info', data: { generation: stale } }));
+        for (let wait = 0; wait < 100 && !payloads.some((payload) => payload.includes('full-reload')); wait++) await new Promise((resolve) => setTimeout(resolve, 50));
+        expect(payloads.some((payload) => payload.includes('full-reload'))).toBe(true);
+      }
       hmr.terminate();
     } finally {
       bridge.terminate();

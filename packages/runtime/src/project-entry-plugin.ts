@@ -17,8 +17,20 @@ const MAX_PRELOADS = 60;
 const SCRIPT = /\.(?:[cm]?[jt]sx?)$/;
 const INFO = '\0cutroom:project-info';
 
+/**
+ * Counts the changes of what `@cutroom/project-info` says. A page that loaded it just
+ * before a change, and connected its HMR socket just after the reload for that change
+ * went out (the runtime sends reloads to connected pages only), would keep the old state
+ * (say, "Installing the packages…") for good: each page tells its generation when it
+ * connects and is reloaded if it is behind.
+ */
+let infoGeneration = 0;
+/** What the page sends on connecting (with the generation it loaded). */
+export const PROJECT_INFO_EVENT = 'cutroom:project-info';
+
 /** Makes the page's next load read `@cutroom/project-info` again (the project's packages changed). */
 export function refreshProjectInfo(server: ViteDevServer) {
+  infoGeneration++;
   const graph = server.environments.client.moduleGraph;
   const info = graph.getModuleById(INFO);
   if (info) graph.invalidateModule(info);
@@ -65,6 +77,7 @@ export function projectEntryPlugin({ workspace, base, pageModule }: { workspace:
           `export const notices = ${JSON.stringify(previewNotices(workspace))};`,
           `export const packagesError = ${JSON.stringify(packagesState.error)};`,
           `export const packagesPending = ${JSON.stringify(packagesState.pending)};`,
+          `export const infoGeneration = ${infoGeneration};`,
         ].join('\n');
       }
       return null;
@@ -98,6 +111,10 @@ export function projectEntryPlugin({ workspace, base, pageModule }: { workspace:
     },
     configureServer(devServer) {
       server = devServer;
+      devServer.ws.on(PROJECT_INFO_EVENT, (data: unknown, client) => {
+        const loaded = data && typeof data === 'object' ? (data as { generation?: unknown }).generation : undefined;
+        if (loaded !== infoGeneration) client.send({ type: 'full-reload', path: '*' });
+      });
 
       devServer.watcher.add(workspace);
       devServer.watcher.on('all', (event, file) => {
@@ -109,6 +126,7 @@ export function projectEntryPlugin({ workspace, base, pageModule }: { workspace:
           // Another change of the configuration: what the page says about it may change.
           const info = CONFIG_FILES.includes(relative as (typeof CONFIG_FILES)[number]) || relative === 'package.json' ? graph?.getModuleById(INFO) : undefined;
           if (info) {
+            infoGeneration++;
             graph?.invalidateModule(info);
             if (devServer.ws.clients.size > 0) devServer.ws.send({ type: 'full-reload', path: '*' });
           }

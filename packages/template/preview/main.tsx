@@ -4,7 +4,7 @@ import { createRoot } from 'react-dom/client';
 import { Internals } from 'remotion';
 import type { ErrorPayload } from 'vite';
 // Where the page loads the working copy's files from (served by the runtime's plugin).
-import { notices, packagesError, packagesPending, projectUrl } from '@cutroom/project-info';
+import { infoGeneration, notices, packagesError, packagesPending, projectUrl } from '@cutroom/project-info';
 import { createRelativiser } from './relative-paths';
 
 /**
@@ -88,6 +88,9 @@ let entryFailed = false;
 /** A hot update failed to build (Vite reports it before the update is over). */
 let updateFailed = false;
 if (import.meta.hot) {
+  // What this page knows of the project (its packages, notices) may have changed between
+  // loading it and connecting: the runtime reloads the page then.
+  import.meta.hot.send('cutroom:project-info', { generation: infoGeneration });
   import.meta.hot.on('vite:beforeUpdate', () => {
     updateFailed = false;
     if (entryFailed) location.reload();

@@ -11,4 +11,6 @@ declare module '@cutroom/project-info' {
   export const packagesError: string | null;
   /** Whether they are being installed now (the page reloads when they are there). */
   export const packagesPending: boolean;
+  /** Which state of the above this is (the runtime reloads a page that connects with an older one). */
+  export const infoGeneration: number;
 }
