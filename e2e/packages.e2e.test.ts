@@ -5,6 +5,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { type Scenario, type ScriptedModelServer, startScriptedModelServer, testProjectDir } from '@cutroom/testkit';
 import type { Browser, Page } from 'playwright-core';
+import { PNG } from 'pngjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningServer, launchBrowser, newPerson, screenshot, startServer } from './harness.js';
 import { AuthPage, ProjectImport } from './pages.js';
@@ -78,7 +79,9 @@ const scenario: Scenario = {
  * A project's own packages, in the browser against the real server: an imported project
  * that needs packages Cutroom does not have (ES modules and CommonJS) plays once they are
  * installed; the agent adds one and the preview follows; a package that cannot be
- * installed is an error the user sees and the automatic fix sends to the agent.
+ * installed is an error the user sees and the automatic fix sends to the agent; a
+ * Tailwind v4 project (tailwindcss from its own install) is styled in the preview and in
+ * its export (rendered in the wall, from a data folder only the server may enter).
  */
 describe("a project's own packages in the browser", () => {
   let model: ScriptedModelServer;
@@ -102,6 +105,8 @@ describe("a project's own packages in the browser", () => {
     scratch = await mkdtemp(path.join(os.tmpdir(), 'cutroom-e2e-packages-'));
     await cp(testProjectDir('with-packages'), path.join(scratch, 'with-packages'), { recursive: true });
     await run('zip', ['-q', '-r', path.join(scratch, 'Slides.zip'), 'with-packages'], { cwd: scratch });
+    await cp(testProjectDir('tailwind-v4'), path.join(scratch, 'tailwind-v4'), { recursive: true });
+    await run('tar', ['-czf', path.join(scratch, 'Card.tar.gz'), 'tailwind-v4'], { cwd: scratch });
     const person = await newPerson(browser, server.baseUrl);
     page = await person.newPage();
     await new AuthPage(page).signUp('Pat Packages', 'pat-packages@example.com', 'packages password 1');
@@ -162,5 +167,42 @@ describe("a project's own packages in the browser", () => {
     await preview().getByText('Took 1.3s').waitFor({ timeout: 90_000 });
     await picker().selectOption('Slides');
     await preview().getByText('helloPackagesWorld').waitFor({ timeout: 90_000 });
+  });
+
+  it('a Tailwind v4 project is styled in the preview as in its export', async () => {
+    await page.goto('/');
+    const imports = new ProjectImport(page);
+    await imports.open();
+    await imports.uploadArchive(path.join(scratch, 'Card.tar.gz'));
+    await page.waitForURL(/\/projects\/[0-9a-f-]{36}$/, { timeout: 60_000 });
+    const projectId = new URL(page.url()).pathname.split('/').at(-1)!;
+    // tailwindcss comes with @remotion/tailwind-v4, from the project's own install.
+    const card = preview().getByTestId('card');
+    await card.waitFor({ timeout: 90_000 });
+    await expect.poll(() => card.evaluate((element) => getComputedStyle(element.querySelector('h1')!).fontSize), { timeout: 90_000 }).toBe('44px');
+    const fill = await card.evaluate((element) => getComputedStyle(element.parentElement!).backgroundColor);
+    expect(fill).not.toBe('rgba(0, 0, 0, 0)');
+    expect(await page.getByRole('alert', { name: 'Preview errors' }).count()).toBe(0);
+    expect(await page.getByText(/the preview does not/).count()).toBe(0);
+    await screenshot(page, '52-tailwind-project');
+    // The export applies the same styles (through Remotion's webpack override): emerald-600.
+    const created = await page.request.post(`${server.baseUrl}/api/projects/${projectId}/exports`, { data: { compositionId: 'Card', format: 'png', frame: 29 }, headers: { origin: server.baseUrl } });
+    expect(created.status()).toBe(201);
+    const { export: started } = (await created.json()) as { export: { id: string } };
+    let done: { status: string; downloadUrl: string | null; error: string | null } | undefined;
+    await expect
+      .poll(
+        async () => {
+          const listed = (await (await page.request.get(`${server.baseUrl}/api/projects/${projectId}/exports`)).json()) as { exports: { id: string; status: string; downloadUrl: string | null; error: string | null }[] };
+          done = listed.exports.find((item) => item.id === started.id);
+          return done?.status;
+        },
+        { timeout: 240_000, interval: 1_000 },
+      )
+      .toMatch(/^(done|failed)$/);
+    expect(done, JSON.stringify(done)).toMatchObject({ status: 'done' });
+    const png = PNG.sync.read(await (await page.request.get(`${server.baseUrl}${done!.downloadUrl}`)).body());
+    const [r, g, b] = [...png.data.subarray(0, 3)];
+    expect(Math.abs(r! - 0x00) + Math.abs(g! - 0x96) + Math.abs(b! - 0x6a), JSON.stringify([r, g, b])).toBeLessThan(40);
   });
 });

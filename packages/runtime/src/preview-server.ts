@@ -10,7 +10,7 @@ import { PREVIEW_KEY_HEADER } from '@cutroom/protocol';
 import { type Plugin, type ViteDevServer, createServer } from 'vite';
 import { confinePlugin } from './confine-plugin.js';
 import { type ListenTarget, listenOn } from './listen-target.js';
-import { projectCssPlugin } from './project-css.js';
+import { projectCssImports, projectCssPlugin } from './project-css.js';
 import { projectEntryPlugin } from './project-entry-plugin.js';
 import { createPathScrubber, scrubPathsPlugin } from './scrub-paths.js';
 
@@ -179,6 +179,7 @@ export async function startPreviewServer(options: PreviewServerOptions): Promise
       react(),
       projectEntryPlugin({ workspace, base, pageModule: path.join(templatePreviewDir, 'main.tsx') }),
       installedPackages(workspace),
+      projectCssImports(workspace, [packagesDir, ...projectPackages]),
       credentialedScripts(),
       scrubPathsPlugin(
         createPathScrubber({

@@ -1,7 +1,8 @@
-import { readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { findConfigFile } from '@cutroom/template';
 import type { AcceptedPlugin, Plugin as PostcssPlugin } from 'postcss';
+import type { Plugin } from 'vite';
 
 /**
  * How the project's `remotion.config.*` styles its CSS at export: Tailwind v4
@@ -75,6 +76,105 @@ export function projectCssPlugin(workspace: string): PostcssPlugin {
       // Processes this very root in place; its messages (the scanned files) go to Vite.
       const compiled = await postcss([plugin]).process(root, { from, map: false });
       result.messages.push(...compiled.messages);
+    },
+  };
+}
+
+/** `@import 'pkg'`, `@import "pkg/file.css" layer(x)`, `@import url(pkg)`: the specifier is group 2 or 3. */
+const IMPORT = /@import\s+(?:(['"])([^'"\n]+)\1|url\(\s*['"]?([^'")\s]+)['"]?\s*\))/g;
+const BARE = /^(?:@[\w.-]+\/)?[\w.-]+(?:\/.*)?$/;
+
+type PackageManifest = { style?: unknown; main?: unknown; exports?: unknown };
+
+/** The stylesheet a package's `exports` entry names (its `style` condition first, as Vite asks for CSS). */
+function styleTarget(entry: unknown): string | null {
+  if (typeof entry === 'string') return entry;
+  if (!entry || typeof entry !== 'object' || Array.isArray(entry)) return null;
+  const conditions = entry as Record<string, unknown>;
+  for (const condition of ['style', 'default', 'import']) {
+    const target = styleTarget(conditions[condition]);
+    if (target?.endsWith('.css')) return target;
+  }
+  return null;
+}
+
+/**
+ * Where a bare `@import` of the project's stylesheet lands in the project's installed
+ * packages (`<workspace>/node_modules`), as the file's real path (null when it is not there).
+ */
+export function resolvePackageStylesheet(workspace: string, specifier: string, readable: readonly string[] = []): string | null {
+  const parts = specifier.split('/');
+  const nameLength = specifier.startsWith('@') ? 2 : 1;
+  const name = parts.slice(0, nameLength).join('/');
+  const subpath = parts.slice(nameLength).join('/');
+  if (!name || name.includes('..') || subpath.split('/').includes('..')) return null;
+  const packageDir = path.join(workspace, 'node_modules', name);
+  let manifest: PackageManifest;
+  try {
+    manifest = JSON.parse(readFileSync(path.join(packageDir, 'package.json'), 'utf8')) as PackageManifest;
+  } catch {
+    return null;
+  }
+  const exportsMap = manifest.exports && typeof manifest.exports === 'object' && !Array.isArray(manifest.exports) ? (manifest.exports as Record<string, unknown>) : null;
+  const candidates: (string | null)[] = [];
+  if (!subpath) {
+    candidates.push(exportsMap && '.' in exportsMap ? styleTarget(exportsMap['.']) : typeof manifest.exports === 'string' ? manifest.exports : null);
+    candidates.push(typeof manifest.style === 'string' ? manifest.style : null, typeof manifest.main === 'string' && manifest.main.endsWith('.css') ? manifest.main : null);
+  } else {
+    if (exportsMap && `./${subpath}` in exportsMap) candidates.push(styleTarget(exportsMap[`./${subpath}`]));
+    candidates.push(subpath, `${subpath}.css`);
+  }
+  for (const candidate of candidates) {
+    if (!candidate) continue;
+    const file = path.resolve(packageDir, candidate);
+    if (file.startsWith(packageDir + path.sep) && file.endsWith('.css') && existsSync(file)) {
+      // Its real path: the same path through the link may have named an earlier install's
+      // file. Only inside the install or what the preview may read (a link leads nowhere else).
+      try {
+        const real = realpathSync(file);
+        const inside = [path.join(workspace, 'node_modules'), ...readable].some((dir) => {
+          try {
+            return real.startsWith(realpathSync(dir) + path.sep);
+          } catch {
+            return false;
+          }
+        });
+        return inside ? real : null;
+      } catch {
+        return null;
+      }
+    }
+  }
+  return null;
+}
+
+/**
+ * The project's stylesheets import packages' stylesheets by name (`@import 'tailwindcss'`):
+ * Vite resolves those with a resolver of its own, which keeps what it did not find, and
+ * the runtime cannot tell it that the project's packages were installed or changed since
+ * (its main resolver, it can), nor forget the real path it found for `node_modules`. So a
+ * bare `@import` of a package that is installed is written as the real path of the file
+ * before Vite reads the stylesheet; one that is not installed is left as written (and
+ * fails as Vite fails it). The confinement plugin still judges where it landed.
+ */
+export function projectCssImports(workspace: string, readable: readonly string[]): Plugin {
+  const own = (id: string) => id.startsWith(workspace + path.sep) && !id.includes(`${path.sep}node_modules${path.sep}`);
+  return {
+    name: 'cutroom-project-css-imports',
+    enforce: 'pre',
+    transform(code, id) {
+      const file = id.replace(/\?.*$/, '');
+      if (!file.endsWith('.css') || !own(file) || !code.includes('@import')) return null;
+      let changed = false;
+      const rewritten = code.replace(IMPORT, (whole, quote: string | undefined, quoted: string | undefined, inUrl: string | undefined) => {
+        const specifier = quoted ?? inUrl ?? '';
+        if (!BARE.test(specifier)) return whole;
+        const target = resolvePackageStylesheet(workspace, specifier, readable);
+        if (!target) return whole;
+        changed = true;
+        return `@import ${JSON.stringify(target)}`;
+      });
+      return changed ? { code: rewritten, map: null } : null;
     },
   };
 }

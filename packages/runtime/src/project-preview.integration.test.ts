@@ -175,12 +175,19 @@ export const Videos = () => (
 
   it('styles a project whose remotion.config.ts enables Tailwind v4 as its export does, and follows an edit that adds a class', async () => {
     const { workspace, url, write } = await serve('tailwind', 'tailwind-v4');
-    // The project's own install (Tailwind's stylesheets: `@import 'tailwindcss'`), as the
-    // sandbox links it.
+    // Before the project's packages are installed: its stylesheet's `@import 'tailwindcss'`
+    // does not resolve, and the page says so.
+    const early = await open(url);
+    const missing = await early.waitFor('remotion:error', (message) => message.message.includes('tailwindcss'));
+    noServerPaths(JSON.stringify(missing));
+    await early.page.close();
+    // Then the install is there (as the sandbox links it; here the tailwindcss that
+    // Cutroom's Tailwind compiler comes with, the version @remotion/tailwind-v4 uses), and
+    // the stylesheet is read again: Vite's own resolver for stylesheets kept the miss.
     await mkdir(path.join(workspace, 'node_modules'));
-    // The tailwindcss that Cutroom's Tailwind compiler comes with (the version @remotion/tailwind-v4 uses).
     const tailwindcss = path.dirname(createRequire(require.resolve('@tailwindcss/postcss')).resolve('tailwindcss/package.json'));
     await symlink(tailwindcss, path.join(workspace, 'node_modules', 'tailwindcss'));
+    await write('src/index.css', `${await readFile(path.join(workspace, 'src', 'index.css'), 'utf8')}\n`);
     const preview = await open(url);
     await preview.waitFor('remotion:ready', (message) => message.compositionId === 'Card');
     // No notice: the preview honours this configuration.

@@ -110,6 +110,8 @@ export function createLocalRenderWall(options: {
         // The job's user passes through the folders above its own and the bundle cache.
         traversable ??= Promise.all([ensureTraversable(path.dirname(jobDir)), ensureTraversable(path.dirname(request.bundleDir))]).then(() => {});
         await traversable;
+        // And through the folders above the project's install (under the data folder, which may be the server's alone).
+        if (request.packages) await ensureTraversable(path.dirname(request.packages));
         await chmod(path.dirname(jobDir), 0o711);
       }
       const cached = bundleCached(request.bundleDir);
