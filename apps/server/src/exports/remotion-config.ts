@@ -1,3 +1,4 @@
+import { readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { BundlerInternals, type WebpackOverrideFn } from '@remotion/bundler';
@@ -75,4 +76,25 @@ export async function loadProjectRenderConfig(projectDir: string): Promise<Proje
     gl: options.glOption.getValue({ commandLine: {} }).value,
     pixelFormat: pixelFormat.source === 'default' ? null : pixelFormat.value,
   };
+}
+
+/** Whether this render can reach a GPU (a DRM render node): the render sandbox gives none. */
+function hasGpu() {
+  try {
+    return readdirSync('/dev/dri').some((name) => name.startsWith('renderD'));
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The GL backend Chromium gets. A project that asks for one that needs a GPU (`angle`, as
+ * Remotion's three.js template does; `egl`, `vulkan`, `angle-egl`) gets ANGLE on
+ * SwiftShader (`swangle`, the software backend Remotion advises where there is no GPU)
+ * when the render has none: there WebGL would not start at all ("Error creating WebGL
+ * context", from `npx remotion render` too). What it draws is the same picture.
+ */
+export function effectiveGl(gl: OpenGlRenderer | null, gpu = hasGpu()): OpenGlRenderer | null {
+  if (!gl || gl === 'swangle' || gl === 'swiftshader' || gpu) return gl;
+  return 'swangle';
 }

@@ -17,7 +17,7 @@ import { bundle } from '@remotion/bundler';
 import { getCompositions, openBrowser, renderMedia, renderStill } from '@remotion/renderer';
 import { projectEntryPoint } from '@cutroom/template';
 import { failureReason } from './failure-reason.js';
-import { type ProjectRenderConfig, loadProjectRenderConfig } from './remotion-config.js';
+import { type ProjectRenderConfig, effectiveGl, loadProjectRenderConfig } from './remotion-config.js';
 import { COMPOSITIONS_FILE, WorkerJob, type WorkerMessage, videoCodecs } from './worker-protocol.js';
 
 type Composition = Awaited<ReturnType<typeof getCompositions>>[number];
@@ -196,7 +196,8 @@ async function run(job: WorkerJob) {
   const opened: { browser?: Promise<Browser> } = {};
   // The configuration first: it may choose Chromium's GL backend.
   const project = await projectConfig(job);
-  const browser = () => (opened.browser ??= launchBrowser(job.chromiumPath, project.settings.gl));
+  const gl = effectiveGl(project.settings.gl);
+  const browser = () => (opened.browser ??= launchBrowser(job.chromiumPath, gl));
   // Chromium starts while the bundle is read or built.
   void browser().catch(() => {});
   try {
@@ -209,7 +210,10 @@ async function run(job: WorkerJob) {
       await send({ type: 'done', sizeBytes: Buffer.byteLength(text) });
       return;
     }
-    const composition = target.kind === 'thumbnail' ? compositions[0] : compositions.find((entry) => entry.id === target.compositionId);
+    const composition =
+      target.kind === 'thumbnail'
+        ? (compositions.find((entry) => entry.id === target.compositionId) ?? compositions[0])
+        : compositions.find((entry) => entry.id === target.compositionId);
     if (!composition) {
       const names = compositions.map((entry) => entry.id).join(', ') || 'none';
       throw new JobFailure(
@@ -236,7 +240,7 @@ async function run(job: WorkerJob) {
 
     const common = {
       serveUrl: bundleDir,
-      chromiumOptions: project.settings.gl ? { gl: project.settings.gl } : {},
+      chromiumOptions: gl ? { gl } : {},
       composition,
       scale: target.scale,
       browserExecutable: job.chromiumPath,
