@@ -13,6 +13,9 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       '@typescript-eslint/consistent-type-imports': ['error', { fixStyle: 'inline-type-imports' }],
       'no-console': ['error', { allow: ['warn', 'error'] }],
+      // ES modules have no CommonJS globals: a variable by these names that is not declared
+      // (say `exports` where `deps.exports` was meant) is undefined at run time, yet typechecks.
+      'no-restricted-globals': ['error', 'exports', 'module', '__dirname', '__filename'],
     },
   },
   {
@@ -22,6 +25,11 @@ export default tseslint.config(
   {
     files: ['scripts/**', 'bench/**'],
     rules: { 'no-console': 'off' },
+  },
+  {
+    // Remotion projects' configuration runs as CommonJS (Remotion compiles it so).
+    files: ['packages/testkit/projects/**/remotion.config.*'],
+    rules: { 'no-restricted-globals': 'off' },
   },
   {
     files: ['apps/web/src/**/*.tsx', 'apps/web/src/**/*.ts', 'packages/template/project/**', 'packages/template/preview/**', 'packages/testkit/projects/**'],

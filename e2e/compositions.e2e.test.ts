@@ -63,7 +63,8 @@ const scenario: Scenario = {
 /**
  * Every composition of the project in the browser: the agent adds a second composition
  * (in a folder, with calculateMetadata) and a still; the picker lists them, the preview,
- * its timeline and the export dialog follow the choice, and the choice survives a reload.
+ * its timeline and the export dialog follow the choice, and the choice survives a reload;
+ * the project keeps it (another browser starts on it, the thumbnail shows it).
  */
 describe('compositions in the browser', () => {
   let model: ScriptedModelServer;
@@ -127,5 +128,21 @@ describe('compositions in the browser', () => {
     await exports.open();
     await exports.dialog().getByText('Card', { exact: true }).waitFor();
     await exports.close();
+
+    // The project keeps the choice: the same person in another browser (signed in, nothing
+    // of this one's storage) starts on it, and the projects page's thumbnail shows it.
+    const projectUrl = page.url();
+    const elsewhere = await browser.newContext({ baseURL: server.baseUrl, viewport: { width: 1440, height: 900 }, storageState: { cookies: (await person.storageState()).cookies, origins: [] } });
+    try {
+      const other = await elsewhere.newPage();
+      await other.goto(projectUrl);
+      await expect.poll(() => other.getByRole('combobox', { name: 'Composition' }).inputValue(), { timeout: 60_000 }).toBe('Card');
+      await other.goto('/');
+      const thumbnail = other.getByRole('img', { name: 'Several videos thumbnail' });
+      await expect.poll(() => thumbnail.getAttribute('src'), { timeout: 240_000, interval: 1_000 }).toContain('.Card');
+      await expect.poll(() => thumbnail.evaluate((image: HTMLImageElement) => image.naturalWidth / Math.max(1, image.naturalHeight))).toBeCloseTo(300 / 200, 1);
+    } finally {
+      await elsewhere.close();
+    }
   });
 });

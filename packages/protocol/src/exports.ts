@@ -91,5 +91,8 @@ export const exportDownloadPath = (projectId: string, exportId: string) =>
  * Path of a project's thumbnail (image/png of its current version, owner only; not in
  * the route table). Pass the project's `thumbnailVersion` so a new thumbnail is a new URL.
  */
-export const projectThumbnailPath = (projectId: string, thumbnailVersion?: string | null) =>
-  `/api/projects/${projectId}/thumbnail${thumbnailVersion ? `?v=${encodeURIComponent(thumbnailVersion)}` : ''}`;
+/** Names one thumbnail image: the version it shows, and the composition when one was chosen. */
+export const thumbnailKey = (thumbnailVersion: string, thumbnailComposition?: string | null) =>
+  thumbnailComposition ? `${thumbnailVersion}.${thumbnailComposition}` : thumbnailVersion;
+export const projectThumbnailPath = (projectId: string, thumbnailVersion?: string | null, thumbnailComposition?: string | null) =>
+  `/api/projects/${projectId}/thumbnail${thumbnailVersion ? `?v=${encodeURIComponent(thumbnailKey(thumbnailVersion, thumbnailComposition))}` : ''}`;

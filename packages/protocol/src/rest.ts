@@ -59,6 +59,10 @@ export const Project = z.object({
   agentSessionId: z.string().nullable(),
   /** The version the project's thumbnail shows (`GET /api/projects/:id/thumbnail?v=…`); null until one is rendered. */
   thumbnailVersion: z.string().nullable(),
+  /** The composition its owner chose to play (the preview starts on it, the thumbnail shows it); null: the Root's first. */
+  compositionId: z.string().nullable(),
+  /** The composition the thumbnail shows (null: the first). */
+  thumbnailComposition: z.string().nullable(),
 });
 export type Project = z.infer<typeof Project>;
 
@@ -86,7 +90,15 @@ export type Message = z.infer<typeof Message>;
 export const CreateProjectRequest = z.strictObject({ name: ProjectName });
 export type CreateProjectRequest = z.infer<typeof CreateProjectRequest>;
 
-export const UpdateProjectRequest = z.strictObject({ name: ProjectName });
+/** A composition's id as Remotion allows it (letters, digits, `-`, CJK), as a project names its choice. */
+export const CompositionId = z
+  .string()
+  .min(1)
+  .max(200)
+  .regex(/^[a-zA-Z0-9\u4E00-\u9FFF-]+$/, 'a composition id has only letters, digits and "-"');
+export const UpdateProjectRequest = z
+  .strictObject({ name: ProjectName.optional(), compositionId: CompositionId.nullable().optional() })
+  .refine((body) => body.name !== undefined || body.compositionId !== undefined, 'name or compositionId is required');
 export type UpdateProjectRequest = z.infer<typeof UpdateProjectRequest>;
 
 export const ProjectResponse = z.object({ project: Project });

@@ -205,6 +205,7 @@ export const ThumbnailReady = z.object({
   type: z.literal('thumbnail:ready'),
   projectId: z.string(),
   thumbnailVersion: z.string(),
+  thumbnailComposition: z.string().nullable(),
 });
 
 export const ServerMessage = z.discriminatedUnion('type', [

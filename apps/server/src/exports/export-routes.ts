@@ -44,10 +44,10 @@ export function registerExportFileRoutes(
     if (!params.success) throw notFound();
     const thumbnail = await deps.exports.thumbnail(user.id, params.data.id);
     if (!thumbnail) throw notFound('A thumbnail of that project');
-    const etag = `"${thumbnail.version}"`;
+    const etag = `"${thumbnail.key}"`;
     const asked = (request.query as Record<string, unknown> | undefined)?.v;
-    // `?v=<thumbnailVersion>` names one image for good; without it, revalidate by ETag.
-    reply.header('etag', etag).header('cache-control', asked === thumbnail.version ? 'private, max-age=31536000, immutable' : 'private, no-cache');
+    // `?v=<thumbnailKey>` (its version and composition) names one image for good; without it, revalidate by ETag.
+    reply.header('etag', etag).header('cache-control', asked === thumbnail.key ? 'private, max-age=31536000, immutable' : 'private, no-cache');
     if (request.headers['if-none-match'] === etag) return reply.status(304).send();
     reply.type('image/png').header('content-length', String(thumbnail.size));
     return reply.send(createReadStream(thumbnail.file));

@@ -10,6 +10,7 @@ import {
   type ServerMessage,
   exportDownloadPath,
   finishedExportStatuses,
+  thumbnailKey,
 } from '@cutroom/protocol';
 import { AppError, notFound } from '../errors.js';
 import type { ProjectRepos } from '../repos/project-repos.js';
@@ -130,7 +131,7 @@ export function createExportService(deps: ExportServiceDeps) {
   /** The newest version whose thumbnail each project waits for. */
   const thumbnailRequests = new Map<string, { ownerId: string; version: string }>();
   const thumbnailTimers = new Map<string, NodeJS.Timeout>();
-  /** A version whose thumbnail failed is not tried again. */
+  /** A thumbnail (version and composition, as `thumbnailKey` names it) that failed is not tried again. */
   const failedThumbnails = new Map<string, string>();
   const jobs = new Map<string, JobInfo>();
   /** Lists of compositions being worked out, by version tree: one job answers every asker. */
@@ -415,29 +416,35 @@ export function createExportService(deps: ExportServiceDeps) {
     thumbnailRequests.delete(projectId);
     if (!request) return;
     const project = await store.projects.get(request.ownerId, projectId);
-    if (!project || project.thumbnailVersion === request.version || entry.cancelled) return;
+    if (!project || entry.cancelled) return;
+    // The composition its owner chose (the first when none was, or it is gone from this version).
+    const composition = project.compositionId;
+    const key = thumbnailKey(request.version, composition);
+    if (failedThumbnails.get(projectId) === key) return;
+    if (project.thumbnailVersion === request.version && project.thumbnailComposition === composition) return;
     let done = false;
     let reason: string | null = null;
-    const { exit, output } = await runWorker(entry, request.version, { kind: 'thumbnail', scale: THUMBNAIL_SCALE }, 'thumbnail.png', (message) => {
+    const target = { kind: 'thumbnail' as const, scale: THUMBNAIL_SCALE, ...(composition ? { compositionId: composition } : {}) };
+    const { exit, output } = await runWorker(entry, request.version, target, 'thumbnail.png', (message) => {
       if (message.type === 'done') done = true;
       if (message.type === 'failed') reason = message.reason;
     });
     if (entry.cancelled) return;
     if (!done || !output) {
-      failedThumbnails.set(projectId, request.version);
-      logger.warn({ projectId, version: request.version, reason, exit }, 'thumbnail failed');
+      failedThumbnails.set(projectId, key);
+      logger.warn({ projectId, version: request.version, composition, reason, exit }, 'thumbnail failed');
       return;
     }
     await moveInto(output, paths.thumbnailFile(projectId));
-    if (await store.projects.setThumbnailVersion(projectId, request.version)) {
-      deps.notify(request.ownerId, { type: 'thumbnail:ready', projectId, thumbnailVersion: request.version });
+    if (await store.projects.setThumbnailVersion(projectId, request.version, composition)) {
+      deps.notify(request.ownerId, { type: 'thumbnail:ready', projectId, thumbnailVersion: request.version, thumbnailComposition: composition });
       logger.info({ projectId, version: request.version, bundleCached: entry.info.bundleCached }, 'thumbnail ready');
     }
   }
 
   /** A new version of a project landed (created, a chat turn, a restore): its thumbnail is rendered. */
   function versionLanded(projectId: string, ownerId: string, version: string) {
-    if (!thumbnailsEnabled || closed || failedThumbnails.get(projectId) === version) return;
+    if (!thumbnailsEnabled || closed) return;
     thumbnailRequests.set(projectId, { ownerId, version });
     // While the agent makes version after version, wait for a pause: one render, later.
     clearTimeout(thumbnailTimers.get(projectId));
@@ -597,13 +604,14 @@ export function createExportService(deps: ExportServiceDeps) {
     async thumbnail(ownerId: string, projectId: string) {
       const project = await ownedProject(ownerId, projectId);
       // A thumbnail behind the project (one that failed, a server that was down) is asked for again.
-      if (project.currentVersion && project.thumbnailVersion !== project.currentVersion) {
+      const stale = project.thumbnailVersion !== project.currentVersion || project.thumbnailComposition !== project.compositionId;
+      if (project.currentVersion && stale && failedThumbnails.get(project.id) !== thumbnailKey(project.currentVersion, project.compositionId)) {
         versionLanded(project.id, ownerId, project.currentVersion);
       }
       if (!project.thumbnailVersion) return null;
       const file = paths.thumbnailFile(projectId);
       const size = (await stat(file).catch(() => null))?.size;
-      return size === undefined ? null : { file, size, version: project.thumbnailVersion };
+      return size === undefined ? null : { file, size, key: thumbnailKey(project.thumbnailVersion, project.thumbnailComposition) };
     },
 
     versionLanded,

@@ -1,12 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { dir as compositorDir } from '@remotion/compositor-linux-x64-gnu';
 import { PNG } from 'pngjs';
+import { testProjectDir } from '@cutroom/testkit';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { git } from '../repos/git.js';
 import { type TestServer, startTestServer } from '../testing/test-server.js';
@@ -410,6 +411,55 @@ describe('thumbnails', () => {
     } finally {
       await socket.close();
       await rm(workspace, { recursive: true, force: true });
+    }
+  });
+  it('shows the composition its owner chose, and follows a new choice', async () => {
+    const account = await server.signupWithProject('Folders');
+    const socket = await connectClient(server.baseUrl, account.cookie);
+    try {
+      const version = await server.commitProjectFiles(account, 'Folders and a still', async (dir) => {
+        for (const entry of await readdir(dir)) if (entry !== '.git') await rm(path.join(dir, entry), { recursive: true, force: true });
+        await cp(testProjectDir('folders-and-stills'), dir, { recursive: true });
+      });
+      const shown = async (composition: string | null) => {
+        const ready = await socket.next(
+          (message) => message.type === 'thumbnail:ready' && message.thumbnailVersion === version && message.thumbnailComposition === composition,
+          280_000,
+        );
+        const image = await fetch(`${server.baseUrl}/api/projects/${account.projectId}/thumbnail?v=${version}${composition ? `.${composition}` : ''}`, { headers: { cookie: account.cookie } });
+        expect(image.headers.get('cache-control')).toContain('immutable');
+        const png = PNG.sync.read(Buffer.from(await image.arrayBuffer()));
+        return { ready, width: png.width, height: png.height };
+      };
+      server.exports.versionLanded(account.projectId, account.user.id, version);
+      // None chosen: the Root's first composition (Slate, 640×360: landscape).
+      const first = await shown(null);
+      expect(first.width).toBeGreaterThan(first.height);
+      // The owner picks the <Still> (Poster, 400×600): the project keeps it, the thumbnail follows.
+      const chosen = await server.request('PATCH', `/api/projects/${account.projectId}`, { cookie: account.cookie, body: { compositionId: 'Poster' } });
+      expect(chosen.status, chosen.text).toBe(200);
+      expect(chosen.json.project).toMatchObject({ compositionId: 'Poster', name: 'Folders' });
+      const poster = await shown('Poster');
+      expect(poster.height).toBeGreaterThan(poster.width);
+      const listed = await server.request('GET', '/api/projects', { cookie: account.cookie });
+      expect(listed.json.projects.find((project: { id: string }) => project.id === account.projectId)).toMatchObject({
+        compositionId: 'Poster',
+        thumbnailVersion: version,
+        thumbnailComposition: 'Poster',
+      });
+      // A choice the version does not have: the first again (nothing fails).
+      expect((await server.request('PATCH', `/api/projects/${account.projectId}`, { cookie: account.cookie, body: { compositionId: 'Gone' } })).status).toBe(200);
+      const gone = await shown('Gone');
+      expect(gone.width).toBeGreaterThan(gone.height);
+      // What a choice may be.
+      for (const body of [{ compositionId: '' }, { compositionId: '../x' }, { compositionId: 'a'.repeat(201) }, { compositionId: 5 }, {}, { compositionId: 'Poster', extra: 1 }]) {
+        const refused = await server.request('PATCH', `/api/projects/${account.projectId}`, { cookie: account.cookie, body });
+        expect(refused.status, JSON.stringify(body)).toBe(400);
+      }
+      const stranger = await server.signup();
+      expect((await server.request('PATCH', `/api/projects/${account.projectId}`, { cookie: stranger.cookie, body: { compositionId: 'Poster' } })).status).toBe(404);
+    } finally {
+      await socket.close();
     }
   });
 });

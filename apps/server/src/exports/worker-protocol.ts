@@ -25,6 +25,8 @@ export const RenderTarget = z.discriminatedUnion('kind', [
   z.strictObject({
     kind: z.literal('thumbnail'),
     scale: z.number().min(0.05).max(1),
+    /** The composition its owner chose; the first when absent or gone. */
+    compositionId: z.string().min(1).max(200).optional(),
   }),
   z.strictObject({ kind: z.literal('compositions') }),
 ]);

@@ -95,8 +95,14 @@ export function createHandlers(deps: HandlerDeps): RouteHandlers {
     },
 
     'PATCH /api/projects/:id': async ({ user, params, body }) => {
-      const project = await projects.rename(user.id, params.id, body.name);
+      let project = body.name === undefined ? await projects.get(user.id, params.id) : await projects.rename(user.id, params.id, body.name);
       if (!project) throw notFound('That project');
+      if (body.compositionId !== undefined && body.compositionId !== project.compositionId) {
+        project = await projects.choose(user.id, params.id, body.compositionId);
+        if (!project) throw notFound('That project');
+        // The thumbnail shows the chosen composition.
+        if (project.currentVersion) deps.exports?.versionLanded(project.id, user.id, project.currentVersion);
+      }
       return { project };
     },
 

@@ -115,6 +115,8 @@ export function createProjectService(deps: {
     list: (ownerId: string) => store.projects.list(ownerId),
     get: (ownerId: string, id: string) => store.projects.get(ownerId, id),
     rename: (ownerId: string, id: string, name: string) => store.projects.rename(ownerId, id, name),
+    /** The composition the owner chose to play (null: the Root's first). */
+    choose: (ownerId: string, id: string, compositionId: string | null) => store.projects.update(ownerId, id, { compositionId }),
     messages: (projectId: string) => store.messages.list(projectId),
     create,
     createFromFiles,

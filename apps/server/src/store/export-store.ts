@@ -141,11 +141,12 @@ export function createExportStore(db: Database) {
       );
       return row ? toRecord(row) : null;
     },
-    /** Projects whose thumbnail does not show their current version (most recently changed first). */
+    /** Projects whose thumbnail does not show their current version and chosen composition (most recently changed first). */
     async staleThumbnails(limit = 500) {
       return db.query<{ id: string; owner_id: string; current_version: string }>(
         `SELECT id, owner_id, current_version FROM projects
-         WHERE current_version IS NOT NULL AND thumbnail_version IS DISTINCT FROM current_version
+         WHERE current_version IS NOT NULL
+           AND (thumbnail_version IS DISTINCT FROM current_version OR thumbnail_composition IS DISTINCT FROM composition_id)
          ORDER BY updated_at DESC LIMIT $1`,
         [limit],
       );

@@ -97,6 +97,15 @@ export const migrations: { id: string; sql: string }[] = [
       CREATE INDEX messages_project_order_idx ON messages (project_id, created_at, seq)
     `,
   },
+  {
+    // The composition its owner chose (the preview starts on it, the thumbnail shows it),
+    // and the one the thumbnail shows.
+    id: '0005_project_composition',
+    sql: `
+      ALTER TABLE projects ADD COLUMN composition_id text;
+      ALTER TABLE projects ADD COLUMN thumbnail_composition text
+    `,
+  },
 ];
 
 const MIGRATION_LOCK = 7_236_661_001;

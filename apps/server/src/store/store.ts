@@ -28,6 +28,8 @@ type ProjectRow = {
   agent_session_id: string | null;
   current_version: string | null;
   thumbnail_version?: string | null;
+  composition_id?: string | null;
+  thumbnail_composition?: string | null;
   created_at: Date | string;
   updated_at: Date | string;
 };
@@ -60,6 +62,8 @@ const toProject = (row: ProjectRow): Project => ({
   agentSessionId: row.agent_session_id,
   currentVersion: row.current_version,
   thumbnailVersion: row.thumbnail_version ?? null,
+  compositionId: row.composition_id ?? null,
+  thumbnailComposition: row.thumbnail_composition ?? null,
   createdAt: iso(row.created_at),
   updatedAt: iso(row.updated_at),
 });
@@ -178,12 +182,13 @@ export function createStore(db: Database) {
     async update(
       ownerId: string,
       id: string,
-      changes: { currentVersion?: string; agentSessionId?: string | null },
+      changes: { currentVersion?: string; agentSessionId?: string | null; compositionId?: string | null },
     ) {
       const [row] = await db.query<ProjectRow>(
         `UPDATE projects SET
            current_version = CASE WHEN $3::boolean THEN $4 ELSE current_version END,
            agent_session_id = CASE WHEN $5::boolean THEN $6 ELSE agent_session_id END,
+           composition_id = CASE WHEN $7::boolean THEN $8 ELSE composition_id END,
            updated_at = now()
          WHERE id = $1 AND owner_id = $2 RETURNING *`,
         [
@@ -193,6 +198,8 @@ export function createStore(db: Database) {
           changes.currentVersion ?? null,
           changes.agentSessionId !== undefined,
           changes.agentSessionId ?? null,
+          changes.compositionId !== undefined,
+          changes.compositionId ?? null,
         ],
       );
       return row ? toProject(row) : null;
@@ -206,9 +213,9 @@ export function createStore(db: Database) {
       const rows = await db.query<{ id: string }>('SELECT id FROM projects');
       return new Set(rows.map((row) => row.id));
     },
-    /** Records the version the project's thumbnail shows (not a change of the project: `updated_at` stays). */
-    async setThumbnailVersion(id: string, version: string) {
-      const rows = await db.query('UPDATE projects SET thumbnail_version = $2 WHERE id = $1 RETURNING id', [id, version]);
+    /** Records the version (and composition) the project's thumbnail shows (not a change of the project: `updated_at` stays). */
+    async setThumbnailVersion(id: string, version: string, composition: string | null = null) {
+      const rows = await db.query('UPDATE projects SET thumbnail_version = $2, thumbnail_composition = $3 WHERE id = $1 RETURNING id', [id, version, composition]);
       return rows.length > 0;
     },
   };

@@ -114,12 +114,24 @@ function ProjectView({ projectId }: { projectId: string }) {
           </Button>
         </div>
       )}
-      {load.state === 'ready' && <ProjectWorkspace projectId={load.project.id} messages={load.messages} headerActions={headerActions} />}
+      {load.state === 'ready' && (
+        <ProjectWorkspace projectId={load.project.id} chosenComposition={load.project.compositionId} messages={load.messages} headerActions={headerActions} />
+      )}
     </AppShell>
   );
 }
 
-function ProjectWorkspace({ projectId, messages, headerActions }: { projectId: string; messages: Message[]; headerActions: HTMLElement | null }) {
+function ProjectWorkspace({
+  projectId,
+  chosenComposition,
+  messages,
+  headerActions,
+}: {
+  projectId: string;
+  chosenComposition: string | null;
+  messages: Message[];
+  headerActions: HTMLElement | null;
+}) {
   const session = useSession(projectId);
   const chat = useChat(projectId, session, messages);
   const autoFix = useAutoFix(chat, previewUrlOf(session.view));
@@ -175,6 +187,7 @@ function ProjectWorkspace({ projectId, messages, headerActions }: { projectId: s
       />
       <PreviewPanel
         projectId={projectId}
+        chosenComposition={chosenComposition}
         view={session.view}
         onRestart={session.restart}
         onError={autoFix.onError}

@@ -68,7 +68,7 @@ export function ProjectsPage() {
       // A project this list does not show yet (made in another tab) comes with a read.
       if (load.state === 'ready' && !load.projects.some((project) => project.id === event.projectId)) return refresh();
       updateProjects((projects) =>
-        projects.map((project) => (project.id === event.projectId ? { ...project, thumbnailVersion: event.thumbnailVersion } : project)),
+        projects.map((project) => (project.id === event.projectId ? { ...project, thumbnailVersion: event.thumbnailVersion, thumbnailComposition: event.thumbnailComposition } : project)),
       );
     } else if (event.type === 'connection:open') {
       // Also the first opening: a thumbnail may have landed before the connection was there.
@@ -255,7 +255,7 @@ function ProjectCard({ project, onRename, onDelete }: { project: Project; onRena
  * until there is one. A new still replaces the old one once it has loaded.
  */
 function ProjectThumbnail({ project }: { project: Project }) {
-  const src = project.thumbnailVersion ? projectThumbnailPath(project.id, project.thumbnailVersion) : null;
+  const src = project.thumbnailVersion ? projectThumbnailPath(project.id, project.thumbnailVersion, project.thumbnailComposition) : null;
   const [loaded, setLoaded] = useState(false);
   const [failed, setFailed] = useState<string | null>(null);
   const showImage = src !== null && failed !== src;

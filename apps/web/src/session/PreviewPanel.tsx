@@ -1,5 +1,6 @@
 import { AppToPreview, PreviewToApp, type PreviewCompositionSummary, type PreviewSequence } from '@cutroom/protocol';
 import { useCallback, useEffect, useEffectEvent, useMemo, useRef, useState } from 'react';
+import { api } from '../api/client';
 import { Button } from '../components/Button';
 import { Spinner } from '../components/Spinner';
 import type { SessionView } from './use-session';
@@ -29,6 +30,7 @@ const formatTime = (frame: number, fps: number) => {
  */
 export function PreviewPanel({
   projectId,
+  chosenComposition = null,
   view,
   onRestart,
   onError,
@@ -37,6 +39,8 @@ export function PreviewPanel({
   onFrame,
 }: {
   projectId: string;
+  /** The composition the project keeps as chosen (this browser's own choice comes first). */
+  chosenComposition?: string | null;
   view: SessionView;
   onRestart: () => void;
   onError?: (error: PreviewErrorReport) => void;
@@ -57,9 +61,9 @@ export function PreviewPanel({
   // The page reads the composition to play from its URL: a new page starts on the saved choice.
   const frameUrl = useMemo(() => {
     if (!previewUrl) return undefined;
-    const saved = savedComposition(projectId);
+    const saved = savedComposition(projectId) ?? chosenComposition;
     return saved ? `${previewUrl}#composition=${encodeURIComponent(saved)}` : previewUrl;
-  }, [previewUrl, projectId]);
+  }, [previewUrl, projectId, chosenComposition]);
   const reportError = useEffectEvent((error: PreviewErrorReport) => onError?.(error));
   const reportRecovery = useEffectEvent(() => onRecover?.());
   const reportComposition = useEffectEvent((composition: PreviewComposition) => onComposition?.(composition));
@@ -122,6 +126,10 @@ export function PreviewPanel({
 
   const select = (compositionId: string) => {
     saveComposition(projectId, compositionId);
+    // The project keeps the choice too: its thumbnail shows it, another browser starts on it.
+    void api('PATCH /api/projects/:id', { params: { id: projectId }, body: { compositionId } }).catch(() => {
+      // Not kept on the server (offline, signed out): this browser still remembers it.
+    });
     setCompositions((current) => ({ ...current, selected: compositionId }));
     setComposition(null);
     setSequences([]);
