@@ -23,8 +23,7 @@ export function configCode(workspace: string): { file: string; code: string } | 
   }
 }
 
-export function projectCss(workspace: string): ProjectCss {
-  const config = configCode(workspace);
+export function projectCss(workspace: string, config = configCode(workspace)): ProjectCss {
   if (!config || !/\benableTailwind\b/.test(config.code)) return { kind: 'plain' };
   if (/['"]@remotion\/tailwind-v4['"]/.test(config.code)) return { kind: 'tailwind-v4', file: config.file };
   return { kind: 'tailwind-v3', file: config.file };
@@ -82,7 +81,8 @@ export function projectCssPlugin(workspace: string): PostcssPlugin {
 
 /** `@import 'pkg'`, `@import "pkg/file.css" layer(x)`, `@import url(pkg)`: the specifier is group 2 or 3. */
 const IMPORT = /@import\s+(?:(['"])([^'"\n]+)\1|url\(\s*['"]?([^'")\s]+)['"]?\s*\))/g;
-const BARE = /^(?:@[\w.-]+\/)?[\w.-]+(?:\/.*)?$/;
+/** A package name (not `.`/`..`: a package name never starts with a dot), then any subpath. */
+const BARE = /^(?:@[\w-][\w.-]*\/)?[\w-][\w.-]*(?:\/.*)?$/;
 
 type PackageManifest = { style?: unknown; main?: unknown; exports?: unknown };
 

@@ -181,7 +181,7 @@ function configNotices(workspace: string): string[] {
   if (!config) return [];
   const { file, code } = config;
   const notices: string[] = [];
-  const css = projectCss(workspace);
+  const css = projectCss(workspace, config);
   if (css.kind === 'tailwind-v3') {
     notices.push(`${file} enables Tailwind v3 through webpack: exports apply it, the preview does not (its classes have no styles here).`);
   } else if (css.kind === 'plain' && /\boverrideWebpackConfig\s*\(/.test(code)) {
