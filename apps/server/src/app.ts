@@ -95,7 +95,17 @@ export async function buildApp(deps: AppDeps) {
   installErrorHandling(app);
   await app.register(fastifyCookie);
   // Past this the connection is closed with 1009; smaller oversized frames get `frame_too_large` (ws/gateway.ts).
-  await app.register(fastifyWebsocket, { options: { maxPayload: MAX_FRAME_PAYLOAD_BYTES } });
+  // A socket error (an oversized frame, a bad opcode) is logged, not answered with
+  // `terminate()` (the plugin's default): `ws` has already begun the close handshake with
+  // the right code (1009, 1002), and tearing the TCP connection down at once could reset
+  // it before that close frame reaches the client, who would see only 1006.
+  await app.register(fastifyWebsocket, {
+    options: { maxPayload: MAX_FRAME_PAYLOAD_BYTES },
+    errorHandler: (error, socket, request) => {
+      request.log.warn({ err: error }, 'websocket closed on a protocol error');
+      if (socket.readyState === socket.OPEN) socket.close(1011);
+    },
+  });
   installOriginGuard(app, deps.allowedOrigins);
 
   const auth = deps.auth ?? createAuthService(store, deps.authLimits);

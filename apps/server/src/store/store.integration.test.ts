@@ -108,6 +108,19 @@ describe.each(engines)('store contract on $name', (engine) => {
     });
   });
 
+  it('keeps the project in its place in the list when only the chosen composition changes', async () => {
+    const owner = await newUser();
+    const older = await store.projects.create({ id: randomUUID(), ownerId: owner.id, name: 'Older', currentVersion: 'v1' });
+    const newer = await store.projects.create({ id: randomUUID(), ownerId: owner.id, name: 'Newer', currentVersion: 'v1' });
+    await store.projects.update(owner.id, newer.id, { currentVersion: 'v2' });
+    const chosen = await store.projects.update(owner.id, older.id, { compositionId: 'Outro' });
+    expect(chosen).toMatchObject({ compositionId: 'Outro', updatedAt: older.updatedAt });
+    expect((await store.projects.list(owner.id)).map((project) => project.name)).toEqual(['Newer', 'Older']);
+    // A new version does move it.
+    await store.projects.update(owner.id, older.id, { currentVersion: 'v2' });
+    expect((await store.projects.list(owner.id)).map((project) => project.name)).toEqual(['Older', 'Newer']);
+  });
+
   it('keeps messages in order with their actions, and deletes them with the project', async () => {
     const owner = await newUser();
     const project = await store.projects.create({ id: randomUUID(), ownerId: owner.id, name: 'P', currentVersion: null });

@@ -189,7 +189,9 @@ export function createStore(db: Database) {
            current_version = CASE WHEN $3::boolean THEN $4 ELSE current_version END,
            agent_session_id = CASE WHEN $5::boolean THEN $6 ELSE agent_session_id END,
            composition_id = CASE WHEN $7::boolean THEN $8 ELSE composition_id END,
-           updated_at = now()
+           -- Choosing which composition to show is not a change of the project: it must
+           -- not move the project to the top of the list.
+           updated_at = CASE WHEN $3::boolean OR $5::boolean THEN now() ELSE updated_at END
          WHERE id = $1 AND owner_id = $2 RETURNING *`,
         [
           id,
