@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { defineConfig } from 'vitest/config';
 
 const exclude = ['**/node_modules/**', '**/dist/**'];
@@ -10,6 +11,11 @@ const exclude = ['**/node_modules/**', '**/dist/**'];
  */
 export default defineConfig({
   test: {
+    // Unit and integration files run side by side, at least two at a time: Vitest's default
+    // (one fewer than the cores) is a single worker on a 2-core machine, and most integration
+    // files wait on Chromium, git, the renderer or a sandbox more than they compute. Browser
+    // and security files too: each starts a server of its own, on ports of its own.
+    maxWorkers: Math.max(2, Math.min(4, availableParallelism() - 1)),
     projects: [
       {
         test: {
@@ -35,7 +41,6 @@ export default defineConfig({
           exclude,
           testTimeout: 120_000,
           hookTimeout: 120_000,
-          fileParallelism: false,
         },
       },
       {
@@ -45,7 +50,6 @@ export default defineConfig({
           exclude,
           testTimeout: 120_000,
           hookTimeout: 120_000,
-          fileParallelism: false,
         },
       },
     ],
