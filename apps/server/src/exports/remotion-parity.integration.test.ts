@@ -13,7 +13,9 @@ import { type TestServer, startTestServer } from '../testing/test-server.js';
 import { type TestClient, connectClient } from '../testing/ws-client.js';
 
 const run = promisify(execFile);
-vi.setConfig({ testTimeout: 600_000, hookTimeout: 300_000 });
+// The cases run three at a time: most of each is child processes (the CLI's webpack build
+// and render, the export's worker), which wait on each other's disk and Chromium.
+vi.setConfig({ testTimeout: 600_000, hookTimeout: 300_000, maxConcurrency: 3 });
 
 const chromium = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const remotionCli = path.join(nodeModulesDir, '@remotion', 'cli', 'remotion-cli.js');
@@ -30,7 +32,7 @@ type Project = Parameters<typeof testProjectDir>[0];
  * where the same packages are installed as `npm install` would leave them; the two videos
  * are decoded and compared frame by frame.
  */
-describe('exports match `npx remotion render`, frame by frame', () => {
+describe.concurrent('exports match `npx remotion render`, frame by frame', () => {
   let server: TestServer;
   const sockets: TestClient[] = [];
   let scratch = '';
