@@ -204,5 +204,5 @@ describe("a project's own packages in the browser", () => {
     const png = PNG.sync.read(await (await page.request.get(`${server.baseUrl}${done!.downloadUrl}`)).body());
     const [r, g, b] = [...png.data.subarray(0, 3)];
     expect(Math.abs(r! - 0x00) + Math.abs(g! - 0x96) + Math.abs(b! - 0x6a), JSON.stringify([r, g, b])).toBeLessThan(40);
-  });
+  }, 360_000);
 });

@@ -13,9 +13,9 @@ import { type TestServer, startTestServer } from '../testing/test-server.js';
 import { type TestClient, connectClient } from '../testing/ws-client.js';
 
 const run = promisify(execFile);
-// The cases run three at a time: most of each is child processes (the CLI's webpack build
+// The cases run two at a time: most of each is child processes (the CLI's webpack build
 // and render, the export's worker), which wait on each other's disk and Chromium.
-vi.setConfig({ testTimeout: 600_000, hookTimeout: 300_000, maxConcurrency: 3 });
+vi.setConfig({ testTimeout: 600_000, hookTimeout: 300_000, maxConcurrency: 2 });
 
 const chromium = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const remotionCli = path.join(nodeModulesDir, '@remotion', 'cli', 'remotion-cli.js');
