@@ -95,15 +95,17 @@ export async function buildApp(deps: AppDeps) {
   installErrorHandling(app);
   await app.register(fastifyCookie);
   // Past this the connection is closed with 1009; smaller oversized frames get `frame_too_large` (ws/gateway.ts).
-  // A socket error (an oversized frame, a bad opcode) is logged, not answered with
-  // `terminate()` (the plugin's default): `ws` has already begun the close handshake with
-  // the right code (1009, 1002), and tearing the TCP connection down at once could reset
-  // it before that close frame reaches the client, who would see only 1006.
+  // A socket error (an oversized frame, a bad opcode) is logged, and the connection torn
+  // down only after a moment, not at once (the plugin's default): `ws` has already begun
+  // the close handshake with the right code (1009, 1002), and a reset at once could reach
+  // the client before that close frame, leaving it only 1006. The moment is short, so a
+  // client that never answers the close cannot keep the connection for `ws`'s 30 s.
   await app.register(fastifyWebsocket, {
     options: { maxPayload: MAX_FRAME_PAYLOAD_BYTES },
     errorHandler: (error, socket, request) => {
       request.log.warn({ err: error }, 'websocket closed on a protocol error');
       if (socket.readyState === socket.OPEN) socket.close(1011);
+      setTimeout(() => socket.terminate(), 2_000).unref();
     },
   });
   installOriginGuard(app, deps.allowedOrigins);
