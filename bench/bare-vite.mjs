@@ -24,7 +24,13 @@ const server = await createServer({
       enforce: 'pre',
       resolveId: (source) =>
         source === '@cutroom/project-entry' ? path.join(projectDir, 'src', 'index.ts') : source === '@cutroom/project-info' ? '\0bare-project-info' : null,
-      load: (id) => (id === '\0bare-project-info' ? `export const projectUrl = ${JSON.stringify(`/@fs${projectDir}/`)};\nexport const notices = [];` : null),
+      load: (id) => (id === '\0bare-project-info' ? [
+              `export const projectUrl = ${JSON.stringify(`/@fs${projectDir}/`)};`,
+              'export const notices = [];',
+              'export const packagesError = null;',
+              'export const packagesPending = false;',
+              'export const infoGeneration = 0;',
+            ].join('\n') : null),
     },
     react(),
   ],

@@ -21,6 +21,82 @@ export const median = (values) => {
 };
 export const summary = (values) => ({ median: median(values), min: Math.min(...values), max: Math.max(...values), n: values.length });
 
+/**
+ * Installed in every document of a page's context: notes when (the page's `Date.now()`, in
+ * a MutationObserver callback, so as soon as it is in the DOM) each watched text first is
+ * in the document. `window.__benchText.watch(text)` adds a text (a hot reload's new title).
+ */
+function textWatcher(initial) {
+  const state = { wanted: [...initial], seen: {} };
+  // The document's text, scripts and styles left out (as Playwright's getByText does).
+  const documentText = () => {
+    if (!document.body) return '';
+    const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT, {
+      acceptNode: (node) => (['SCRIPT', 'STYLE', 'NOSCRIPT'].includes(node.parentElement?.tagName ?? '') ? NodeFilter.FILTER_REJECT : NodeFilter.FILTER_ACCEPT),
+    });
+    let text = '';
+    for (let node = walker.nextNode(); node; node = walker.nextNode()) text += `${node.data}\n`;
+    return text;
+  };
+  const check = () => {
+    if (state.wanted.every((wanted) => wanted in state.seen)) return;
+    const text = documentText();
+    for (const wanted of state.wanted) if (!(wanted in state.seen) && text.includes(wanted)) state.seen[wanted] = Date.now();
+  };
+  window.__benchText = { seen: state.seen, watch: (text) => (state.wanted.push(text), check()) };
+  new MutationObserver(check).observe(document, { childList: true, subtree: true, characterData: true });
+}
+
+/**
+ * A fresh page (its own context: no cache, no cookies) that notes when `texts` appear.
+ * Measured in the page rather than with Playwright's `waitFor`, which polls with a backoff
+ * (20, 50, 100, 100, then every 500 ms): that added up to half a second to a page that had
+ * long been drawn, and more to a page that navigates once before it draws (Cutroom's
+ * preview link), whose polling started earlier.
+ */
+export async function watchedPage(browser, texts = []) {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 720 } });
+  await context.addInitScript(textWatcher, texts);
+  return context.newPage();
+}
+
+/** The wall-clock time (ms since the epoch) `text` was first in `page`'s DOM; waits for it. */
+export async function textSeenAt(page, text, timeoutMs = 60_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    // Undefined while the page navigates (its context is replaced) or has not drawn it yet.
+    const at = await page.evaluate((wanted) => window.__benchText?.seen[wanted], text).catch(() => undefined);
+    if (typeof at === 'number') return at;
+    if (Date.now() > deadline) throw new Error(`"${text}" was not in the page after ${timeoutMs / 1000} s`);
+    await sleep(25);
+  }
+}
+
+/** Makes `page` note when `text` is first in its DOM (for `textSeenAt`). */
+export const watchText = (page, text) => page.evaluate((wanted) => window.__benchText.watch(wanted), text);
+
+/**
+ * Where a page's load went, from its Navigation and Resource Timing, as wall-clock times
+ * (ms since the epoch): when the navigation of the document that drew started, when its
+ * HTML had arrived, and when the last script or module it fetched before `drawnAt` had.
+ */
+export async function pageTimeline(page, drawnAt) {
+  return page.evaluate((drawn) => {
+    const [navigation] = performance.getEntriesByType('navigation');
+    const origin = performance.timeOrigin;
+    const scripts = performance
+      .getEntriesByType('resource')
+      .filter((entry) => ['script', 'link', 'other'].includes(entry.initiatorType) && origin + entry.responseEnd <= drawn);
+    return {
+      documentStart: origin + navigation.startTime,
+      htmlEnd: origin + navigation.responseEnd,
+      modulesEnd: origin + Math.max(navigation.responseEnd, ...scripts.map((entry) => entry.responseEnd)),
+      modules: scripts.length,
+      moduleKiB: Math.round(scripts.reduce((sum, entry) => sum + (entry.encodedBodySize || 0), 0) / 1024),
+    };
+  }, drawnAt);
+}
+
 export async function freePort() {
   return new Promise((resolve) => {
     const server = net.createServer();

@@ -8,7 +8,27 @@ import { spawn } from 'node:child_process';
 import { cp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
-import { benchDrivers, chromiumFlags, freePort, machine, memoryOfSandbox, memoryOfTree, onTidyUp, root, sandboxFile, sandboxIdOf, signUp, sleep, startCutroom, summary, tidyUp } from './lib.mjs';
+import {
+  benchDrivers,
+  chromiumFlags,
+  freePort,
+  machine,
+  memoryOfSandbox,
+  memoryOfTree,
+  onTidyUp,
+  pageTimeline,
+  root,
+  sandboxFile,
+  sandboxIdOf,
+  signUp,
+  sleep,
+  startCutroom,
+  summary,
+  textSeenAt,
+  tidyUp,
+  watchText,
+  watchedPage,
+} from './lib.mjs';
 import { writeSessionsReport } from './sessions-report.mjs';
 import { runStorms } from './storm.mjs';
 
@@ -16,6 +36,8 @@ const RUNS = Number(process.env.BENCH_RUNS ?? 7);
 const CONCURRENT = Number(process.env.BENCH_CONCURRENT ?? 40);
 const STORM = process.env.BENCH_STORM !== '0';
 const SCENE = 'src/scenes/TitleScene.tsx';
+/** The composition's title: in the DOM once the Player has drawn its first frame. */
+const TITLE = 'Your video starts here';
 const work = path.join(root, 'bench', '.work');
 // Before anything of ours runs: how busy the machine already is.
 const startedOn = machine();
@@ -25,17 +47,37 @@ const results = { drivers: {} };
 const browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: chromiumFlags });
 onTidyUp(() => rm(work, { recursive: true, force: true }));
 onTidyUp(() => browser.close());
-const newPage = async () => (await browser.newContext({ viewport: { width: 1280, height: 720 } })).newPage();
+const newPage = () => watchedPage(browser, [TITLE]);
+
+/**
+ * Where a first frame's time went, from `started` (ms since the epoch) to `drawnAt`: until
+ * `upAt` (Cutroom: `session:ready`; bare Vite: its process listening), then the link (for
+ * Cutroom the bootstrap page and the grant, until the document that draws starts loading),
+ * that document's HTML, its modules, and running them (React, the Root, the Player).
+ */
+async function phasesOf(page, started, upAt, drawnAt) {
+  const timeline = await pageTimeline(page, drawnAt);
+  return {
+    up: upAt - started,
+    link: timeline.documentStart - upAt,
+    html: timeline.htmlEnd - timeline.documentStart,
+    modules: timeline.modulesEnd - timeline.htmlEnd,
+    run: drawnAt - timeline.modulesEnd,
+    moduleCount: timeline.modules,
+  };
+}
+/** The median of each phase over several loads. */
+const phaseSummary = (samples) => Object.fromEntries(Object.keys(samples[0]).map((key) => [key, summary(samples.map((sample) => sample[key]))]));
 
 /** Rewrites the title in a TitleScene.tsx and resolves when `page` shows it. */
 let edits = 0;
 async function hotReload(page, sceneFile) {
   const title = `Bench edit ${++edits}`;
   const source = await readFile(sceneFile, 'utf8');
-  const started = performance.now();
+  await watchText(page, title);
+  const started = Date.now();
   await writeFile(sceneFile, source.replace(/title = '[^']*'/, `title = '${title}'`));
-  await page.getByText(title).first().waitFor({ state: 'attached', timeout: 30_000 });
-  return performance.now() - started;
+  return (await textSeenAt(page, title, 30_000)) - started;
 }
 async function hotReloads(page, sceneFile, count = RUNS * 2) {
   const samples = [];
@@ -82,15 +124,18 @@ const stopChild = async (child) => {
   const project = await freshProjectCopy('bare-vite');
   const cacheDir = path.join(work, 'bare-vite-cache');
   const starts = [];
+  const phases = [];
   let last;
   for (let i = 0; i < RUNS; i++) {
     const page = await newPage();
-    const started = performance.now();
+    const started = Date.now();
     const vite = spawnLine(process.execPath, [path.join(root, 'bench/bare-vite.mjs'), project, cacheDir], { cwd: root });
     const { port } = JSON.parse(await vite.firstLine);
+    const listening = Date.now();
     await page.goto(`http://127.0.0.1:${port}/`);
-    await page.getByText('Your video starts here').waitFor({ state: 'attached', timeout: 60_000 });
-    starts.push(performance.now() - started);
+    const drawn = await textSeenAt(page, TITLE);
+    starts.push(drawn - started);
+    phases.push(await phasesOf(page, started, listening, drawn));
     if (i < RUNS - 1) {
       await page.context().close();
       await stopChild(vite.child);
@@ -99,7 +144,7 @@ const stopChild = async (child) => {
   await sleep(1_000);
   const reload = await hotReloads(last.page, path.join(project, SCENE));
   await sleep(5_000);
-  results.bareVite = { start: summary(starts), hotReload: reload, idleMemory: await memoryOfTree(last.vite.child.pid) };
+  results.bareVite = { start: summary(starts), phases: phaseSummary(phases), hotReload: reload, idleMemory: await memoryOfTree(last.vite.child.pid) };
   await last.page.context().close();
   await stopChild(last.vite.child);
 }
@@ -114,7 +159,7 @@ const stopChild = async (child) => {
   for (let i = 0; i < Math.min(RUNS, 3); i++) {
     const port = await freePort();
     const page = await newPage();
-    const started = performance.now();
+    const started = Date.now();
     const studio = spawn(process.execPath, [cli, 'studio', path.join(project, 'src/index.ts'), '--port', String(port), '--no-open', '--log=error'], {
       cwd: project,
       stdio: 'ignore',
@@ -130,8 +175,7 @@ const stopChild = async (child) => {
         await sleep(100);
       }
     }
-    await page.getByText('Your video starts here').first().waitFor({ state: 'attached', timeout: 120_000 });
-    starts.push(performance.now() - started);
+    starts.push((await textSeenAt(page, TITLE, 120_000)) - started);
     if (i < Math.min(RUNS, 3) - 1) {
       await page.context().close();
       await stopChild(studio);
@@ -153,23 +197,26 @@ async function cutroomStarts(environment, poolSize) {
   const client = await user.connect();
   const starts = [];
   const readies = [];
+  const phases = [];
   for (let i = 0; i < RUNS; i++) {
     const projectId = await user.createProject(`Bench ${i}`);
     if (poolSize > 0) while (server.warmCount() < i + 1) await sleep(50);
     await sleep(300);
     const page = await newPage();
-    const started = performance.now();
+    const started = Date.now();
     const ready = await client.start(projectId);
-    readies.push(performance.now() - started);
+    const readyAt = Date.now();
+    readies.push(readyAt - started);
     await page.goto(ready.previewUrl);
-    await page.getByText('Your video starts here').waitFor({ state: 'attached', timeout: 60_000 });
-    starts.push(performance.now() - started);
+    const drawn = await textSeenAt(page, TITLE);
+    starts.push(drawn - started);
+    phases.push(await phasesOf(page, started, readyAt, drawn));
     await page.context().close();
     client.socket.send(JSON.stringify({ type: 'session:end' }));
     await sleep(500);
   }
   client.close();
-  return { server, start: summary(starts), sessionReady: summary(readies) };
+  return { server, start: summary(starts), phases: phaseSummary(phases), sessionReady: summary(readies) };
 }
 
 /**
@@ -183,7 +230,7 @@ async function hotReloadAndMemory(server) {
   const ready = await client.start(await user.createProject('Hot reload'));
   const page = await newPage();
   await page.goto(ready.previewUrl);
-  await page.getByText('Your video starts here').waitFor({ state: 'attached' });
+  await textSeenAt(page, TITLE);
   const sandboxId = sandboxIdOf(ready.previewUrl);
   await sleep(1_000);
   const hotReload = await hotReloads(page, sandboxFile(server.dataDir, sandboxId, SCENE));
@@ -225,7 +272,7 @@ async function concurrentSessions(environment) {
   const active = await tab.start(sessions[0].projectId);
   const page = await newPage();
   await page.goto(active.previewUrl);
-  await page.getByText('Your video starts here').waitFor({ state: 'attached' });
+  await textSeenAt(page, TITLE);
   await sleep(1_000);
   const activeHotReload = await hotReloads(page, sandboxFile(server.dataDir, sandboxIdOf(active.previewUrl), SCENE));
   await page.context().close();
@@ -250,8 +297,10 @@ for (const driver of drivers) {
   results.drivers[driver] = {
     confinement,
     warmStart: warm.start,
+    warmPhases: warm.phases,
     warmSessionReady: warm.sessionReady,
     coldStart: cold.start,
+    coldPhases: cold.phases,
     coldSessionReady: cold.sessionReady,
     hotReload,
     idleMemory,
