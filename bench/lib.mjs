@@ -26,6 +26,7 @@ export const summary = (values) => ({ median: median(values), min: Math.min(...v
  * a MutationObserver callback, so as soon as it is in the DOM) each watched text first is
  * in the document. `window.__benchText.watch(text)` adds a text (a hot reload's new title).
  */
+/* global document, window, NodeFilter, MutationObserver -- textWatcher and the evaluated functions run in the page */
 function textWatcher(initial) {
   const state = { wanted: [...initial], seen: {} };
   // The document's text, scripts and styles left out (as Playwright's getByText does).
