@@ -27,8 +27,9 @@ export default tseslint.config(
     rules: { 'no-console': 'off' },
   },
   {
-    // Remotion projects' configuration runs as CommonJS (Remotion compiles it so).
-    files: ['packages/testkit/projects/**/remotion.config.*'],
+    // Remotion projects' configuration runs as CommonJS (Remotion compiles it so), as does a
+    // Tailwind v3 configuration in a project without `"type": "module"`.
+    files: ['packages/testkit/projects/**/remotion.config.*', 'packages/testkit/projects/**/tailwind.config.*'],
     rules: { 'no-restricted-globals': 'off' },
   },
   {

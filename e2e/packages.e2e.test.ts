@@ -80,8 +80,9 @@ const scenario: Scenario = {
  * that needs packages Cutroom does not have (ES modules and CommonJS) plays once they are
  * installed; the agent adds one and the preview follows; a package that cannot be
  * installed is an error the user sees and the automatic fix sends to the agent; a
- * Tailwind v4 project (tailwindcss from its own install) is styled in the preview and in
- * its export (rendered in the wall, from a data folder only the server may enter).
+ * Tailwind v4 project (tailwindcss from its own install) and a Tailwind v3 one
+ * (`@remotion/tailwind`, `tailwind.config.js`) are styled in the preview and in their
+ * export (rendered in the wall, from a data folder only the server may enter).
  */
 describe("a project's own packages in the browser", () => {
   let model: ScriptedModelServer;
@@ -98,6 +99,27 @@ describe("a project's own packages in the browser", () => {
     await page.getByRole('button', { name: 'Send' }).click();
   };
 
+  /** Exports one frame of a composition as PNG and returns its top-left pixel. */
+  async function exportedCorner(projectId: string, compositionId: string) {
+    const created = await page.request.post(`${server.baseUrl}/api/projects/${projectId}/exports`, { data: { compositionId, format: 'png', frame: 29 }, headers: { origin: server.baseUrl } });
+    expect(created.status()).toBe(201);
+    const { export: started } = (await created.json()) as { export: { id: string } };
+    let done: { status: string; downloadUrl: string | null; error: string | null } | undefined;
+    await expect
+      .poll(
+        async () => {
+          const listed = (await (await page.request.get(`${server.baseUrl}/api/projects/${projectId}/exports`)).json()) as { exports: { id: string; status: string; downloadUrl: string | null; error: string | null }[] };
+          done = listed.exports.find((item) => item.id === started.id);
+          return done?.status;
+        },
+        { timeout: 240_000, interval: 1_000 },
+      )
+      .toMatch(/^(done|failed)$/);
+    expect(done, JSON.stringify(done)).toMatchObject({ status: 'done' });
+    const png = PNG.sync.read(await (await page.request.get(`${server.baseUrl}${done!.downloadUrl}`)).body());
+    return [...png.data.subarray(0, 3)] as [number, number, number];
+  }
+
   beforeAll(async () => {
     model = await startScriptedModelServer({ scenario });
     server = await startServer({ ANTHROPIC_BASE_URL: model.url, ANTHROPIC_API_KEY: 'scripted', SESSION_POOL_SIZE: '1' });
@@ -107,6 +129,8 @@ describe("a project's own packages in the browser", () => {
     await run('zip', ['-q', '-r', path.join(scratch, 'Slides.zip'), 'with-packages'], { cwd: scratch });
     await cp(testProjectDir('tailwind-v4'), path.join(scratch, 'tailwind-v4'), { recursive: true });
     await run('tar', ['-czf', path.join(scratch, 'Card.tar.gz'), 'tailwind-v4'], { cwd: scratch });
+    await cp(testProjectDir('tailwind-v3'), path.join(scratch, 'tailwind-v3'), { recursive: true });
+    await run('zip', ['-q', '-r', path.join(scratch, 'Poster.zip'), 'tailwind-v3'], { cwd: scratch });
     const person = await newPerson(browser, server.baseUrl);
     page = await person.newPage();
     await new AuthPage(page).signUp('Pat Packages', 'pat-packages@example.com', 'packages password 1');
@@ -186,23 +210,28 @@ describe("a project's own packages in the browser", () => {
     expect(await page.getByText(/the preview does not/).count()).toBe(0);
     await screenshot(page, '52-tailwind-project');
     // The export applies the same styles (through Remotion's webpack override): emerald-600.
-    const created = await page.request.post(`${server.baseUrl}/api/projects/${projectId}/exports`, { data: { compositionId: 'Card', format: 'png', frame: 29 }, headers: { origin: server.baseUrl } });
-    expect(created.status()).toBe(201);
-    const { export: started } = (await created.json()) as { export: { id: string } };
-    let done: { status: string; downloadUrl: string | null; error: string | null } | undefined;
+    const [r, g, b] = await exportedCorner(projectId, 'Card');
+    expect(Math.abs(r - 0x00) + Math.abs(g - 0x96) + Math.abs(b - 0x6a), JSON.stringify([r, g, b])).toBeLessThan(40);
+  }, 360_000);
+
+  it('a Tailwind v3 project (@remotion/tailwind, tailwind.config.js) is styled in the preview as in its export', async () => {
+    await page.goto('/');
+    const imports = new ProjectImport(page);
+    await imports.open();
+    await imports.uploadArchive(path.join(scratch, 'Poster.zip'));
+    await page.waitForURL(/\/projects\/[0-9a-f-]{36}$/, { timeout: 60_000 });
+    const projectId = new URL(page.url()).pathname.split('/').at(-1)!;
+    // tailwindcss 3 comes with @remotion/tailwind; the colour is tailwind.config.js's.
+    const badge = preview().getByTestId('badge');
+    await badge.waitFor({ timeout: 120_000 });
     await expect
-      .poll(
-        async () => {
-          const listed = (await (await page.request.get(`${server.baseUrl}/api/projects/${projectId}/exports`)).json()) as { exports: { id: string; status: string; downloadUrl: string | null; error: string | null }[] };
-          done = listed.exports.find((item) => item.id === started.id);
-          return done?.status;
-        },
-        { timeout: 240_000, interval: 1_000 },
-      )
-      .toMatch(/^(done|failed)$/);
-    expect(done, JSON.stringify(done)).toMatchObject({ status: 'done' });
-    const png = PNG.sync.read(await (await page.request.get(`${server.baseUrl}${done!.downloadUrl}`)).body());
-    const [r, g, b] = [...png.data.subarray(0, 3)];
-    expect(Math.abs(r! - 0x00) + Math.abs(g! - 0x96) + Math.abs(b! - 0x6a), JSON.stringify([r, g, b])).toBeLessThan(40);
+      .poll(() => badge.evaluate((element) => [getComputedStyle(element.parentElement!).backgroundColor, getComputedStyle(element.querySelector('h1')!).fontSize, getComputedStyle(element).borderTopLeftRadius]), { timeout: 120_000 })
+      .toEqual(['rgb(8, 145, 178)', '44px', '24px']);
+    expect(await page.getByRole('alert', { name: 'Preview errors' }).count()).toBe(0);
+    expect(await page.getByText(/the preview does not/).count()).toBe(0);
+    await screenshot(page, '53-tailwind-v3-project');
+    // The export, through @remotion/tailwind's webpack rule, paints the same brand colour.
+    const [r, g, b] = await exportedCorner(projectId, 'Poster');
+    expect(Math.abs(r - 8) + Math.abs(g - 145) + Math.abs(b - 178), JSON.stringify([r, g, b])).toBeLessThan(40);
   }, 360_000);
 });

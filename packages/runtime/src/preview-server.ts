@@ -194,8 +194,8 @@ export async function startPreviewServer(options: PreviewServerOptions): Promise
       ),
     ],
     resolve: { dedupe: ['react', 'react-dom', 'remotion', '@remotion/player'] },
-    // The project's stylesheets as its remotion.config.* styles them at export (Tailwind v4).
-    // Inline, so Vite never loads a postcss.config.* of the project or of Cutroom.
+    // The project's stylesheets as its remotion.config.* styles them at export (Tailwind v4
+    // or v3). Inline, so Vite never loads a postcss.config.* of the project or of Cutroom.
     css: { postcss: { plugins: [projectCssPlugin(workspace)] } },
     optimizeDeps: {
       // The page, and the project's own entry point: its packages are found before the

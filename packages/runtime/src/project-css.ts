@@ -3,6 +3,7 @@ import path from 'node:path';
 import { findConfigFile } from '@cutroom/template';
 import type { AcceptedPlugin, Plugin as PostcssPlugin } from 'postcss';
 import type { Plugin } from 'vite';
+import { tailwind3, tailwindV3Setup } from './tailwind-v3.js';
 
 /**
  * How the project's `remotion.config.*` styles its CSS at export: Tailwind v4
@@ -52,14 +53,18 @@ type TailwindPostcss = (options?: { base?: string; optimize?: boolean }) => Acce
 
 /**
  * The preview's equivalent of the project's webpack styling, as a PostCSS plugin for
- * Vite's CSS pipeline: a project whose `remotion.config.*` enables Tailwind v4 gets its
- * stylesheets compiled by Tailwind's own PostCSS plugin (the version Remotion's
- * `@remotion/tailwind-v4` uses), scanning the working copy for class names. Vite takes the
- * scanned files as the stylesheet's dependencies, so an edit to a component that adds a
- * class updates its styles. Asked per stylesheet, so a configuration that starts or stops
- * enabling Tailwind is followed. Only the working copy's stylesheets: packages' CSS is
- * left as Remotion's webpack rule leaves it (Tailwind's rule covers every `.css`, but its
- * compiler leaves a stylesheet without Tailwind directives as it is).
+ * Vite's CSS pipeline:
+ * - a project whose `remotion.config.*` enables Tailwind v4 gets its stylesheets compiled
+ *   by Tailwind's own PostCSS plugin (the version Remotion's `@remotion/tailwind-v4` uses),
+ *   scanning the working copy for class names;
+ * - one that enables Tailwind v3 (`@remotion/tailwind`) gets them compiled by Tailwind
+ *   3.4.13 (the version `@remotion/tailwind` depends on) with its `tailwind.config.*`
+ *   read as data (tailwind-v3.ts; what the preview cannot read is a notice).
+ * Vite takes the scanned files as the stylesheet's dependencies, so an edit to a component
+ * that adds a class updates its styles. Asked per stylesheet, so a configuration that
+ * starts or stops enabling Tailwind is followed. Only the working copy's stylesheets:
+ * packages' CSS is left as Remotion's webpack rule leaves it (Tailwind's rule covers every
+ * `.css`, but its compiler leaves a stylesheet without Tailwind directives as it is).
  */
 export function projectCssPlugin(workspace: string): PostcssPlugin {
   const current = cachedProjectCss(workspace);
@@ -69,7 +74,18 @@ export function projectCssPlugin(workspace: string): PostcssPlugin {
     async Once(root, { result, postcss }) {
       const from = result.opts.from;
       if (!from || !from.startsWith(workspace + path.sep)) return;
-      if (current().kind !== 'tailwind-v4') return;
+      const kind = current().kind;
+      if (kind === 'tailwind-v3') {
+        const setup = tailwindV3Setup(workspace, configCode(workspace)?.code ?? '');
+        // The configuration is watched as the stylesheet's: an edit to it compiles again.
+        if (setup.ok && setup.configFile) result.messages.push({ type: 'dependency', plugin: 'cutroom-project-css', file: setup.configFile, parent: from });
+        // One the preview cannot read is a notice (project-entry-plugin.ts), not an error.
+        if (!setup.ok) return;
+        const compiled = await postcss([tailwind3().tailwind(setup.config)]).process(root, { from, map: false });
+        result.messages.push(...compiled.messages);
+        return;
+      }
+      if (kind !== 'tailwind-v4') return;
       tailwind ??= import('@tailwindcss/postcss').then((module) => (module.default ?? module) as unknown as TailwindPostcss);
       const plugin = (await tailwind)({ base: workspace, optimize: false });
       // Processes this very root in place; its messages (the scanned files) go to Vite.

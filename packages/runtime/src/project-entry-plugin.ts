@@ -5,6 +5,7 @@ import { CONFIG_FILES, affectsEntryPoint, findEntryPoint } from '@cutroom/templa
 import type { Plugin, ViteDevServer } from 'vite';
 import { configCode, projectCss } from './project-css.js';
 import { packagesState } from './project-packages.js';
+import { TAILWIND_CONFIG_NAMES, tailwindV3Notices } from './tailwind-v3.js';
 
 /** What the Player page imports to run the project's entry point (and so its `registerRoot`). */
 export const PROJECT_ENTRY_ID = '@cutroom/project-entry';
@@ -119,12 +120,13 @@ export function projectEntryPlugin({ workspace, base, pageModule }: { workspace:
       devServer.watcher.add(workspace);
       devServer.watcher.on('all', (event, file) => {
         const relative = path.relative(workspace, file);
-        if (relative.startsWith('..') || (!affectsEntryPoint(relative) && relative !== 'package.json')) return;
+        const tailwindConfig = TAILWIND_CONFIG_NAMES.includes(relative);
+        if (relative.startsWith('..') || (!affectsEntryPoint(relative) && relative !== 'package.json' && !tailwindConfig)) return;
         const graph = server?.environments.client.moduleGraph;
         const now = JSON.stringify(findEntryPoint(workspace));
         if (now === lastEntry) {
           // Another change of the configuration: what the page says about it may change.
-          const info = CONFIG_FILES.includes(relative as (typeof CONFIG_FILES)[number]) || relative === 'package.json' ? graph?.getModuleById(INFO) : undefined;
+          const info = CONFIG_FILES.includes(relative as (typeof CONFIG_FILES)[number]) || relative === 'package.json' || tailwindConfig ? graph?.getModuleById(INFO) : undefined;
           if (info) {
             infoGeneration++;
             graph?.invalidateModule(info);
@@ -182,12 +184,12 @@ function configNotices(workspace: string): string[] {
   const { file, code } = config;
   const notices: string[] = [];
   const css = projectCss(workspace, config);
-  if (css.kind === 'tailwind-v3') {
-    notices.push(`${file} enables Tailwind v3 through webpack: exports apply it, the preview does not (its classes have no styles here).`);
-  } else if (css.kind === 'plain' && /\boverrideWebpackConfig\s*\(/.test(code)) {
+  // Tailwind (v4 and v3) is compiled in the preview too (project-css.ts); other overrides are
+  // not, nor what of a Tailwind v3 configuration is code.
+  if (css.kind === 'tailwind-v3') notices.push(...tailwindV3Notices(workspace, code));
+  if (css.kind === 'plain' && /\boverrideWebpackConfig\s*\(/.test(code)) {
     notices.push(`${file} overrides the webpack configuration: exports apply it, the preview (Vite) does not.`);
   }
-  // Tailwind v4 is compiled in the preview too (project-css.ts).
   if (/\boverrideRspackConfig\s*\(|\boverrideBundlerConfig\s*\(/.test(code)) {
     notices.push(`${file} overrides the Rspack or bundler configuration: Cutroom applies it neither in the preview nor at export (it applies overrideWebpackConfig at export).`);
   }

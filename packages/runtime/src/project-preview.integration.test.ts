@@ -40,7 +40,7 @@ describe('the preview of real-shaped projects', () => {
   });
 
   /** A working copy of a test project (or of nothing), served by its own preview server. */
-  async function serve(name: string, from: 'folders-and-stills' | 'config-entry' | 'webpack-config' | 'tailwind-v4' | null) {
+  async function serve(name: string, from: 'folders-and-stills' | 'config-entry' | 'webpack-config' | 'tailwind-v4' | 'tailwind-v3' | null) {
     const workspace = path.join(dir, name, 'workspace');
     if (from) await cp(testProjectDir(from), workspace, { recursive: true });
     const base = `/s/${name.padEnd(24, 'x').slice(0, 24)}/`;
@@ -210,6 +210,38 @@ export const Videos = () => (
     await write('src/Card.tsx', card.replace('text-[44px]', 'text-[52px]'));
     await expect.poll(async () => (await styles())?.size, { timeout: 60_000 }).toBe('52px');
     expect((await preview.posted()).filter((message) => message.type === 'remotion:error')).toEqual([]);
+    await preview.page.close();
+  });
+
+  it('styles a project whose remotion.config.ts enables Tailwind v3 (@remotion/tailwind, tailwind.config.js) as its export does, and follows edits', async () => {
+    // Nothing of the project's install is needed: the compiler is Cutroom's Tailwind 3.
+    const { workspace, url, write } = await serve('tailwind3', 'tailwind-v3');
+    const preview = await open(url);
+    await preview.waitFor('remotion:ready', (message) => message.compositionId === 'Poster');
+    expect((await preview.waitFor('remotion:notices')).notices).toEqual([]);
+    const styles = () =>
+      preview.page.evaluate(() => {
+        const badge = document.querySelector('[data-testid="badge"]');
+        const title = badge?.querySelector('h1');
+        if (!badge || !title) return null;
+        return { fill: getComputedStyle(badge.parentElement!).backgroundColor, size: getComputedStyle(title).fontSize, radius: getComputedStyle(badge).borderTopLeftRadius };
+      });
+    // The configuration's colour, an arbitrary value, a class made with @apply.
+    await expect.poll(styles, { timeout: 60_000 }).toEqual({ fill: 'rgb(8, 145, 178)', size: '44px', radius: '24px' });
+    // A class no file used before: Tailwind scans the edited component again.
+    const poster = await readFile(path.join(workspace, 'src', 'Poster.tsx'), 'utf8');
+    await write('src/Poster.tsx', poster.replace('text-[44px]', 'text-[52px]'));
+    await expect.poll(async () => (await styles())?.size, { timeout: 60_000 }).toBe('52px');
+    // The configuration changes: the page follows.
+    const config = await readFile(path.join(workspace, 'tailwind.config.js'), 'utf8');
+    await write('tailwind.config.js', config.replace('#0891b2', '#dc2626'));
+    await expect.poll(async () => (await styles())?.fill, { timeout: 60_000 }).toBe('rgb(220, 38, 38)');
+    expect((await preview.posted()).filter((message) => message.type === 'remotion:error')).toEqual([]);
+    // A configuration that is code is not run: the page says so (and is not styled by it).
+    await write('tailwind.config.js', "module.exports = { content: ['./src/**/*.tsx'], theme: { extend: { colors: { brand: process.env.BRAND } } } };\n");
+    const notices = await preview.waitFor('remotion:notices', (message) => message.notices.length > 0);
+    expect(notices.notices).toEqual([expect.stringMatching(/^Tailwind v3: tailwind\.config\.js computes its configuration \("process", which is not a constant of the file, at line 1\)/)]);
+    noServerPaths(JSON.stringify(notices));
     await preview.page.close();
   });
 

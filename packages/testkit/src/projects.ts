@@ -8,4 +8,4 @@ import { fileURLToPath } from 'node:url';
  */
 export const testProjectsDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'projects');
 
-export const testProjectDir = (name: 'folders-and-stills' | 'config-entry' | 'webpack-config' | 'with-packages' | 'tailwind-v4' | 'three-scene' | 'media-assets') => path.join(testProjectsDir, name);
+export const testProjectDir = (name: 'folders-and-stills' | 'config-entry' | 'webpack-config' | 'with-packages' | 'tailwind-v4' | 'tailwind-v3' | 'three-scene' | 'media-assets') => path.join(testProjectsDir, name);

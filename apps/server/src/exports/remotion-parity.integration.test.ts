@@ -26,7 +26,7 @@ type Project = Parameters<typeof testProjectDir>[0];
  * Cutroom's export of a project is what `npx remotion render` makes of the same files:
  * real-shaped projects (an entry in `src/index.tsx`, compositions in folders and a
  * `<Still>`, `calculateMetadata` that sets the duration from props, a zod schema, their
- * own packages, Tailwind through `@remotion/tailwind-v4`, three.js with the GL renderer
+ * own packages, Tailwind through `@remotion/tailwind-v4` and through `@remotion/tailwind` (v3), three.js with the GL renderer
  * the configuration names, a font and audio from `public/`, an entry that
  * `remotion.config` names) are exported by the server, and rendered by Remotion's own CLI in a folder
  * where the same packages are installed as `npm install` would leave them; the two videos
@@ -183,6 +183,14 @@ describe.concurrent('exports match `npx remotion render`, frame by frame', () =>
     // Styled: the background is Tailwind's emerald-600, not the page's white.
     const [last] = (await frames(ours, 640, 360)).slice(-1);
     expect([last![0], last![1], last![2]].every((channel, index) => Math.abs(channel - [0x00, 0x96, 0x6a][index]!) < 24), JSON.stringify([...last!.subarray(0, 3)])).toBe(true);
+  });
+
+  it('Tailwind v3 through @remotion/tailwind and tailwind.config.js (tailwindcss 3 comes with the package)', async () => {
+    const { ours, theirs } = await bothRenders('tailwind-v3', 'Poster');
+    await compareVideos(ours, theirs, 640, 360, 30);
+    // Styled: the background is the brand colour of tailwind.config.js (#0891b2).
+    const [last] = (await frames(ours, 640, 360)).slice(-1);
+    expect([last![0], last![1], last![2]].every((channel, index) => Math.abs(channel - [0x08, 0x91, 0xb2][index]!) < 24), JSON.stringify([...last!.subarray(0, 3)])).toBe(true);
   });
 
   it('three.js through @remotion/three, whose remotion.config asks for ANGLE (rendered on SwiftShader: no GPU)', async () => {
