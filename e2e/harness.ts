@@ -113,10 +113,15 @@ const chromiumFlags = [
   '--disable-sync',
 ];
 
-export async function launchBrowser(): Promise<Browser> {
+/**
+ * Headless Chromium. `webgl`: with WebGL on the CPU (ANGLE on SwiftShader), as a person's
+ * browser has WebGL on its GPU; these machines have none, and Chromium no longer falls
+ * back to SwiftShader by itself.
+ */
+export async function launchBrowser({ webgl = false }: { webgl?: boolean } = {}): Promise<Browser> {
   return chromium.launch({
     executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-    args: chromiumFlags,
+    args: webgl ? [...chromiumFlags.filter((flag) => flag !== '--disable-gpu'), '--use-angle=swiftshader', '--enable-unsafe-swiftshader'] : chromiumFlags,
   });
 }
 
