@@ -321,6 +321,29 @@ export const RemotionRoot: React.FC = () => (
       expect(await containersOf(second.jobDir)).toEqual([]);
     }, 600_000);
 
+    it.runIf(docker !== null && isRoot)("renders a project with packages of its own, bound read-only into the container, and imported by the project's code", async () => {
+      // An install's node_modules, as the installer leaves one: a CommonJS package the Root imports.
+      const packages = path.join(dataDir, 'packages', 'docker-own', 'node_modules');
+      await mkdir(path.join(packages, 'brand-colour'), { recursive: true });
+      await writeFile(path.join(packages, 'brand-colour', 'package.json'), JSON.stringify({ name: 'brand-colour', version: '1.0.0', main: 'index.js' }));
+      await writeFile(path.join(packages, 'brand-colour', 'index.js'), "exports.brand = 'rgb(12, 200, 90)';\n");
+      const root = `import { Composition } from 'remotion';
+import { brand } from 'brand-colour';
+const Fill: React.FC = () => <div style={{ width: '100%', height: '100%', background: brand }} />;
+export const RemotionRoot: React.FC = () => <Composition id="Fill" component={Fill} durationInFrames={1} fps={30} width={64} height={64} />;
+`;
+      const source = await projectRepo(dataDir, (dir) => writeFile(path.join(dir, 'src', 'Root.tsx'), root));
+      const target = { kind: 'export', compositionId: 'Fill', format: 'png', scale: 1, frame: 0 } as const;
+      const result = await run(dockerWall(), { source, bundleDir: path.join(dataDir, 'cache', 'bundles', 'packages-docker'), outputName: 'output.png', target, packages });
+      expect(result.messages.at(-1), result.log).toMatchObject({ type: 'done' });
+      expect([...result.image!.data.subarray(0, 3)]).toEqual([12, 200, 90]);
+      expect(await containersOf(result.jobDir)).toEqual([]);
+      // Without them the same version does not bundle: the package came from the bound install.
+      const without = await run(dockerWall(), { source, bundleDir: path.join(dataDir, 'cache', 'bundles', 'packages-docker-none'), outputName: 'output.png', target });
+      expect(without.messages.at(-1), without.log).toMatchObject({ type: 'failed' });
+      expect(JSON.stringify(without.messages.at(-1))).toContain('brand-colour');
+    }, 600_000);
+
     /** An MP4 of a composition of `framesRoot`, in a container; `onMessage` hears the worker. */
     async function framesJob(compositionId: 'Short' | 'Long', onMessage: (message: WorkerMessage) => void) {
       const source = await projectRepo(dataDir, (dir) => writeFile(path.join(dir, 'src', 'Root.tsx'), framesRoot));
