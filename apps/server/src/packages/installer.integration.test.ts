@@ -156,6 +156,21 @@ describe('the installer, for real', () => {
     expect(await versionOf(unlocked.nodeModules!, 'ms')).toMatch(/^2\.1\./);
   });
 
+  it("honours the project's overrides of its packages' dependencies (npm's, pnpm's)", async () => {
+    // is-odd 3.0.1 depends on is-number ^6.0.0.
+    const plain = await installer.install({ packageJson: JSON.stringify({ dependencies: { 'is-odd': '3.0.1' } }) });
+    expect(await versionOf(plain.nodeModules!, 'is-number')).toBe('6.0.0');
+    const npmStyle = await installer.install({ packageJson: JSON.stringify({ dependencies: { 'is-odd': '3.0.1' }, overrides: { 'is-odd': { 'is-number': '7.0.0' } } }) });
+    expect(npmStyle.key).not.toBe(plain.key);
+    expect(await versionOf(npmStyle.nodeModules!, 'is-number')).toBe('7.0.0');
+    const pnpmStyle = await installer.install({ packageJson: JSON.stringify({ dependencies: { 'is-odd': '3.0.1' }, pnpm: { overrides: { 'is-number': '7.0.0' } } }) });
+    expect(await versionOf(pnpmStyle.nodeModules!, 'is-number')).toBe('7.0.0');
+    // One that would leave the registry is refused before anything runs.
+    const refused = await attempt(installer, { packageJson: JSON.stringify({ dependencies: { 'is-odd': '3.0.1' }, overrides: { 'is-number': 'file:/etc' } }) }).catch((caught: unknown) => caught);
+    expect(refused).toBeInstanceOf(PackagesError);
+    expect((refused as PackagesError).code).toBe('package_refused');
+  });
+
   it("honours the project's pnpm-lock.yaml", async () => {
     const project = path.join(scratch, 'pnpm-project');
     await mkdir(project, { recursive: true });

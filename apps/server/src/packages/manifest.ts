@@ -15,6 +15,10 @@
  * - Other `@remotion/*` packages are installed at that same version, whatever was asked.
  * - Tooling that no video imports (TypeScript, type packages, linters, formatters) is not
  *   installed.
+ * The project's overrides of its packages' dependencies (npm's `overrides`, pnpm's
+ * `pnpm.overrides`, yarn's `resolutions`) are kept, validated as the dependencies are (only
+ * registry versions; a `$name` reference names one of its own dependencies), and passed to
+ * pnpm in its own form (`parent>child`); overrides of what Cutroom provides are dropped.
  * What is left is the install's manifest; its hash names the install, so two projects
  * with the same packages share one.
  */
@@ -107,6 +111,8 @@ export function installManifest(packageJson: string): InstallManifest {
   }
   if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new PackagesError('manifest_invalid', 'package.json must hold a JSON object.');
   const dependencies: Record<string, string> = {};
+  /** Every dependency as the project asked for it (what a `$name` override refers to). */
+  const asked: Record<string, string> = {};
   for (const field of ['dependencies', 'devDependencies', 'optionalDependencies'] as const) {
     const listed = (parsed as Record<string, unknown>)[field];
     if (listed === undefined || listed === null) continue;
@@ -120,11 +126,13 @@ export function installManifest(packageJson: string): InstallManifest {
           `"${name}": "${spec.slice(0, 100)}" in ${field} is not a version from the npm registry. Only registry packages can be installed here (no file:, link:, git or URL dependencies); use a version such as "^1.2.3".`,
         );
       }
+      asked[name] = spec.trim();
       if (PROVIDED_PACKAGES.has(name) || isTooling(name)) continue;
       // Every Remotion package at the one version Cutroom renders with.
       dependencies[name] = name.startsWith('@remotion/') ? REMOTION_VERSION : spec.trim() || 'latest';
     }
   }
+  const overrides = projectOverrides(parsed as Record<string, unknown>, asked);
   const names = Object.keys(dependencies).sort();
   if (names.length > MAX_DEPENDENCIES) throw new PackagesError('manifest_invalid', `package.json asks for ${names.length} packages; at most ${MAX_DEPENDENCIES} are installed.`);
   const manifest = {
@@ -133,8 +141,86 @@ export function installManifest(packageJson: string): InstallManifest {
     dependencies: Object.fromEntries(names.map((name) => [name, dependencies[name]])),
     // A package that depends on Remotion gets Cutroom's version (removed again from the
     // install: the page's own copy serves both).
-    pnpm: { overrides: { remotion: REMOTION_VERSION } },
+    pnpm: { overrides: { ...overrides, remotion: REMOTION_VERSION } },
   };
   const text = `${JSON.stringify(manifest, null, 2)}\n`;
   return { text, key: createHash('sha256').update(text).digest('hex').slice(0, 32), count: names.length };
+}
+
+/** Most overrides taken from one project. */
+const MAX_OVERRIDES = 200;
+/** An override's selector: a package name, or a name and a range (`foo@^1`). */
+const SELECTOR = /^((?:@[a-z0-9][a-z0-9._~-]*\/)?[a-z0-9][a-z0-9._~-]*)(?:@(.+))?$/;
+
+/**
+ * The project's overrides as pnpm takes them (`{"a>b": "1.2.3"}`), from npm's `overrides`
+ * (nested objects, `"."` for the package itself, `$name` references), pnpm's
+ * `pnpm.overrides` and yarn's `resolutions` (`name` and `**\/name`). Throws
+ * `PackagesError` for one that is not a registry version or that cannot be read.
+ */
+export function projectOverrides(manifest: Record<string, unknown>, asked: Record<string, string>): Record<string, string> {
+  const result: Record<string, string> = {};
+  const where = (field: string, key: string) => `"${key.slice(0, 100)}" in ${field}`;
+  const selector = (field: string, key: string) => {
+    const match = SELECTOR.exec(key);
+    if (!match || key.length > 300 || (match[2] !== undefined && !registrySpec(match[2]))) {
+      throw new PackagesError('manifest_invalid', `${where(field, key)} of package.json is not a package name (with an optional version range) that overrides can name.`);
+    }
+    return { name: match[1]!, key };
+  };
+  const add = (field: string, path: { name: string; key: string }[], value: unknown) => {
+    if (typeof value !== 'string') throw new PackagesError('manifest_invalid', `${where(field, path.map((step) => step.key).join(' > '))} of package.json must be a version.`);
+    let spec = value.trim();
+    if (spec.startsWith('$')) {
+      const referred = asked[spec.slice(1)];
+      if (referred === undefined) throw new PackagesError('manifest_invalid', `${where(field, path.map((step) => step.key).join(' > '))} of package.json refers to ${spec}, which is not one of its dependencies.`);
+      spec = referred;
+    }
+    if (!registrySpec(spec)) {
+      throw new PackagesError(
+        'package_refused',
+        `${where(field, path.map((step) => step.key).join(' > '))} of package.json overrides it with "${spec.slice(0, 100)}", which is not a version from the npm registry (no file:, link:, git or URL specifiers).`,
+      );
+    }
+    // What Cutroom provides stays Cutroom's: the page and the project share one copy.
+    if (PROVIDED_PACKAGES.has(path.at(-1)!.name)) return;
+    result[path.map((step) => step.key).join('>')] = spec;
+    if (Object.keys(result).length > MAX_OVERRIDES) throw new PackagesError('manifest_invalid', `package.json has more than ${MAX_OVERRIDES} overrides.`);
+  };
+  const objectOf = (field: string, value: unknown): Record<string, unknown> | null => {
+    if (value === undefined || value === null) return null;
+    if (typeof value !== 'object' || Array.isArray(value)) throw new PackagesError('manifest_invalid', `"${field}" in package.json must be an object.`);
+    return value as Record<string, unknown>;
+  };
+
+  // npm: nested objects; "." is the package's own version within its parent.
+  const walk = (field: string, parents: { name: string; key: string }[], entries: Record<string, unknown>, depth: number) => {
+    if (depth > 8) throw new PackagesError('manifest_invalid', `"${field}" in package.json nests too deep.`);
+    for (const [key, value] of Object.entries(entries)) {
+      if (key === '.') {
+        if (parents.length === 0) throw new PackagesError('manifest_invalid', `"." at the top of "${field}" in package.json overrides nothing.`);
+        add(field, parents, value);
+        continue;
+      }
+      const step = selector(field, key);
+      if (value && typeof value === 'object' && !Array.isArray(value)) walk(field, [...parents, step], value as Record<string, unknown>, depth + 1);
+      else add(field, [...parents, step], value);
+    }
+  };
+  const npmOverrides = objectOf('overrides', manifest.overrides);
+  if (npmOverrides) walk('overrides', [], npmOverrides, 0);
+
+  const pnpmField = objectOf('pnpm', manifest.pnpm);
+  const pnpmOverrides = pnpmField ? objectOf('pnpm.overrides', pnpmField.overrides) : null;
+  for (const [key, value] of Object.entries(pnpmOverrides ?? {})) add('pnpm.overrides', key.split('>').map((part) => selector('pnpm.overrides', part)), value);
+
+  const resolutions = objectOf('resolutions', manifest.resolutions);
+  for (const [key, value] of Object.entries(resolutions ?? {})) {
+    const name = key.replace(/^\*\*\//, '');
+    if (name.includes('/') && !/^@[^/]+\/[^/]+$/.test(name)) {
+      throw new PackagesError('manifest_invalid', `${where('resolutions', key)} of package.json names a path of packages; only "name" and "**/name" resolutions can be taken here.`);
+    }
+    add('resolutions', [selector('resolutions', name)], value);
+  }
+  return result;
 }
