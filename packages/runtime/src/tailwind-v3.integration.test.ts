@@ -4,7 +4,7 @@ import path from 'node:path';
 import { testProjectDir } from '@cutroom/testkit';
 import postcss from 'postcss';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { tailwind3, tailwindV3Notices, tailwindV3Setup } from './tailwind-v3.js';
+import { anchoredGlobs, tailwind3, tailwindV3Notices, tailwindV3Setup } from './tailwind-v3.js';
 
 /**
  * The preview's Tailwind v3 with a real Tailwind 3 (Cutroom's 3.4.13, the one
@@ -57,14 +57,23 @@ describe('Tailwind v3 in the preview', () => {
     const secret = path.join(dir, 'secret.html');
     await writeFile(secret, '<p class="bg-lime-500"></p>');
     const config = path.join(workspace, 'tailwind.config.js');
-    await writeFile(config, (await readFile(config, 'utf8')).replace("content: ['./src/**/*.{ts,tsx}']", `content: ['./src/**/*.{ts,tsx}', '../*.html', '${secret}']`));
+    await writeFile(config, (await readFile(config, 'utf8')).replace("content: ['./src/**/*.{ts,tsx}']", `content: ['./src/**/*.{ts,tsx}', '../*.html', '${secret}', './{..,src}/*.html', './.{.,x}/*.html', './\\\\.\\\\./*.html', './src/../../*.html']`));
     const { css, messages } = await compile();
     expect(css).toContain('.bg-brand');
     expect(css).not.toContain('.bg-lime-500');
     for (const message of messages) if (message.dir || message.file) expect(String(message.dir ?? message.file).startsWith(workspace + path.sep)).toBe(true);
     expect(tailwindV3Notices(workspace, '')).toEqual([
-      `Tailwind v3: the preview leaves out the content glob "../*.html" (outside the project), the content glob "${secret}" (outside the project) (it runs no project code); exports apply them.`,
+      `Tailwind v3: the preview leaves out the content glob "../*.html" (outside the project), the content glob "${secret}" (outside the project), the content glob "./{..,src}/*.html" (outside the project), the content glob "./.{.,x}/*.html" (outside the project), the content glob "./\\.\\./*.html" (outside the project), the content glob "./src/../../*.html" (outside the project) (it runs no project code); exports apply them.`,
     ]);
+  });
+
+  it('expands braces before judging a glob, and refuses escapes and patterns that would expand without end', () => {
+    const workspace = path.join(dir, 'globs');
+    expect(anchoredGlobs(workspace, workspace, './src/**/*.{ts,tsx}')).toEqual([path.join(workspace, 'src/**/*.ts'), path.join(workspace, 'src/**/*.tsx')]);
+    expect(anchoredGlobs(workspace, workspace, 'scenes/{1..3}.tsx')).toHaveLength(3);
+    for (const glob of ['{..,src}/*', '.{.,x}/*', 'src/{a,../..}/*', '\\.\\./*', '{1..100000}', `{${'a,'.repeat(20)}b}`, '{1..3}/{1..3}']) {
+      expect(anchoredGlobs(workspace, workspace, glob), glob).toBeNull();
+    }
   });
 
   it('takes the configuration remotion.config names, and refuses one outside the project', async () => {

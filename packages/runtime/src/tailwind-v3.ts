@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { insideProject } from '@cutroom/template';
+import braces from 'braces';
 import type { AcceptedPlugin } from 'postcss';
 import { type TailwindData, readTailwindV3Config } from './tailwind-v3-config.js';
 
@@ -52,6 +53,35 @@ export function tailwindV3ConfigFile(workspace: string, remotionConfigCode: stri
   return { ok: true, file: found ? path.join(workspace, found) : null };
 }
 
+/**
+ * A content glob as absolute globs inside the working copy, its braces expanded (the glob
+ * library would expand `{..,src}` or `.{.,x}` into a parent folder, which no check of the
+ * unexpanded text sees); null when any of them leads out, or when it has escapes or
+ * expands to too many.
+ */
+export function anchoredGlobs(workspace: string, base: string, glob: string): string[] | null {
+  // Escapes (`\.\.` is `..` to the glob library) and oversized or explosive patterns.
+  if (glob.includes('\\') || glob.length > 500) return null;
+  const commas = glob.split(',').length - 1;
+  const ranges = glob.match(/\{[^{}]*\.\.[^{}]*\}/g)?.length ?? 0;
+  if (commas > 8 || ranges > 1) return null;
+  let expanded: string[];
+  try {
+    expanded = braces(glob, { expand: true, rangeLimit: 100 });
+  } catch {
+    return null;
+  }
+  if (expanded.length === 0 || expanded.length > 1_000) return null;
+  const anchored: string[] = [];
+  for (const pattern of expanded) {
+    const resolved = path.resolve(base, pattern);
+    const inside = resolved === workspace || resolved.startsWith(workspace + path.sep);
+    if (!inside || resolved.includes('..') || resolved.includes('\0')) return null;
+    anchored.push(resolved);
+  }
+  return anchored;
+}
+
 export type TailwindV3Setup =
   | { ok: true; config: Record<string, unknown>; configFile: string | null; leftOut: string[] }
   | { ok: false; reason: string };
@@ -94,12 +124,12 @@ export function tailwindV3Setup(workspace: string, remotionConfigCode: string): 
       continue;
     }
     const negated = entry.startsWith('!');
-    const glob = path.resolve(base, negated ? entry.slice(1) : entry);
-    if (glob !== workspace && !glob.startsWith(workspace + path.sep)) {
+    const globs = anchoredGlobs(workspace, base, negated ? entry.slice(1) : entry);
+    if (!globs) {
       leftOut.push(`the content glob "${entry}" (outside the project)`);
       continue;
     }
-    files.push(negated ? `!${glob}` : glob);
+    files.push(...globs.map((glob) => (negated ? `!${glob}` : glob)));
   }
   return { ok: true, config: { ...config, content: { files } }, configFile, leftOut };
 }
