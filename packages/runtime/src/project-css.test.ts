@@ -1,8 +1,11 @@
+import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
+import postcss from 'postcss';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { projectCss, resolvePackageStylesheet } from './project-css.js';
+import { projectCss, projectCssPlugin, resolvePackageStylesheet, tailwindV4Notices, withoutCodeOrOutside } from './project-css.js';
 
 describe('how the preview reads a project’s styling', () => {
   let dir = '';
@@ -60,5 +63,58 @@ describe('how the preview reads a project’s styling', () => {
     expect(projectCss(workspace)).toEqual({ kind: 'plain' });
     await rm(path.join(workspace, 'remotion.config.ts'));
     expect(projectCss(workspace)).toEqual({ kind: 'plain' });
+  });
+
+  it("takes Tailwind v4's @plugin and @config out (JavaScript is not run), and @source or @reference that lead out of the project", () => {
+    const from = path.join(workspace, 'src', 'index.css');
+    const root = postcss.parse(
+      [
+        '@import "tailwindcss";',
+        '@plugin "./evil.js";',
+        "@PLUGIN '@tailwindcss/typography';",
+        '@config "../tailwind.config.js";',
+        '@source "../components";',
+        '@source not "../src/legacy";',
+        '@source inline("underline");',
+        '@source "../../outside";',
+        '@source "/etc";',
+        '@source "../.{.,x}/*.html";',
+        '@reference "../../theme.css";',
+        '@reference "./theme.css";',
+        '@reference "tailwindcss";',
+        '.card { color: red; }',
+      ].join('\n'),
+      { from },
+    );
+    withoutCodeOrOutside(root, workspace);
+    expect(root.toString().split('\n')).toEqual([
+      '@import "tailwindcss";',
+      '@source "../components";',
+      '@source not "../src/legacy";',
+      '@source inline("underline");',
+      '@reference "./theme.css";',
+      '@reference "tailwindcss";',
+      '.card { color: red; }',
+    ]);
+  });
+
+  it('compiles a Tailwind v4 stylesheet without running its @plugin or scanning outside, and says what it left out', async () => {
+    const project = path.join(dir, 'v4');
+    await mkdir(path.join(project, 'src'), { recursive: true });
+    await writeFile(path.join(project, 'remotion.config.ts'), "import { enableTailwind } from '@remotion/tailwind-v4';\nConfig.overrideWebpackConfig((c) => enableTailwind(c));\n");
+    const marker = path.join(dir, 'plugin-ran');
+    await writeFile(path.join(project, 'src', 'evil.js'), `require('fs').writeFileSync(${JSON.stringify(marker)}, 'ran');\nmodule.exports = function () {};\n`);
+    await mkdir(path.join(dir, 'outside'), { recursive: true });
+    await writeFile(path.join(dir, 'outside', 'page.html'), '<p class="bg-lime-500"></p>');
+    await writeFile(path.join(project, 'src', 'Card.tsx'), 'export const Card = () => <div className="bg-sky-500" />;\n');
+    const tailwindCss = createRequire(createRequire(import.meta.url).resolve('@tailwindcss/postcss')).resolve('tailwindcss/index.css');
+    const from = path.join(project, 'src', 'index.css');
+    const source = `@import ${JSON.stringify(tailwindCss)};\n@plugin "./evil.js";\n@source "../../outside";\n`;
+    await writeFile(from, source);
+    const { css } = await postcss([projectCssPlugin(project)]).process(source, { from });
+    expect(existsSync(marker)).toBe(false);
+    expect(css).toContain('.bg-sky-500');
+    expect(css).not.toContain('.bg-lime-500');
+    expect(tailwindV4Notices(project)).toEqual(['Tailwind v4: src/index.css loads @plugin "./evil.js": that is JavaScript, which the preview does not run (exports do), so what it adds has no styles here.']);
   });
 });

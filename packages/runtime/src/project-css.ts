@@ -1,9 +1,9 @@
-import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
+import { type Dirent, existsSync, readFileSync, readdirSync, realpathSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { findConfigFile } from '@cutroom/template';
-import type { AcceptedPlugin, Plugin as PostcssPlugin } from 'postcss';
+import type { AcceptedPlugin, Plugin as PostcssPlugin, Root } from 'postcss';
 import type { Plugin } from 'vite';
-import { tailwind3, tailwindV3Setup } from './tailwind-v3.js';
+import { anchoredGlobs, tailwind3, tailwindV3Setup } from './tailwind-v3.js';
 
 /**
  * How the project's `remotion.config.*` styles its CSS at export: Tailwind v4
@@ -86,6 +86,7 @@ export function projectCssPlugin(workspace: string): PostcssPlugin {
         return;
       }
       if (kind !== 'tailwind-v4') return;
+      withoutCodeOrOutside(root, workspace);
       tailwind ??= import('@tailwindcss/postcss').then((module) => (module.default ?? module) as unknown as TailwindPostcss);
       const plugin = (await tailwind)({ base: workspace, optimize: false });
       // Processes this very root in place; its messages (the scanned files) go to Vite.
@@ -93,6 +94,70 @@ export function projectCssPlugin(workspace: string): PostcssPlugin {
       result.messages.push(...compiled.messages);
     },
   };
+}
+
+/** Tailwind v4's directives that load JavaScript (a plugin, a v3 configuration). */
+const CODE_DIRECTIVES = new Set(['plugin', 'config']);
+/** The path an `@source` or `@reference` names: `"…"`, `'…'`, after an optional `not`. */
+const DIRECTIVE_PATH = /^(?:not\s+)?(['"])(.*)\1$/s;
+
+/**
+ * Tailwind v4 runs what a stylesheet's `@plugin` and `@config` name (project code, or a
+ * package's) inside the runtime, which runs no project code, and reads what `@source` and
+ * `@reference` name wherever it is: those directives are taken out of the stylesheet
+ * (after Vite has inlined its imports) before Tailwind sees it, `@plugin`/`@config` always
+ * (the page says so: `tailwindV4Notices`), `@source`/`@reference` when their path (braces
+ * expanded) leads out of the working copy. `@source inline(…)` names no file and stays.
+ */
+export function withoutCodeOrOutside(root: Root, workspace: string) {
+  root.walkAtRules((rule) => {
+    const name = rule.name.toLowerCase();
+    if (CODE_DIRECTIVES.has(name)) {
+      rule.remove();
+      return;
+    }
+    if (name !== 'source' && name !== 'reference') return;
+    const params = rule.params.trim();
+    if (name === 'source' && /^(?:not\s+)?inline\(/.test(params)) return;
+    const named = DIRECTIVE_PATH.exec(params);
+    // A bare package name (`@reference "tailwindcss"`) is resolved in the installed packages.
+    if (named && name === 'reference' && !named[2]!.startsWith('.') && !named[2]!.startsWith('/')) return;
+    const base = rule.source?.input.file ? path.dirname(rule.source.input.file) : workspace;
+    if (!named || !anchoredGlobs(workspace, base, named[2]!)) rule.remove();
+  });
+}
+
+/** What the preview leaves out of a Tailwind v4 project's stylesheets: their `@plugin`s and `@config`s. */
+export function tailwindV4Notices(workspace: string): string[] {
+  const found: string[] = [];
+  const walk = (dir: string, depth: number) => {
+    if (depth > 6 || found.length >= 5) return;
+    let entries: Dirent[];
+    try {
+      entries = readdirSync(dir, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const entry of entries) {
+      if (entry.name === 'node_modules' || entry.name.startsWith('.')) continue;
+      const full = path.join(dir, entry.name);
+      if (entry.isDirectory()) walk(full, depth + 1);
+      else if (entry.isFile() && entry.name.endsWith('.css')) {
+        let text = '';
+        try {
+          if (statSync(full).size <= 1024 * 1024) text = readFileSync(full, 'utf8');
+        } catch {
+          continue;
+        }
+        for (const match of text.matchAll(/@(plugin|config)\s+(['"])([^'"\n]{1,200})\2/g)) {
+          found.push(`${path.relative(workspace, full).split(path.sep).join('/')} loads @${match[1]} "${match[3]}"`);
+        }
+      }
+    }
+  };
+  walk(workspace, 0);
+  if (found.length === 0) return [];
+  return [`Tailwind v4: ${found.join(', ')}: that is JavaScript, which the preview does not run (exports do), so what it adds has no styles here.`];
 }
 
 /** `@import 'pkg'`, `@import "pkg/file.css" layer(x)`, `@import url(pkg)`: the specifier is group 2 or 3. */
