@@ -82,6 +82,10 @@ describe('how the preview reads a project’s styling', () => {
         '@reference "../../theme.css";',
         '@reference "./theme.css";',
         '@reference "tailwindcss";',
+        '@import "tailwindcss/utilities" source("../../outside");',
+        "@import 'tailwindcss/theme' SOURCE('../src') layer(theme);",
+        '@tailwind utilities source("/");',
+        '@tailwind utilities source(none);',
         '.card { color: red; }',
       ].join('\n'),
       { from },
@@ -94,6 +98,10 @@ describe('how the preview reads a project’s styling', () => {
       '@source inline("underline");',
       '@reference "./theme.css";',
       '@reference "tailwindcss";',
+      '@import "tailwindcss/utilities";',
+      "@import 'tailwindcss/theme' SOURCE('../src') layer(theme);",
+      '@tailwind utilities;',
+      '@tailwind utilities source(none);',
       '.card { color: red; }',
     ]);
   });
@@ -109,7 +117,7 @@ describe('how the preview reads a project’s styling', () => {
     await writeFile(path.join(project, 'src', 'Card.tsx'), 'export const Card = () => <div className="bg-sky-500" />;\n');
     const tailwindCss = createRequire(createRequire(import.meta.url).resolve('@tailwindcss/postcss')).resolve('tailwindcss/index.css');
     const from = path.join(project, 'src', 'index.css');
-    const source = `@import ${JSON.stringify(tailwindCss)};\n@plugin "./evil.js";\n@source "../../outside";\n`;
+    const source = `@import ${JSON.stringify(tailwindCss)} source("../../outside");\n@plugin "./evil.js";\n@source "../../outside";\n@tailwind utilities source("../..");\n`;
     await writeFile(from, source);
     const { css } = await postcss([projectCssPlugin(project)]).process(source, { from });
     expect(existsSync(marker)).toBe(false);

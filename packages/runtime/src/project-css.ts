@@ -104,16 +104,28 @@ const DIRECTIVE_PATH = /^(?:not\s+)?(['"])(.*)\1$/s;
 /**
  * Tailwind v4 runs what a stylesheet's `@plugin` and `@config` name (project code, or a
  * package's) inside the runtime, which runs no project code, and reads what `@source` and
- * `@reference` name wherever it is: those directives are taken out of the stylesheet
- * (after Vite has inlined its imports) before Tailwind sees it, `@plugin`/`@config` always
- * (the page says so: `tailwindV4Notices`), `@source`/`@reference` when their path (braces
- * expanded) leads out of the working copy. `@source inline(…)` names no file and stays.
+ * `@reference` name wherever it is, and scans for classes from where a `source(…)` of
+ * `@import` or `@tailwind` says: those directives are taken out of the stylesheet (after
+ * Vite has inlined its imports) before Tailwind sees it, `@plugin`/`@config` always (the
+ * page says so: `tailwindV4Notices`), `@source`/`@reference`/`source(…)` when their path
+ * (braces expanded) leads out of the working copy. `@source inline(…)` names no file.
  */
 export function withoutCodeOrOutside(root: Root, workspace: string) {
   root.walkAtRules((rule) => {
     const name = rule.name.toLowerCase();
     if (CODE_DIRECTIVES.has(name)) {
       rule.remove();
+      return;
+    }
+    if (name === 'import' || name === 'tailwind') {
+      // `source("…")` moves where Tailwind looks for classes: kept inside the project only.
+      const base = rule.source?.input.file ? path.dirname(rule.source.input.file) : workspace;
+      rule.params = rule.params.replace(/\bsource\(([^)]*)\)/gi, (whole, inner: string) => {
+        const value = inner.trim();
+        if (value === 'none') return whole;
+        const quoted = /^(['"])(.*)\1$/s.exec(value);
+        return quoted && anchoredGlobs(workspace, base, quoted[2]!) ? whole : '';
+      }).trim();
       return;
     }
     if (name !== 'source' && name !== 'reference') return;
