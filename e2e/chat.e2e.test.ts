@@ -4,7 +4,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { git } from '../apps/server/src/repos/git.js';
 import { type RunningServer, launchBrowser, newPerson, screenshot, startServer } from './harness.js';
-import { AuthPage, ProjectsPage } from './pages.js';
+import { AuthPage, previewFrame, ProjectsPage } from './pages.js';
 
 const TITLE_FILE = 'src/scenes/TitleScene.tsx';
 const TITLE_LINE = "title = 'Your video starts here'";
@@ -63,7 +63,7 @@ describe('chat with the agent in the browser', () => {
   let page: Page;
   let projectId = '';
 
-  const preview = () => page.frameLocator('iframe[title="Video preview"]');
+  const preview = () => previewFrame(page);
   const history = () => page.getByRole('list', { name: 'Chat history' });
   const composer = () => page.getByRole('textbox', { name: 'Message' });
   const send = async (text: string) => {

@@ -2,7 +2,7 @@ import { type Scenario, type ScriptedModelServer, startScriptedModelServer } fro
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningServer, launchBrowser, newPerson, screenshot, startServer } from './harness.js';
-import { AuthPage, ProjectExports, ProjectsPage } from './pages.js';
+import { AuthPage, compositionPicker, previewFrame, ProjectExports, ProjectsPage } from './pages.js';
 
 const ROOT = `import { Composition, Folder, Still } from 'remotion';
 import { Outro } from './scenes/Outro';
@@ -73,8 +73,8 @@ describe('compositions in the browser', () => {
   let person: BrowserContext;
   let page: Page;
 
-  const preview = () => page.frameLocator('iframe[title="Video preview"]');
-  const picker = () => page.getByRole('combobox', { name: 'Composition' });
+  const preview = () => previewFrame(page);
+  const picker = () => compositionPicker(page);
   const timeline = () => page.getByRole('group', { name: 'Sequences' });
 
   beforeAll(async () => {

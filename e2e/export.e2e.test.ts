@@ -6,7 +6,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { PNG } from 'pngjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningServer, launchBrowser, newPerson, screenshot, startServer } from './harness.js';
-import { AuthPage, ProjectExports, ProjectsPage } from './pages.js';
+import { AuthPage, previewFrame, ProjectExports, ProjectsPage } from './pages.js';
 
 const NAME = 'Launch teaser';
 const SECOND = 'Made in another tab';
@@ -23,7 +23,7 @@ describe('exports and thumbnails in the browser', () => {
   let exports: ProjectExports;
   let downloads = '';
 
-  const preview = () => page.frameLocator('iframe[title="Video preview"]');
+  const preview = () => previewFrame(page);
   const thumbnail = (name: string) => projects.card(name).getByRole('img', { name: `${name} thumbnail` });
   /** The image's natural width once it has loaded (0 before). */
   const naturalWidth = (name: string) => thumbnail(name).evaluate((image: HTMLImageElement) => (image.complete ? image.naturalWidth : 0));

@@ -5,7 +5,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { git } from '../apps/server/src/repos/git.js';
 import { type RunningServer, launchBrowser, newPerson, screenshot, startServer } from './harness.js';
-import { AuthPage, ProjectHistory, ProjectsPage } from './pages.js';
+import { AuthPage, previewFrame, ProjectHistory, ProjectsPage } from './pages.js';
 
 const TITLE_FILE = 'src/scenes/TitleScene.tsx';
 const TEMPLATE = 'Create project from the template';
@@ -44,7 +44,7 @@ describe('project history in the browser', () => {
   let history: ProjectHistory;
   let projectId = '';
 
-  const preview = () => page.frameLocator('iframe[title="Video preview"]');
+  const preview = () => previewFrame(page);
   const chat = () => page.getByRole('list', { name: 'Chat history' });
   const assistantMessages = () => chat().locator('[data-testid="chat-message"][data-role="assistant"]');
   const send = async (text: string) => {

@@ -8,7 +8,7 @@ import type { Browser, Page } from 'playwright-core';
 import { PNG } from 'pngjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningServer, launchBrowser, newPerson, screenshot, startServer } from './harness.js';
-import { AuthPage, ProjectImport } from './pages.js';
+import { AuthPage, compositionPicker, previewFrame, ProjectImport } from './pages.js';
 
 const run = promisify(execFile);
 
@@ -91,8 +91,8 @@ describe("a project's own packages in the browser", () => {
   let page: Page;
   let scratch: string;
 
-  const preview = () => page.frameLocator('iframe[title="Video preview"]');
-  const picker = () => page.getByRole('combobox', { name: 'Composition' });
+  const preview = () => previewFrame(page);
+  const picker = () => compositionPicker(page);
   const history = () => page.getByRole('list', { name: 'Chat history' });
   const send = async (text: string) => {
     await page.getByRole('textbox', { name: 'Message' }).fill(text);

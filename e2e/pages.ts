@@ -210,3 +210,8 @@ export class ProjectImport {
     return this.dialog().getByRole('alert');
   }
 }
+
+/** The project page's preview: the sandboxed iframe that plays the project. */
+export const previewFrame = (page: Page) => page.frameLocator('iframe[title="Video preview"]');
+/** The project page's composition picker. */
+export const compositionPicker = (page: Page) => page.getByRole('combobox', { name: 'Composition' });

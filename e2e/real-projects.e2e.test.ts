@@ -8,7 +8,7 @@ import type { Browser, Page } from 'playwright-core';
 import { PNG } from 'pngjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningServer, launchBrowser, newPerson, screenshot, startServer } from './harness.js';
-import { AuthPage, ProjectImport } from './pages.js';
+import { AuthPage, compositionPicker, previewFrame, ProjectImport } from './pages.js';
 
 const run = promisify(execFile);
 
@@ -27,8 +27,8 @@ describe('projects of other shapes in the preview: three.js, a font and audio', 
   let page: Page;
   let scratch: string;
 
-  const preview = () => page.frameLocator('iframe[title="Video preview"]');
-  const picker = () => page.getByRole('combobox', { name: 'Composition' });
+  const preview = () => previewFrame(page);
+  const picker = () => compositionPicker(page);
 
   async function importProject(name: 'three-scene' | 'media-assets') {
     await page.goto('/');
