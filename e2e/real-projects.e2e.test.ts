@@ -7,6 +7,7 @@ import { testProjectDir } from '@cutroom/testkit';
 import type { Browser, Page } from 'playwright-core';
 import { PNG } from 'pngjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { dockerEngine } from '../apps/server/src/testing/docker-engine.js';
 import { type RunningServer, launchBrowser, newPerson, screenshot, startServer } from './harness.js';
 import { AuthPage, compositionPicker, previewFrame, ProjectImport } from './pages.js';
 
@@ -17,11 +18,19 @@ const run = promisify(execFile);
  * (`@remotion/three`, its packages installed for it) draws with WebGL in the preview, and
  * a project with its own font and audio in `public/` (`@remotion/fonts`,
  * `@remotion/media-utils`) plays with the font loaded, the audio decoded and shown on the
- * timeline. Each is
+ * timeline, and a Tailwind v3 project is styled. Each is
  * imported through the UI. (Their exports are compared with `npx remotion render` frame by
- * frame in `remotion-parity.integration.test.ts`.)
+ * frame in `remotion-parity.integration.test.ts`.) With each sandbox driver: the local one,
+ * and a container per session (under CI=true an engine is required; elsewhere the docker
+ * run is skipped when none can be started).
  */
-describe('projects of other shapes in the preview: three.js, a font and audio', () => {
+const engine = await dockerEngine();
+const drivers: { name: string; environment: Record<string, string> }[] = [
+  { name: 'local', environment: {} },
+  ...('unavailable' in engine ? [] : [{ name: 'docker', environment: { SANDBOX_DRIVER: 'docker', DOCKER_HOST: engine.dockerHost, SANDBOX_IMAGE: engine.image } }]),
+];
+
+describe.each(drivers)('projects of other shapes in the preview: three.js, a font and audio, Tailwind v3 ($name driver)', ({ name: driver, environment }) => {
   let server: RunningServer;
   let browser: Browser;
   let page: Page;
@@ -30,7 +39,7 @@ describe('projects of other shapes in the preview: three.js, a font and audio', 
   const preview = () => previewFrame(page);
   const picker = () => compositionPicker(page);
 
-  async function importProject(name: 'three-scene' | 'media-assets') {
+  async function importProject(name: 'three-scene' | 'media-assets' | 'tailwind-v3') {
     await page.goto('/');
     const imports = new ProjectImport(page);
     await imports.open();
@@ -39,16 +48,16 @@ describe('projects of other shapes in the preview: three.js, a font and audio', 
   }
 
   beforeAll(async () => {
-    server = await startServer({ SESSION_POOL_SIZE: '1' });
+    server = await startServer({ SESSION_POOL_SIZE: '1', ...environment });
     browser = await launchBrowser({ webgl: true });
     scratch = await mkdtemp(path.join(os.tmpdir(), 'cutroom-e2e-real-'));
-    for (const name of ['three-scene', 'media-assets']) {
+    for (const name of ['three-scene', 'media-assets', 'tailwind-v3']) {
       await cp(testProjectDir(name as 'three-scene'), path.join(scratch, name), { recursive: true });
       await run('tar', ['-czf', path.join(scratch, `${name}.tar.gz`), name], { cwd: scratch });
     }
     const person = await newPerson(browser, server.baseUrl);
     page = await person.newPage();
-    await new AuthPage(page).signUp('Reese Real', 'reese-real@example.com', 'real projects password 1');
+    await new AuthPage(page).signUp('Reese Real', `reese-real-${driver}@example.com`, 'real projects password 1');
   });
   afterAll(async () => {
     await browser?.close();
@@ -60,7 +69,7 @@ describe('projects of other shapes in the preview: three.js, a font and audio', 
     await importProject('three-scene');
     const canvas = preview().locator('canvas');
     await canvas.waitFor({ timeout: 120_000 }).catch(async (error: unknown) => {
-      await screenshot(page, '54-three-project-failed');
+      await screenshot(page, `54-three-project-${driver}-failed`);
       throw error;
     });
     await expect.poll(async () => (await picker().locator('option').allTextContents()).map((text) => text.trim()), { timeout: 60_000 }).toContain('Spinning');
@@ -75,7 +84,7 @@ describe('projects of other shapes in the preview: three.js, a font and audio', 
       return r! > 0x90 && r! > g! + 0x30 && r! > b! + 0x60;
     }, { timeout: 60_000 }).toBe(true);
     expect(await page.getByRole('alert', { name: 'Preview errors' }).count()).toBe(0);
-    await screenshot(page, '54-three-project');
+    await screenshot(page, `54-three-project-${driver}`);
   }, 300_000);
 
   it("a project's own font and audio from public/ are loaded and decoded in the preview", async () => {
@@ -90,6 +99,16 @@ describe('projects of other shapes in the preview: three.js, a font and audio', 
     // The timeline shows the <Audio> as a sequence of the composition, named by its file.
     await page.getByRole('group', { name: 'Sequences' }).getByRole('button', { name: /^tone\.wav, from frame 0/ }).waitFor({ timeout: 60_000 });
     expect(await page.getByRole('alert', { name: 'Preview errors' }).count()).toBe(0);
-    await screenshot(page, '55-media-project');
+    await screenshot(page, `55-media-project-${driver}`);
+  }, 300_000);
+
+  it('a Tailwind v3 project is styled by its tailwind.config.js, read as data', async () => {
+    await importProject('tailwind-v3');
+    const badge = preview().getByTestId('badge');
+    await badge.waitFor({ timeout: 120_000 });
+    await expect
+      .poll(() => badge.evaluate((element) => [getComputedStyle(element.parentElement!).backgroundColor, getComputedStyle(element).borderTopLeftRadius]), { timeout: 60_000 })
+      .toEqual(['rgb(8, 145, 178)', '24px']);
+    expect(await page.getByRole('alert', { name: 'Preview errors' }).count()).toBe(0);
   }, 300_000);
 });
