@@ -283,21 +283,35 @@ snapshots:
       expect(baitRequests).toEqual([]);
     });
 
-    it("package.json's own overrides and settings pointing off the registry are not honoured", async () => {
+    it("package.json's own overrides pointing off the registry are refused before anything runs; its settings are not honoured", async () => {
       const evil = `file:${fromAnywhere(SERVER_CODE)}`;
+      // Overrides reach the install (manifest.ts): one that leaves the registry, in any of
+      // the three spellings, is refused with its name, and nothing runs.
+      for (const overrides of [
+        { overrides: { 'is-number': evil } },
+        { overrides: { 'is-odd': { 'is-number': evil } } },
+        { overrides: { 'is-number': '$is-number' }, dependencies: { 'is-number': evil } },
+        { resolutions: { 'is-number': `http://127.0.0.1:${baitPort}/evil.tgz` } },
+        { resolutions: { '**/is-number': 'git+ssh://git@127.0.0.1/evil.git' } },
+        { pnpm: { overrides: { 'is-number': 'link:/etc' } } },
+        { pnpm: { overrides: { 'a>is-number': `npm:is-number@file:${fromAnywhere('etc')}` } } },
+      ]) {
+        const packageJson = JSON.stringify({ name: 'film', private: true, dependencies: { 'is-number': '^7.0.0' }, ...overrides });
+        const result = await outcome(installer, { packageJson });
+        expect(result, JSON.stringify(overrides)).toBeInstanceOf(PackagesError);
+        expect((result as PackagesError).code).toBe('package_refused');
+      }
+      // pnpm's other settings (patches, a package manager) are not part of what is installed.
       const packageJson = JSON.stringify({
         name: 'film',
         private: true,
         dependencies: { 'is-number': '^7.0.0' },
-        overrides: { 'is-number': evil },
-        resolutions: { 'is-number': `http://127.0.0.1:${baitPort}/evil.tgz` },
-        pnpm: { overrides: { 'is-number': 'link:/etc' }, patchedDependencies: { 'is-number@7.0.0': fromAnywhere('etc/passwd') } },
+        pnpm: { patchedDependencies: { 'is-number@7.0.0': fromAnywhere('etc/passwd') }, onlyBuiltDependencies: ['is-number'] },
         packageManager: 'pnpm@8.0.0',
       });
-      // What is installed is made from the dependencies alone: the same install as without them.
       expect(installManifest(packageJson).key).toBe(installManifest(isNumberOnly).key);
       const result = await outcome(installer, { packageJson });
-      await expectRegistryOnly('overrides', isNumberOnly, result);
+      await expectRegistryOnly('settings', isNumberOnly, result);
       expect(baitRequests).toEqual([]);
     });
 
