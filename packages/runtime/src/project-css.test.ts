@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import postcss from 'postcss';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { projectCss, projectCssPlugin, resolvePackageStylesheet, tailwindV4Notices, withoutCodeOrOutside } from './project-css.js';
+import { projectCss, projectCssPlugin, resolvePackageStylesheet, stylesheetCodeNotices, withoutCodeOrOutside } from './project-css.js';
 
 describe('how the preview reads a project’s styling', () => {
   let dir = '';
@@ -82,6 +82,7 @@ describe('how the preview reads a project’s styling', () => {
         '@reference "../../theme.css";',
         '@reference "./theme.css";',
         '@reference "tailwindcss";',
+        '@reference "tailwindcss/../../../outside/x.css";',
         '@import "tailwindcss/utilities" source("../../outside");',
         "@import 'tailwindcss/theme' SOURCE('../src') layer(theme);",
         '@tailwind utilities source("/");',
@@ -123,6 +124,6 @@ describe('how the preview reads a project’s styling', () => {
     expect(existsSync(marker)).toBe(false);
     expect(css).toContain('.bg-sky-500');
     expect(css).not.toContain('.bg-lime-500');
-    expect(tailwindV4Notices(project)).toEqual(['Tailwind v4: src/index.css loads @plugin "./evil.js": that is JavaScript, which the preview does not run (exports do), so what it adds has no styles here.']);
+    expect(stylesheetCodeNotices(project, 'Tailwind v4')).toEqual(['Tailwind v4: src/index.css loads @plugin "./evil.js": that is JavaScript, which the preview does not run (exports do), so what it adds has no styles here.']);
   });
 });

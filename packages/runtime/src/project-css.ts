@@ -76,6 +76,8 @@ export function projectCssPlugin(workspace: string): PostcssPlugin {
       if (!from || !from.startsWith(workspace + path.sep)) return;
       const kind = current().kind;
       if (kind === 'tailwind-v3') {
+        // Tailwind v3 also has `@config`, which loads JavaScript.
+        withoutCodeOrOutside(root, workspace);
         const setup = tailwindV3Setup(workspace, configCode(workspace)?.code ?? '');
         // The configuration is watched as the stylesheet's: an edit to it compiles again.
         if (setup.ok && setup.configFile) result.messages.push({ type: 'dependency', plugin: 'cutroom-project-css', file: setup.configFile, parent: from });
@@ -102,12 +104,12 @@ const CODE_DIRECTIVES = new Set(['plugin', 'config']);
 const DIRECTIVE_PATH = /^(?:not\s+)?(['"])(.*)\1$/s;
 
 /**
- * Tailwind v4 runs what a stylesheet's `@plugin` and `@config` name (project code, or a
- * package's) inside the runtime, which runs no project code, and reads what `@source` and
+ * Tailwind runs what a stylesheet's `@plugin` (v4) and `@config` (v3 and v4) name (project
+ * code, or a package's) inside the runtime, which runs no project code, and reads what `@source` and
  * `@reference` name wherever it is, and scans for classes from where a `source(…)` of
  * `@import` or `@tailwind` says: those directives are taken out of the stylesheet (after
  * Vite has inlined its imports) before Tailwind sees it, `@plugin`/`@config` always (the
- * page says so: `tailwindV4Notices`), `@source`/`@reference`/`source(…)` when their path
+ * page says so: `stylesheetCodeNotices`), `@source`/`@reference`/`source(…)` when their path
  * (braces expanded) leads out of the working copy. `@source inline(…)` names no file.
  */
 export function withoutCodeOrOutside(root: Root, workspace: string) {
@@ -133,14 +135,14 @@ export function withoutCodeOrOutside(root: Root, workspace: string) {
     if (name === 'source' && /^(?:not\s+)?inline\(/.test(params)) return;
     const named = DIRECTIVE_PATH.exec(params);
     // A bare package name (`@reference "tailwindcss"`) is resolved in the installed packages.
-    if (named && name === 'reference' && !named[2]!.startsWith('.') && !named[2]!.startsWith('/')) return;
+    if (named && name === 'reference' && !/^[./]/.test(named[2]!) && !named[2]!.split('/').includes('..') && !named[2]!.includes('\\')) return;
     const base = rule.source?.input.file ? path.dirname(rule.source.input.file) : workspace;
     if (!named || !anchoredGlobs(workspace, base, named[2]!)) rule.remove();
   });
 }
 
-/** What the preview leaves out of a Tailwind v4 project's stylesheets: their `@plugin`s and `@config`s. */
-export function tailwindV4Notices(workspace: string): string[] {
+/** What the preview leaves out of a Tailwind project's stylesheets: their `@plugin`s and `@config`s. */
+export function stylesheetCodeNotices(workspace: string, tailwind: 'Tailwind v3' | 'Tailwind v4'): string[] {
   const found: string[] = [];
   const walk = (dir: string, depth: number) => {
     if (depth > 6 || found.length >= 5) return;
@@ -169,7 +171,7 @@ export function tailwindV4Notices(workspace: string): string[] {
   };
   walk(workspace, 0);
   if (found.length === 0) return [];
-  return [`Tailwind v4: ${found.join(', ')}: that is JavaScript, which the preview does not run (exports do), so what it adds has no styles here.`];
+  return [`${tailwind}: ${found.join(', ')}: that is JavaScript, which the preview does not run (exports do), so what it adds has no styles here.`];
 }
 
 /** `@import 'pkg'`, `@import "pkg/file.css" layer(x)`, `@import url(pkg)`: the specifier is group 2 or 3. */

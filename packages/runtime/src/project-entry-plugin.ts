@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { CONFIG_FILES, affectsEntryPoint, findEntryPoint } from '@cutroom/template';
 import type { Plugin, ViteDevServer } from 'vite';
-import { configCode, projectCss, tailwindV4Notices } from './project-css.js';
+import { configCode, projectCss, stylesheetCodeNotices } from './project-css.js';
 import { packagesState } from './project-packages.js';
 import { TAILWIND_CONFIG_NAMES, tailwindV3Notices } from './tailwind-v3.js';
 
@@ -186,8 +186,8 @@ function configNotices(workspace: string): string[] {
   const css = projectCss(workspace, config);
   // Tailwind (v4 and v3) is compiled in the preview too (project-css.ts); other overrides are
   // not, nor what of a Tailwind v3 configuration is code.
-  if (css.kind === 'tailwind-v3') notices.push(...tailwindV3Notices(workspace, code));
-  if (css.kind === 'tailwind-v4') notices.push(...tailwindV4Notices(workspace));
+  if (css.kind === 'tailwind-v3') notices.push(...tailwindV3Notices(workspace, code), ...stylesheetCodeNotices(workspace, 'Tailwind v3'));
+  if (css.kind === 'tailwind-v4') notices.push(...stylesheetCodeNotices(workspace, 'Tailwind v4'));
   if (css.kind === 'plain' && /\boverrideWebpackConfig\s*\(/.test(code)) {
     notices.push(`${file} overrides the webpack configuration: exports apply it, the preview (Vite) does not.`);
   }

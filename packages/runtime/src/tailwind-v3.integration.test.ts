@@ -1,9 +1,11 @@
+import { existsSync } from 'node:fs';
 import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { testProjectDir } from '@cutroom/testkit';
 import postcss from 'postcss';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { projectCssPlugin, stylesheetCodeNotices } from './project-css.js';
 import { anchoredGlobs, tailwind3, tailwindV3Notices, tailwindV3Setup } from './tailwind-v3.js';
 
 /**
@@ -92,5 +94,20 @@ describe('Tailwind v3 in the preview', () => {
     expect(tailwindV3Notices(workspace, '')).toEqual([
       "Tailwind v3: tailwind.config.js computes its configuration (a function call at line 1). Exports apply it; the preview runs no project code, so its stylesheets are not compiled here.",
     ]);
+  });
+
+  it("runs no @config a stylesheet names (Tailwind v3's directive loads JavaScript), and says so", async () => {
+    const { workspace } = await project('config-directive');
+    const marker = path.join(dir, 'config-ran');
+    await writeFile(path.join(workspace, 'evil.js'), `require('fs').writeFileSync(${JSON.stringify(marker)}, 'ran');\nmodule.exports = { content: [] };\n`);
+    await writeFile(path.join(workspace, 'remotion.config.ts'), "import { enableTailwind } from '@remotion/tailwind';\nConfig.overrideWebpackConfig((c) => enableTailwind(c));\n");
+    const from = path.join(workspace, 'src', 'index.css');
+    const source = `@config "../evil.js";\n${await readFile(from, 'utf8')}`;
+    await writeFile(from, source);
+    const { css } = await postcss([projectCssPlugin(workspace)]).process(source, { from });
+    expect(existsSync(marker)).toBe(false);
+    // Compiled with the tailwind.config.js it has, read as data.
+    expect(css).toContain('.bg-brand');
+    expect(stylesheetCodeNotices(workspace, 'Tailwind v3')).toEqual(['Tailwind v3: src/index.css loads @config "../evil.js": that is JavaScript, which the preview does not run (exports do), so what it adds has no styles here.']);
   });
 });
