@@ -1,9 +1,8 @@
-import { readdirSync } from 'node:fs';
 import { cp, mkdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import react from '@vitejs/plugin-react';
-import { findEntryPoint, templatePreviewDir } from '@cutroom/template';
+import { PROVIDED_PACKAGES, findEntryPoint, templatePreviewDir } from '@cutroom/template';
 import { timingSafeEqual } from 'node:crypto';
 import http, { type IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
@@ -40,24 +39,6 @@ const packagesDir = (() => {
   const remotion = createRequire(import.meta.url).resolve('remotion');
   const at = remotion.lastIndexOf(`${path.sep}node_modules${path.sep}`);
   return remotion.slice(0, at + `${path.sep}node_modules`.length);
-})();
-
-/**
- * The packages Cutroom provides to every project (the server leaves them out of a
- * project's install: manifest.ts's PROVIDED_PACKAGES): React (with its scheduler),
- * Remotion and its packages, zod. Resolved from Cutroom's folder wherever they are imported,
- * by the project or by its packages (`@react-three/fiber`'s reconciler imports `scheduler`,
- * which its install does not have), so the page has one copy of each, as exports resolve
- * them (`modules: ['node_modules', <Cutroom's>]`).
- */
-const providedPackages = (() => {
-  const provided = ['react', 'react-dom', 'scheduler', 'remotion', 'zod'];
-  try {
-    for (const name of readdirSync(path.join(packagesDir, '@remotion')).sort()) provided.push(`@remotion/${name}`);
-  } catch {
-    provided.push('@remotion/player');
-  }
-  return provided;
 })();
 
 /**
@@ -212,7 +193,10 @@ export async function startPreviewServer(options: PreviewServerOptions): Promise
         }),
       ),
     ],
-    resolve: { dedupe: providedPackages },
+    // Cutroom's provided packages resolve from its folder wherever they are imported, by the
+    // project or by its packages (`@react-three/fiber`'s reconciler imports `scheduler`,
+    // which its install leaves out): one copy of each on the page, as exports resolve them.
+    resolve: { dedupe: [...PROVIDED_PACKAGES] },
     // The project's stylesheets as its remotion.config.* styles them at export (Tailwind v4
     // or v3). Inline, so Vite never loads a postcss.config.* of the project or of Cutroom.
     css: { postcss: { plugins: [projectCssPlugin(workspace)] } },

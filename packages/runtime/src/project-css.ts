@@ -119,9 +119,11 @@ export function withoutCodeOrOutside(root: Root, workspace: string) {
       rule.remove();
       return;
     }
+    // Paths are relative to the stylesheet that holds the directive (Vite keeps each inlined
+    // rule's own file).
+    const base = rule.source?.input.file ? path.dirname(rule.source.input.file) : workspace;
     if (name === 'import' || name === 'tailwind') {
       // `source("…")` moves where Tailwind looks for classes: kept inside the project only.
-      const base = rule.source?.input.file ? path.dirname(rule.source.input.file) : workspace;
       rule.params = rule.params.replace(/\bsource\(([^)]*)\)/gi, (whole, inner: string) => {
         const value = inner.trim();
         if (value === 'none') return whole;
@@ -136,7 +138,6 @@ export function withoutCodeOrOutside(root: Root, workspace: string) {
     const named = DIRECTIVE_PATH.exec(params);
     // A bare package name (`@reference "tailwindcss"`) is resolved in the installed packages.
     if (named && name === 'reference' && !/^[./]/.test(named[2]!) && !named[2]!.split('/').includes('..') && !named[2]!.includes('\\')) return;
-    const base = rule.source?.input.file ? path.dirname(rule.source.input.file) : workspace;
     if (!named || !anchoredGlobs(workspace, base, named[2]!)) rule.remove();
   });
 }

@@ -10,6 +10,7 @@ export const templateProjectDir = path.join(packageDir, 'project');
 /** The Player page that plays a project's compositions (served by the runtime). */
 export const templatePreviewDir = path.join(packageDir, 'preview');
 
+export { PROVIDED_PACKAGES } from './provided-packages.js';
 export { affectsEntryPoint, configString, CONFIG_FILES, ENTRY_CANDIDATES, findConfigFile, findEntryPoint, insideProject, projectEntryPoint, type EntryPoint } from './entry-point.js';
 
 /** The id of the composition the template starts with. */

@@ -23,9 +23,8 @@
  * with the same packages share one.
  */
 import { createHash } from 'node:crypto';
-import { readdirSync } from 'node:fs';
+import { PROVIDED_PACKAGES as providedPackages } from '@cutroom/template';
 import { createRequire } from 'node:module';
-import path from 'node:path';
 
 const require = createRequire(import.meta.url);
 
@@ -47,18 +46,8 @@ export class PackagesError extends Error {
   }
 }
 
-/** Packages Cutroom itself provides to every project's page and render (read from its node_modules). */
-export const PROVIDED_PACKAGES: ReadonlySet<string> = (() => {
-  // zod: the one Remotion's schemas (and @remotion/zod-types) are made with.
-  const provided = new Set(['remotion', 'react', 'react-dom', 'scheduler', 'zod']);
-  const remotionDir = path.dirname(require.resolve('remotion/package.json'));
-  try {
-    for (const name of readdirSync(path.join(path.dirname(remotionDir), '@remotion'))) provided.add(`@remotion/${name}`);
-  } catch {
-    // No scoped Remotion packages beside remotion: only the four above.
-  }
-  return provided;
-})();
+/** Packages Cutroom itself provides to every project's page and render (`@cutroom/template`). */
+export const PROVIDED_PACKAGES: ReadonlySet<string> = new Set(providedPackages);
 
 /** Development tools a video never imports. */
 const isTooling = (name: string) =>
@@ -168,23 +157,23 @@ export function projectOverrides(manifest: Record<string, unknown>, asked: Recor
     }
     return { name: match[1]!, key };
   };
-  const add = (field: string, path: { name: string; key: string }[], value: unknown) => {
-    if (typeof value !== 'string') throw new PackagesError('manifest_invalid', `${where(field, path.map((step) => step.key).join(' > '))} of package.json must be a version.`);
+  const add = (field: string, route: { name: string; key: string }[], value: unknown) => {
+    if (typeof value !== 'string') throw new PackagesError('manifest_invalid', `${where(field, route.map((step) => step.key).join(' > '))} of package.json must be a version.`);
     let spec = value.trim();
     if (spec.startsWith('$')) {
       const referred = asked[spec.slice(1)];
-      if (referred === undefined) throw new PackagesError('manifest_invalid', `${where(field, path.map((step) => step.key).join(' > '))} of package.json refers to ${spec}, which is not one of its dependencies.`);
+      if (referred === undefined) throw new PackagesError('manifest_invalid', `${where(field, route.map((step) => step.key).join(' > '))} of package.json refers to ${spec}, which is not one of its dependencies.`);
       spec = referred;
     }
     if (!registrySpec(spec)) {
       throw new PackagesError(
         'package_refused',
-        `${where(field, path.map((step) => step.key).join(' > '))} of package.json overrides it with "${spec.slice(0, 100)}", which is not a version from the npm registry (no file:, link:, git or URL specifiers).`,
+        `${where(field, route.map((step) => step.key).join(' > '))} of package.json overrides it with "${spec.slice(0, 100)}", which is not a version from the npm registry (no file:, link:, git or URL specifiers).`,
       );
     }
     // What Cutroom provides stays Cutroom's: the page and the project share one copy.
-    if (PROVIDED_PACKAGES.has(path.at(-1)!.name)) return;
-    result[path.map((step) => step.key).join('>')] = spec;
+    if (PROVIDED_PACKAGES.has(route.at(-1)!.name)) return;
+    result[route.map((step) => step.key).join('>')] = spec;
     if (Object.keys(result).length > MAX_OVERRIDES) throw new PackagesError('manifest_invalid', `package.json has more than ${MAX_OVERRIDES} overrides.`);
   };
   const objectOf = (field: string, value: unknown): Record<string, unknown> | null => {
