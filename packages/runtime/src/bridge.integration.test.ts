@@ -43,7 +43,7 @@ describe('the bridge and what the agent host sends over it', () => {
 
   it('listens on a Unix socket (replacing a stale file), answers only the token holder there, and opens no port', async () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'bridge-'));
-    closers.push(() => rm(dir, { recursive: true, force: true }));
+    closers.push(() => rm(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 }));
     const socketPath = path.join(dir, 'bridge.sock');
     // Left by an earlier runtime: a plain file, then a link (removed, never followed).
     await writeFile(socketPath, 'stale');

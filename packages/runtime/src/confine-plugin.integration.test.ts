@@ -63,7 +63,7 @@ describe('preview confinement', () => {
   });
   afterAll(async () => {
     await vite?.close();
-    await rm(dir, { recursive: true, force: true });
+    await rm(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
   });
 
   const forms: [string, (outside: string) => string, string][] = [

@@ -63,7 +63,7 @@ beforeEach(async () => {
 });
 afterEach(async () => {
   await server.close();
-  await rm(dir, { recursive: true, force: true });
+  await rm(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
 });
 
 /** One request on the socket: status, body and whether the answer came whole. */

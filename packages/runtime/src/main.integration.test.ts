@@ -101,7 +101,7 @@ describe('the runtime on Unix sockets', () => {
     if (child) await stopRuntime(child);
     modelSocket?.close();
     await model?.close();
-    await rm(dir, { recursive: true, force: true });
+    await rm(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
   });
 
   it('says so when ready, and serves the preview (with its key only) on sock/preview.sock', async () => {
@@ -194,7 +194,7 @@ describe('a reset of the working copy', () => {
     } finally {
       bridge.terminate();
       await stopRuntime(child);
-      await rm(dir, { recursive: true, force: true });
+      await rm(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
     }
   });
 });
@@ -211,7 +211,7 @@ describe('the runtime on loopback ports', () => {
       await expect(lstat(path.join(dir, 'sock', 'preview.sock'))).rejects.toThrow();
     } finally {
       await stopRuntime(child);
-      await rm(dir, { recursive: true, force: true });
+      await rm(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
     }
   });
 });
@@ -226,7 +226,7 @@ describe('when the preview is warmed (RUNTIME_WARM)', () => {
       expect(await get(preview, '/s/abcdefghijklmnopqrstuvwx/main.tsx', { [PREVIEW_KEY_HEADER]: PREVIEW_KEY })).toBe(200);
     } finally {
       await stopRuntime(child);
-      await rm(dir, { recursive: true, force: true });
+      await rm(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
     }
   });
 
@@ -240,7 +240,7 @@ describe('when the preview is warmed (RUNTIME_WARM)', () => {
       expect(failure?.message).toMatch(/exited with 64.*RUNTIME_WARM must be before-ready or after-ready/s);
       await expect(lstat(path.join(dir, 'sock', 'preview.sock'))).rejects.toThrow();
     } finally {
-      await rm(dir, { recursive: true, force: true });
+      await rm(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
     }
   });
 });

@@ -36,7 +36,7 @@ describe('the preview of real-shaped projects', () => {
   afterAll(async () => {
     await browser?.close();
     for (const server of servers) await server.close();
-    await rm(dir, { recursive: true, force: true });
+    await rm(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
   });
 
   /** A working copy of a test project (or of nothing), served by its own preview server. */
