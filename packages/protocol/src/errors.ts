@@ -43,6 +43,12 @@ export const errorCodes = [
   'import_not_remotion',
   'import_git_url_refused',
   'import_git_failed',
+  // Media (POST /api/projects/:id/assets): what the upload broke.
+  'media_type_refused',
+  'media_name_refused',
+  'media_unreadable',
+  'media_too_large',
+  'media_limit_reached',
   'internal',
 ] as const;
 

@@ -2,6 +2,7 @@ export * from './agent.js';
 export * from './decode.js';
 export * from './errors.js';
 export * from './exports.js';
+export * from './media.js';
 export * from './rest.js';
 export * from './routes.js';
 export * from './preview.js';

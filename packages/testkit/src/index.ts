@@ -8,3 +8,4 @@ export {
 export { Scenario, loadScenario, type ScriptedRule, type ScriptedStep, type ScriptedToolCall } from './scenario.js';
 export { testProjectDir, testProjectsDir } from './projects.js';
 export { makeTar, makeTarGz, makeZip, type TestArchiveEntry } from './archives.js';
+export * from './media.js';

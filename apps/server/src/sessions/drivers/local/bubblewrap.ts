@@ -14,7 +14,7 @@ import { SETPRIV, switchUserArguments } from './sandbox-users.js';
 export const BWRAP = '/usr/bin/bwrap';
 
 /** A uid no sandbox draws (they start at 200000), for the probe. */
-const PROBE_UID = 199_999;
+export const PROBE_UID = 199_999;
 
 let probed: boolean | undefined;
 
