@@ -4,6 +4,9 @@ import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { packDirectory, unpackArchive } from '@cutroom/runtime';
 import { isTemplateFile } from '@cutroom/template';
+import { MEDIA_MANIFEST_PATH, type MediaManifest } from '@cutroom/protocol';
+import { parseManifest, serializeManifest } from '../media/media-manifest.js';
+import type { MediaStore } from '../media/media-store.js';
 import { git, gitStream } from './git.js';
 import { createVersionHistory } from './versions.js';
 
@@ -60,6 +63,11 @@ export function createProjectRepos(options: {
    * from (default: `mirrors` beside `reposDir`). Never a sandbox's folder.
    */
   mirrorsDir?: string;
+  /**
+   * Where media bytes are (content-addressed; versions pin them in `.cutroom/media.json`).
+   * Without it, archives hold no media files.
+   */
+  media?: MediaStore;
 }) {
   const { reposDir, templateDir } = options;
   const maxFileBytes = options.maxFileBytes ?? DEFAULT_MAX_COMMIT_FILE_BYTES;
@@ -98,6 +106,8 @@ export function createProjectRepos(options: {
           filter: (file) => isTemplateFile(path.relative(templateDir, file)),
         });
       }
+      // A manifest only the server writes: one an import brings pins nothing of this project's.
+      if (source) await rm(path.join(work, MEDIA_MANIFEST_PATH), { force: true });
       await git(['init', '--quiet', '--bare', bare]);
       await writeFile(path.join(bare, 'info', 'attributes'), BYTE_EXACT_ATTRIBUTES);
       const gitDir = ['--git-dir', bare, '--work-tree', work];
@@ -149,7 +159,75 @@ export function createProjectRepos(options: {
   async function archive(projectId: string): Promise<{ version: string; tar: Readable }> {
     await byteExact(projectId);
     const version = await readRef(projectId);
-    return { version, tar: gitStream(['--git-dir', repoPath(projectId), 'archive', '--format=tar', version]) };
+    return { version, tar: await archiveWithMedia(projectId, version, 'tar', '') };
+  }
+
+  /** A version's media manifest (empty when it has none). */
+  async function readManifest(projectId: string, version = 'HEAD'): Promise<MediaManifest> {
+    const text = await git(['--git-dir', repoPath(projectId), 'show', `${version}:${MEDIA_MANIFEST_PATH}`]).catch(() => null);
+    return parseManifest(text);
+  }
+
+  /**
+   * `git archive` of a version with its media in it, each at `public/<name>` from the
+   * store (git's --add-file, from a folder of links made for this archive and removed when
+   * the stream closes). A pinned file missing from the store is left out (and logged by
+   * the caller's reader as a missing file; it cannot be made up).
+   */
+  async function archiveWithMedia(projectId: string, version: string, format: 'tar' | 'zip', prefix: string): Promise<Readable> {
+    const manifest = options.media ? await readManifest(projectId, version) : null;
+    const added: string[] = [];
+    let folder: string | null = null;
+    if (manifest && options.media && manifest.media.length > 0) {
+      folder = path.join(reposDir, `.media-${randomUUID()}`);
+      await mkdir(folder, { mode: 0o700 });
+      let at = 0;
+      for (const asset of manifest.media) {
+        if (!(await options.media.has(asset.sha256))) continue;
+        const file = path.join(folder, String(at++), asset.name);
+        await options.media.materialise(asset.sha256, file);
+        added.push(`--prefix=${prefix}${path.dirname(asset.path)}/`, `--add-file=${file}`);
+      }
+    }
+    const stream = gitStream(['--git-dir', repoPath(projectId), 'archive', `--format=${format}`, ...added, `--prefix=${prefix}`, version]);
+    if (folder) {
+      const made = folder;
+      stream.once('close', () => void rm(made, { recursive: true, force: true }));
+    }
+    return stream;
+  }
+
+  /**
+   * A new version that changes only the media: `change` gets the latest version's manifest
+   * and returns the next one and the paths to drop from the tree (a tracked file where a
+   * media file now sits). Made with git's plumbing on an index of its own, under the
+   * project's write lock, and `main` moved with a compare-and-swap.
+   */
+  function commitMedia(
+    projectId: string,
+    change: (manifest: MediaManifest, version: string) => { manifest: MediaManifest; dropPaths?: string[] },
+    commit: { message: string; author: VersionAuthor },
+  ): Promise<{ version: string; manifest: MediaManifest }> {
+    return exclusive(projectId, async () => {
+      const head = await readRef(projectId);
+      const next = change(await readManifest(projectId, head), head);
+      const gitDir = ['-c', 'gc.auto=0', '--git-dir', repoPath(projectId)];
+      const env = { GIT_INDEX_FILE: path.join(reposDir, `.pathspec-index-${projectId}-${randomUUID().slice(0, 8)}`) };
+      try {
+        await git([...gitDir, 'read-tree', head], { env });
+        const blob = (await git([...gitDir, 'hash-object', '-w', '--stdin'], { input: serializeManifest(next.manifest) })).trim();
+        await git([...gitDir, 'update-index', '--add', '--cacheinfo', `100644,${blob},${MEDIA_MANIFEST_PATH}`], { env });
+        for (const file of next.dropPaths ?? []) await git([...gitDir, 'update-index', '--force-remove', '--', file], { env });
+        const tree = (await git([...gitDir, 'write-tree'], { env })).trim();
+        const names = authors[commit.author];
+        const message = `${commit.message.trim().slice(0, 2_000) || 'Update media'}\n\nCutroom-Author: ${commit.author}\n`;
+        const created = (await git([...gitDir, 'commit-tree', tree, '-p', head, '-m', message], { env: { GIT_AUTHOR_NAME: names.name, GIT_AUTHOR_EMAIL: names.email } })).trim();
+        await git([...gitDir, 'update-ref', '-m', 'media', 'refs/heads/main', created, head]);
+        return { version: created, manifest: next.manifest };
+      } finally {
+        await rm(env.GIT_INDEX_FILE, { force: true });
+      }
+    });
   }
 
   /**
@@ -221,7 +299,12 @@ export function createProjectRepos(options: {
       // one starts from the latest version, so that git knows which files were links.
       const env = { GIT_INDEX_FILE: path.join(reposDir, `.index-${projectId}`) };
       if (!(await stat(env.GIT_INDEX_FILE).catch(() => null))) await git([...gitDir, 'read-tree', 'HEAD'], { env });
-      const { oversize, skipped } = await sortOversize(projectId, gitDir, env, unpacked.skipped, blobs);
+      const sorted = await sortOversize(projectId, gitDir, env, unpacked.skipped, blobs);
+      // The media manifest and the files it pins stay as the latest version has them: media
+      // changes only through the assets routes (and restores), never through a working copy.
+      const pinned = new Set([MEDIA_MANIFEST_PATH, ...(await readManifest(projectId)).media.map((asset) => asset.path)]);
+      const skipped = sorted.skipped.filter((file) => !pinned.has(file.path));
+      const oversize = [...sorted.oversize.filter((file) => !pinned.has(file.path)), ...[...pinned].map((file) => ({ path: file, bytes: 0 }))];
       if (oversize.length === 0) {
         await git([...gitDir, 'add', '--all'], { env });
       } else {
@@ -311,7 +394,7 @@ export function createProjectRepos(options: {
     const orphans: string[] = [];
     for (const entry of await readdir(reposDir)) {
       const staleIndex = entry.startsWith('.index-') && !knownProjectIds.has(entry.slice('.index-'.length));
-      if (entry.startsWith('.tmp-') || entry.startsWith('.trash-') || entry.startsWith('.pathspec-') || staleIndex) {
+      if (entry.startsWith('.tmp-') || entry.startsWith('.trash-') || entry.startsWith('.pathspec-') || entry.startsWith('.media-') || staleIndex) {
         await rm(path.join(reposDir, entry), { recursive: true, force: true });
         removed.push(entry);
       } else if (entry.endsWith('.git') && !knownProjectIds.has(entry.slice(0, -4))) {
@@ -329,9 +412,9 @@ export function createProjectRepos(options: {
   }
 
   /** History: list, diff and restore versions (a restore takes the same lock as a commit). */
-  const versions = createVersionHistory({ repoPath, exclusive, readRef, restoreIdentity: authors.restore });
+  const versions = createVersionHistory({ repoPath, exclusive, readRef, restoreIdentity: authors.restore, archiveWithMedia });
 
-  return { repoPath, prepare, detach, listFiles, head, sweep, archive, checkout, commitArchive, commitWorkspace, versions };
+  return { repoPath, prepare, detach, listFiles, head, sweep, archive, checkout, commitArchive, commitWorkspace, versions, readManifest, commitMedia, media: options.media };
 }
 
 export type ProjectRepos = ReturnType<typeof createProjectRepos>;

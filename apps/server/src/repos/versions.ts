@@ -149,6 +149,8 @@ export function createVersionHistory(options: {
   exclusive: <T>(projectId: string, work: () => Promise<T>) => Promise<T>;
   readRef: (projectId: string) => Promise<string>;
   restoreIdentity: Identity;
+  /** `git archive` of a version with its media files added (project-repos.ts). */
+  archiveWithMedia?: (projectId: string, version: string, format: 'tar' | 'zip', prefix: string) => Promise<import('node:stream').Readable>;
 }) {
   const { repoPath, exclusive, readRef } = options;
   const inRepo = (projectId: string) => ['-c', 'gc.auto=0', '--git-dir', repoPath(projectId)];
@@ -276,6 +278,7 @@ export function createVersionHistory(options: {
   async function zip(projectId: string, id: string | undefined, prefix: string) {
     const version = id ?? (await readRef(projectId));
     await requireOnMain(projectId, version);
+    if (options.archiveWithMedia) return { version, stream: await options.archiveWithMedia(projectId, version, 'zip', `${prefix}/`) };
     return { version, stream: gitStream([...inRepo(projectId), 'archive', '--format=zip', `--prefix=${prefix}/`, version]) };
   }
 

@@ -1,0 +1,118 @@
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import yauzl from 'yauzl';
+import { templateProjectDir } from '@cutroom/template';
+import { pngBytes } from '@cutroom/testkit';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MEDIA_MANIFEST_PATH, type MediaAsset } from '@cutroom/protocol';
+import { createProjectRepos } from '../repos/project-repos.js';
+import { withAsset, withoutAsset } from './media-manifest.js';
+import { createMediaStore } from './media-store.js';
+
+/** Names and bytes of a zip's files. */
+async function zipEntries(stream: NodeJS.ReadableStream): Promise<Map<string, Buffer>> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(chunk as Buffer);
+  const zip = await new Promise<yauzl.ZipFile>((resolve, reject) => yauzl.fromBuffer(Buffer.concat(chunks), { lazyEntries: true }, (error, file) => (error ? reject(error) : resolve(file!))));
+  const files = new Map<string, Buffer>();
+  await new Promise<void>((resolve, reject) => {
+    zip.on('entry', (entry: yauzl.Entry) => {
+      if (entry.fileName.endsWith('/')) return zip.readEntry();
+      zip.openReadStream(entry, async (error, content) => {
+        if (error) return reject(error);
+        const parts: Buffer[] = [];
+        for await (const part of content!) parts.push(part as Buffer);
+        files.set(entry.fileName, Buffer.concat(parts));
+        zip.readEntry();
+      });
+    });
+    zip.on('end', resolve);
+    zip.on('error', reject);
+    zip.readEntry();
+  });
+  return files;
+}
+
+describe('media in versions: stored once, pinned by each version', () => {
+  let dir = '';
+  let repos: ReturnType<typeof createProjectRepos>;
+  let store: ReturnType<typeof createMediaStore>;
+  const red = pngBytes(8, 8, [255, 0, 0]);
+  const blue = pngBytes(8, 8, [0, 0, 255]);
+
+  async function stored(bytes: Buffer, name: string): Promise<MediaAsset> {
+    const file = path.join(dir, `upload-${name}`);
+    await writeFile(file, bytes);
+    const { sha256, size } = await store.put(file, { move: true });
+    return { name, path: `public/${name}`, kind: 'image', mime: 'image/png', size, sha256, width: 8, height: 8, addedAt: new Date().toISOString() };
+  }
+
+  beforeAll(async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), 'cutroom-media-versions-'));
+    store = createMediaStore(`file://${path.join(dir, 'storage')}`);
+    repos = createProjectRepos({ reposDir: path.join(dir, 'repos'), templateDir: templateProjectDir, media: store, maxFileBytes: 1024 });
+    await (await repos.prepare('p1')).publish();
+  });
+  afterAll(async () => rm(dir, { recursive: true, force: true }));
+
+  it('pins media by hash in a version, gives it to working copies and downloads, and keeps a working copy from changing it', async () => {
+    const first = await repos.head('p1');
+    const logo = await stored(red, 'logo.png');
+    const { version: second } = await repos.commitMedia('p1', (manifest) => ({ manifest: withAsset(manifest, logo) }), { message: 'Add media "logo.png"', author: 'user' });
+    expect(second).not.toBe(first);
+    // In git: the manifest, never the bytes.
+    expect(await repos.listFiles('p1')).toContain(MEDIA_MANIFEST_PATH);
+    expect(await repos.listFiles('p1')).not.toContain('public/logo.png');
+    expect((await repos.readManifest('p1')).media.map((asset) => asset.name)).toEqual(['logo.png']);
+
+    // A working copy gets the bytes.
+    const work = path.join(dir, 'work');
+    await repos.checkout('p1', work);
+    expect(await readFile(path.join(work, 'public/logo.png'))).toEqual(red);
+
+    // The agent overwrites the file, edits the manifest and adds a manifest entry of its own: none of it is taken.
+    await writeFile(path.join(work, 'public/logo.png'), blue);
+    await writeFile(path.join(work, MEDIA_MANIFEST_PATH), '{"version":1,"media":[]}');
+    await writeFile(path.join(work, 'src/extra.ts'), 'export const x = 1;\n');
+    const committed = await repos.commitWorkspace('p1', work, { message: 'agent turn', author: 'agent' });
+    expect(committed.changed).toBe(true);
+    expect(committed.skipped).toEqual([]);
+    expect(await repos.listFiles('p1')).not.toContain('public/logo.png');
+    expect((await repos.readManifest('p1')).media.map((asset) => asset.name)).toEqual(['logo.png']);
+    await repos.checkout('p1', work);
+    expect(await readFile(path.join(work, 'public/logo.png'))).toEqual(red);
+
+    // The download holds the media at its place.
+    const { stream } = await repos.versions.zip('p1', undefined, 'My film');
+    const files = await zipEntries(stream);
+    expect(files.get('My film/public/logo.png')).toEqual(red);
+    expect(files.has('My film/src/extra.ts')).toBe(true);
+
+    // Replaced by another file of the same name, then removed: each version keeps its own.
+    const logo2 = await stored(blue, 'logo.png');
+    const { version: third } = await repos.commitMedia('p1', (manifest) => ({ manifest: withAsset(manifest, logo2) }), { message: 'Replace', author: 'user' });
+    await repos.checkout('p1', work);
+    expect(await readFile(path.join(work, 'public/logo.png'))).toEqual(blue);
+    await repos.commitMedia('p1', (manifest) => ({ manifest: withoutAsset(manifest, 'logo.png') }), { message: 'Remove', author: 'user' });
+    await repos.checkout('p1', work);
+    await expect(stat(path.join(work, 'public/logo.png'))).rejects.toThrow();
+
+    // Restore brings back exactly the older media; an older download holds the older bytes.
+    await repos.versions.restore('p1', second);
+    await repos.checkout('p1', work);
+    expect(await readFile(path.join(work, 'public/logo.png'))).toEqual(red);
+    const older = await zipEntries((await repos.versions.zip('p1', third, 'p')).stream);
+    expect(older.get('p/public/logo.png')).toEqual(blue);
+    // Nothing of the archives' link folders is left.
+    expect((await import('node:fs/promises').then((fs) => fs.readdir(path.join(dir, 'repos')))).filter((entry) => entry.startsWith('.media-'))).toEqual([]);
+  });
+
+  it('drops a manifest an import brings (it could name another project\'s media)', async () => {
+    const source = path.join(dir, 'import');
+    await repos.checkout('p1', source);
+    await writeFile(path.join(source, MEDIA_MANIFEST_PATH), await readFile(path.join(source, MEDIA_MANIFEST_PATH)).catch(() => '{}'));
+    await (await repos.prepare('p2', 'Import', { folder: source })).publish();
+    expect(await repos.listFiles('p2')).not.toContain(MEDIA_MANIFEST_PATH);
+  });
+});
