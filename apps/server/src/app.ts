@@ -12,6 +12,8 @@ import { installErrorHandling } from './http/error-handler.js';
 import { createHandlers } from './http/handlers.js';
 import type { ExportService } from './exports/export-service.js';
 import { registerExportFileRoutes } from './exports/export-routes.js';
+import { createAssetService } from './media/asset-service.js';
+import { registerAssetRoutes } from './media/asset-routes.js';
 import { registerArchiveRoute } from './projects/archive-route.js';
 import { registerImportRoute } from './projects/import-route.js';
 import type { ImportLimits } from './projects/project-import.js';
@@ -76,7 +78,8 @@ export async function buildApp(deps: AppDeps) {
     reply.header('x-content-type-options', 'nosniff');
     reply.header('referrer-policy', 'same-origin');
     reply.header('x-frame-options', 'DENY');
-    reply.header(
+    // A route that sets its own (stored media: `sandbox`) keeps it.
+    if (!reply.hasHeader('content-security-policy')) reply.header(
       'content-security-policy',
       [
         "default-src 'self'",
@@ -146,6 +149,10 @@ export async function buildApp(deps: AppDeps) {
     }), currentUser);
   if (exports) registerExportFileRoutes(app, { exports, currentUser });
   registerArchiveRoute(app, { projects, repos, currentUser });
+  if (repos.media) {
+    const assets = createAssetService({ store, repos, media: repos.media, limits: config.mediaLimits, logger, sessions: deps.sessions, onNewVersion });
+    await registerAssetRoutes(app, { assets, projects, currentUser, dataDir: config.dataDir });
+  }
   await registerImportRoute(app, {
     projects,
     currentUser,

@@ -47,6 +47,9 @@ const Environment = z.object({
   SANDBOX_BOOT_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(2),
   /** Memory (MiB) the machine must have free for one more session with its agent before its sandbox starts; 0: no check. */
   SANDBOX_ADMIT_MB: z.coerce.number().int().min(0).max(1024 * 1024).default(250),
+  /** The largest media file one upload may be, and the most one project's media may add up to (MiB). */
+  MEDIA_MAX_FILE_MB: z.coerce.number().int().min(1).max(256).default(256),
+  MEDIA_MAX_PROJECT_MB: z.coerce.number().int().min(1).max(64 * 1024).default(1_024),
   AGENT_RUNNER: z.enum(['claude-agent-sdk', 'ai-sdk']).default('claude-agent-sdk'),
   /** Give the Claude agent a shell (Bash). Off by default: a shell is not confined to the working copy. */
   AGENT_SHELL: z.enum(['true', 'false', '1', '0']).default('false'),
@@ -149,6 +152,8 @@ export type Config = {
   exportConcurrencyPerUser: number;
   projectsMaxPerUser: number;
   bundleCacheMaxBytes: number;
+  /** MEDIA_MAX_FILE_MB and MEDIA_MAX_PROJECT_MB, in bytes. */
+  mediaLimits: { fileBytes: number; projectBytes: number };
   /** IMPORT_GIT_ALLOW_LOOPBACK (tests only). */
   importGitAllowLoopback: boolean;
 };
@@ -205,6 +210,7 @@ export function loadConfig(environment: Record<string, string | undefined> = pro
       ? { kind: 'postgres', url: env.DATABASE_URL }
       : { kind: 'pglite', dataDir: path.join(dataDir, 'db') },
     storageUrl,
+    mediaLimits: { fileBytes: env.MEDIA_MAX_FILE_MB * 1024 * 1024, projectBytes: env.MEDIA_MAX_PROJECT_MB * 1024 * 1024 },
     sandboxDriver,
     sandbox: {
       ...(env.SANDBOX_IMAGE ? { image: env.SANDBOX_IMAGE } : {}),

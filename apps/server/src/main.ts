@@ -12,6 +12,7 @@ import { recoverSandboxWork } from './agent/recovery.js';
 import { ConfigError, allowedOrigins, loadConfig, modelProvider, previewOrigin } from './config.js';
 import { createExportService } from './exports/export-service.js';
 import { createInstaller } from './packages/installer.js';
+import { createMediaStore } from './media/media-store.js';
 import { createProjectRepos } from './repos/project-repos.js';
 import { createDriver, dockerRenderSettings, logConfinement } from './sessions/drivers/registry.js';
 import { createPreviewProxy } from './sessions/preview-proxy.js';
@@ -55,7 +56,8 @@ async function main() {
   await secureDataDir(config.dataDir, logger);
 
   const store = await openStore(config.store);
-  const repos = createProjectRepos({ reposDir: path.join(config.dataDir, 'repos'), templateDir: templateProjectDir, maxFileBytes: config.agentLimits.maxFileBytes });
+  const repos = createProjectRepos({ reposDir: path.join(config.dataDir, 'repos'), templateDir: templateProjectDir, maxFileBytes: config.agentLimits.maxFileBytes, media: createMediaStore(config.storageUrl) });
+  await repos.media?.sweep();
   const swept = await repos.sweep(await store.projects.allIds());
   if (swept.removed.length) logger.info({ removed: swept.removed }, 'removed leftovers of interrupted operations');
   if (swept.orphans.length) logger.warn({ orphans: swept.orphans }, 'repos that no project owns (kept; check DATABASE_URL)');

@@ -106,6 +106,18 @@ type CompositionsResult = { ok: true; compositions: CompositionInfo[] } | { ok: 
 
 export function createExportService(deps: ExportServiceDeps) {
   const { store, repos, logger } = deps;
+
+  /** The media a version pins, as the stored files a render copies in (one missing from the store is left out). */
+  async function versionMedia(projectId: string, version: string) {
+    const media = repos.media;
+    if (!media) return [];
+    const found: { path: string; stored: string }[] = [];
+    for (const asset of (await repos.readManifest(projectId, version)).media) {
+      if (await media.has(asset.sha256)) found.push({ path: asset.path, stored: media.file(asset.sha256) });
+      else logger.error({ projectId, version, name: asset.name, sha256: asset.sha256 }, 'a media file the version pins is not in the storage');
+    }
+    return found;
+  }
   const paths: RenderPaths = createRenderPaths({ dataDir: deps.dataDir, storageUrl: deps.storageUrl });
   const bundles = createBundleCache({
     root: paths.bundlesRoot,
@@ -261,7 +273,7 @@ export function createExportService(deps: ExportServiceDeps) {
     const packages = await versionPackages(repos.repoPath(projectId), version);
     const job = await sandbox.start({
       jobDir: entry.info.jobDir,
-      source: { repoPath: repos.repoPath(projectId), version },
+      source: { repoPath: repos.repoPath(projectId), version, media: await versionMedia(projectId, version) },
       bundleDir: entry.lease.dir,
       packages,
       outputName,

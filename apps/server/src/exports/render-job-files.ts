@@ -8,7 +8,7 @@
  */
 import { execFile } from 'node:child_process';
 import { constants, existsSync } from 'node:fs';
-import { chmod, lstat, mkdir, open, readdir, rename, rm, symlink } from 'node:fs/promises';
+import { chmod, copyFile, lstat, mkdir, open, readdir, rename, rm, symlink } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -46,6 +46,9 @@ export async function makeJobFolder(jobDir: string): Promise<string> {
 /** Whether the bundle folder in the cache is whole (its compositions file is written last). */
 export const bundleCached = (bundleDir: string) => existsSync(path.join(bundleDir, COMPOSITIONS_FILE));
 
+/** A version to render: its repo and commit, and the media it pins (stored files, and where each goes). */
+export type RenderSource = { repoPath: string; version: string; media?: { path: string; stored: string }[] };
+
 /**
  * Writes the version's files into `dir` as a plain tree (symlinks become files holding
  * their target's path), its `node_modules` a link to `packagesDir` (Cutroom's packages
@@ -53,11 +56,19 @@ export const bundleCached = (bundleDir: string) => existsSync(path.join(bundleDi
  * own, a link to their install (`projectPackages`, where the worker sees it: the worker
  * falls back to Cutroom's packages for the rest).
  */
-export async function checkout(source: { repoPath: string; version: string }, dir: string, indexFile: string, packagesDir: string, projectPackages?: string) {
+export async function checkout(source: RenderSource, dir: string, indexFile: string, packagesDir: string, projectPackages?: string) {
   await mkdir(dir, { recursive: true });
   await git(['-c', 'core.symlinks=false', '--git-dir', source.repoPath, '--work-tree', dir, 'checkout', '--quiet', source.version, '--', '.'], {
     env: { GIT_INDEX_FILE: indexFile },
   });
+  // The version's media, copied (never linked: the job must not reach the store's file).
+  for (const file of source.media ?? []) {
+    const target = path.resolve(dir, file.path);
+    if (!target.startsWith(`${path.resolve(dir)}${path.sep}`)) continue;
+    await mkdir(path.dirname(target), { recursive: true });
+    await rm(target, { recursive: true, force: true });
+    await copyFile(file.stored, target);
+  }
   await rm(path.join(dir, 'node_modules'), { recursive: true, force: true });
   await symlink(projectPackages ?? packagesDir, path.join(dir, 'node_modules'), 'dir');
 }

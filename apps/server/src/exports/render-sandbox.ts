@@ -21,6 +21,7 @@
 import os from 'node:os';
 import type { Logger } from 'pino';
 import type { CgroupLimitHit } from '../sessions/drivers/local/cgroups.js';
+import type { RenderSource } from './render-job-files.js';
 import type { RenderWorker } from './render-process.js';
 import { type DockerRenderSettings, createDockerRenderWall } from './render-wall-docker.js';
 import { createLocalRenderWall } from './render-wall-local.js';
@@ -46,7 +47,7 @@ export type RenderJobRequest = {
   /** `DATA_DIR/tmp/renders/<jobId>`: made here, removed by `dispose`. */
   jobDir: string;
   /** The version to render, from the project's bare repo (checked out only when its bundle must be built). */
-  source: { repoPath: string; version: string };
+  source: RenderSource;
   /** Where the version's bundle is kept in the cache (`DATA_DIR/cache/bundles/<tree>`); one the job builds is put there. */
   bundleDir: string;
   /** The version's own packages (an install's `node_modules`, read-only), when it has any beyond Cutroom's. */

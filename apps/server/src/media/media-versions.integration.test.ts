@@ -1,38 +1,14 @@
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import yauzl from 'yauzl';
 import { templateProjectDir } from '@cutroom/template';
 import { pngBytes } from '@cutroom/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MEDIA_MANIFEST_PATH, type MediaAsset } from '@cutroom/protocol';
 import { createProjectRepos } from '../repos/project-repos.js';
+import { zipEntries } from '../testing/zip.js';
 import { withAsset, withoutAsset } from './media-manifest.js';
 import { createMediaStore } from './media-store.js';
-
-/** Names and bytes of a zip's files. */
-async function zipEntries(stream: NodeJS.ReadableStream): Promise<Map<string, Buffer>> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of stream) chunks.push(chunk as Buffer);
-  const zip = await new Promise<yauzl.ZipFile>((resolve, reject) => yauzl.fromBuffer(Buffer.concat(chunks), { lazyEntries: true }, (error, file) => (error ? reject(error) : resolve(file!))));
-  const files = new Map<string, Buffer>();
-  await new Promise<void>((resolve, reject) => {
-    zip.on('entry', (entry: yauzl.Entry) => {
-      if (entry.fileName.endsWith('/')) return zip.readEntry();
-      zip.openReadStream(entry, async (error, content) => {
-        if (error) return reject(error);
-        const parts: Buffer[] = [];
-        for await (const part of content!) parts.push(part as Buffer);
-        files.set(entry.fileName, Buffer.concat(parts));
-        zip.readEntry();
-      });
-    });
-    zip.on('end', resolve);
-    zip.on('error', reject);
-    zip.readEntry();
-  });
-  return files;
-}
 
 describe('media in versions: stored once, pinned by each version', () => {
   let dir = '';

@@ -217,7 +217,9 @@ export function createProjectRepos(options: {
         await git([...gitDir, 'read-tree', head], { env });
         const blob = (await git([...gitDir, 'hash-object', '-w', '--stdin'], { input: serializeManifest(next.manifest) })).trim();
         await git([...gitDir, 'update-index', '--add', '--cacheinfo', `100644,${blob},${MEDIA_MANIFEST_PATH}`], { env });
-        for (const file of next.dropPaths ?? []) await git([...gitDir, 'update-index', '--force-remove', '--', file], { env });
+        // Mode 0 removes an entry (no work tree needed); a path not in the index is no error.
+        const drops = (next.dropPaths ?? []).map((file) => `0 ${'0'.repeat(40)}\t${file}\n`).join('');
+        if (drops) await git([...gitDir, 'update-index', '--index-info'], { env, input: drops });
         const tree = (await git([...gitDir, 'write-tree'], { env })).trim();
         const names = authors[commit.author];
         const message = `${commit.message.trim().slice(0, 2_000) || 'Update media'}\n\nCutroom-Author: ${commit.author}\n`;

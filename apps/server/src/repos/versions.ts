@@ -1,3 +1,4 @@
+import type { Readable } from 'node:stream';
 import { type FileChange, type FileDiff, type Version, type VersionFile, MAX_VERSION_PAGE } from '@cutroom/protocol';
 import { AppError, notFound } from '../errors.js';
 import { git, gitStream } from './git.js';
@@ -150,7 +151,7 @@ export function createVersionHistory(options: {
   readRef: (projectId: string) => Promise<string>;
   restoreIdentity: Identity;
   /** `git archive` of a version with its media files added (project-repos.ts). */
-  archiveWithMedia?: (projectId: string, version: string, format: 'tar' | 'zip', prefix: string) => Promise<import('node:stream').Readable>;
+  archiveWithMedia?: (projectId: string, version: string, format: 'tar' | 'zip', prefix: string) => Promise<Readable>;
 }) {
   const { repoPath, exclusive, readRef } = options;
   const inRepo = (projectId: string) => ['-c', 'gc.auto=0', '--git-dir', repoPath(projectId)];
