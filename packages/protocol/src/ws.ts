@@ -45,6 +45,8 @@ export const MessageSend = z.strictObject({
   clientMessageId: Text.min(1).max(100),
   /** Set when the web app sends a preview error report for an automatic fix. */
   autoFix: z.boolean().optional(),
+  /** Media files of the project (names in public/) sent with this message: uploaded first, then named here. */
+  attachments: z.array(Text.min(1).max(200)).max(20).optional(),
 });
 
 export const MessageCancel = z.strictObject({ type: z.literal('message:cancel') });

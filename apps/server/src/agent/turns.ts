@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
+import { mediaContext } from '../media/media-context.js';
 import type { AgentAction, ErrorCode, Message, SandboxToServer, ServerToSandbox, TurnStatus } from '@cutroom/protocol';
 import type { ModelProvider } from '../config.js';
 import type { ProjectRepos } from '../repos/project-repos.js';
@@ -88,7 +89,8 @@ export class ChatRefusal extends Error {
   }
 }
 
-type Queued = { message: Message; savedSeq: number };
+/** A saved message waiting for its turn, and what the agent is sent for it (the message and the project's media). */
+type Queued = { message: Message; savedSeq: number; prompt: string };
 type Running = {
   turnId: string;
   userMessage: Message;
@@ -154,7 +156,7 @@ export function createChat(deps: ChatDeps, host: ChatHost) {
     }
   })().catch((error: unknown) => log.error({ err: error }, 'could not answer the messages an earlier session left'));
 
-  async function send(input: { text: string; clientMessageId: string; autoFix?: boolean }) {
+  async function send(input: { text: string; clientMessageId: string; autoFix?: boolean; attachments?: string[] }) {
     if (closedReason !== null) throw new ChatRefusal('no_session', `This session has ended (${closedReason}) Nothing was sent.`);
     if (!deps.provider.configured) throw new ChatRefusal('agent_unavailable', deps.provider.message);
     if (queue.length >= MAX_QUEUED) {
@@ -163,6 +165,13 @@ export function createChat(deps: ChatDeps, host: ChatHost) {
     if (input.autoFix && autoFixStreak >= MAX_AUTO_FIX_STREAK) {
       throw new ChatRefusal('auto_fix_limit', `Automatic fixing stopped after ${MAX_AUTO_FIX_STREAK} attempts. Describe the problem to the agent, or undo the last change.`);
     }
+    // The project's media, for the prompt; attachments must be among them (uploaded first).
+    const manifest = await deps.repos.readManifest(host.projectId).catch(() => null);
+    const attachments = [...new Set(input.attachments ?? [])];
+    const unknown = attachments.filter((name) => !manifest?.media.some((asset) => asset.name === name));
+    if (unknown.length > 0) {
+      throw new ChatRefusal('invalid_message', `${unknown.map((name) => `"${name.slice(0, 120)}"`).join(', ')} ${unknown.length === 1 ? 'is' : 'are'} not among this project's media. Upload the file, then send the message again. Nothing was sent.`);
+    }
     autoFixStreak = input.autoFix ? autoFixStreak + 1 : 0;
     await leftovers;
     // Saved before anything else: whatever happens to the agent, the user's words stay.
@@ -170,9 +179,11 @@ export function createChat(deps: ChatDeps, host: ChatHost) {
       id: randomUUID(),
       projectId: host.projectId,
       role: 'user',
-      content: input.text,
+      content: attachments.length > 0 ? `${input.text}\n\nAttached: ${attachments.join(', ')}` : input.text,
       autoFix: input.autoFix ?? false,
     });
+    const context = manifest ? mediaContext(manifest) : null;
+    const prompt = context ? `${message.content}\n\n${context}` : message.content;
     const queued = running !== null || finishing !== null || queue.length > 0 || !agentReady;
     const savedSeq = host.emit({ type: 'message:saved', message, clientMessageId: input.clientMessageId, queued });
     if (closedReason !== null) {
@@ -180,7 +191,7 @@ export function createChat(deps: ChatDeps, host: ChatHost) {
       await answerUnreached(message, notReached(message, closedReason), 'cancelled');
       return message;
     }
-    queue.push({ message, savedSeq });
+    queue.push({ message, savedSeq, prompt });
     pump();
     return message;
   }
@@ -208,7 +219,7 @@ export function createChat(deps: ChatDeps, host: ChatHost) {
       afterAction: false,
     };
     log.info({ turnId, autoFix: next.message.autoFix }, 'turn started');
-    sandbox.send({ type: 'prompt', turnId, text: next.message.content });
+    sandbox.send({ type: 'prompt', turnId, text: next.prompt });
   }
 
   function flushText(turn: Running) {

@@ -1,4 +1,5 @@
 import { rm } from 'node:fs/promises';
+import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import { type AssetCreatedResponse, type MediaAsset, type Project, mediaPath } from '@cutroom/protocol';
 import { AppError, notFound } from '../errors.js';
@@ -27,7 +28,10 @@ export function createAssetService(deps: {
   media: MediaStore;
   limits: MediaLimits;
   logger: Logger;
-  sessions?: { changeVersion<T>(projectId: string, change: () => Promise<T>): Promise<T> };
+  sessions?: {
+    changeVersion<T>(projectId: string, change: () => Promise<T>): Promise<T>;
+    addFiles(projectId: string, tar: () => Promise<Readable>): Promise<void>;
+  };
   onNewVersion?: (projectId: string, ownerId: string, version: string) => void;
 }) {
   const { store, repos, media, limits, logger } = deps;
@@ -85,15 +89,14 @@ export function createAssetService(deps: {
       await checkRoom(project, name, size);
       const { sha256 } = await media.put(file, { move: true });
       const asset: MediaAsset = { name, path: mediaPath(name), ...checked, size, sha256, addedAt: new Date().toISOString() };
-      const change = async () => {
-        const { version } = await repos.commitMedia(project.id, (manifest) => ({ manifest: withAsset(manifest, asset), dropPaths: [asset.path] }), {
-          message: `Add media "${name}"`,
-          author: 'user',
-        });
-        await store.projects.update(ownerId, project.id, { currentVersion: version });
-        return version;
-      };
-      const version = deps.sessions ? await deps.sessions.changeVersion(project.id, change) : await change();
+      // No hold: an upload may land while the agent works. Its turn's commit keeps the latest
+      // version's media (project-repos.ts); live working copies get the file and manifest added.
+      const { version } = await repos.commitMedia(project.id, (current) => ({ manifest: withAsset(current, asset), dropPaths: [asset.path] }), {
+        message: `Add media "${name}"`,
+        author: 'user',
+      });
+      await store.projects.update(ownerId, project.id, { currentVersion: version });
+      await deps.sessions?.addFiles(project.id, () => repos.mediaArchive(project.id, version, [name]));
       logger.info({ projectId: project.id, name, kind: asset.kind, size, version }, 'media added');
       newVersion(project.id, ownerId, version);
       return { asset, version };

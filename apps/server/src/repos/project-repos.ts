@@ -162,6 +162,11 @@ export function createProjectRepos(options: {
     return { version, tar: await archiveWithMedia(projectId, version, 'tar', '') };
   }
 
+  /** A tar of a version's media manifest and the named media files only (for a live working copy). */
+  function mediaArchive(projectId: string, version: string, names: string[]): Promise<Readable> {
+    return archiveWithMedia(projectId, version, 'tar', '', { media: names, paths: [MEDIA_MANIFEST_PATH] });
+  }
+
   /** A version's media manifest (empty when it has none). */
   async function readManifest(projectId: string, version = 'HEAD'): Promise<MediaManifest> {
     const text = await git(['--git-dir', repoPath(projectId), 'show', `${version}:${MEDIA_MANIFEST_PATH}`]).catch(() => null);
@@ -174,8 +179,9 @@ export function createProjectRepos(options: {
    * the stream closes). A pinned file missing from the store is left out (and logged by
    * the caller's reader as a missing file; it cannot be made up).
    */
-  async function archiveWithMedia(projectId: string, version: string, format: 'tar' | 'zip', prefix: string): Promise<Readable> {
-    const manifest = options.media ? await readManifest(projectId, version) : null;
+  async function archiveWithMedia(projectId: string, version: string, format: 'tar' | 'zip', prefix: string, only?: { media: string[]; paths: string[] }): Promise<Readable> {
+    const read = options.media ? await readManifest(projectId, version) : null;
+    const manifest = read && only ? { ...read, media: read.media.filter((asset) => only.media.includes(asset.name)) } : read;
     const added: string[] = [];
     let folder: string | null = null;
     if (manifest && options.media && manifest.media.length > 0) {
@@ -189,7 +195,7 @@ export function createProjectRepos(options: {
         added.push(`--prefix=${prefix}${path.dirname(asset.path)}/`, `--add-file=${file}`);
       }
     }
-    const stream = gitStream(['--git-dir', repoPath(projectId), 'archive', `--format=${format}`, ...added, `--prefix=${prefix}`, version]);
+    const stream = gitStream(['--git-dir', repoPath(projectId), 'archive', `--format=${format}`, ...added, `--prefix=${prefix}`, version, ...(only ? ['--', ...only.paths] : [])]);
     if (folder) {
       const made = folder;
       stream.once('close', () => void rm(made, { recursive: true, force: true }));
@@ -416,7 +422,7 @@ export function createProjectRepos(options: {
   /** History: list, diff and restore versions (a restore takes the same lock as a commit). */
   const versions = createVersionHistory({ repoPath, exclusive, readRef, restoreIdentity: authors.restore, archiveWithMedia });
 
-  return { repoPath, prepare, detach, listFiles, head, sweep, archive, checkout, commitArchive, commitWorkspace, versions, readManifest, commitMedia, media: options.media };
+  return { repoPath, prepare, detach, listFiles, head, sweep, archive, checkout, commitArchive, commitWorkspace, versions, readManifest, commitMedia, mediaArchive, media: options.media };
 }
 
 export type ProjectRepos = ReturnType<typeof createProjectRepos>;

@@ -1,3 +1,4 @@
+import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import { AppError } from '../errors.js';
 import type { ProjectRepos } from '../repos/project-repos.js';
@@ -39,6 +40,29 @@ export function createRestoreHolds(settings: { driver: SandboxDriver; repos: Pro
   }
 
   return {
+    /**
+     * Adds files to the working copies of the project's sessions (a media upload: its file
+     * and the new manifest), without holding them: nothing the agent is writing is touched,
+     * nothing is removed. `tar` makes the archive, once per sandbox. A working copy that
+     * cannot take them is logged; its next commit keeps the latest version's media anyway
+     * (project-repos.ts), and the next checkout brings the file.
+     */
+    async addFiles(projectId: string, tar: () => Promise<Readable>): Promise<void> {
+      const sessions = [...life.sessions.values()].filter((session) => session.projectId === projectId && isLive(session.state) && session.sandbox);
+      await Promise.all(
+        sessions.map(async (session) => {
+          const stream = await tar();
+          try {
+            await driver.writeFiles(session.sandbox!.id, 'workspace', stream, { replace: false });
+          } catch (error) {
+            logger.warn({ err: error, sessionId: session.id, projectId }, 'could not add files to a working copy');
+          } finally {
+            stream.destroy();
+          }
+        }),
+      );
+    },
+
     /**
      * Runs `change` (a restore of the project's repo) with the project's live sessions
      * held still, then brings their working copies to the project's latest version and

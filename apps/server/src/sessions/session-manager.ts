@@ -169,6 +169,9 @@ export function createSessionManager(settings: SessionManagerSettings) {
     /** See restore-holds.ts: a restore, with the project's sessions held still. */
     changeVersion: restores.changeVersion,
 
+    /** See restore-holds.ts: files added to the project's working copies (a media upload), nothing held. */
+    addFiles: restores.addFiles,
+
     /**
      * The project is being deleted: its sessions (every user's) end now, telling their
      * tabs, without saving anything more of them, and none may start until `release`

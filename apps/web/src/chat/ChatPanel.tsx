@@ -5,7 +5,7 @@ import { Spinner } from '../components/Spinner';
 import type { SessionView } from '../session/use-session';
 import { AgentActions } from './AgentActions';
 import type { ChatItem, LiveTurn, PendingMessage } from './chat-state';
-import { Composer } from './Composer';
+import { Composer, type ComposerMedia } from './Composer';
 import type { Chat } from './use-chat';
 
 /** Closer than this to the bottom counts as "at the bottom": new content keeps it there. */
@@ -20,10 +20,13 @@ export function ChatPanel({
   chat,
   view,
   messageFooter,
+  media,
   className = 'border-ink-800 lg:w-[26rem] lg:shrink-0 lg:border-r',
 }: {
   chat: Chat;
   view: SessionView;
+  /** Files to send with the next message (uploaded from the composer or chosen in the media panel). */
+  media?: ComposerMedia;
   /** Shown at the end of a saved agent reply (e.g. its version's actions). */
   messageFooter?: (message: Message) => ReactNode;
   /** Its place in the page (by default a column of its own). */
@@ -80,7 +83,7 @@ export function ChatPanel({
             </Button>
           )}
         </div>
-        <Composer chat={chat} view={view} onSend={() => (stickToBottom.current = true)} />
+        <Composer chat={chat} view={view} media={media} onSend={() => (stickToBottom.current = true)} />
       </div>
       <div aria-live="polite" className="sr-only">
         {state.announcement}

@@ -58,15 +58,17 @@ export function useChat(projectId: string, session: Pick<Session, 'send' | 'subs
 
   /** Sends a message (queued by the server while a turn runs). False when it could not go. */
   const send = useCallback(
-    (text: string, options: { autoFixKey?: string } = {}) => {
+    (text: string, options: { autoFixKey?: string; attachments?: string[] } = {}) => {
       const autoFix = options.autoFixKey !== undefined;
       const clientMessageId = newClientMessageId();
-      const sent = sendFrame({ type: 'message:send', text, clientMessageId, ...(autoFix ? { autoFix: true } : {}) });
+      const attachments = options.attachments ?? [];
+      const sent = sendFrame({ type: 'message:send', text, clientMessageId, ...(autoFix ? { autoFix: true } : {}), ...(attachments.length ? { attachments } : {}) });
       if (!sent) {
         dispatch({ type: 'send:failed', text, autoFix, message: 'Not connected to the session right now, so nothing was sent. Try again in a moment.' });
         return false;
       }
-      dispatch({ type: 'sent', clientMessageId, text, autoFixKey: options.autoFixKey });
+      // Shown as the server saves it: the names of the files sent with it, after the text.
+      dispatch({ type: 'sent', clientMessageId, text: attachments.length ? `${text}\n\nAttached: ${attachments.join(', ')}` : text, autoFixKey: options.autoFixKey });
       return true;
     },
     [sendFrame],

@@ -6,6 +6,9 @@ import { ApiError, api } from '../api/client';
 import { AppShell } from '../components/AppShell';
 import { Button } from '../components/Button';
 import { Spinner } from '../components/Spinner';
+import { AssetsPanel } from '../assets/AssetsPanel';
+import { useAssets } from '../assets/use-assets';
+import type { ComposerMedia } from '../chat/Composer';
 import { Tabs } from '../components/Tabs';
 import { useToast } from '../components/Toasts';
 import { ChatPanel } from '../chat/ChatPanel';
@@ -136,6 +139,20 @@ function ProjectWorkspace({
   const chat = useChat(projectId, session, messages);
   const autoFix = useAutoFix(chat, previewUrlOf(session.view));
   const history = useHistory(projectId, session);
+  const assets = useAssets(projectId, session, history.refresh);
+  /** Media names that go with the next message. */
+  const [attachments, setAttachments] = useState<string[]>([]);
+  const attach = (names: string[]) => setAttachments((current) => [...new Set([...current, ...names])]);
+  const composerMedia: ComposerMedia = {
+    attachments,
+    uploads: assets.uploads.filter((item) => item.forMessage),
+    attach: (files) => {
+      if (files.length > 0) void assets.upload(files, { forMessage: true }).then((created) => attach(created.map((asset) => asset.name)));
+    },
+    detach: (name) => setAttachments((current) => current.filter((entry) => entry !== name)),
+    cancelUpload: assets.cancel,
+    sent: () => setAttachments([]),
+  };
   const [panel, setPanel] = useState<SidePanel>('chat');
   const exports = useExports(projectId, session);
   const [composition, setComposition] = useState<PreviewComposition | null>(null);
@@ -156,6 +173,7 @@ function ProjectWorkspace({
     setPanel(next);
     // Another tab may have restored a version meanwhile.
     if (next === 'history') void history.refresh();
+    if (next === 'assets') void assets.refresh();
   };
   const showChanges = (versionId: string) => {
     history.select(versionId, { reveal: true });
@@ -179,10 +197,25 @@ function ProjectWorkspace({
                 view={session.view}
                 className="flex-1"
                 messageFooter={(message) => <TurnVersionActions message={message} history={history} onShowChanges={showChanges} />}
+                media={composerMedia}
               />
             ),
           },
           { key: 'history', label: 'History', panel: <HistoryPanel projectId={projectId} history={history} /> },
+          {
+            key: 'assets',
+            label: 'Assets',
+            panel: (
+              <AssetsPanel
+                projectId={projectId}
+                assets={assets}
+                onUseInMessage={(name) => {
+                  attach([name]);
+                  showPanel('chat');
+                }}
+              />
+            ),
+          },
         ]}
       />
       <PreviewPanel
@@ -210,5 +243,5 @@ function ProjectWorkspace({
   );
 }
 
-/** What the left column shows: the chat, or the project's history. */
-type SidePanel = 'chat' | 'history';
+/** What the left column shows: the chat, the project's history, or its media. */
+type SidePanel = 'chat' | 'history' | 'assets';
