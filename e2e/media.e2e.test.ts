@@ -110,6 +110,17 @@ describe('media in the browser', () => {
     await image.waitFor({ timeout: 60_000 });
     await expect.poll(() => image.evaluate((element: HTMLImageElement) => element.complete && element.naturalWidth), { timeout: 30_000 }).toBe(64);
     await screenshot(page, '51-media-in-preview');
+
+    // Media is served to the preview in ranges (a long video is never fetched whole to seek).
+    const ranged = await preview()
+      .locator('body')
+      .evaluate(async () => {
+        const source = document.querySelector<HTMLImageElement>('img[src*="logo.png"]')!.src;
+        const response = await fetch(source, { headers: { range: 'bytes=0-7' } });
+        return { status: response.status, length: (await response.arrayBuffer()).byteLength };
+      });
+    // (The frame's origin is opaque, so Content-Range is not readable from it; the status and length say enough.)
+    expect(ranged).toEqual({ status: 206, length: 8 });
   });
 
   it('exports a still whose pixels are the logo', async () => {
