@@ -217,7 +217,7 @@ describe('AI SDK runner on the OpenAI wire', () => {
     const last = model.requests[2]?.body;
     expect(last.model).toBe('scripted');
     expect(last.messages[0]).toMatchObject({ role: 'system', content: expect.stringContaining('list_files, search_files and read_file') });
-    expect(last.tools.map((entry: any) => entry.function.name).sort()).toEqual(['edit_file', 'list_files', 'read_file', 'search_files', 'write_file']);
+    expect(last.tools.map((entry: any) => entry.function.name).sort()).toEqual(['edit_file', 'list_files', 'read_file', 'search_files', 'view_image', 'write_file']);
     expect(last.messages.filter((message: any) => message.role === 'tool').map((message: any) => message.content)).toEqual([INTRO, 'Edited src/scenes/Intro.tsx.']);
 
     // The conversation is saved after the turn.

@@ -182,7 +182,8 @@ class AiSdkRunner implements AgentRunner {
       timeout: { chunkMs: this.#settings.chunkTimeoutMs },
       abortSignal: signal,
       // A refused oversized write is not sent again with every later step.
-      prepareStep: ({ messages }) => ({ messages: this.#shorten(messages) }),
+      // OpenAI's chat wire carries no images in tool results: they go in a user message after.
+      prepareStep: ({ messages }) => ({ messages: this.#options.endpoint.wire === 'openai' ? imagesAsUserMessages(this.#shorten(messages)) : this.#shorten(messages) }),
       onStepFinish: (step) => {
         finished = step.response.messages;
       },
@@ -208,7 +209,8 @@ class AiSdkRunner implements AgentRunner {
     }
     actions.stopOpen(signal.aborted ? 'The turn was stopped before this finished.' : 'The turn ended before this finished.');
 
-    this.#messages = trimConversation([...this.#messages, ...this.#shorten(finished)], this.#settings.maxConversationChars);
+    // Images seen in this turn are not kept: later turns carry a note instead of the bytes.
+    this.#messages = trimConversation([...this.#messages, ...withoutImages(this.#shorten(finished))], this.#settings.maxConversationChars);
     await this.#save();
 
     if (signal.aborted) return { status: 'cancelled' };
@@ -253,12 +255,62 @@ class AiSdkRunner implements AgentRunner {
   }
 }
 
+// Images
+
+type ContentOutput = { type: 'content'; value: ({ type: string; data?: string; mediaType?: string; text?: string } & Record<string, unknown>)[] };
+const isContentOutput = (output: unknown): output is ContentOutput => (output as { type?: string } | undefined)?.type === 'content' && Array.isArray((output as { value?: unknown }).value);
+
+/**
+ * For the OpenAI chat wire (whose tool messages are text only): each image a tool result
+ * holds is taken out of it (a note stays) and sent in a user message right after the
+ * tool message, with no text of its own.
+ */
+export function imagesAsUserMessages(messages: ModelMessage[]): ModelMessage[] {
+  const out: ModelMessage[] = [];
+  for (const message of messages) {
+    if (message.role !== 'tool') {
+      out.push(message);
+      continue;
+    }
+    const images: { data: string; mediaType: string }[] = [];
+    const content = message.content.map((part) => {
+      if (part.type !== 'tool-result' || !isContentOutput(part.output)) return part;
+      const value = part.output.value.map((item) =>
+        item.type === 'image-data' && typeof item.data === 'string'
+          ? (images.push({ data: item.data, mediaType: item.mediaType ?? 'image/png' }), { type: 'text', text: '(The image follows in the next message.)' })
+          : item,
+      );
+      // Text only now: sent as plain text, not as JSON of the parts.
+      return { ...part, output: { type: 'text', value: value.map((item) => ('text' in item ? String(item.text) : '')).join('\n') } } as typeof part;
+    });
+    out.push({ ...message, content });
+    if (images.length > 0) out.push({ role: 'user', content: images.map((image) => ({ type: 'image' as const, image: image.data, mediaType: image.mediaType })) });
+  }
+  return out;
+}
+
+/** The conversation as it is kept between turns: image bytes replaced by a note. */
+export function withoutImages(messages: ModelMessage[]): ModelMessage[] {
+  return messages.map((message) => {
+    if (message.role !== 'tool') return message;
+    return {
+      ...message,
+      content: message.content.map((part) => {
+        if (part.type !== 'tool-result' || !isContentOutput(part.output)) return part;
+        const value = part.output.value.map((item) => (item.type === 'image-data' ? { type: 'text', text: '(An image was shown here; view it again to see it.)' } : item));
+        return { ...part, output: { type: 'content', value } } as typeof part;
+      }),
+    };
+  });
+}
+
 // Tool calls → actions
 
 const TOOL_KINDS: Record<string, AgentTool> = {
   list_files: 'list',
   search_files: 'search',
   read_file: 'read',
+  view_image: 'read',
   write_file: 'write',
   edit_file: 'edit',
 };

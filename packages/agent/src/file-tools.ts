@@ -157,6 +157,23 @@ export function createFileTools(options: FileToolsOptions) {
       toModelOutput: ({ output }) => text(output.content),
     }),
 
+    view_image: tool({
+      description:
+        'Look at an image file of the project (PNG, JPEG, GIF or WebP, e.g. one the person uploaded to public/): you see the picture itself. Use it to check what a logo or photo looks like before placing it.',
+      inputSchema: z.object({ path: z.string().describe('The image to look at, e.g. "public/logo.png".') }),
+      execute: async ({ path: given }) => {
+        const file = await confine(given);
+        return guard(file.relative, () => readImage(file.absolute, file.relative));
+      },
+      toModelOutput: ({ output }) => ({
+        type: 'content' as const,
+        value: [
+          { type: 'text' as const, text: `${output.path}: ${output.mediaType}, ${output.bytes} bytes.` },
+          { type: 'image-data' as const, data: output.data, mediaType: output.mediaType },
+        ],
+      }),
+    }),
+
     write_file: tool({
       description:
         'Create a file or replace its whole content (folders are created as needed). Prefer edit_file for changes to an existing file.',
@@ -225,6 +242,27 @@ export type FileTools = ReturnType<typeof createFileTools>;
 export type FileToolName = keyof FileTools;
 
 const text = (value: string) => ({ type: 'text' as const, value });
+
+/** The largest image view_image sends (the providers' own limit is about 5 MB). */
+export const MAX_VIEW_IMAGE_BYTES = 4 * 1024 * 1024;
+
+const IMAGE_SIGNATURES: [string, (bytes: Buffer) => boolean][] = [
+  ['image/png', (bytes) => bytes.subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]))],
+  ['image/jpeg', (bytes) => bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff],
+  ['image/gif', (bytes) => bytes.subarray(0, 4).toString('latin1') === 'GIF8'],
+  ['image/webp', (bytes) => bytes.subarray(0, 4).toString('latin1') === 'RIFF' && bytes.subarray(8, 12).toString('latin1') === 'WEBP'],
+];
+
+/** An image file as the model sees it: its type from its bytes, base64. */
+async function readImage(absolute: string, relative: string): Promise<{ path: string; mediaType: string; bytes: number; data: string }> {
+  const info = await stat(absolute);
+  if (!info.isFile()) throw new FileToolError(`${relative} is not a file.`);
+  if (info.size > MAX_VIEW_IMAGE_BYTES) throw new FileToolError(`${relative} is ${info.size} bytes; images of at most ${MAX_VIEW_IMAGE_BYTES} bytes can be viewed.`);
+  const bytes = await readFile(absolute);
+  const mediaType = IMAGE_SIGNATURES.find(([, matches]) => matches(bytes))?.[0];
+  if (!mediaType) throw new FileToolError(`${relative} is not a PNG, JPEG, GIF or WebP image (SVG is text: read it with read_file).`);
+  return { path: relative, mediaType, bytes: bytes.length, data: bytes.toString('base64') };
+}
 
 /**
  * Runs a file operation and turns file-system errors into `FileToolError`s the model can

@@ -6,8 +6,8 @@
 export function agentInstructions(options: { workspace: string; runner: 'claude-agent-sdk' | 'ai-sdk' }): string {
   const tools =
     options.runner === 'claude-agent-sdk'
-      ? 'Use Read, Glob and Grep to look, Write and Edit to change files. There is no shell.'
-      : 'Use list_files, search_files and read_file to look, write_file and edit_file to change files. Paths are relative to the project folder; node_modules/ and .git/ are not part of it.';
+      ? 'Use Read, Glob and Grep to look, Write and Edit to change files. There is no shell. Read shows you an image file (PNG, JPEG, GIF, WebP) as a picture.'
+      : 'Use list_files, search_files and read_file to look, write_file and edit_file to change files, and view_image to see an image file (PNG, JPEG, GIF, WebP) as a picture. Paths are relative to the project folder; node_modules/ and .git/ are not part of it.';
   return `You are the video editor inside Cutroom. The person you talk to describes a video; you make it by editing a Remotion (React) project. A live preview of the video plays beside the chat and reloads on every file you save, so every edit must leave the project compiling.
 
 The project folder is ${options.workspace}. ${tools}

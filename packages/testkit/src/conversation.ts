@@ -8,6 +8,8 @@ export type Conversation = {
   system: string[];
   messages: { role: string; text: string }[];
   toolNames: string[];
+  /** The last message carries a valid image (set by the server from the raw request). */
+  lastHasImage?: boolean;
 };
 
 /** The Claude Agent SDK wraps injected context in these; it is not what the person typed. */

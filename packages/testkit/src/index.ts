@@ -9,3 +9,4 @@ export { Scenario, loadScenario, type ScriptedRule, type ScriptedStep, type Scri
 export { testProjectDir, testProjectsDir } from './projects.js';
 export { makeTar, makeTarGz, makeZip, type TestArchiveEntry } from './archives.js';
 export * from './media.js';
+export { imagesOf, lastMessageHasImage, type SeenImage } from './images.js';

@@ -11,6 +11,8 @@ export type ScriptedToolCall =
   | { tool: 'write'; path: string; content: string; repeat?: number }
   | { tool: 'edit'; path: string; old: string; new: string }
   | { tool: 'read'; path: string }
+  /** Look at an image file (Claude Code's Read, the AI SDK runner's view_image): the next request must carry it. */
+  | { tool: 'view'; path: string }
   | { name: string; input: Record<string, unknown> };
 
 export type ScriptedStep = {
@@ -22,6 +24,11 @@ export type ScriptedStep = {
   delayMs?: number;
   /** Answer with an HTTP error in the provider's error format instead. */
   error?: { status: number; message: string };
+  /**
+   * This step is answered only if the request's last message carries a valid image (the
+   * result of a `view` call); otherwise the answer is a 400 saying so, and the turn fails.
+   */
+  expectImage?: boolean;
 };
 
 /** `match`: regex source, case-insensitive, tested against the current user turn's text. */
@@ -39,6 +46,7 @@ const ScriptedToolCallSchema = z.discriminatedUnion('tool', [
   z.strictObject({ tool: z.literal('write'), path: z.string().min(1), content: z.string(), repeat: z.number().int().min(1).max(MAX_REPEAT).optional() }),
   z.strictObject({ tool: z.literal('edit'), path: z.string().min(1), old: z.string().min(1), new: z.string() }),
   z.strictObject({ tool: z.literal('read'), path: z.string().min(1) }),
+  z.strictObject({ tool: z.literal('view'), path: z.string().min(1) }),
   z.strictObject({ tool: z.undefined().optional(), name: z.string().min(1), input: z.record(z.string(), z.unknown()) }),
 ]);
 
@@ -48,6 +56,7 @@ const ScriptedStepSchema = z
     tools: z.array(ScriptedToolCallSchema).optional(),
     delayMs: z.number().int().min(0).max(60_000).optional(),
     error: z.strictObject({ status: z.number().int().min(400).max(599), message: z.string() }).optional(),
+    expectImage: z.boolean().optional(),
   })
   .refine((step) => step.text !== undefined || (step.tools?.length ?? 0) > 0 || step.error !== undefined, {
     message: 'a step needs text, tools or error',

@@ -34,6 +34,10 @@ export function resolveReply(scenario: CompiledScenario, conversation: Conversat
   const base = { userText, step, rule: rule?.match ?? null };
   if (!scripted) return { ...base, reply: message(DONE_TEXT) };
   if (scripted.error) return { ...base, reply: { kind: 'error', ...scripted.error } };
+  if (scripted.expectImage && !conversation.lastHasImage) {
+    const where = rule ? `rule /${rule.match}/` : 'fallback';
+    return { ...base, reply: { kind: 'error', status: 400, message: `[scripted model] ${where}, step ${step}: expected a valid image (PNG, JPEG, GIF or WebP) in the request's last message; there was none.` } };
+  }
   try {
     return { ...base, reply: materialize(scripted, conversation, idPrefix) };
   } catch (error) {
@@ -55,6 +59,7 @@ const TOOL_NAMES = {
   write: ['Write', 'write_file'],
   edit: ['Edit', 'edit_file'],
   read: ['Read', 'read_file'],
+  view: ['Read', 'view_image'],
 } as const;
 
 function materialize(step: ScriptedStep, conversation: Conversation, idPrefix: string): Reply {
@@ -106,6 +111,7 @@ function concreteCall(
     case 'edit':
       return { name, input: { [pathKey]: path, old_string: fill(call.old), new_string: fill(call.new) } };
     case 'read':
+    case 'view':
       return { name, input: { [pathKey]: path } };
   }
 }

@@ -4,6 +4,7 @@ import { performance } from 'node:perf_hooks';
 import { writeAnthropicError, writeAnthropicReply } from './anthropic-wire.js';
 import { anthropicConversation, type Conversation, currentTurn, openaiConversation } from './conversation.js';
 import { writeOpenAIError, writeOpenAIReply } from './openai-wire.js';
+import { type SeenImage, imagesOf, lastMessageHasImage } from './images.js';
 import { AnthropicCountRequest, AnthropicRequest, describeIssues, OpenAIRequest } from './requests.js';
 import { parseScenario, type Scenario } from './scenario.js';
 import { type CompiledScenario, compileScenario, resolveReply } from './script.js';
@@ -19,6 +20,8 @@ export type RecordedRequest = {
   body: unknown;
   /** Text of the current user turn. */
   userText: string;
+  /** Images the request carried (both wires), with whether their bytes are what they say. */
+  images: SeenImage[];
   /** Which step of the matched rule was answered (0-based). */
   step: number;
   /** The matched rule's `match`; null for the fallback (and for requests no rule applies to). */
@@ -96,6 +99,7 @@ export async function startServer(options: ScriptedModelServerOptions, hooks: Se
       headers: lowerCaseHeaders(req),
       body: undefined,
       userText: '',
+      images: [],
       step: 0,
       rule: null,
       receivedAt: now(),
@@ -153,7 +157,8 @@ export async function startServer(options: ScriptedModelServerOptions, hooks: Se
   }
 
   function applyTurn(record: RecordedRequest, conversation: Conversation) {
-    const resolution = resolveReply(scenario, conversation, record.wire === 'anthropic' ? 'toolu_scripted_' : 'call_scripted_');
+    record.images = imagesOf(record.body);
+    const resolution = resolveReply(scenario, { ...conversation, lastHasImage: lastMessageHasImage(record.body) }, record.wire === 'anthropic' ? 'toolu_scripted_' : 'call_scripted_');
     record.userText = resolution.userText;
     record.step = resolution.step;
     record.rule = resolution.rule;
