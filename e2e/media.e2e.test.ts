@@ -11,11 +11,15 @@ import { AuthPage, ProjectExports, ProjectHistory, ProjectsPage, previewFrame } 
 /** The logo: flat green, so a rendered frame's pixels say whether it is in. */
 const GREEN: [number, number, number] = [0x10, 0xc0, 0x40];
 
-const ROOT = `import { AbsoluteFill, Composition, Img, staticFile } from 'remotion';
+const ROOT = `import { AbsoluteFill, Audio, Composition, Img, OffthreadVideo, Sequence, staticFile } from 'remotion';
 
 const Logo: React.FC = () => (
   <AbsoluteFill style={{ backgroundColor: '#000' }}>
     <Img src={staticFile('logo.png')} style={{ width: '100%', height: '100%', objectFit: 'fill' }} />
+    <Audio src={staticFile('tone.mp3')} />
+    <Sequence name="Clip" from={15}>
+      <OffthreadVideo src={staticFile('clip.mp4')} muted style={{ width: 80 }} />
+    </Sequence>
   </AbsoluteFill>
 );
 
@@ -109,6 +113,14 @@ describe('media in the browser', () => {
     const image = preview().locator('img[src*="logo.png"]');
     await image.waitFor({ timeout: 60_000 });
     await expect.poll(() => image.evaluate((element: HTMLImageElement) => element.complete && element.naturalWidth), { timeout: 30_000 }).toBe(64);
+    // The timeline shows the media by kind; the audio with its waveform.
+    const timeline = page.getByRole('group', { name: 'Sequences' });
+    await timeline.getByRole('button', { name: /^tone\.mp3, audio, from frame 0, 30 frames/ }).waitFor({ timeout: 30_000 });
+    // The video mounts when its sequence plays: seek there.
+    await timeline.getByRole('button', { name: /^Clip, from frame 15/ }).click();
+    await timeline.getByRole('button', { name: /^clip\.mp4, video, from frame 15/ }).waitFor();
+    await timeline.getByRole('button', { name: /^logo\.png, image/ }).waitFor();
+    await timeline.getByRole('button', { name: /^tone\.mp3, audio/ }).getByTestId('waveform').waitFor({ timeout: 30_000 });
     await screenshot(page, '51-media-in-preview');
 
     // Media is served to the preview in ranges (a long video is never fetched whole to seek).

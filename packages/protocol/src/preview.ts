@@ -15,6 +15,13 @@ export const PreviewSequence = z.object({
   durationInFrames: z.number().int().nonnegative(),
   /** Nesting depth: 0 for a top-level sequence. */
   depth: z.number().int().nonnegative(),
+  /** What it plays: a plain sequence, or a media element (`<Video>`/`<OffthreadVideo>`, `<Audio>`, `<Img>`). */
+  kind: z.enum(['sequence', 'video', 'audio', 'image']).optional(),
+  /** A media element's source, as the page loads it. */
+  src: z.string().max(2_000).optional(),
+  /** Where in the media the row starts (in the composition's frames), and how fast it plays. */
+  mediaFrom: z.number().nonnegative().optional(),
+  playbackRate: z.number().positive().optional(),
 });
 export type PreviewSequence = z.infer<typeof PreviewSequence>;
 
@@ -52,6 +59,13 @@ export const PreviewToApp = z.discriminatedUnion('type', [
     height: z.number().int().positive(),
   }),
   z.object({ type: z.literal('remotion:sequences'), sequences: z.array(PreviewSequence).max(2_000) }),
+  /** An audio source's loudness over its length (0–1 each), for its rows in the timeline. */
+  z.object({
+    type: z.literal('remotion:waveform'),
+    src: z.string().max(2_000),
+    durationInSeconds: z.number().positive(),
+    peaks: z.array(z.number().min(0).max(1)).max(400),
+  }),
   z.object({ type: z.literal('remotion:frame'), frame: z.number().int().nonnegative(), playing: z.boolean() }),
   z.object({
     type: z.literal('remotion:error'),

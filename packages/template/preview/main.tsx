@@ -31,7 +31,8 @@ type Outgoing =
   | { type: 'remotion:compositions'; compositions: CompositionSummary[]; selected: string | null }
   | { type: 'remotion:notices'; notices: string[] }
   | { type: 'remotion:ready'; compositionId: string; durationInFrames: number; fps: number; width: number; height: number }
-  | { type: 'remotion:sequences'; sequences: { id: string; name: string; from: number; durationInFrames: number; depth: number }[] }
+  | { type: 'remotion:sequences'; sequences: { id: string; name: string; from: number; durationInFrames: number; depth: number; kind?: MediaKind; src?: string; mediaFrom?: number; playbackRate?: number }[] }
+  | { type: 'remotion:waveform'; src: string; durationInSeconds: number; peaks: number[] }
   | { type: 'remotion:frame'; frame: number; playing: boolean }
   | { type: 'remotion:error'; message: string; stack: string | null; componentStack: string | null; file: string | null };
 
@@ -205,24 +206,62 @@ function choose(id: string) {
 
 // ---------------------------------------------------------------------------------------
 
-type RegisteredSequence = { id: string; displayName: string; from: number; duration: number; parent: string | null; showInTimeline: boolean };
+type MediaKind = 'sequence' | 'video' | 'audio' | 'image';
+type RegisteredSequence = {
+  id: string;
+  displayName: string;
+  from: number;
+  duration: number;
+  parent: string | null;
+  showInTimeline: boolean;
+  type?: string;
+  src?: string;
+  startMediaFrom?: number;
+  playbackRate?: number;
+};
 
-/** Layers Remotion registers for its own wrappers (`<AbsoluteFill>`, …): not the video's parts. */
-const isWrapperLayer = (sequence: RegisteredSequence) => /^<.+>$/.test(sequence.displayName);
+type PlacedSequence = { id: string; name: string; from: number; durationInFrames: number; depth: number; kind?: MediaKind; src?: string; mediaFrom?: number; playbackRate?: number };
+
+const kindOf = (sequence: RegisteredSequence): MediaKind =>
+  sequence.type === 'video' || sequence.type === 'audio' || sequence.type === 'image' ? sequence.type : 'sequence';
+
+/** Layers Remotion registers for its own wrappers (`<AbsoluteFill>`, …): not the video's parts. Media elements are. */
+const isWrapperLayer = (sequence: RegisteredSequence) => kindOf(sequence) === 'sequence' && /^<.+>$/.test(sequence.displayName);
+
+/** A media element's row name: its file's name (`logo.png`), else what Remotion calls it. */
+function mediaName(sequence: RegisteredSequence): string {
+  const generic = !sequence.displayName || /^<.+>$/.test(sequence.displayName);
+  if (!generic || !sequence.src) return sequence.displayName || 'Sequence';
+  try {
+    return decodeURIComponent(new URL(sequence.src, location.href).pathname.split('/').at(-1) ?? '') || sequence.displayName;
+  } catch {
+    return sequence.displayName;
+  }
+}
 
 /** Registered sequences → the timeline's rows: absolute start, depth among shown rows. */
 function placeSequences(sequences: RegisteredSequence[]) {
   const byId = new Map(sequences.map((sequence) => [sequence.id, sequence]));
   return sequences
     .filter((sequence) => sequence.showInTimeline !== false && !isWrapperLayer(sequence))
-    .map((sequence) => {
+    .map((sequence): PlacedSequence => {
       let from = sequence.from;
       let depth = 0;
       for (let parent = sequence.parent ? byId.get(sequence.parent) : undefined; parent; parent = parent.parent ? byId.get(parent.parent) : undefined) {
         from += parent.from;
         if (!isWrapperLayer(parent)) depth++;
       }
-      return { id: sequence.id, name: sequence.displayName || 'Sequence', from, durationInFrames: Math.max(0, Math.round(sequence.duration)), depth };
+      const kind = kindOf(sequence);
+      const media =
+        kind === 'sequence'
+          ? {}
+          : {
+              kind,
+              ...(sequence.src ? { src: sequence.src.slice(0, 2_000) } : {}),
+              ...(typeof sequence.startMediaFrom === 'number' && sequence.startMediaFrom >= 0 ? { mediaFrom: sequence.startMediaFrom } : {}),
+              ...(typeof sequence.playbackRate === 'number' && sequence.playbackRate > 0 ? { playbackRate: sequence.playbackRate } : {}),
+            };
+      return { id: sequence.id, name: kind === 'sequence' ? sequence.displayName || 'Sequence' : mediaName(sequence), from, durationInFrames: Math.max(0, Math.round(sequence.duration)), depth, ...media };
     })
     .sort((a, b) => a.from - b.from || a.depth - b.depth);
 }
@@ -242,7 +281,37 @@ const reportSequences = (sequences: RegisteredSequence[], { force = false } = {}
   if (serialized === lastSequences && !force) return;
   lastSequences = serialized;
   post({ type: 'remotion:sequences', sequences: placed });
+  for (const sequence of placed) if (sequence.kind === 'audio' && sequence.src) void sendWaveform(sequence.src);
 };
+
+/**
+ * An audio source's waveform, worked out once per source with @remotion/media-utils
+ * (decoded in this page, which can read the project's media), for the app's timeline. Long
+ * audio is left without one: decoding it whole would cost the page too much memory.
+ */
+const waveforms = new Map<string, { peaks: number[]; durationInSeconds: number } | null>();
+const WAVEFORM_SAMPLES = 120;
+const WAVEFORM_MAX_SECONDS = 15 * 60;
+async function sendWaveform(src: string) {
+  if (waveforms.has(src)) {
+    const known = waveforms.get(src);
+    if (known) post({ type: 'remotion:waveform', src, ...known });
+    return;
+  }
+  waveforms.set(src, null);
+  try {
+    const { getAudioData, getAudioDurationInSeconds, getWaveformPortion } = await import('@remotion/media-utils');
+    if ((await getAudioDurationInSeconds(src)) > WAVEFORM_MAX_SECONDS) return;
+    const audioData = await getAudioData(src);
+    const bars = getWaveformPortion({ audioData, startTimeInSeconds: 0, durationInSeconds: audioData.durationInSeconds, numberOfSamples: WAVEFORM_SAMPLES });
+    const loudest = Math.max(...bars.map((bar) => bar.amplitude), 1e-6);
+    const peaks = bars.map((bar) => Math.round(Math.min(1, bar.amplitude / loudest) * 1000) / 1000);
+    waveforms.set(src, { peaks, durationInSeconds: audioData.durationInSeconds });
+    post({ type: 'remotion:waveform', src, peaks, durationInSeconds: audioData.durationInSeconds });
+  } catch {
+    // No waveform: the row still shows as audio.
+  }
+}
 
 /**
  * Recovery after an error: React Refresh does not always reset an error boundary when

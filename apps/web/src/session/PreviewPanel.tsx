@@ -1,3 +1,4 @@
+import { type Waveform, rowPeaks } from './waveform';
 import { AppToPreview, PreviewToApp, type PreviewCompositionSummary, type PreviewSequence } from '@cutroom/protocol';
 import { useCallback, useEffect, useEffectEvent, useMemo, useRef, useState } from 'react';
 import { api } from '../api/client';
@@ -52,6 +53,8 @@ export function PreviewPanel({
   const [composition, setComposition] = useState<PreviewComposition | null>(null);
   const [compositions, setCompositions] = useState<{ list: PreviewCompositionSummary[]; selected: string | null }>({ list: [], selected: null });
   const [sequences, setSequences] = useState<PreviewSequence[]>([]);
+  /** Waveforms of the audio the preview plays, by source. */
+  const [waveforms, setWaveforms] = useState<Map<string, Waveform>>(() => new Map());
   const [notices, setNotices] = useState<string[]>([]);
   const [frame, setFrame] = useState(0);
   const [playing, setPlaying] = useState(false);
@@ -89,6 +92,9 @@ export function PreviewPanel({
         case 'remotion:ready':
           setComposition(message);
           reportComposition(message);
+          return;
+        case 'remotion:waveform':
+          setWaveforms((known) => new Map(known).set(message.src, { peaks: message.peaks, durationInSeconds: message.durationInSeconds }));
           return;
         case 'remotion:sequences':
           setSequences(message.sequences);
@@ -212,7 +218,7 @@ export function PreviewPanel({
             {composition ? `${formatTime(frame, fps)} / ${formatTime(duration, fps)} · frame ${frame}` : '–'}
           </span>
         </div>
-        <Timeline sequences={sequences} durationInFrames={duration} frame={frame} onSeek={(target) => command({ type: 'player:seek', frame: target })} />
+        <Timeline sequences={sequences} waveforms={waveforms} fps={fps} durationInFrames={duration} frame={frame} onSeek={(target) => command({ type: 'player:seek', frame: target })} />
       </section>
     </section>
   );
@@ -274,7 +280,30 @@ function CompositionPicker({ compositions, selected, onSelect }: { compositions:
 /** The preview the iframe shows (kept while reconnecting). */
 export const previewUrlOf = (view: SessionView) => (view.phase === 'ready' || view.phase === 'reconnecting' ? view.previewUrl : undefined);
 
-function Timeline({ sequences, durationInFrames, frame, onSeek }: { sequences: PreviewSequence[]; durationInFrames: number; frame: number; onSeek: (frame: number) => void }) {
+
+/** How each kind of row looks: plain sequences in the brand colour, media each in its own. */
+const ROW_STYLES: Record<NonNullable<PreviewSequence['kind']>, string> = {
+  sequence: 'bg-brand-500/20 text-brand-100 ring-brand-500/40 hover:bg-brand-500/30',
+  video: 'bg-sky-500/20 text-sky-100 ring-sky-500/40 hover:bg-sky-500/30',
+  audio: 'bg-emerald-500/15 text-emerald-100 ring-emerald-500/40 hover:bg-emerald-500/25',
+  image: 'bg-amber-500/15 text-amber-100 ring-amber-500/40 hover:bg-amber-500/25',
+};
+
+function Timeline({
+  sequences,
+  waveforms,
+  fps,
+  durationInFrames,
+  frame,
+  onSeek,
+}: {
+  sequences: PreviewSequence[];
+  waveforms: Map<string, Waveform>;
+  fps: number;
+  durationInFrames: number;
+  frame: number;
+  onSeek: (frame: number) => void;
+}) {
   const trackRef = useRef<HTMLDivElement>(null);
   const percent = (value: number) => `${Math.min(100, Math.max(0, (value / durationInFrames) * 100))}%`;
 
@@ -302,21 +331,53 @@ function Timeline({ sequences, durationInFrames, frame, onSeek }: { sequences: P
             <button
               type="button"
               title={`${sequence.name}: frames ${sequence.from}–${sequence.from + sequence.durationInFrames - 1}`}
-              aria-label={`${sequence.name}, from frame ${sequence.from}, ${sequence.durationInFrames} frames`}
+              aria-label={`${sequence.name}${sequence.kind && sequence.kind !== 'sequence' ? `, ${sequence.kind}` : ''}, from frame ${sequence.from}, ${sequence.durationInFrames} frames`}
+              data-kind={sequence.kind ?? 'sequence'}
               onClick={(event) => {
                 event.stopPropagation();
                 onSeek(Math.max(0, sequence.from));
               }}
               style={{ left: percent(sequence.from), width: percent(sequence.durationInFrames), marginLeft: sequence.depth * 4 }}
-              className="absolute inset-y-0 truncate rounded-md bg-brand-500/20 px-2 text-left text-xs font-medium text-brand-100 ring-1 ring-inset ring-brand-500/40 hover:bg-brand-500/30"
+              className={`absolute inset-y-0 flex items-center gap-1.5 overflow-hidden truncate rounded-md px-2 text-left text-xs font-medium ring-1 ring-inset ${ROW_STYLES[sequence.kind ?? 'sequence']}`}
             >
-              {sequence.name}
+              {sequence.kind === 'audio' && sequence.src && waveforms.has(sequence.src) && (
+                <WaveformBars peaks={rowPeaks(waveforms.get(sequence.src)!, sequence, fps)} />
+              )}
+              {sequence.kind && sequence.kind !== 'sequence' && <KindIcon kind={sequence.kind} />}
+              <span className="relative truncate">{sequence.name}</span>
             </button>
           </li>
         ))}
       </ul>
       <div aria-hidden="true" data-testid="playhead" className="pointer-events-none absolute -inset-y-1 w-0.5 bg-white shadow-[0_0_6px_rgba(255,255,255,0.6)]" style={{ left: percent(frame) }} />
     </div>
+  );
+}
+
+/** An audio row's loudness, drawn behind its name. */
+function WaveformBars({ peaks }: { peaks: number[] }) {
+  if (peaks.length === 0) return null;
+  return (
+    <svg data-testid="waveform" aria-hidden="true" className="pointer-events-none absolute inset-0 h-full w-full text-emerald-400/50" viewBox={`0 0 ${peaks.length} 100`} preserveAspectRatio="none">
+      {peaks.map((peak, index) => {
+        const height = Math.max(4, peak * 90);
+        return <rect key={index} x={index + 0.15} width={0.7} y={50 - height / 2} height={height} fill="currentColor" />;
+      })}
+    </svg>
+  );
+}
+
+/** A media row's kind, as a small mark before its name. */
+function KindIcon({ kind }: { kind: 'video' | 'audio' | 'image' }) {
+  const paths = {
+    video: 'M3 5h10v10H3zM13 8l4-2v8l-4-2z',
+    audio: 'M8 14V4l8-2v10M8 14a2 2 0 1 1-4 0 2 2 0 0 1 4 0Zm8-2a2 2 0 1 1-4 0 2 2 0 0 1 4 0Z',
+    image: 'M3 4h14v12H3zM3 13l4-4 4 4 2-2 4 4',
+  };
+  return (
+    <svg viewBox="0 0 20 20" className="relative size-3.5 shrink-0" fill="none" stroke="currentColor" strokeWidth={1.6} aria-hidden="true">
+      <path d={paths[kind]} />
+    </svg>
   );
 }
 
