@@ -13,6 +13,8 @@ import { SETPRIV, switchUserArguments } from '../sessions/drivers/local/sandbox-
 
 /** The most pixels an image may have (a 50-megapixel photo passes; a decompression bomb does not). */
 export const MAX_IMAGE_PIXELS = 64 * 1024 * 1024;
+/** SVGs are read whole into memory to be decoded. */
+export const MAX_SVG_BYTES = 8 * 1024 * 1024;
 /** Fonts are read whole into memory to be parsed: no real font comes near this. */
 export const MAX_FONT_BYTES = 32 * 1024 * 1024;
 /** The longest a probe of one file may take. */
@@ -129,7 +131,9 @@ export async function checkMedia(file: string, name: string, size: number): Prom
   }
   switch (spec.kind) {
     case 'image':
-      return { kind: 'image', mime: spec.mime, ...(await checkImage(file, name)) };
+      if (format === 'svg' && size > MAX_SVG_BYTES) throw new AppError('media_too_large', `"${name}" is larger than ${MAX_SVG_BYTES / (1024 * 1024)} MiB, more than an SVG may be.`, 413);
+      // An SVG is decoded from memory: librsvg then has no folder to resolve a reference against (nothing beside it is read).
+      return { kind: 'image', mime: spec.mime, ...(await checkImage(format === 'svg' ? await readFile(file) : file, name)) };
     case 'font':
       return { kind: 'font', mime: spec.mime, ...(await checkFont(file, name, size)) };
     default:
@@ -137,7 +141,7 @@ export async function checkMedia(file: string, name: string, size: number): Prom
   }
 }
 
-async function checkImage(file: string, name: string) {
+async function checkImage(file: string | Buffer, name: string) {
   let meta: Metadata;
   try {
     // The header only: dimensions before any pixel is decoded.
