@@ -4,7 +4,7 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { type Header, extract, pack } from 'tar-stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ArchiveError, entryPath, packDirectory, unpackArchive } from './file-archive.js';
+import { ArchiveError, entryPath, packDirectory, pinnedMedia, unpackArchive } from './file-archive.js';
 
 type Entry = Partial<Header> & { name: string; content?: string | Buffer };
 
@@ -83,6 +83,24 @@ describe('packDirectory', () => {
       { name: 'src/node_modules/kept.js', type: 'file', content: 'kept' },
       { name: 'src/shadow', type: 'symlink', linkname: '/etc/shadow' },
     ]);
+  });
+});
+
+describe('pinnedMedia', () => {
+  it('leaves out the media a manifest pins (same path and size), and nothing else', async () => {
+    const source = path.join(dir, 'source');
+    await mkdir(path.join(source, 'public'), { recursive: true });
+    await mkdir(path.join(source, '.cutroom'), { recursive: true });
+    await writeFile(path.join(source, 'public', 'clip.mp4'), 'twelve bytes');
+    await writeFile(path.join(source, 'public', 'changed.png'), 'other size');
+    await writeFile(path.join(source, 'public', 'own.png'), 'the project’s own');
+    const manifest = { version: 1, media: [{ path: 'public/clip.mp4', size: 12 }, { path: 'public/changed.png', size: 3 }, { path: 'src/Root.tsx', size: 0 }] };
+    await writeFile(path.join(source, '.cutroom', 'media.json'), JSON.stringify(manifest));
+    const names = (await list(packDirectory(source, { leaveOut: await pinnedMedia(source) }))).map((entry) => entry.name);
+    expect(names).toEqual(['.cutroom/', '.cutroom/media.json', 'public/', 'public/changed.png', 'public/own.png']);
+    // No manifest, or a broken one: everything.
+    await writeFile(path.join(source, '.cutroom', 'media.json'), '{ not json');
+    expect((await list(packDirectory(source, { leaveOut: await pinnedMedia(source) }))).map((entry) => entry.name)).toContain('public/clip.mp4');
   });
 });
 

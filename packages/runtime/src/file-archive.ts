@@ -7,7 +7,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
-import { type FileHandle, chmod, lstat, mkdir, open, readdir, readlink, rename, rm, unlink } from 'node:fs/promises';
+import { type FileHandle, chmod, lstat, mkdir, open, readFile, readdir, readlink, rename, rm, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { PassThrough, type Readable as NodeReadable } from 'node:stream';
 import { type Header, type Pack, extract as tarExtract, pack as tarPack } from 'tar-stream';
@@ -77,10 +77,10 @@ const CHUNK = 64 * 1024;
  * stored with the size it had when it was opened (cut or padded with zeros), so the
  * archive stays well-formed.
  */
-export function packDirectory(root: string): NodeReadable {
+export function packDirectory(root: string, options: PackOptions = {}): NodeReadable {
   const pack = tarPack();
   void (async () => {
-    await walk(pack, root, '');
+    await walk(pack, root, '', options.leaveOut);
     pack.finalize();
   })().catch((error: unknown) => pack.destroy(error as Error));
   // tar-stream's streams are streamx ones; callers get a Node stream that fails with it.
@@ -91,7 +91,33 @@ export function packDirectory(root: string): NodeReadable {
   return out;
 }
 
-async function walk(pack: Pack, root: string, relative: string) {
+/** `leaveOut`: files (by path and size) the archive skips, e.g. media its reader already has (`pinnedMedia`). */
+export type PackOptions = { leaveOut?: (relative: string, size: number) => boolean };
+
+/**
+ * The media files a working copy's `.cutroom/media.json` pins, by path and size: the
+ * server has their bytes (and keeps them as the latest version pins them), so an archive
+ * read for a commit can leave them out. A file of another size is not left out, nor is
+ * anything when the manifest is missing, too large or not what the server writes.
+ */
+export async function pinnedMedia(root: string): Promise<(relative: string, size: number) => boolean> {
+  const pinned = new Map<string, number>();
+  try {
+    const file = path.join(root, '.cutroom', 'media.json');
+    const info = await lstat(file);
+    if (info.isFile() && info.size <= 1024 * 1024) {
+      const manifest = JSON.parse(await readFile(file, 'utf8')) as { media?: { path?: unknown; size?: unknown }[] };
+      for (const entry of Array.isArray(manifest.media) ? manifest.media : []) {
+        if (typeof entry.path === 'string' && entry.path.startsWith('public/') && typeof entry.size === 'number') pinned.set(entry.path, entry.size);
+      }
+    }
+  } catch {
+    // No manifest, or not one the server wrote: nothing is left out.
+  }
+  return (relative, size) => pinned.get(relative) === size;
+}
+
+async function walk(pack: Pack, root: string, relative: string, leaveOut?: (relative: string, size: number) => boolean) {
   const names = (await readdir(path.join(root, relative))).sort();
   for (const name of names) {
     const child = relative ? `${relative}/${name}` : name;
@@ -102,11 +128,12 @@ async function walk(pack: Pack, root: string, relative: string) {
     if (!info) continue;
     if (info.isDirectory()) {
       await addEntry(pack, { name: `${child}/`, type: 'directory', mode: info.mode & 0o777, mtime: info.mtime });
-      await walk(pack, root, child);
+      await walk(pack, root, child, leaveOut);
     } else if (info.isSymbolicLink()) {
       const linkname = await readlink(full).catch(() => null);
       if (linkname !== null) await addEntry(pack, { name: child, type: 'symlink', linkname, mode: 0o777, mtime: info.mtime });
     } else if (info.isFile()) {
+      if (leaveOut?.(child, info.size)) continue;
       await addFile(pack, full, child);
     }
   }

@@ -1,7 +1,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
 import { pipeline } from 'node:stream/promises';
-import { ArchiveError, packDirectory, unpackArchive } from './file-archive.js';
+import { ArchiveError, packDirectory, pinnedMedia, unpackArchive } from './file-archive.js';
 import { type ListenTarget, listenOn, listeningPort } from './listen-target.js';
 
 /**
@@ -64,9 +64,11 @@ export async function startFilesServer(options: FilesServerOptions, target: List
     return next;
   };
 
-  async function pack(area: FilesArea, response: http.ServerResponse) {
+  /** `leaveOutMedia`: the working copy's pinned media stay out (a commit's read: the server has them). */
+  async function pack(area: FilesArea, response: http.ServerResponse, leaveOutMedia: boolean) {
+    const leaveOut = leaveOutMedia && area === 'workspace' ? await pinnedMedia(options.folders[area]) : undefined;
     response.writeHead(200, { 'content-type': 'application/x-tar' });
-    await pipeline(packDirectory(options.folders[area]), response);
+    await pipeline(packDirectory(options.folders[area], { leaveOut }), response);
   }
 
   async function unpack(area: FilesArea, replace: boolean, request: http.IncomingMessage, response: http.ServerResponse) {
@@ -98,7 +100,7 @@ export async function startFilesServer(options: FilesServerOptions, target: List
         return;
       }
     }
-    const work = route === 'GET' ? () => pack(area, response) : () => unpack(area, url.searchParams.get('replace') === '1', request, response);
+    const work = route === 'GET' ? () => pack(area, response, url.searchParams.get('media') === 'leave-out') : () => unpack(area, url.searchParams.get('replace') === '1', request, response);
     inQueue(area, work).catch((error: unknown) => {
       if (error instanceof ArchiveError) {
         const tooLarge = /over the limit|more than/.test(error.message);

@@ -6,4 +6,4 @@ export const runtimeEntry = path.join(path.dirname(fileURLToPath(import.meta.url
 export { previewDenyList, shareDependencyCache } from './preview-server.js';
 /** The command drivers run inside a sandbox to move its files (see sandbox-files.ts). */
 export const sandboxFilesEntry = path.join(path.dirname(fileURLToPath(import.meta.url)), 'sandbox-files.js');
-export { ArchiveError, type SkippedEntry, type UnpackOptions, type UnpackResult, entryPath, isExcluded, packDirectory, unpackArchive } from './file-archive.js';
+export { ArchiveError, type SkippedEntry, type UnpackOptions, type UnpackResult, entryPath, isExcluded, packDirectory, pinnedMedia, unpackArchive } from './file-archive.js';

@@ -5,7 +5,7 @@ import { mediaContext } from '../media/media-context.js';
 import type { AgentAction, ErrorCode, Message, SandboxToServer, ServerToSandbox, TurnStatus } from '@cutroom/protocol';
 import type { ModelProvider } from '../config.js';
 import type { ProjectRepos } from '../repos/project-repos.js';
-import type { SandboxArea, WriteFilesOptions } from '../sessions/drivers/driver.js';
+import type { ReadFilesOptions, SandboxArea, WriteFilesOptions } from '../sessions/drivers/driver.js';
 import type { Store } from '../store/store.js';
 import type { AgentStateStore } from './agent-state.js';
 import type { ModelProxy } from './model-proxy.js';
@@ -68,7 +68,7 @@ export type ChatSandbox = { send(message: ServerToSandbox): void; files: Sandbox
  * its driver: the chat never knows where, or on which machine, they are.
  */
 export type SandboxFiles = {
-  read(area: SandboxArea): Promise<Readable>;
+  read(area: SandboxArea, options?: ReadFilesOptions): Promise<Readable>;
   write(area: SandboxArea, tar: Readable, options?: WriteFilesOptions): Promise<void>;
   /**
    * Settles when work that writes into the working copy on the turn's behalf is done (the
@@ -300,7 +300,8 @@ export function createChat(deps: ChatDeps, host: ChatHost) {
             await Promise.race([target.settle().catch(() => {}), new Promise((resolve) => (timer = setTimeout(resolve, SETTLE_LIMIT_MS)))]);
             clearTimeout(timer);
           }
-          const archive = await target.read('workspace');
+          // The pinned media stay out: the commit keeps them as the latest version has them.
+          const archive = await target.read('workspace', { leaveOutMedia: true });
           phases.readMs = Math.round(performance.now() - phaseStart);
           phaseStart = performance.now();
           const commit = await repos.commitArchive(host.projectId, archive, {

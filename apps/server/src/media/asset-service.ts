@@ -80,14 +80,17 @@ export function createAssetService(deps: {
       if (size > limits.fileBytes) throw tooLarge(name, size);
       if (checking >= MAX_CHECKS) throw new AppError('rate_limited', 'The server is busy checking other uploads; try again in a moment.', 429);
       checking += 1;
+      const started = performance.now();
       let checked;
       try {
         checked = await checkMedia(file, name, size);
       } finally {
         checking -= 1;
       }
+      const checkedAt = performance.now();
       await checkRoom(project, name, size);
       const { sha256 } = await media.put(file, { move: true });
+      const storedAt = performance.now();
       const asset: MediaAsset = { name, path: mediaPath(name), ...checked, size, sha256, addedAt: new Date().toISOString() };
       // No hold: an upload may land while the agent works. Its turn's commit keeps the latest
       // version's media (project-repos.ts); live working copies get the file and manifest added.
@@ -96,8 +99,9 @@ export function createAssetService(deps: {
         author: 'user',
       });
       await store.projects.update(ownerId, project.id, { currentVersion: version });
+      const versionedAt = performance.now();
       await deps.sessions?.addFiles(project.id, () => repos.mediaArchive(project.id, version, [name]));
-      logger.info({ projectId: project.id, name, kind: asset.kind, size, version }, 'media added');
+      logger.info({ projectId: project.id, name, kind: asset.kind, size, version, checkMs: Math.round(checkedAt - started), storeMs: Math.round(storedAt - checkedAt), versionMs: Math.round(versionedAt - storedAt), liveCopiesMs: Math.round(performance.now() - versionedAt) }, 'media added');
       newVersion(project.id, ownerId, version);
       return { asset, version };
     } finally {

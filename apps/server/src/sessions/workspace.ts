@@ -9,7 +9,7 @@ import type { SandboxDriver } from './drivers/driver.js';
  */
 export function sandboxFiles(driver: SandboxDriver, sandboxId: string): SandboxFiles {
   return {
-    read: (area) => driver.readFiles(sandboxId, area),
+    read: (area, options) => driver.readFiles(sandboxId, area, options),
     write: (area, tar, options) => driver.writeFiles(sandboxId, area, tar, options),
   };
 }

@@ -15,6 +15,14 @@
  */
 import type { Readable } from 'node:stream';
 
+/**
+ * `leaveOutMedia`: the working copy's media files that `.cutroom/media.json` pins (same path
+ * and size) are left out of the archive: a commit keeps them as the latest version has
+ * them anyway, and a 200 MB video need not cross at every turn. Honoured while the sandbox
+ * runs (its runtime packs); a stopped sandbox's archive holds everything.
+ */
+export type ReadFilesOptions = { leaveOutMedia?: boolean };
+
 export type SandboxStatus = 'starting' | 'running' | 'stopped' | 'error' | 'missing';
 
 /** Where the server connects to a server of the sandbox's (preview HTTP + HMR, the bridge). */
@@ -108,7 +116,7 @@ export interface SandboxDriver {
    * relative to the area; `node_modules` and `.git` are never in it. Read with the
    * sandbox's own rights (a link in it is never followed on the server's).
    */
-  readFiles(id: string, area: SandboxArea): Promise<Readable>;
+  readFiles(id: string, area: SandboxArea, options?: ReadFilesOptions): Promise<Readable>;
   /** Writes a tar stream's files into an area, owned by the sandbox's user. */
   writeFiles(id: string, area: SandboxArea, tar: Readable, options?: WriteFilesOptions): Promise<void>;
   /**

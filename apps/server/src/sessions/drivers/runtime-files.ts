@@ -1,7 +1,7 @@
 import http from 'node:http';
 import { type Readable, Transform, type TransformCallback } from 'node:stream';
 import { finished, pipeline } from 'node:stream/promises';
-import type { Endpoint, SandboxArea } from './driver.js';
+import type { Endpoint, ReadFilesOptions, SandboxArea } from './driver.js';
 
 /**
  * The client of a running sandbox's files server (packages/runtime/src/files-server.ts):
@@ -81,9 +81,9 @@ class TarEndCheck extends Transform {
 }
 
 /** A tar stream of a running sandbox's area, from its files server. */
-export function packViaRuntime(endpoint: Endpoint, key: string, area: SandboxArea): Promise<Readable> {
+export function packViaRuntime(endpoint: Endpoint, key: string, area: SandboxArea, options: ReadFilesOptions = {}): Promise<Readable> {
   return new Promise((resolve, reject) => {
-    const outgoing = request(endpoint, key, 'GET', `/pack?area=${area}`);
+    const outgoing = request(endpoint, key, 'GET', `/pack?area=${area}${options.leaveOutMedia ? '&media=leave-out' : ''}`);
     let out: TarEndCheck | undefined;
     // Kept for the request's whole life: an error after the answer began (the sandbox
     // stopped mid-archive) fails the stream, and is never an unhandled 'error' event.
@@ -169,8 +169,8 @@ export function runtimeMoves() {
     });
   };
   return {
-    async pack(id: string, endpoint: Endpoint, key: string, area: SandboxArea): Promise<Readable> {
-      const opened = packViaRuntime(endpoint, key, area);
+    async pack(id: string, endpoint: Endpoint, key: string, area: SandboxArea, options: ReadFilesOptions = {}): Promise<Readable> {
+      const opened = packViaRuntime(endpoint, key, area, options);
       // Done when the archive was read to its end, failed, or its reader dropped it.
       track(id, opened.then((stream) => finished(stream)));
       return opened;

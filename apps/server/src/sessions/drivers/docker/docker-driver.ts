@@ -516,11 +516,11 @@ export function createDockerDriver(settings: DockerDriverSettings): DockerDriver
     onExit: (listener) => void exitListeners.push(listener),
     containerId: (id) => entries.get(id)?.containerId,
 
-    async readFiles(id, area) {
+    async readFiles(id, area, options = {}) {
       const entry = entries.get(id);
       if (!entry) throw new DockerDriverError('sandbox_missing', `no sandbox ${id}`);
       // Running: its runtime serves its files (no `docker exec` per move).
-      if (entry.status === 'running' && !entry.stopping && entry.sandbox) return moves.pack(id, entry.sandbox.files, entry.sandbox.bridgeToken, area);
+      if (entry.status === 'running' && !entry.stopping && entry.sandbox) return moves.pack(id, entry.sandbox.files, entry.sandbox.bridgeToken, area, options);
       return readFilesOf(entry.container, area);
     },
 

@@ -367,10 +367,10 @@ export function createLocalDriver(settings: LocalDriverSettings): LocalDriver {
     list: () => [...entries].map(([id, entry]) => ({ id, status: entry.status })),
     onExit: (listener) => void exitListeners.push(listener),
 
-    async readFiles(id, area): Promise<Readable> {
+    async readFiles(id, area, options = {}): Promise<Readable> {
       // Running: its runtime serves its files (no process started per move).
       const sandbox = runningSandbox(id);
-      if (sandbox) return moves.pack(id, sandbox.files, sandbox.bridgeToken, area);
+      if (sandbox) return moves.pack(id, sandbox.files, sandbox.bridgeToken, area, options);
       const { folder, uid } = areaOf(id, area);
       return packArea(folder, uid);
     },
