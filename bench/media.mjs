@@ -13,6 +13,7 @@
 //    <video> has a frame to show. The baseline: the same browser opening a bare page whose
 //    <video> plays the same file from a plain static server (ranges answered), until it
 //    has a frame. Bytes of the video the preview downloaded until then are counted.
+/* global document -- firstVideoFrame's evaluated function runs in the page */
 import { execFile } from 'node:child_process';
 import { createReadStream } from 'node:fs';
 import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
