@@ -97,7 +97,7 @@ describe.each(drivers)('projects of other shapes in the preview: three.js, a fon
     // The audio of public/audio was fetched and decoded: the meter has its 16 bars.
     await expect.poll(() => title.evaluate((element) => element.nextElementSibling?.children.length ?? 0), { timeout: 60_000 }).toBe(16);
     // The timeline shows the <Audio> as a sequence of the composition, named by its file.
-    await page.getByRole('group', { name: 'Sequences' }).getByRole('button', { name: /^tone\.wav, from frame 0/ }).waitFor({ timeout: 60_000 });
+    await page.getByRole('group', { name: 'Sequences' }).getByRole('button', { name: /^tone\.wav, audio, from frame 0/ }).waitFor({ timeout: 60_000 });
     expect(await page.getByRole('alert', { name: 'Preview errors' }).count()).toBe(0);
     await screenshot(page, `55-media-project-${driver}`);
   }, 300_000);

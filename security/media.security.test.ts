@@ -1,25 +1,12 @@
 import { existsSync } from 'node:fs';
-import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { assetFilePath, assetUploadsPath, assetsPath } from '@cutroom/protocol';
 import { pngBomb, pngBytes } from '@cutroom/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { filesUnder } from '../apps/server/src/testing/files-under.js';
 import { type RunningServer, startServer } from '../e2e/harness.js';
 import { callApi, newProject, signUp } from './attacker.js';
 
-/** Every file under `dir`, relative. */
-async function filesUnder(dir: string): Promise<string[]> {
-  const found: string[] = [];
-  const walk = async (folder: string) => {
-    for (const entry of await readdir(folder, { withFileTypes: true }).catch(() => [])) {
-      const full = path.join(folder, entry.name);
-      if (entry.isDirectory()) await walk(full);
-      else found.push(path.relative(dir, full));
-    }
-  };
-  await walk(dir);
-  return found.sort();
-}
 
 /**
  * The media routes under an outsider's hands: other spellings of a path out of `public/`
@@ -37,7 +24,7 @@ describe('media routes under attack', () => {
 
   const upload = async (name: string, bytes: Buffer | string, cookie = owner.cookie, project = projectId) => {
     const form = new FormData();
-    form.append('file', new Blob([bytes]), name);
+    form.append('file', new Blob([typeof bytes === 'string' ? bytes : new Uint8Array(bytes)]), name);
     const response = await fetch(server.baseUrl + assetsPath(project), { method: 'POST', headers: { origin: server.baseUrl, cookie }, body: form });
     return { status: response.status, json: (await response.json()) as { asset?: { name: string; path: string }; error?: { code: string } } };
   };

@@ -94,9 +94,11 @@ describe('the preview of real-shaped projects', () => {
     expect(listed.selected).toBe('Slate');
     expect(await preview.waitFor('remotion:ready')).toMatchObject({ compositionId: 'Slate', durationInFrames: 60, fps: 30, width: 640, height: 360 });
     const slate = await preview.waitFor('remotion:sequences', (message) => message.sequences.length > 0);
-    expect(slate.sequences.map((sequence) => [sequence.name, sequence.from, sequence.durationInFrames])).toEqual([
-      ['Logo', 0, 40],
-      ['Caption', 20, 40],
+    // The <Img> in the Logo sequence is a row of its own, an image named by its file.
+    expect(slate.sequences.map((sequence) => [sequence.name, sequence.from, sequence.durationInFrames, sequence.kind ?? 'sequence'])).toEqual([
+      ['Logo', 0, 40, 'sequence'],
+      ['logo.svg', 0, 40, 'image'],
+      ['Caption', 20, 40, 'sequence'],
     ]);
     // The logo comes from public/ through staticFile(), under the preview's base.
     await expect.poll(() => preview.page.evaluate(() => [...document.images].some((image) => image.complete && image.naturalWidth > 0)), { timeout: 20_000 }).toBe(true);

@@ -10,6 +10,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { type AssetListResponse, type Project, type User, assetUploadsPath } from '@cutroom/protocol';
 import { AppError, notFound } from '../errors.js';
+import { multipartError } from '../http/multipart-errors.js';
 import type { ProjectService } from '../projects/project-service.js';
 import type { AssetService } from './asset-service.js';
 
@@ -216,15 +217,7 @@ async function readOneFile(request: FastifyRequest, target: string): Promise<{ f
       found = { filename: part.filename, bytes };
     }
   } catch (error) {
-    const code = (error as { code?: string }).code;
-    if (code === 'FST_FILES_LIMIT' || code === 'FST_PARTS_LIMIT' || code === 'FST_FIELDS_LIMIT') throw new AppError('validation_failed', 'Send one file, in the field "file".', 400);
-    if (code === 'ERR_STREAM_PREMATURE_CLOSE' || code === 'FST_MP_PREMATURE_CLOSE' || code === 'ECONNRESET' || request.raw.destroyed) {
-      throw new AppError('bad_request', 'The upload was cut off before its end.', 400);
-    }
-    if (code === 'FST_INVALID_MULTIPART_CONTENT_TYPE' || code === 'FST_PROTO_VIOLATION' || (error instanceof Error && /multipart|boundary|part terminated/i.test(error.message))) {
-      throw new AppError('bad_request', 'The upload is not a well-formed multipart/form-data body.', 400);
-    }
-    throw error;
+    multipartError(error, request, () => new AppError('validation_failed', 'Send one file, in the field "file".', 400));
   }
   if (problem) throw problem;
   if (!found) throw new AppError('validation_failed', 'Choose a file to upload, in the field "file".', 400, [{ path: 'file', message: 'Choose a file to upload.' }]);

@@ -1,27 +1,14 @@
 import { randomBytes } from 'node:crypto';
-import { readdir } from 'node:fs/promises';
 import sharp from 'sharp';
 import path from 'node:path';
 import { type AssetCreatedResponse, type AssetListResponse, assetFilePath, assetUploadsPath, assetsPath, projectArchivePath } from '@cutroom/protocol';
 import { makeVideo, pngBomb, pngBytes } from '@cutroom/testkit';
 import * as tus from 'tus-js-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { filesUnder } from '../testing/files-under.js';
 import { type TestServer, startTestServer } from '../testing/test-server.js';
 import { zipEntries } from '../testing/zip.js';
 
-/** Every file under `dir` (relative paths), for "nothing was left behind". */
-async function filesUnder(dir: string): Promise<string[]> {
-  const found: string[] = [];
-  const walk = async (folder: string) => {
-    for (const entry of await readdir(folder, { withFileTypes: true }).catch(() => [])) {
-      const full = path.join(folder, entry.name);
-      if (entry.isDirectory()) await walk(full);
-      else found.push(path.relative(dir, full));
-    }
-  };
-  await walk(dir);
-  return found.sort();
-}
 
 /** The assets routes on a real server: real git, PGlite, sharp, ffprobe, the tus server. */
 describe('project media: /api/projects/:id/assets and resumable uploads', () => {
@@ -31,7 +18,7 @@ describe('project media: /api/projects/:id/assets and resumable uploads', () => 
 
   const upload = async (name: string, bytes: Buffer | string, cookie = owner.cookie, projectId = owner.projectId) => {
     const form = new FormData();
-    form.append('file', new Blob([bytes]), name);
+    form.append('file', new Blob([typeof bytes === 'string' ? bytes : new Uint8Array(bytes)]), name);
     const response = await fetch(server.baseUrl + assetsPath(projectId), { method: 'POST', headers: { origin: server.baseUrl, cookie }, body: form });
     return { status: response.status, json: (await response.json()) as AssetCreatedResponse & { error?: { code: string; message: string } } };
   };

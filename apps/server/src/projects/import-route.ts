@@ -8,6 +8,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ImportArchiveFields, ImportGitRequest, ProjectName, type ImportProjectResponse, type User, projectImportPath } from '@cutroom/protocol';
 import { AppError } from '../errors.js';
 import { zodIssues } from '../http/error-handler.js';
+import { multipartError } from '../http/multipart-errors.js';
 import { type GitImportOptions, checkGitUrl, readGitRepository } from './git-import.js';
 import { DEFAULT_IMPORT_LIMITS, type ImportLimits, findProjectRoot, readArchiveFile, withoutControlCharacters } from './project-import.js';
 import type { ProjectService } from './project-service.js';
@@ -74,16 +75,7 @@ async function readUpload(request: FastifyRequest, target: string, limits: Impor
       }
     }
   } catch (error) {
-    if (error instanceof AppError) throw error;
-    const code = (error as { code?: string }).code;
-    if (code === 'FST_FILES_LIMIT' || code === 'FST_PARTS_LIMIT' || code === 'FST_FIELDS_LIMIT') throw invalid('file', 'Send one archive, in the field "file", and at most a name.');
-    if (code === 'ERR_STREAM_PREMATURE_CLOSE' || code === 'FST_MP_PREMATURE_CLOSE' || code === 'ECONNRESET' || request.raw.destroyed) {
-      throw new AppError('bad_request', 'The upload was cut off before its end.', 400);
-    }
-    if (code === 'FST_INVALID_MULTIPART_CONTENT_TYPE' || code === 'FST_PROTO_VIOLATION' || (error instanceof Error && /multipart|boundary|part terminated/i.test(error.message))) {
-      throw new AppError('bad_request', 'The upload is not a well-formed multipart/form-data body.', 400);
-    }
-    throw error;
+    multipartError(error, request, () => invalid('file', 'Send one archive, in the field "file", and at most a name.'));
   }
   if (problem) throw problem;
   const parsed = ImportArchiveFields.safeParse(fields.name === undefined || fields.name.trim() === '' ? {} : fields);
