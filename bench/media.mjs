@@ -314,6 +314,9 @@ second decoded, walled in), stored it by hash and made the version that holds it
 | bytes of the video the preview had received by its first frame | ${range(f.cutroomPreviewBytes, (value) => `${(value / MiB).toFixed(1)} MiB`)} |
 
 - The preview reads the video in ranges, as the bare page does: it never downloads the whole file to show a frame.
+- The largest part of an upload into an open project is writing the file into its working copy (through the
+  sandbox's files server); unpacking the same archive outside a sandbox takes about 0.7 s, so the rest is the
+  socket or the sandbox's CPU limit. Not improved yet.
 `;
 const file = path.join(root, 'docs/benchmarks.md');
 const existing = await readFile(file, 'utf8');
