@@ -285,13 +285,15 @@ const reportSequences = (sequences: RegisteredSequence[], { force = false } = {}
 };
 
 /**
- * An audio source's waveform, worked out once per source with @remotion/media-utils
- * (decoded in this page, which can read the project's media), for the app's timeline. Long
- * audio is left without one: decoding it whole would cost the page too much memory.
+ * An audio source's waveform, worked out once per source in this page (which can read the
+ * project's media) with the Web Audio API, for the app's timeline: the loudest sample of each
+ * of 120 stretches. No library: one that bundles a media parser would be pre-bundled by Vite
+ * at every preview's start. Files over 64 MB are left without one (decoded whole, they would
+ * cost the page too much memory).
  */
 const waveforms = new Map<string, { peaks: number[]; durationInSeconds: number } | null>();
 const WAVEFORM_SAMPLES = 120;
-const WAVEFORM_MAX_SECONDS = 15 * 60;
+const WAVEFORM_MAX_BYTES = 64 * 1024 * 1024;
 async function sendWaveform(src: string) {
   if (waveforms.has(src)) {
     const known = waveforms.get(src);
@@ -300,14 +302,24 @@ async function sendWaveform(src: string) {
   }
   waveforms.set(src, null);
   try {
-    const { getAudioData, getAudioDurationInSeconds, getWaveformPortion } = await import('@remotion/media-utils');
-    if ((await getAudioDurationInSeconds(src)) > WAVEFORM_MAX_SECONDS) return;
-    const audioData = await getAudioData(src);
-    const bars = getWaveformPortion({ audioData, startTimeInSeconds: 0, durationInSeconds: audioData.durationInSeconds, numberOfSamples: WAVEFORM_SAMPLES });
-    const loudest = Math.max(...bars.map((bar) => bar.amplitude), 1e-6);
-    const peaks = bars.map((bar) => Math.round(Math.min(1, bar.amplitude / loudest) * 1000) / 1000);
-    waveforms.set(src, { peaks, durationInSeconds: audioData.durationInSeconds });
-    post({ type: 'remotion:waveform', src, peaks, durationInSeconds: audioData.durationInSeconds });
+    const response = await fetch(src);
+    if (!response.ok || Number(response.headers.get('content-length') ?? 0) > WAVEFORM_MAX_BYTES) {
+      await response.body?.cancel();
+      return;
+    }
+    const audio = await new OfflineAudioContext(1, 1, 44_100).decodeAudioData(await response.arrayBuffer());
+    const samples = audio.getChannelData(0);
+    const stretch = Math.max(1, Math.ceil(samples.length / WAVEFORM_SAMPLES));
+    const loudness: number[] = [];
+    for (let start = 0; start < samples.length; start += stretch) {
+      let loudest = 0;
+      for (let at = start; at < Math.min(samples.length, start + stretch); at++) loudest = Math.max(loudest, Math.abs(samples[at]!));
+      loudness.push(loudest);
+    }
+    const top = Math.max(...loudness, 1e-6);
+    const peaks = loudness.map((value) => Math.round(Math.min(1, value / top) * 1000) / 1000);
+    waveforms.set(src, { peaks, durationInSeconds: audio.duration });
+    post({ type: 'remotion:waveform', src, peaks, durationInSeconds: audio.duration });
   } catch {
     // No waveform: the row still shows as audio.
   }
