@@ -33,6 +33,12 @@ type Deps = {
 /** The error body the app sends everywhere, for answers written outside Fastify's reply (tus). */
 const errorBody = (error: AppError) => JSON.stringify({ error: { code: error.code, message: error.message } });
 
+/** A typed error thrown the way tus answers it (status and body); anything else as it is. */
+function asTusError(error: unknown): never {
+  if (error instanceof AppError) throw { status_code: error.status, body: errorBody(error) };
+  throw error;
+}
+
 /**
  * The media routes of a project (owner only; anyone else gets the 404 of a project that does
  * not exist):
@@ -128,12 +134,7 @@ export async function registerAssetRoutes(app: FastifyInstance, deps: Deps) {
       const owner = ownerOf(req);
       if (!owner) throw { status_code: 401, body: errorBody(new AppError('unauthenticated', 'Sign in to continue.', 401)) };
       const filename = upload.metadata?.filename ?? '';
-      try {
-        await assets.precheck(owner.project, filename, upload.size);
-      } catch (error) {
-        if (error instanceof AppError) throw { status_code: error.status, body: errorBody(error) };
-        throw error;
-      }
+      await assets.precheck(owner.project, filename, upload.size).catch(asTusError);
       return {};
     },
     onUploadFinish: async (req, upload) => {
@@ -144,13 +145,10 @@ export async function registerAssetRoutes(app: FastifyInstance, deps: Deps) {
         const created = await assets.add(owner.project, owner.user.id, file, upload.metadata?.filename ?? '', upload.offset);
         return { status_code: 201, headers: { 'content-type': 'application/json' }, body: JSON.stringify(created) };
       } catch (error) {
-        if (error instanceof AppError) throw { status_code: error.status, body: errorBody(error) };
-        app.log.error({ err: error }, 'a finished upload could not be taken');
-        throw { status_code: 500, body: errorBody(new AppError('internal', 'The upload could not be saved; try again.', 500)) };
+        if (!(error instanceof AppError)) app.log.error({ err: error }, 'a finished upload could not be taken');
+        asTusError(error instanceof AppError ? error : new AppError('internal', 'The upload could not be saved; try again.', 500));
       } finally {
-        // The file went into the store (or was refused); its record goes too.
-        await datastore.remove(upload.id).catch(() => {});
-        await rm(file, { force: true });
+        // `add` took the file (into the store, or away when refused); the upload's record goes too.
         await rm(`${file}.json`, { force: true });
       }
     },

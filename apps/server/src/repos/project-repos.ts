@@ -33,6 +33,9 @@ export const DEFAULT_MAX_COMMIT_TOTAL_BYTES = 512 * 1024 * 1024;
  */
 export const BYTE_EXACT_ATTRIBUTES = '* -text -eol -filter -ident -working-tree-encoding -export-ignore -export-subst\n';
 
+/** A version's commit message: its text (cut at 2,000 characters) and who made it, as a trailer. */
+const commitText = (commit: { message: string; author: VersionAuthor }) => `${commit.message.trim().slice(0, 2_000) || 'Update'}\n\nCutroom-Author: ${commit.author}\n`;
+
 /** A file of the working copy left out of a version for its size. */
 export type SkippedFile = { path: string; bytes: number };
 
@@ -164,7 +167,7 @@ export function createProjectRepos(options: {
 
   /** A tar of a version's media manifest and the named media files only (for a live working copy). */
   function mediaArchive(projectId: string, version: string, names: string[]): Promise<Readable> {
-    return archiveWithMedia(projectId, version, 'tar', '', { media: names, paths: [MEDIA_MANIFEST_PATH] });
+    return archiveWithMedia(projectId, version, 'tar', '', names);
   }
 
   /** A version's media manifest (empty when it has none). */
@@ -176,26 +179,25 @@ export function createProjectRepos(options: {
   /**
    * `git archive` of a version with its media in it, each at `public/<name>` from the
    * store (git's --add-file, from a folder of links made for this archive and removed when
-   * the stream closes). A pinned file missing from the store is left out (and logged by
-   * the caller's reader as a missing file; it cannot be made up).
+   * the stream closes). A pinned file missing from the store is left out: it cannot be made
+   * up. `onlyMedia`: the archive holds the manifest and those media files, nothing else.
    */
-  async function archiveWithMedia(projectId: string, version: string, format: 'tar' | 'zip', prefix: string, only?: { media: string[]; paths: string[] }): Promise<Readable> {
-    const read = options.media ? await readManifest(projectId, version) : null;
-    const manifest = read && only ? { ...read, media: read.media.filter((asset) => only.media.includes(asset.name)) } : read;
+  async function archiveWithMedia(projectId: string, version: string, format: 'tar' | 'zip', prefix: string, onlyMedia?: string[]): Promise<Readable> {
+    const media = options.media ? (await readManifest(projectId, version)).media.filter((asset) => !onlyMedia || onlyMedia.includes(asset.name)) : [];
     const added: string[] = [];
     let folder: string | null = null;
-    if (manifest && options.media && manifest.media.length > 0) {
+    if (options.media && media.length > 0) {
       folder = path.join(reposDir, `.media-${randomUUID()}`);
       await mkdir(folder, { mode: 0o700 });
       let at = 0;
-      for (const asset of manifest.media) {
+      for (const asset of media) {
         if (!(await options.media.has(asset.sha256))) continue;
         const file = path.join(folder, String(at++), asset.name);
         await options.media.materialise(asset.sha256, file);
         added.push(`--prefix=${prefix}${path.dirname(asset.path)}/`, `--add-file=${file}`);
       }
     }
-    const stream = gitStream(['--git-dir', repoPath(projectId), 'archive', `--format=${format}`, ...added, `--prefix=${prefix}`, version, ...(only ? ['--', ...only.paths] : [])]);
+    const stream = gitStream(['--git-dir', repoPath(projectId), 'archive', `--format=${format}`, ...added, `--prefix=${prefix}`, version, ...(onlyMedia ? ['--', MEDIA_MANIFEST_PATH] : [])]);
     if (folder) {
       const made = folder;
       stream.once('close', () => void rm(made, { recursive: true, force: true }));
@@ -211,12 +213,12 @@ export function createProjectRepos(options: {
    */
   function commitMedia(
     projectId: string,
-    change: (manifest: MediaManifest, version: string) => { manifest: MediaManifest; dropPaths?: string[] },
+    change: (manifest: MediaManifest) => { manifest: MediaManifest; dropPaths?: string[] },
     commit: { message: string; author: VersionAuthor },
-  ): Promise<{ version: string; manifest: MediaManifest }> {
+  ): Promise<{ version: string }> {
     return exclusive(projectId, async () => {
       const head = await readRef(projectId);
-      const next = change(await readManifest(projectId, head), head);
+      const next = change(await readManifest(projectId, head));
       const gitDir = ['-c', 'gc.auto=0', '--git-dir', repoPath(projectId)];
       const env = { GIT_INDEX_FILE: path.join(reposDir, `.pathspec-index-${projectId}-${randomUUID().slice(0, 8)}`) };
       try {
@@ -228,10 +230,9 @@ export function createProjectRepos(options: {
         if (drops) await git([...gitDir, 'update-index', '--index-info'], { env, input: drops });
         const tree = (await git([...gitDir, 'write-tree'], { env })).trim();
         const names = authors[commit.author];
-        const message = `${commit.message.trim().slice(0, 2_000) || 'Update media'}\n\nCutroom-Author: ${commit.author}\n`;
-        const created = (await git([...gitDir, 'commit-tree', tree, '-p', head, '-m', message], { env: { GIT_AUTHOR_NAME: names.name, GIT_AUTHOR_EMAIL: names.email } })).trim();
+        const created = (await git([...gitDir, 'commit-tree', tree, '-p', head, '-m', commitText(commit)], { env: { GIT_AUTHOR_NAME: names.name, GIT_AUTHOR_EMAIL: names.email } })).trim();
         await git([...gitDir, 'update-ref', '-m', 'media', 'refs/heads/main', created, head]);
-        return { version: created, manifest: next.manifest };
+        return { version: created };
       } finally {
         await rm(env.GIT_INDEX_FILE, { force: true });
       }
@@ -331,7 +332,7 @@ export function createProjectRepos(options: {
         }
       }
       const names = authors[commit.author];
-      const message = `${commit.message.trim().slice(0, 2_000) || 'Update'}\n\nCutroom-Author: ${commit.author}\n`;
+      const message = commitText(commit);
       try {
         await git([...gitDir, 'commit', '--quiet', '--no-verify', `--author=${names.name} <${names.email}>`, '--message', message], { env });
       } catch (error) {
