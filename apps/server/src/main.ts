@@ -111,7 +111,7 @@ async function main() {
     previewOrigin: () => previewOrigin(config, previewPort),
     boots: { concurrency: config.sandbox.bootConcurrency, admitMb: config.sandbox.admitMb },
     installer,
-    chat: { store, repos, agentState, provider, modelProxy, shell: config.agentShell, limits: config.agentLimits, logger: logger.child({ component: 'chat' }), onNewVersion: exports.versionLanded },
+    chat: { store, repos, agentState, provider, modelProxy, shell: config.agentShell, limits: config.agentLimits, logger: logger.child({ component: 'chat' }), onNewVersion: exports.versionLanded, frames: exports },
   });
   let origins = allowedOrigins(config, appPort);
   const app = await buildApp({ config, store, repos, logger, version, auth, sessions, agentState, exports, userSockets, allowedOrigins: () => origins });

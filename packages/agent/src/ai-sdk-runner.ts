@@ -14,6 +14,7 @@ import {
   streamText,
 } from 'ai';
 import { type FileChange, type FileToolLimits, type FileTools, createFileTools } from './file-tools.js';
+import { type FrameTools, createFrameTool } from './frame-tool.js';
 import { loadConversation, saveConversation, trimConversation } from './ai-sdk-conversation.js';
 import { agentInstructions } from './instructions.js';
 import { type WriteBudget, createWriteBudget, shortenToolInput } from './write-limits.js';
@@ -79,7 +80,7 @@ class AiSdkRunner implements AgentRunner {
   readonly name = 'ai-sdk' as const;
   readonly #options: RunnerOptions;
   readonly #settings: Settings;
-  readonly #tools: FileTools;
+  readonly #tools: AgentTools;
   readonly #budget: WriteBudget;
   readonly #listeners: ((sessionId: string) => void)[] = [];
   #sessionId: string | null = null;
@@ -93,7 +94,8 @@ class AiSdkRunner implements AgentRunner {
     this.#options = options;
     this.#settings = settings;
     this.#budget = createWriteBudget(options.limits);
-    this.#tools = createFileTools({ workspace: options.workspace, limits: settings.fileToolLimits, budget: this.#budget });
+    const files = createFileTools({ workspace: options.workspace, limits: settings.fileToolLimits, budget: this.#budget });
+    this.#tools = options.viewFrame ? { ...files, ...createFrameTool(options.viewFrame) } : files;
   }
 
   /** Loads the conversation to resume (there is no process to start). Never rejects. */
@@ -174,7 +176,7 @@ class AiSdkRunner implements AgentRunner {
 
     const result = streamText({
       model,
-      system: agentInstructions({ workspace: this.#options.workspace, runner: 'ai-sdk' }),
+      system: agentInstructions({ workspace: this.#options.workspace, runner: 'ai-sdk', frames: Boolean(this.#options.viewFrame) }),
       messages: [...this.#messages],
       tools: this.#tools,
       stopWhen: stepCountIs(this.#settings.maxSteps),
@@ -311,11 +313,14 @@ const TOOL_KINDS: Record<string, AgentTool> = {
   search_files: 'search',
   read_file: 'read',
   view_image: 'read',
+  view_frame: 'read',
   write_file: 'write',
   edit_file: 'edit',
 };
 
-type StreamPart = TextStreamPart<FileTools>;
+/** The file tools, and view_frame when the runtime can render frames. */
+type AgentTools = FileTools & Partial<FrameTools>;
+type StreamPart = TextStreamPart<AgentTools>;
 
 /**
  * Turns the stream's tool parts into actions: `running` at the call, then `done` (with

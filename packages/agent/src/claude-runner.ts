@@ -15,6 +15,7 @@ import {
 import type { AgentAction, AgentEvent, AgentTool } from '@cutroom/protocol';
 import { PathRefused, confinePath } from './confine.js';
 import { fileDiff } from './diff.js';
+import { CLAUDE_FRAME_SERVER, CLAUDE_FRAME_TOOL, createFrameMcpServer } from './frame-tool.js';
 import { agentInstructions } from './instructions.js';
 import type { AgentRunner, RunnerOptions, TurnResult } from './runner.js';
 import { createWriteBudget, utf8Bytes } from './write-limits.js';
@@ -175,6 +176,8 @@ export function createClaudeRunner(options: RunnerOptions): AgentRunner {
       hookSpecificOutput: { hookEventName: 'PreToolUse' as const, permissionDecision: 'deny' as const, permissionDecisionReason: reason },
     });
     if (input.tool_name === 'Bash' && options.shell) return {};
+    // view_frame names no path: the server renders the working copy.
+    if (input.tool_name === CLAUDE_FRAME_TOOL && options.viewFrame) return {};
     if (!(input.tool_name in toolKinds)) return deny(`The ${input.tool_name} tool is not available here.`);
     try {
       for (const key of ['file_path', 'path', 'notebook_path']) {
@@ -246,8 +249,8 @@ export function createClaudeRunner(options: RunnerOptions): AgentRunner {
           const target = input.file_path ?? input.path ?? (block.name === 'Glob' ? input.pattern : undefined);
           const action: AgentAction = {
             id: block.id,
-            tool: toolKinds[block.name] ?? 'other',
-            name: block.name,
+            tool: toolKinds[block.name] ?? (block.name === CLAUDE_FRAME_TOOL ? 'read' : 'other'),
+            name: block.name === CLAUDE_FRAME_TOOL ? 'view_frame' : block.name,
             status: 'running',
             ...(relative(target) ? { path: relative(target)!.slice(0, 1_000) } : {}),
           };
@@ -305,14 +308,16 @@ export function createClaudeRunner(options: RunnerOptions): AgentRunner {
       else log('the saved conversation was not found; starting a new one', { sessionId: wanted });
     }
     const input = inputQueue();
+    const builtIn = options.shell ? [...CLAUDE_TOOLS, 'Bash'] : CLAUDE_TOOLS;
     const sdkOptions: Options = {
       cwd: workspace,
-      tools: options.shell ? [...CLAUDE_TOOLS, 'Bash'] : CLAUDE_TOOLS,
-      allowedTools: options.shell ? [...CLAUDE_TOOLS, 'Bash'] : CLAUDE_TOOLS,
+      tools: builtIn,
+      allowedTools: options.viewFrame ? [...builtIn, CLAUDE_FRAME_TOOL] : builtIn,
+      ...(options.viewFrame ? { mcpServers: { [CLAUDE_FRAME_SERVER]: createFrameMcpServer(options.viewFrame) } } : {}),
       permissionMode: 'acceptEdits',
       settingSources: [],
       includePartialMessages: true,
-      systemPrompt: { type: 'preset', preset: 'claude_code', append: agentInstructions({ workspace, runner: 'claude-agent-sdk' }) },
+      systemPrompt: { type: 'preset', preset: 'claude_code', append: agentInstructions({ workspace, runner: 'claude-agent-sdk', frames: Boolean(options.viewFrame) }) },
       ...(endpoint.model ? { model: endpoint.model } : {}),
       ...(resume ? { resume } : { sessionId: randomUUID() }),
       hooks: { PreToolUse: [{ hooks: [confine] }] },

@@ -7,4 +7,5 @@ export * from './create-runner.js';
 export * from './ai-sdk-conversation.js';
 export * from './ai-sdk-runner.js';
 export * from './file-tools.js';
+export * from './frame-tool.js';
 export * from './write-limits.js';

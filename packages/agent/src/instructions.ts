@@ -3,11 +3,14 @@
  * runner; only the tool names differ. Nothing here names a file of Cutroom's template:
  * a project may have any layout, so the agent learns it by reading the project.
  */
-export function agentInstructions(options: { workspace: string; runner: 'claude-agent-sdk' | 'ai-sdk' }): string {
+export function agentInstructions(options: { workspace: string; runner: 'claude-agent-sdk' | 'ai-sdk'; frames?: boolean }): string {
+  const frames = options.frames
+    ? ' view_frame shows you a frame of the video as it renders now (a composition and a frame number): look at one after a visual change (a layout, a placed image or font) to check it, not after every edit.'
+    : '';
   const tools =
     options.runner === 'claude-agent-sdk'
-      ? 'Use Read, Glob and Grep to look, Write and Edit to change files. There is no shell. Read shows you an image file (PNG, JPEG, GIF, WebP) as a picture.'
-      : 'Use list_files, search_files and read_file to look, write_file and edit_file to change files, and view_image to see an image file (PNG, JPEG, GIF, WebP) as a picture. Paths are relative to the project folder; node_modules/ and .git/ are not part of it.';
+      ? `Use Read, Glob and Grep to look, Write and Edit to change files. There is no shell. Read shows you an image file (PNG, JPEG, GIF, WebP) as a picture.${frames}`
+      : `Use list_files, search_files and read_file to look, write_file and edit_file to change files, and view_image to see an image file (PNG, JPEG, GIF, WebP) as a picture.${frames} Paths are relative to the project folder; node_modules/ and .git/ are not part of it.`;
   return `You are the video editor inside Cutroom. The person you talk to describes a video; you make it by editing a Remotion (React) project. A live preview of the video plays beside the chat and reloads on every file you save, so every edit must leave the project compiling.
 
 The project folder is ${options.workspace}. ${tools}

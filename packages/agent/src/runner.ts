@@ -25,6 +25,11 @@ export type RunnerOptions = {
   limits?: Partial<WriteLimits>;
   /** The conversation to go on with (from an earlier session of the project). */
   resumeSessionId?: string;
+  /**
+   * Renders a frame of the working copy as it is now (the server does, in a render
+   * sandbox): the agent's view_frame tool. Without it the runner has no such tool.
+   */
+  viewFrame?: (request: FrameViewRequest) => Promise<FrameView>;
   /** Diagnostics; never user-facing. */
   log?: (message: string, detail?: unknown) => void;
 };
@@ -53,3 +58,11 @@ export interface AgentRunner {
   /** Ends the agent and whatever process it runs. */
   close(): Promise<void>;
 }
+
+/** A frame the agent asks to see: of composition `compositionId` (the first when absent). */
+export type FrameViewRequest = { compositionId?: string; frame: number };
+
+/** A frame as the agent sees it (a JPEG, base64, with what it shows), or why there is none. */
+export type FrameView =
+  | { ok: true; compositionId: string; frame: number; width: number; height: number; fps: number; durationInFrames: number; mediaType: 'image/jpeg'; data: string }
+  | { ok: false; error: string };

@@ -136,7 +136,44 @@ export const PackagesReady = z.strictObject({
 });
 export type PackagesReady = z.infer<typeof PackagesReady>;
 
-export const ServerToSandbox = z.discriminatedUnion('type', [WorkspaceReset, AgentStart, Prompt, Cancel, PackagesReady]);
+/** The largest picture of a frame the server sends the agent (JPEG; its base64 fits a bridge frame). */
+export const MAX_FRAME_IMAGE_BYTES = 640 * 1024;
+/** The longest side of a frame's picture: larger compositions are scaled down to it. */
+export const FRAME_IMAGE_MAX_SIDE = 1_280;
+
+/**
+ * The answer to `frame:request`: a still of the working copy as it is now, rendered in a
+ * render sandbox, as a JPEG (base64), or why it could not be rendered (in words the agent
+ * can act on: a compile error, no such composition, a frame past the end).
+ */
+export const FrameResult = z.discriminatedUnion('ok', [
+  z.strictObject({
+    type: z.literal('frame:result'),
+    requestId: z.string().min(1).max(100),
+    ok: z.literal(true),
+    compositionId: z.string().min(1).max(200),
+    frame: z.number().int().min(0),
+    width: z.number().int().positive(),
+    height: z.number().int().positive(),
+    /** The composition's own length, so the agent knows which frames there are. */
+    durationInFrames: z.number().int().positive(),
+    fps: z.number().positive(),
+    mediaType: z.literal('image/jpeg'),
+    data: z.string().max(Math.ceil(MAX_FRAME_IMAGE_BYTES / 3) * 4).regex(/^[A-Za-z0-9+/]*={0,2}$/),
+  }),
+  z.strictObject({
+    type: z.literal('frame:result'),
+    requestId: z.string().min(1).max(100),
+    ok: z.literal(false),
+    error: z.string().min(1).max(4_000),
+  }),
+]);
+export type FrameResult = z.infer<typeof FrameResult>;
+
+export const ServerToSandbox = z.union([
+  z.discriminatedUnion('type', [WorkspaceReset, AgentStart, Prompt, Cancel, PackagesReady]),
+  FrameResult,
+]);
 export type ServerToSandbox = z.infer<typeof ServerToSandbox>;
 
 // sandbox → server, over the bridge WebSocket
@@ -186,5 +223,18 @@ export const PackagesWanted = z.strictObject({
 });
 export type PackagesWanted = z.infer<typeof PackagesWanted>;
 
-export const SandboxToServer = z.discriminatedUnion('type', [WorkspaceResetDone, AgentMessage, AgentSessionId, TurnComplete, PackagesWanted]);
+/**
+ * The agent asks to see a frame of its video (its `view_frame` tool): the working copy as it
+ * is now, composition `compositionId` (the first when absent) at `frame`. Answered by
+ * `frame:result` with the same `requestId`; only during a turn, one at a time.
+ */
+export const FrameRequest = z.strictObject({
+  type: z.literal('frame:request'),
+  requestId: z.string().min(1).max(100),
+  compositionId: z.string().min(1).max(200).optional(),
+  frame: z.number().int().min(0).max(10_000_000),
+});
+export type FrameRequest = z.infer<typeof FrameRequest>;
+
+export const SandboxToServer = z.discriminatedUnion('type', [WorkspaceResetDone, AgentMessage, AgentSessionId, TurnComplete, PackagesWanted, FrameRequest]);
 export type SandboxToServer = z.infer<typeof SandboxToServer>;

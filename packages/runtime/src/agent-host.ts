@@ -1,9 +1,13 @@
 import { type AgentRunner, type RunnerOptions, createRunner } from '@cutroom/agent';
-import { type AgentEvent, type AgentStart, MAX_ACTION_DIFF, type ModelEndpoint, type Prompt, type SandboxToServer } from '@cutroom/protocol';
+import { randomUUID } from 'node:crypto';
+import type { FrameView, FrameViewRequest } from '@cutroom/agent';
+import { type AgentEvent, type AgentStart, type FrameResult, MAX_ACTION_DIFF, type ModelEndpoint, type Prompt, type SandboxToServer } from '@cutroom/protocol';
 import { type ModelForwarder, startModelForwarder } from './model-forwarder.js';
 
 /** A cancelled turn that has not ended after this long is ended by replacing the agent. */
 const CANCEL_LIMIT_MS = 5_000;
+/** How long the agent's view_frame waits for the server's render (a bundle, a browser, a frame). */
+const FRAME_WAIT_MS = 180_000;
 /** Longest text delta one `agent_message` carries (the protocol's limit); longer ones go in pieces. */
 export const MAX_TEXT_DELTA = 100_000;
 /** Reply text one turn forwards at most (the server keeps no more than this either). */
@@ -58,6 +62,25 @@ export function createAgentHost(settings: {
   let running: string | null = null;
   /** The latest `agent:start` under way (settled: none is). */
   let starting: Promise<void> = Promise.resolve();
+  /** view_frame calls waiting for the server's `frame:result`, by request id. */
+  const frames = new Map<string, (result: FrameView) => void>();
+
+  /** The runner's view_frame: asks the server to render a frame of the working copy as it is now. */
+  function viewFrame(request: FrameViewRequest): Promise<FrameView> {
+    const requestId = randomUUID();
+    return new Promise<FrameView>((resolve) => {
+      const timer = setTimeout(() => {
+        frames.delete(requestId);
+        resolve({ ok: false, error: 'The frame took too long to render; try again, or go on without it.' });
+      }, FRAME_WAIT_MS);
+      frames.set(requestId, (result) => {
+        clearTimeout(timer);
+        frames.delete(requestId);
+        resolve(result);
+      });
+      send({ type: 'frame:request', requestId, frame: request.frame, ...(request.compositionId ? { compositionId: request.compositionId } : {}) });
+    });
+  }
   const log = (message: string, detail?: unknown) => console.error(`agent: ${message}`, detail ?? '');
 
   function launch(resumeSessionId?: string) {
@@ -100,6 +123,7 @@ export function createAgentHost(settings: {
       resumeSessionId: message.resumeSessionId,
       shell: message.shell ?? false,
       ...(message.limits ? { limits: message.limits } : {}),
+      viewFrame,
       log,
     };
     await launch()
@@ -139,6 +163,15 @@ export function createAgentHost(settings: {
       }
     },
 
+    /** The server's answer to a view_frame call (one nobody waits for any more is dropped). */
+    frameResult(message: FrameResult) {
+      const waiting = frames.get(message.requestId);
+      if (!waiting) return;
+      if (!message.ok) return waiting({ ok: false, error: message.error });
+      const { compositionId, frame, width, height, fps, durationInFrames, mediaType, data } = message;
+      waiting({ ok: true, compositionId, frame, width, height, fps, durationInFrames, mediaType, data });
+    },
+
     cancel(turnId: string) {
       if (running !== turnId || !runner) return;
       const stuck = runner;
@@ -159,6 +192,7 @@ export function createAgentHost(settings: {
     },
 
     async close() {
+      for (const waiting of [...frames.values()]) waiting({ ok: false, error: 'The sandbox is closing.' });
       await runner?.close();
       const opened = forwarder;
       forwarder = null;

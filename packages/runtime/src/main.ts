@@ -311,6 +311,8 @@ const bridge = await startBridge(bridgeToken, {
         return agentHost.prompt(message);
       case 'cancel':
         return agentHost.cancel(message.turnId);
+      case 'frame:result':
+        return agentHost.frameResult(message);
     }
   },
 }, targets.bridge);

@@ -13,6 +13,8 @@ export type ScriptedToolCall =
   | { tool: 'read'; path: string }
   /** Look at an image file (Claude Code's Read, the AI SDK runner's view_image): the next request must carry it. */
   | { tool: 'view'; path: string }
+  /** Look at a frame of the video (Cutroom's view_frame, in either runner): the next request must carry it. */
+  | { tool: 'frame'; frame: number; composition?: string }
   | { name: string; input: Record<string, unknown> };
 
 export type ScriptedStep = {
@@ -47,6 +49,7 @@ const ScriptedToolCallSchema = z.discriminatedUnion('tool', [
   z.strictObject({ tool: z.literal('edit'), path: z.string().min(1), old: z.string().min(1), new: z.string() }),
   z.strictObject({ tool: z.literal('read'), path: z.string().min(1) }),
   z.strictObject({ tool: z.literal('view'), path: z.string().min(1) }),
+  z.strictObject({ tool: z.literal('frame'), frame: z.number().int().min(0), composition: z.string().min(1).optional() }),
   z.strictObject({ tool: z.undefined().optional(), name: z.string().min(1), input: z.record(z.string(), z.unknown()) }),
 ]);
 

@@ -60,6 +60,7 @@ const TOOL_NAMES = {
   edit: ['Edit', 'edit_file'],
   read: ['Read', 'read_file'],
   view: ['Read', 'view_image'],
+  frame: ['mcp__cutroom__view_frame', 'view_frame'],
 } as const;
 
 function materialize(step: ScriptedStep, conversation: Conversation, idPrefix: string): Reply {
@@ -98,6 +99,7 @@ function concreteCall(
         `(tools: ${offered.join(', ') || 'none'}).`,
     );
   }
+  if (call.tool === 'frame') return { name, input: { frame: call.frame, ...(call.composition ? { composition: call.composition } : {}) } };
   let path = fill(call.path);
   const claudeTool = name === TOOL_NAMES[call.tool][0];
   // Claude Code's file tools want absolute paths; the AI SDK runner's tools take paths

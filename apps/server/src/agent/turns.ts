@@ -2,11 +2,12 @@ import { randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import { mediaContext } from '../media/media-context.js';
-import type { AgentAction, ErrorCode, Message, SandboxToServer, ServerToSandbox, TurnStatus } from '@cutroom/protocol';
+import type { AgentAction, ErrorCode, FrameRequest, FrameResult, Message, SandboxToServer, ServerToSandbox, TurnStatus } from '@cutroom/protocol';
 import type { ModelProvider } from '../config.js';
 import type { ProjectRepos } from '../repos/project-repos.js';
 import type { ReadFilesOptions, SandboxArea, WriteFilesOptions } from '../sessions/drivers/driver.js';
 import type { Store } from '../store/store.js';
+import type { ExportService } from '../exports/export-service.js';
 import type { AgentStateStore } from './agent-state.js';
 import type { ModelProxy } from './model-proxy.js';
 import { quote, unansweredMessages } from './recovery.js';
@@ -21,6 +22,8 @@ const CANCEL_GRACE_MS = 10_000;
 const MAX_TURN_TEXT = 200_000;
 /** Tool calls kept for one turn. */
 const MAX_TURN_ACTIONS = 500;
+/** Frames the agent may look at in one turn (each is a bundle and a render). */
+export const MAX_FRAMES_PER_TURN = 12;
 /** Text deltas are sent on in batches at most this far apart (fewer frames, same stream). */
 const TEXT_FLUSH_MS = 30;
 
@@ -44,6 +47,8 @@ export type ChatDeps = {
   logger: Logger;
   /** Called when a turn made a new version (e.g. to render the project's thumbnail). */
   onNewVersion?: (projectId: string, ownerId: string, version: string) => void;
+  /** Renders the frames the agent asks to see (view_frame); without it, they are refused. */
+  frames?: Pick<ExportService, 'frame'>;
 };
 
 /**
@@ -103,6 +108,8 @@ type Running = {
   cancelled: boolean;
   /** The last event was a tool call (the next text starts a new paragraph). */
   afterAction: boolean;
+  /** Frames the agent asked to see in this turn. */
+  framesAsked: number;
 };
 
 /**
@@ -217,6 +224,7 @@ export function createChat(deps: ChatDeps, host: ChatHost) {
       cancelTimer: null,
       cancelled: false,
       afterAction: false,
+      framesAsked: 0,
     };
     log.info({ turnId, autoFix: next.message.autoFix }, 'turn started');
     sandbox.send({ type: 'prompt', turnId, text: next.prompt });
@@ -259,6 +267,9 @@ export function createChat(deps: ChatDeps, host: ChatHost) {
         }
         return;
       }
+      case 'frame:request':
+        void viewFrame(message);
+        return;
       case 'complete':
         if (running?.turnId === message.turnId) {
           void finish(running, running.cancelled && message.status !== 'done' ? 'cancelled' : message.status, message.error);
@@ -266,6 +277,57 @@ export function createChat(deps: ChatDeps, host: ChatHost) {
         return;
       default:
         return;
+    }
+  }
+
+  /** A frame is being rendered for the agent (one at a time per session). */
+  let frameRendering = false;
+
+  /**
+   * The agent asked to see a frame of its video (view_frame): the working copy as it is
+   * now becomes a git tree (no version), rendered like an export in a render sandbox; the
+   * JPEG, or the reason there is none, goes back to the sandbox that asked. Only during a
+   * turn, one at a time, and at most MAX_FRAMES_PER_TURN per turn.
+   */
+  async function viewFrame(message: FrameRequest) {
+    const sandbox = serving;
+    const turn = running;
+    const refuse = (error: string) => sandbox?.send({ type: 'frame:result', requestId: message.requestId, ok: false, error });
+    if (!sandbox || !turn) return refuse('Frames can be looked at only during a turn.');
+    if (!deps.frames) return refuse('This server does not render frames for the agent.');
+    if (frameRendering) return refuse('Another frame is being rendered; ask for one frame at a time.');
+    if (turn.framesAsked >= MAX_FRAMES_PER_TURN) return refuse(`This turn has looked at ${MAX_FRAMES_PER_TURN} frames already; finish the change with what you saw.`);
+    frameRendering = true;
+    turn.framesAsked += 1;
+    const started = performance.now();
+    try {
+      const tree = await repos.snapshotArchive(host.projectId, await sandbox.files.read('workspace', { leaveOutMedia: true }));
+      const result = await deps.frames.frame(host.ownerId, host.projectId, tree, {
+        frame: message.frame,
+        ...(message.compositionId ? { compositionId: message.compositionId } : {}),
+      });
+      log.info({ turnId: turn.turnId, frame: message.frame, compositionId: message.compositionId, ok: result.ok, ms: Math.round(performance.now() - started) }, 'frame rendered for the agent');
+      const answer: FrameResult = result.ok
+        ? {
+            type: 'frame:result',
+            requestId: message.requestId,
+            ok: true,
+            compositionId: result.compositionId,
+            frame: result.frame,
+            width: result.width,
+            height: result.height,
+            fps: result.fps,
+            durationInFrames: result.durationInFrames,
+            mediaType: 'image/jpeg',
+            data: result.image.toString('base64'),
+          }
+        : { type: 'frame:result', requestId: message.requestId, ok: false, error: result.error.slice(0, 4_000) };
+      sandbox.send(answer);
+    } catch (error) {
+      log.error({ err: error, turnId: turn.turnId }, 'could not render a frame for the agent');
+      refuse('The frame could not be rendered.');
+    } finally {
+      frameRendering = false;
     }
   }
 

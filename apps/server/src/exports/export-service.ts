@@ -5,6 +5,8 @@ import os from 'node:os';
 import type { Logger } from 'pino';
 import {
   type CreateExportRequest,
+  FRAME_IMAGE_MAX_SIDE,
+  MAX_FRAME_IMAGE_BYTES,
   type Export,
   MAX_QUEUED_EXPORTS_PER_USER,
   type ServerMessage,
@@ -148,6 +150,8 @@ export function createExportService(deps: ExportServiceDeps) {
   const jobs = new Map<string, JobInfo>();
   /** Lists of compositions being worked out, by version tree: one job answers every asker. */
   const compositionLists = new Map<string, { version: string; settle: (result: CompositionsResult) => void; result: Promise<CompositionsResult> }>();
+  /** Frames the agent asked for, by queue id: the worker's answer goes to `settle`. */
+  const frameRequests = new Map<string, { tree: string; compositionId?: string; frame: number; settle: (result: FrameRenderResult) => void }>();
   let closed = false;
 
   const toExport = (record: ExportRecord): Export => ({
@@ -209,6 +213,7 @@ export function createExportService(deps: ExportServiceDeps) {
       try {
         if (render.kind === 'export') await runExport(entry);
         else if (render.kind === 'compositions') await runCompositions(entry);
+        else if (render.kind === 'frame') await runFrame(entry);
         else await runThumbnail(entry);
       } catch (error) {
         logger.error({ err: error, render }, 'render job failed');
@@ -422,6 +427,44 @@ export function createExportService(deps: ExportServiceDeps) {
     }
   }
 
+  async function runFrame(entry: Running) {
+    const request = frameRequests.get(entry.render.id);
+    frameRequests.delete(entry.render.id);
+    if (!request) return;
+    let failed: string | null = null;
+    let shown: Extract<WorkerMessage, { type: 'rendering' }> | null = null;
+    try {
+      const target = { kind: 'frame' as const, frame: request.frame, maxSide: FRAME_IMAGE_MAX_SIDE, ...(request.compositionId ? { compositionId: request.compositionId } : {}) };
+      const { exit, output, limitHit, logTail } = await runWorker(entry, request.tree, target, 'frame.jpg', (message) => {
+        if (message.type === 'failed') failed = message.reason;
+        if (message.type === 'rendering') shown = message;
+      });
+      // The file is the worker's (project code ran there): a JPEG of at most the limit, or nothing.
+      const size = output ? await stat(output).then((info) => info.size, () => 0) : 0;
+      const image = size > 0 && size <= MAX_FRAME_IMAGE_BYTES ? await readFile(output!) : null;
+      const rendering = shown as Extract<WorkerMessage, { type: 'rendering' }> | null;
+      if (image && rendering && image[0] === 0xff && image[1] === 0xd8 && image[2] === 0xff) {
+        const scale = Math.min(1, FRAME_IMAGE_MAX_SIDE / Math.max(rendering.width, rendering.height));
+        request.settle({
+          ok: true,
+          image,
+          compositionId: rendering.compositionId,
+          frame: request.frame,
+          width: Math.round(rendering.width * scale),
+          height: Math.round(rendering.height * scale),
+          fps: rendering.fps,
+          durationInFrames: rendering.durationInFrames ?? 1,
+        });
+        return;
+      }
+      if (!failed) logger.warn({ projectId: entry.render.projectId, exit, limitHit, size, log: await logTail() }, 'frame job stopped without a picture');
+      request.settle({ ok: false, error: failed ?? (size > MAX_FRAME_IMAGE_BYTES ? 'The picture of that frame came out too large.' : stoppedReason(limitHit)) });
+    } catch (error) {
+      request.settle({ ok: false, error: error instanceof PackagesError ? error.message : 'The frame could not be rendered.' });
+      throw error;
+    }
+  }
+
   async function runThumbnail(entry: Running) {
     const { projectId } = entry.render;
     const request = thumbnailRequests.get(projectId);
@@ -475,7 +518,10 @@ export function createExportService(deps: ExportServiceDeps) {
   /** Stops the project's renders that are queued or running (without changing their rows). */
   async function stopProjectRenders(projectId: string) {
     for (let index = waiting.length - 1; index >= 0; index--) {
-      if (waiting[index]!.projectId === projectId) waiting.splice(index, 1);
+      if (waiting[index]!.projectId !== projectId) continue;
+      const [removed] = waiting.splice(index, 1);
+      frameRequests.get(removed!.id)?.settle({ ok: false, error: 'The project is gone.' });
+      frameRequests.delete(removed!.id);
     }
     const entries = [...running.values()].filter((entry) => entry.render.projectId === projectId);
     for (const entry of entries) {
@@ -570,6 +616,21 @@ export function createExportService(deps: ExportServiceDeps) {
       return { version, compositions: result.compositions };
     },
 
+    /**
+     * A frame of a project's files as they are in `tree` (a git tree or commit of its repo:
+     * the working copy of a turn under way, saved as a tree), as a JPEG the agent looks at
+     * (view_frame). Rendered like an export, in a render sandbox, ahead of thumbnails.
+     * Never throws: a failure is a reason the agent can act on.
+     */
+    async frame(ownerId: string, projectId: string, tree: string, request: { compositionId?: string; frame: number }): Promise<FrameRenderResult> {
+      if (closed) return { ok: false, error: 'The server is shutting down.' };
+      const id = `frame:${projectId}:${randomUUID()}`;
+      const result = new Promise<FrameRenderResult>((settle) => frameRequests.set(id, { tree, ...request, settle }));
+      waiting.push({ id, kind: 'frame', userId: ownerId, projectId });
+      pump();
+      return result;
+    },
+
     async list(ownerId: string, projectId: string): Promise<Export[]> {
       await ownedProject(ownerId, projectId);
       return (await store.exports.list(ownerId, projectId)).map(toExport);
@@ -655,6 +716,10 @@ export function createExportService(deps: ExportServiceDeps) {
       thumbnailTimers.clear();
       waiting.length = 0;
       for (const request of compositionLists.values()) request.settle({ ok: false, reason: 'The server is shutting down.' });
+      // Waiting frames (a running one is answered when its worker is gone).
+      for (const [id, request] of frameRequests) {
+        if (!running.has(id)) request.settle({ ok: false, error: 'The server is shutting down.' });
+      }
       const entries = [...running.values()];
       for (const entry of entries) {
         entry.cancelled = true;
@@ -672,6 +737,11 @@ export function createExportService(deps: ExportServiceDeps) {
 }
 
 export type ExportService = ReturnType<typeof createExportService>;
+
+/** A frame rendered for the agent (`frame()`), or why it could not be. */
+export type FrameRenderResult =
+  | { ok: true; image: Buffer; compositionId: string; frame: number; width: number; height: number; fps: number; durationInFrames: number }
+  | { ok: false; error: string };
 
 /** Why a render stopped without a result, for people: a limit it hit, or a crash. */
 function stoppedReason(limitHit: 'memory' | 'pids' | undefined) {

@@ -36,4 +36,13 @@ describe('render queue', () => {
     expect(pickNext([thumbnailOf('p1'), listOf('p1')], [], { global: 1, perUser: 1 })?.id).toBe('compositions:p1');
     expect(pickNext([listOf('p1'), thumbnailOf('p2')], [listOf('p1')], { global: 3, perUser: 1 })?.id).toBe('thumbnail:p2');
   });
+
+  it("puts the agent's frames after lists of compositions and before thumbnails, one per project at a time", () => {
+    const frameOf = (project: string, id = '1') => ({ id: `frame:${project}:${id}`, kind: 'frame' as const, userId: 'u', projectId: project });
+    const listOf = (project: string) => ({ id: `compositions:${project}`, kind: 'compositions' as const, userId: 'u', projectId: project });
+    expect(pickNext([thumbnailOf('p1'), frameOf('p1'), listOf('p1')], [], { global: 1, perUser: 1 })?.id).toBe('compositions:p1');
+    expect(pickNext([thumbnailOf('p1'), frameOf('p1')], [], { global: 1, perUser: 1 })?.id).toBe('frame:p1:1');
+    expect(pickNext([frameOf('p1', '2'), thumbnailOf('p2')], [frameOf('p1')], { global: 3, perUser: 1 })?.id).toBe('thumbnail:p2');
+    expect(pickNext([frameOf('p1', '2')], [frameOf('p2')], { global: 3, perUser: 1 })?.id).toBe('frame:p1:2');
+  });
 });

@@ -211,18 +211,18 @@ async function run(job: WorkerJob) {
       return;
     }
     const composition =
-      target.kind === 'thumbnail'
+      target.kind === 'thumbnail' || (target.kind === 'frame' && !target.compositionId)
         ? (compositions.find((entry) => entry.id === target.compositionId) ?? compositions[0])
         : compositions.find((entry) => entry.id === target.compositionId);
     if (!composition) {
       const names = compositions.map((entry) => entry.id).join(', ') || 'none';
       throw new JobFailure(
-        target.kind === 'thumbnail'
+        target.kind === 'thumbnail' || !target.compositionId
           ? 'The project has no composition.'
           : `There is no composition "${target.compositionId}" in this version (it has: ${names}).`,
       );
     }
-    const still = target.kind === 'thumbnail' || target.format === 'png';
+    const still = target.kind !== 'export' || target.format === 'png';
     const frame = target.kind === 'thumbnail' ? Math.floor(composition.durationInFrames / 3) : (target.frame ?? 0);
     if (still && frame >= composition.durationInFrames) {
       throw new JobFailure(
@@ -236,13 +236,14 @@ async function run(job: WorkerJob) {
       width: composition.width,
       height: composition.height,
       fps: composition.fps,
+      durationInFrames: composition.durationInFrames,
     });
 
     const common = {
       serveUrl: bundleDir,
       chromiumOptions: gl ? { gl } : {},
       composition,
-      scale: target.scale,
+      scale: target.kind === 'frame' ? Math.min(1, target.maxSide / Math.max(composition.width, composition.height)) : target.scale,
       browserExecutable: job.chromiumPath,
       puppeteerInstance: await browser(),
       logLevel: 'error' as const,
@@ -250,7 +251,8 @@ async function run(job: WorkerJob) {
     };
     try {
       if (still) {
-        await renderStill({ ...common, frame, output: job.output, imageFormat: 'png' });
+        // The agent's frames go to a model: a JPEG is a tenth of the PNG, and as good to look at.
+        await renderStill({ ...common, frame, output: job.output, ...(target.kind === 'frame' ? { imageFormat: 'jpeg', jpegQuality: 80 } : { imageFormat: 'png' }) });
         await send({ type: 'progress', progress: 1, renderedFrames: 1 });
       } else {
         let lastSent = 0;

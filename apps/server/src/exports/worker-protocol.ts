@@ -10,7 +10,7 @@ import { ExportFormat } from '@cutroom/protocol';
 
 /**
  * What to render: an export of a composition, a project's thumbnail (first composition, a
- * frame a third in), or only the list of its compositions (as Remotion computes them,
+ * frame a third in), a frame the agent looks at, or only the list of its compositions (as Remotion computes them,
  * `calculateMetadata` applied), written to the output as JSON.
  */
 export const RenderTarget = z.discriminatedUnion('kind', [
@@ -29,6 +29,14 @@ export const RenderTarget = z.discriminatedUnion('kind', [
     compositionId: z.string().min(1).max(200).optional(),
   }),
   z.strictObject({ kind: z.literal('compositions') }),
+  /** A frame the agent asked to see (view_frame): a JPEG, scaled so its longest side is at most `maxSide`. */
+  z.strictObject({
+    kind: z.literal('frame'),
+    /** The first composition when absent. */
+    compositionId: z.string().min(1).max(200).optional(),
+    frame: z.number().int().min(0),
+    maxSide: z.number().int().min(16).max(4_096),
+  }),
 ]);
 
 /** One composition of a version, as the compositions job writes it. */
@@ -79,6 +87,8 @@ export const WorkerMessage = z.discriminatedUnion('type', [
     width: z.number().int(),
     height: z.number().int(),
     fps: z.number(),
+    /** The composition's own length (a still renders one of its frames). */
+    durationInFrames: z.number().int().min(1).optional(),
   }),
   z.object({ type: z.literal('progress'), progress: z.number().min(0).max(1), renderedFrames: z.number().int().min(0) }),
   z.object({ type: z.literal('done'), sizeBytes: z.number().int().min(0) }),

@@ -283,54 +283,7 @@ export function createProjectRepos(options: {
   ): Promise<{ version: string; changed: boolean; skipped: SkippedFile[] }> {
     // Whatever happens, the archive's source (a process in the sandbox) is not left waiting.
     const work = exclusive(projectId, async () => {
-      await byteExact(projectId);
-      const mirror = mirrorPath(projectId);
-      await mkdir(mirrorsDir, { recursive: true, mode: 0o700 });
-      await mkdir(mirror, { recursive: true, mode: 0o700 });
-      await chmod(mirror, 0o700);
-      /** Git's blob id of each oversize file, computed as it streams past. */
-      const blobs = new Map<string, string>();
-      const unpacked = await unpackArchive(mirror, tar, {
-        replace: true,
-        maxFileBytes,
-        maxTotalBytes,
-        oversize: 'skip',
-        onOversize: async (entry, content) => {
-          const hash = createHash('sha1').update(`blob ${entry.bytes}\0`);
-          for await (const chunk of content) hash.update(chunk);
-          blobs.set(entry.path, hash.digest('hex'));
-        },
-      });
-      // core.symlinks=false: a link of the version comes back as a file holding its text
-      // (that is how working copies get it), and git keeps it a link.
-      const gitDir = ['-c', 'gc.auto=0', '-c', 'core.quotePath=false', '-c', 'core.symlinks=false', '--git-dir', repoPath(projectId), '--work-tree', mirror];
-      // Kept between commits (git then re-reads only files whose stat changed); a missing
-      // one starts from the latest version, so that git knows which files were links.
-      const env = { GIT_INDEX_FILE: path.join(reposDir, `.index-${projectId}`) };
-      if (!(await stat(env.GIT_INDEX_FILE).catch(() => null))) await git([...gitDir, 'read-tree', 'HEAD'], { env });
-      const sorted = await sortOversize(projectId, gitDir, env, unpacked.skipped, blobs);
-      // The media manifest and the files it pins stay as the latest version has them: media
-      // changes only through the assets routes (and restores), never through a working copy.
-      const pinned = new Set([MEDIA_MANIFEST_PATH, ...(await readManifest(projectId)).media.map((asset) => asset.path)]);
-      const skipped = sorted.skipped.filter((file) => !pinned.has(file.path));
-      const oversize = [...sorted.oversize.filter((file) => !pinned.has(file.path)), ...[...pinned].map((file) => ({ path: file, bytes: 0 }))];
-      if (oversize.length === 0) {
-        await git([...gitDir, 'add', '--all'], { env });
-      } else {
-        // Every path but the oversize ones; a file of pathspecs, however many there are.
-        const pathspecs = path.join(reposDir, `.pathspec-${projectId}`);
-        const fromFile = [`--pathspec-from-file=${pathspecs}`, '--pathspec-file-nul'];
-        try {
-          await writeFile(pathspecs, ['.', ...oversize.map((file) => `:(top,literal,exclude)${file.path}`)].join('\0'));
-          await git([...gitDir, 'add', '--all', ...fromFile], { env });
-          // An oversize file stays as the latest version has it (or absent), whatever the
-          // index held: a fresh index would otherwise drop a tracked one.
-          await writeFile(pathspecs, oversize.map((file) => `:(top,literal)${file.path}`).join('\0'));
-          await git([...gitDir, 'reset', '--quiet', 'HEAD', ...fromFile], { env });
-        } finally {
-          await rm(pathspecs, { force: true });
-        }
-      }
+      const { gitDir, env, skipped } = await stageArchive(projectId, tar);
       const names = authors[commit.author];
       const message = commitText(commit);
       try {
@@ -343,6 +296,76 @@ export function createProjectRepos(options: {
       return { version: await readRef(projectId), changed: true, skipped };
     });
     return work.finally(() => tar.destroy());
+  }
+
+  /**
+   * A working copy, read as a tar stream, as a git tree of the project's repo, without a
+   * version: what the agent's view_frame renders mid-turn. Taken in exactly as a turn's
+   * commit would take it (the same checks, size limits, pinned media and manifest); the
+   * tree is an object no ref names, so git's own collection removes it in time.
+   */
+  function snapshotArchive(projectId: string, tar: Readable): Promise<string> {
+    const work = exclusive(projectId, async () => {
+      const { gitDir, env } = await stageArchive(projectId, tar);
+      return (await git([...gitDir, 'write-tree'], { env })).trim();
+    });
+    return work.finally(() => tar.destroy());
+  }
+
+  /**
+   * Unpacks a working copy's archive into the project's mirror and stages it in the
+   * server-side index (commitArchive, snapshotArchive); run under `exclusive`.
+   */
+  async function stageArchive(projectId: string, tar: Readable) {
+    await byteExact(projectId);
+    const mirror = mirrorPath(projectId);
+    await mkdir(mirrorsDir, { recursive: true, mode: 0o700 });
+    await mkdir(mirror, { recursive: true, mode: 0o700 });
+    await chmod(mirror, 0o700);
+    /** Git's blob id of each oversize file, computed as it streams past. */
+    const blobs = new Map<string, string>();
+    const unpacked = await unpackArchive(mirror, tar, {
+      replace: true,
+      maxFileBytes,
+      maxTotalBytes,
+      oversize: 'skip',
+      onOversize: async (entry, content) => {
+        const hash = createHash('sha1').update(`blob ${entry.bytes}\0`);
+        for await (const chunk of content) hash.update(chunk);
+        blobs.set(entry.path, hash.digest('hex'));
+      },
+    });
+    // core.symlinks=false: a link of the version comes back as a file holding its text
+    // (that is how working copies get it), and git keeps it a link.
+    const gitDir = ['-c', 'gc.auto=0', '-c', 'core.quotePath=false', '-c', 'core.symlinks=false', '--git-dir', repoPath(projectId), '--work-tree', mirror];
+    // Kept between commits (git then re-reads only files whose stat changed); a missing
+    // one starts from the latest version, so that git knows which files were links.
+    const env = { GIT_INDEX_FILE: path.join(reposDir, `.index-${projectId}`) };
+    if (!(await stat(env.GIT_INDEX_FILE).catch(() => null))) await git([...gitDir, 'read-tree', 'HEAD'], { env });
+    const sorted = await sortOversize(projectId, gitDir, env, unpacked.skipped, blobs);
+    // The media manifest and the files it pins stay as the latest version has them: media
+    // changes only through the assets routes (and restores), never through a working copy.
+    const pinned = new Set([MEDIA_MANIFEST_PATH, ...(await readManifest(projectId)).media.map((asset) => asset.path)]);
+    const skipped = sorted.skipped.filter((file) => !pinned.has(file.path));
+    const oversize = [...sorted.oversize.filter((file) => !pinned.has(file.path)), ...[...pinned].map((file) => ({ path: file, bytes: 0 }))];
+    if (oversize.length === 0) {
+      await git([...gitDir, 'add', '--all'], { env });
+    } else {
+      // Every path but the oversize ones; a file of pathspecs, however many there are.
+      const pathspecs = path.join(reposDir, `.pathspec-${projectId}`);
+      const fromFile = [`--pathspec-from-file=${pathspecs}`, '--pathspec-file-nul'];
+      try {
+        await writeFile(pathspecs, ['.', ...oversize.map((file) => `:(top,literal,exclude)${file.path}`)].join('\0'));
+        await git([...gitDir, 'add', '--all', ...fromFile], { env });
+        // An oversize file stays as the latest version has it (or absent), whatever the
+        // index held: a fresh index would otherwise drop a tracked one.
+        await writeFile(pathspecs, oversize.map((file) => `:(top,literal)${file.path}`).join('\0'));
+        await git([...gitDir, 'reset', '--quiet', 'HEAD', ...fromFile], { env });
+      } finally {
+        await rm(pathspecs, { force: true });
+      }
+    }
+    return { gitDir, env, skipped };
   }
 
   /**
@@ -423,7 +446,7 @@ export function createProjectRepos(options: {
   /** History: list, diff and restore versions (a restore takes the same lock as a commit). */
   const versions = createVersionHistory({ repoPath, exclusive, readRef, restoreIdentity: authors.restore, archiveWithMedia });
 
-  return { repoPath, prepare, detach, listFiles, head, sweep, archive, checkout, commitArchive, commitWorkspace, versions, readManifest, commitMedia, mediaArchive, media: options.media };
+  return { repoPath, prepare, detach, listFiles, head, sweep, archive, checkout, commitArchive, snapshotArchive, commitWorkspace, versions, readManifest, commitMedia, mediaArchive, media: options.media };
 }
 
 export type ProjectRepos = ReturnType<typeof createProjectRepos>;

@@ -40,7 +40,8 @@ export async function connectBridge(
     // Untrusted: anything not of the protocol is dropped.
     const message = decodeMessage(SandboxToServer, String(data));
     if (!message) return;
-    if ('requestId' in message) {
+    // Answers to the server's own requests; a sandbox's requests (frame:request) go on.
+    if (message.type === 'workspace:reset:done') {
       waiting.get(message.requestId)?.(message);
       waiting.delete(message.requestId);
     } else {

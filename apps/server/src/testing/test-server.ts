@@ -99,7 +99,7 @@ export async function startTestServer(
       previewOrigin: () => `http://127.0.0.1:${previewPort}`,
       boots: { concurrency: config.sandbox.bootConcurrency, admitMb: config.sandbox.admitMb },
       installer,
-      chat: { store, repos, agentState, provider, modelProxy, limits: config.agentLimits, logger, onNewVersion: exports.versionLanded },
+      chat: { store, repos, agentState, provider, modelProxy, limits: config.agentLimits, logger, onNewVersion: exports.versionLanded, frames: exports },
     });
   }
   const previewServer = sessions
