@@ -16,6 +16,9 @@ describe('agent actions', () => {
     expect(describeAction(action({ tool: 'edit', path: 'src/x.tsx', status: 'failed', error: 'Not found' }))).toBe('Could not edit src/x.tsx');
     expect(describeAction(action({ tool: 'list' }))).toBe('Listed the files');
     expect(describeAction(action({ tool: 'other', name: 'Bash' }))).toBe('Ran Bash');
+    expect(describeAction(action({ tool: 'read', name: 'view_frame', status: 'running' }))).toBe('Rendering a frame to look at');
+    expect(describeAction(action({ tool: 'read', name: 'view_frame' }))).toBe('Looked at a frame of the video');
+    expect(describeAction(action({ tool: 'read', name: 'view_frame', status: 'failed', error: 'No such composition' }))).toBe('Could not render a frame');
   });
 
   it('reads a unified diff as coloured lines, without git’s header lines', () => {

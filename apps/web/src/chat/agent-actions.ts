@@ -14,6 +14,8 @@ const verbs: Record<AgentAction['tool'], { running: string; done: string; failed
 
 /** One line for an action, in the words of the UI: "Read src/Root.tsx", "Edited …", "Created …". */
 export function describeAction(action: AgentAction): string {
+  // view_frame (either runner): the agent looked at a frame of the video it renders.
+  if (action.name === 'view_frame') return { running: 'Rendering a frame to look at', done: 'Looked at a frame of the video', failed: 'Could not render a frame' }[action.status];
   const target = action.path ?? (action.tool === 'list' ? 'the files' : action.tool === 'search' ? 'the project' : action.tool === 'other' ? action.name : 'a file');
   if (action.tool === 'write' && action.status === 'done' && createsFile(action.diff)) return `Created ${target}`;
   return `${verbs[action.tool][action.status]} ${target}`;
