@@ -3,8 +3,8 @@ import { readdirSync } from 'node:fs';
 import { rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { deflateSync } from 'node:zlib';
+import { promisify } from 'node:util';
 
 const execFileAsync = promisify(execFile);
 const require = createRequire(import.meta.url);
@@ -115,6 +115,42 @@ export function systemFont(): string | null {
     }
   }
   return null;
+}
+
+/**
+ * A WOFF 1.0 font made from a TrueType or OpenType file (`sfnt`): the same tables, each
+ * zlib-compressed when that makes it smaller, behind WOFF's header and table directory.
+ */
+export function woffFromSfnt(sfnt: Buffer): Buffer {
+  const count = sfnt.readUInt16BE(4);
+  const align = (value: number) => (value + 3) & ~3;
+  const tables = Array.from({ length: count }, (_, index) => {
+    const at = 12 + index * 16;
+    const offset = sfnt.readUInt32BE(at + 8);
+    const length = sfnt.readUInt32BE(at + 12);
+    const original = sfnt.subarray(offset, offset + length);
+    const compressed = deflateSync(original);
+    return { tag: sfnt.subarray(at, at + 4), checksum: sfnt.readUInt32BE(at + 4), length, data: compressed.length < length ? compressed : original };
+  });
+  let offset = 44 + 20 * count;
+  const directory = Buffer.alloc(20 * count);
+  tables.forEach((table, index) => {
+    table.tag.copy(directory, index * 20);
+    directory.writeUInt32BE(offset, index * 20 + 4);
+    directory.writeUInt32BE(table.data.length, index * 20 + 8);
+    directory.writeUInt32BE(table.length, index * 20 + 12);
+    directory.writeUInt32BE(table.checksum, index * 20 + 16);
+    offset += align(table.data.length);
+  });
+  const header = Buffer.alloc(44);
+  header.write('wOFF', 0, 'latin1');
+  sfnt.copy(header, 4, 0, 4);
+  header.writeUInt32BE(offset, 8);
+  header.writeUInt16BE(count, 12);
+  header.writeUInt32BE(12 + 16 * count + tables.reduce((sum, table) => sum + align(table.length), 0), 16);
+  header.writeUInt16BE(1, 20);
+  const body = tables.map((table) => Buffer.concat([table.data, Buffer.alloc(align(table.data.length) - table.data.length)]));
+  return Buffer.concat([header, directory, ...body]);
 }
 
 /** Writes `bytes` to `file` (a small helper for fixtures). */

@@ -1,8 +1,9 @@
-import { copyFile, mkdtemp, rm, stat, truncate, writeFile } from 'node:fs/promises';
+import { copyFile, mkdtemp, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ffmpeg, makeAudio, makeVideo, pngBomb, pngBytes, systemFont } from '@cutroom/testkit';
+import { ffmpeg, makeAudio, makeVideo, pngBomb, pngBytes, systemFont, woffFromSfnt } from '@cutroom/testkit';
 import sharp from 'sharp';
 import { checkMedia, mediaName } from './media-check.js';
 
@@ -23,6 +24,9 @@ beforeAll(async () => {
   await makeVideo(file('clip.mov'), { seconds: 1, audio: false });
   for (const name of ['tone.mp3', 'tone.wav', 'tone.aac', 'tone.ogg']) await makeAudio(file(name), 1);
   await copyFile(systemFont()!, file('brand.ttf'));
+  await writeFile(file('brand.woff'), woffFromSfnt(await readFile(systemFont()!)));
+  // A real WOFF2 (Brotli, transformed tables): the web app's own Inter.
+  await copyFile(fileURLToPath(new URL('../../../../node_modules/@fontsource-variable/inter/files/inter-latin-wght-normal.woff2', import.meta.url)), file('inter.woff2'));
 }, 120_000);
 afterAll(() => rm(dir, { recursive: true, force: true }));
 
@@ -44,6 +48,10 @@ describe('checkMedia', () => {
     expect(await check('tone.aac')).toMatchObject({ kind: 'audio', audioCodec: 'aac' });
     expect(await check('tone.ogg')).toMatchObject({ kind: 'audio', mime: 'audio/ogg', audioCodec: 'opus' });
     expect(await check('brand.ttf')).toMatchObject({ kind: 'font', mime: 'font/ttf', fontFamily: expect.stringMatching(/DejaVu|Liberation/) });
+    expect(await check('brand.woff')).toMatchObject({ kind: 'font', mime: 'font/woff', fontFamily: expect.stringMatching(/DejaVu|Liberation/) });
+    expect(await check('inter.woff2')).toMatchObject({ kind: 'font', mime: 'font/woff2', fontFamily: expect.stringMatching(/Inter/) });
+    // The name must say what the bytes are.
+    expect(await code(check('inter.ttf', 'inter.woff2'))).toBe('media_type_refused');
   }, 60_000);
 
   it('refuses a wrong type under a right name, an empty file, a cut video, a bomb, and text', async () => {
