@@ -95,7 +95,7 @@ describe('live preview in the browser', () => {
     await writeFile(file, source.replace('const Title: React.FC<{ text: string }> = ({ text }) => {', "const Title: React.FC<{ text: string }> = ({ text }) => {\n  if (text) throw new Error('Boom from the scene');"));
     const panel = page.getByRole('alert', { name: 'Preview errors' });
     try {
-      await panel.getByText('Boom from the scene').first().waitFor({ timeout: 15_000 });
+      await panel.getByText('Boom from the scene').first().waitFor({ timeout: 30_000 });
       expect(await panel.getByText('Forged by the page').count()).toBe(0);
       await screenshot(page, '12-preview-error');
       await panel.getByRole('button', { name: 'Dismiss' }).click();
