@@ -168,6 +168,12 @@ describe('media in the browser', () => {
     const history = new ProjectHistory(page);
     await history.open();
     await history.version('Remove media "logo.png"').waitFor({ timeout: 30_000 });
+    // The version's changes name the media file, not Cutroom's manifest.
+    await history.select('Remove media "logo.png"');
+    const removal = history.changes('Remove media "logo.png"');
+    await removal.getByText('public/logo.png').waitFor();
+    await removal.getByText(/A media file \(image, [\d.]+ (bytes|KB|MB)\): removed\./).waitFor();
+    expect(await removal.getByText('.cutroom/media.json').count()).toBe(0);
     await history.select('Put this logo full screen');
     await history.restore('Put this logo full screen');
     await page.getByRole('tab', { name: 'Assets' }).click();

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { AgentAction, TurnStatus } from './agent.js';
+import { MediaKind } from './media.js';
 import { Text } from './text.js';
 
 /** Request and response bodies of every `/api` route (see DESIGN.md, "Contracts"). */
@@ -212,6 +213,8 @@ export const FileDiff = VersionFile.extend({
   binary: z.boolean(),
   /** This file's patch was cut or left out (the answer's cap). */
   truncated: z.boolean(),
+  /** A media file of the project (kept by Cutroom, not in git): its kind and size, in place of a patch. */
+  media: z.object({ kind: MediaKind, size: z.number().int().nonnegative() }).optional(),
 });
 export type FileDiff = z.infer<typeof FileDiff>;
 

@@ -1,4 +1,4 @@
-import { type MediaAsset, MediaManifest, mediaPath } from '@cutroom/protocol';
+import { type FileChange, type MediaAsset, MediaManifest, mediaPath } from '@cutroom/protocol';
 
 export const EMPTY_MANIFEST: MediaManifest = { version: 1, media: [] };
 
@@ -47,4 +47,23 @@ export function withoutAsset(manifest: MediaManifest, name: string): MediaManife
 export function manifestBytes(manifest: MediaManifest): number {
   const bySha = new Map(manifest.media.map((asset) => [asset.sha256, asset.size]));
   return [...bySha.values()].reduce((sum, size) => sum + size, 0);
+}
+
+/**
+ * What changed in a project's media between two manifests, as the files a person sees
+ * (`public/<name>`): added, deleted, or modified (other bytes under the same name), in
+ * name order. What history shows in place of the manifest's JSON.
+ */
+export function mediaChanges(before: MediaManifest, after: MediaManifest): { path: string; change: FileChange; asset: MediaAsset }[] {
+  const old = new Map(before.media.map((asset) => [asset.name, asset]));
+  const now = new Map(after.media.map((asset) => [asset.name, asset]));
+  const changes: { path: string; change: FileChange; asset: MediaAsset }[] = [];
+  for (const name of [...new Set([...old.keys(), ...now.keys()])].sort((a, b) => a.localeCompare(b, 'en'))) {
+    const was = old.get(name);
+    const is = now.get(name);
+    if (was && !is) changes.push({ path: was.path, change: 'deleted', asset: was });
+    else if (is && !was) changes.push({ path: is.path, change: 'added', asset: is });
+    else if (was && is && was.sha256 !== is.sha256) changes.push({ path: is.path, change: 'modified', asset: is });
+  }
+  return changes;
 }

@@ -80,6 +80,25 @@ describe('media in versions: stored once, pinned by each version', () => {
     expect(await readFile(path.join(work, 'public/logo.png'))).toEqual(red);
     const older = await zipEntries((await repos.versions.zip('p1', third, 'p')).stream);
     expect(older.get('p/public/logo.png')).toEqual(blue);
+    // History shows the media files a version changed, never the manifest's JSON.
+    const { versions } = await repos.versions.list('p1');
+    const [restored, removed, replaced] = versions;
+    expect(removed!.files).toEqual([{ path: 'public/logo.png', change: 'deleted' }]);
+    expect(replaced!.files).toEqual([{ path: 'public/logo.png', change: 'modified' }]);
+    // The restore of the version before the agent's turn: its logo back, the turn's file gone.
+    expect(restored!.files).toEqual([
+      { path: 'public/logo.png', change: 'added' },
+      { path: 'src/extra.ts', change: 'deleted' },
+    ]);
+    expect((await repos.versions.get('p1', third)).files).toEqual([{ path: 'public/logo.png', change: 'modified' }]);
+    const diff = await repos.versions.diff('p1', third);
+    expect(diff.files).toEqual([{ path: 'public/logo.png', change: 'modified', patch: '', binary: true, truncated: false, media: { kind: 'image', size: blue.length } }]);
+    // Against a version two steps back: the agent's file and the media, side by side.
+    const wide = await repos.versions.diff('p1', third, first);
+    expect(wide.files.map((file) => [file.path, file.change])).toEqual([
+      ['public/logo.png', 'added'],
+      ['src/extra.ts', 'added'],
+    ]);
     // Nothing of the archives' link folders is left (each goes when its stream closes).
     await expect.poll(async () => (await readdir(path.join(dir, 'repos'))).filter((entry) => entry.startsWith('.media-')), { timeout: 10_000 }).toEqual([]);
   });

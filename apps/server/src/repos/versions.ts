@@ -1,6 +1,7 @@
 import type { Readable } from 'node:stream';
-import { type FileChange, type FileDiff, type Version, type VersionFile, MAX_VERSION_PAGE } from '@cutroom/protocol';
+import { type FileChange, type FileDiff, MEDIA_MANIFEST_PATH, type Version, type VersionFile, MAX_VERSION_PAGE } from '@cutroom/protocol';
 import { AppError, notFound } from '../errors.js';
+import { mediaChanges, parseManifest } from '../media/media-manifest.js';
 import { git, gitStream } from './git.js';
 import type { VersionAuthor } from './project-repos.js';
 
@@ -156,6 +157,21 @@ export function createVersionHistory(options: {
   const { repoPath, exclusive, readRef } = options;
   const inRepo = (projectId: string) => ['-c', 'gc.auto=0', '--git-dir', repoPath(projectId)];
 
+  /** A version's media manifest (empty for none, or for no version). */
+  const manifestAt = (projectId: string, id: string | null) =>
+    id === null ? parseManifest(null) : git([...inRepo(projectId), 'show', `${id}:${MEDIA_MANIFEST_PATH}`]).then(parseManifest, () => parseManifest(null));
+
+  /**
+   * The files a version changed, with `.cutroom/media.json` (Cutroom's bookkeeping) shown as
+   * what it means: the media files added, removed or replaced, at `public/<name>`.
+   */
+  async function withMedia<T extends VersionFile>(projectId: string, files: T[], id: string, base: string | null, entry: (change: ReturnType<typeof mediaChanges>[number]) => T): Promise<T[]> {
+    const at = files.findIndex((file) => file.path === MEDIA_MANIFEST_PATH);
+    if (at < 0) return files;
+    const [before, after] = await Promise.all([manifestAt(projectId, base), manifestAt(projectId, id)]);
+    return [...files.slice(0, at), ...mediaChanges(before, after).map(entry), ...files.slice(at + 1)];
+  }
+
   /** 404 unless `id` is a well-formed id of a commit that `main` reaches. */
   async function requireOnMain(projectId: string, id: string) {
     if (!VERSION_ID.test(id)) throw versionNotFound();
@@ -190,7 +206,12 @@ export function createVersionHistory(options: {
     ]);
     const versions = parseLog(output);
     const more = versions.length > limit;
-    const shown = versions.slice(0, limit);
+    const shown = await Promise.all(
+      versions.slice(0, limit).map(async (version) => ({
+        ...version,
+        files: await withMedia(projectId, version.files, version.id, version.parentId, ({ path, change }) => ({ path, change })),
+      })),
+    );
     return { versions: shown, nextBefore: more ? shown.at(-1)!.id : null };
   }
 
@@ -200,7 +221,7 @@ export function createVersionHistory(options: {
     const output = await git([...inRepo(projectId), 'log', LOG_FORMAT, '--name-status', '-z', '-M', '--no-color', '--max-count=1', id, '--']);
     const [version] = parseLog(output);
     if (!version) throw versionNotFound();
-    return version;
+    return { ...version, files: await withMedia(projectId, version.files, version.id, version.parentId, ({ path, change }) => ({ path, change })) };
   }
 
   /**
@@ -228,7 +249,16 @@ export function createVersionHistory(options: {
       id,
       '--',
     ]);
-    return { version: id, against: base, ...parseDiff(output) };
+    const parsed = parseDiff(output);
+    const files = await withMedia(projectId, parsed.files, id, base, ({ path, change, asset }) => ({
+      path,
+      change,
+      patch: '',
+      binary: true,
+      truncated: false,
+      media: { kind: asset.kind, size: asset.size },
+    }));
+    return { version: id, against: base, files, truncated: parsed.truncated };
   }
 
   /**

@@ -3,6 +3,7 @@ import { useEffect, useId, useRef, type KeyboardEvent } from 'react';
 import { Button } from '../components/Button';
 import { DownloadLink } from '../components/DownloadLink';
 import { Spinner } from '../components/Spinner';
+import { sizeText } from '../assets/asset-format';
 import { DiffView } from '../chat/AgentActions';
 import { diffStats } from '../chat/agent-actions';
 import { exactTime, timeAgo } from '../lib/time';
@@ -320,6 +321,13 @@ const changeLabels: Record<FileChange, { label: string; style: string }> = {
 };
 
 /** What a file without a hunk went through. */
+const mediaChangeWords: Record<FileChange, string> = {
+  added: 'uploaded.',
+  modified: 'replaced by another file of the same name.',
+  deleted: 'removed.',
+  renamed: 'renamed.',
+};
+
 const noTextChange: Record<FileChange, string> = {
   added: 'An empty file.',
   modified: 'Its contents did not change (only its mode).',
@@ -347,7 +355,11 @@ function FileChanges({ file }: { file: FileDiff }) {
           </span>
         )}
       </div>
-      {file.binary ? (
+      {file.media ? (
+        <p className="mt-1.5 text-xs text-zinc-500">
+          A media file ({file.media.kind}, {sizeText(file.media.size)}): {mediaChangeWords[file.change]}
+        </p>
+      ) : file.binary ? (
         <p className="mt-1.5 text-xs text-zinc-500">A binary file: its contents cannot be shown as text.</p>
       ) : hunks ? (
         <DiffView id={diffId} diff={hunks} label={`Diff of ${file.path}`} />
