@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { AgentStart, RuntimeReady } from './sandbox.js';
+import { AgentStart, FrameResult, MAX_FRAME_IMAGE_BYTES, RuntimeReady, SandboxToServer, ServerToSandbox } from './sandbox.js';
 
 describe('sandbox messages', () => {
   it('a ready message says where the runtime listens: its sockets, or two loopback ports', () => {
@@ -21,5 +21,21 @@ describe('sandbox messages', () => {
     expect(start({ wire: 'openai', socket: true, path: 'http://elsewhere/m/x' })).toBe(false);
     expect(start({ wire: 'openai', socket: false, path: `/m/${token}` })).toBe(false);
     expect(start({ wire: 'openai', socket: true, path: `/m/${token}`, socketPath: '/var/run/docker.sock' })).toBe(false);
+  });
+
+  it('frame:request and frame:result carry a frame, bounded, and a JPEG no larger than a bridge frame holds', () => {
+    const request = (fields: Record<string, unknown>) => SandboxToServer.safeParse({ type: 'frame:request', requestId: 'r1', ...fields }).success;
+    expect(request({ frame: 0 })).toBe(true);
+    expect(request({ frame: 45, compositionId: 'Probe' })).toBe(true);
+    for (const bad of [{ frame: -1 }, { frame: 1.5 }, { frame: '3' }, {}, { frame: 1, compositionId: '' }, { frame: 1, path: '/etc/passwd' }]) {
+      expect(request(bad), JSON.stringify(bad)).toBe(false);
+    }
+    const ok = { type: 'frame:result', requestId: 'r1', ok: true, compositionId: 'Main', frame: 3, width: 16, height: 9, fps: 30, durationInFrames: 90, mediaType: 'image/jpeg' };
+    expect(ServerToSandbox.safeParse({ ...ok, data: '/9j/AA==' }).success).toBe(true);
+    expect(ServerToSandbox.safeParse({ ...ok, data: 'A'.repeat(Math.ceil(MAX_FRAME_IMAGE_BYTES / 3) * 4 + 4) }).success).toBe(false);
+    expect(ServerToSandbox.safeParse({ ...ok, data: 'not base64!' }).success).toBe(false);
+    expect(ServerToSandbox.safeParse({ ...ok, mediaType: 'text/html', data: '' }).success).toBe(false);
+    expect(FrameResult.safeParse({ type: 'frame:result', requestId: 'r1', ok: false, error: 'No such composition.' }).success).toBe(true);
+    expect(FrameResult.safeParse({ type: 'frame:result', requestId: 'r1', ok: false }).success).toBe(false);
   });
 });
