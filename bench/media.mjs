@@ -314,9 +314,10 @@ second decoded, walled in), stored it by hash and made the version that holds it
 | bytes of the video the preview had received by its first frame | ${range(f.cutroomPreviewBytes, (value) => `${(value / MiB).toFixed(1)} MiB`)} |
 
 - The preview reads the video in ranges, as the bare page does: it never downloads the whole file to show a frame.
-- The largest part of an upload into an open project is writing the file into its working copy (through the
-  sandbox's files server); unpacking the same archive outside a sandbox takes about 0.7 s, so the rest is the
-  socket or the sandbox's CPU limit. Not improved yet.
+- Writing the file into an open session's working copy goes through the sandbox's files server, unpacked
+  by its runtime under the sandbox's CPU limit (one core): unpacking the same archive outside a sandbox takes
+  under half a second. It scales with the machine: an earlier run on a machine three times slower in every
+  row measured 9.7 s for it. Not improved yet (a hard link from the store would skip it for the local driver).
 `;
 const file = path.join(root, 'docs/benchmarks.md');
 const existing = await readFile(file, 'utf8');
