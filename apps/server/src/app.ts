@@ -11,6 +11,7 @@ import { registerApiRoutes } from './http/api-routes.js';
 import { installErrorHandling } from './http/error-handler.js';
 import { createHandlers } from './http/handlers.js';
 import type { ExportService } from './exports/export-service.js';
+import type { MediaCollector } from './media/media-gc.js';
 import { registerExportFileRoutes } from './exports/export-routes.js';
 import { createAssetService } from './media/asset-service.js';
 import { registerAssetRoutes } from './media/asset-routes.js';
@@ -50,6 +51,8 @@ export type AppDeps = {
   userSockets?: UserSockets;
   /** Smaller limits for project imports than project-import.ts's constants (tests). */
   importLimits?: Partial<ImportLimits>;
+  /** Removes media no version pins (run a little after a project is deleted). */
+  mediaCollector?: MediaCollector;
 };
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
@@ -122,7 +125,10 @@ export async function buildApp(deps: AppDeps) {
     logger,
     agentState: deps.agentState,
     onNewVersion,
-    onDeleted: exports ? (projectId) => exports.projectDeleted(projectId) : undefined,
+    onDeleted: async (projectId) => {
+      deps.mediaCollector?.projectDeleted();
+      await exports?.projectDeleted(projectId);
+    },
     sessions: deps.sessions,
     maxPerUser: config.projectsMaxPerUser,
   });

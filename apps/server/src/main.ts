@@ -12,6 +12,7 @@ import { recoverSandboxWork } from './agent/recovery.js';
 import { ConfigError, allowedOrigins, loadConfig, modelProvider, previewOrigin } from './config.js';
 import { createExportService } from './exports/export-service.js';
 import { createInstaller } from './packages/installer.js';
+import { createMediaCollector } from './media/media-gc.js';
 import { createMediaStore } from './media/media-store.js';
 import { createProjectRepos } from './repos/project-repos.js';
 import { createDriver, dockerRenderSettings, logConfinement } from './sessions/drivers/registry.js';
@@ -61,6 +62,9 @@ async function main() {
   const swept = await repos.sweep(await store.projects.allIds());
   if (swept.removed.length) logger.info({ removed: swept.removed }, 'removed leftovers of interrupted operations');
   if (swept.orphans.length) logger.warn({ orphans: swept.orphans }, 'repos that no project owns (kept; check DATABASE_URL)');
+  // Media no version pins (a deleted project's): removed in the background, now and after deletions.
+  const mediaCollector = createMediaCollector({ repos, projectIds: () => store.projects.allIds(), logger: logger.child({ component: 'media-gc' }) });
+  void mediaCollector.run().catch(() => {});
 
   const driver = createDriver(config, logger);
   // Which wall holds project code here, said once at start (a warning when it is none).
@@ -114,7 +118,7 @@ async function main() {
     chat: { store, repos, agentState, provider, modelProxy, shell: config.agentShell, limits: config.agentLimits, logger: logger.child({ component: 'chat' }), onNewVersion: exports.versionLanded, frames: exports },
   });
   let origins = allowedOrigins(config, appPort);
-  const app = await buildApp({ config, store, repos, logger, version, auth, sessions, agentState, exports, userSockets, allowedOrigins: () => origins });
+  const app = await buildApp({ config, store, repos, logger, version, auth, sessions, agentState, exports, userSockets, mediaCollector, allowedOrigins: () => origins });
   const previewServer = createPreviewProxy({
     sessions,
     userForCookie: (header) => auth.userIdForCookieHeader(header),
@@ -139,6 +143,7 @@ async function main() {
       previewServer.closeAllConnections();
       await app.close();
       await exports.close();
+      await mediaCollector.close();
       await sessions.close();
       await modelProxy.close();
       await store.close();

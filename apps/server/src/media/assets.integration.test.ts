@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { stat, utimes } from 'node:fs/promises';
 import sharp from 'sharp';
 import path from 'node:path';
 import { type AssetCreatedResponse, type AssetListResponse, assetFilePath, assetUploadsPath, assetsPath, projectArchivePath } from '@cutroom/protocol';
@@ -193,5 +194,21 @@ describe('project media: /api/projects/:id/assets and resumable uploads', () => 
     expect([second.status, second.json.error?.code]).toEqual([413, 'media_limit_reached']);
     expect((await upload('noise-a.png', noise)).status).toBe(201);
     expect(await leftovers()).toEqual([]);
+  });
+
+  it("deleting a project removes the media only it pinned, and keeps what another project pins", async () => {
+    const other = await server.signupWithProject('Other');
+    const logo = pngBytes(32, 16, [9, 99, 199]);
+    const mine = pngBytes(32, 16, [199, 9, 99]);
+    const shared = await upload('shared.png', logo, other.cookie, other.projectId);
+    const own = await upload('own.png', mine, other.cookie, other.projectId);
+    await upload('shared.png', logo);
+    const file = (sha256: string) => path.join(server.dataDir, 'storage', 'media', 'sha256', sha256.slice(0, 2), sha256);
+    // Older than the grace (a minute here, an hour by default): no upload is on its way.
+    for (const asset of [shared.json.asset, own.json.asset]) await utimes(file(asset.sha256), new Date(Date.now() - 120_000), new Date(Date.now() - 120_000));
+    const deleted = await fetch(`${server.baseUrl}/api/projects/${other.projectId}`, { method: 'DELETE', headers: { cookie: other.cookie, origin: server.baseUrl } });
+    expect(deleted.status).toBeLessThan(300);
+    await expect.poll(() => stat(file(own.json.asset.sha256)).then(() => true, () => false), { timeout: 20_000 }).toBe(false);
+    expect((await stat(file(shared.json.asset.sha256))).isFile()).toBe(true);
   });
 });

@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { chmod, link, mkdir, rename, rm, stat } from 'node:fs/promises';
+import { chmod, link, mkdir, readdir, rename, rm, stat, utimes } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -55,6 +55,9 @@ export function createMediaStore(storageUrl: string) {
     const target = file(sha256);
     if (await has(sha256)) {
       if (options.move) await rm(source, { force: true });
+      // Stored again just now: a collection running before its version is made must keep it.
+      const now = new Date();
+      await utimes(target, now, now).catch(() => {});
       return { sha256, size };
     }
     await mkdir(path.dirname(target), { recursive: true, mode: 0o755 });
@@ -99,12 +102,37 @@ export function createMediaStore(storageUrl: string) {
     await pipeline(read(sha256), createWriteStream(target, { flags: 'wx', mode: 0o644 }));
   }
 
+  /**
+   * Removes the stored files no version pins: every file whose hash is not in `keep` and
+   * that was not stored (or stored again) within the last `graceMs`, so an upload between
+   * its store and its version is never taken. What was removed, in files and bytes.
+   */
+  async function collect(keep: ReadonlySet<string>, graceMs: number): Promise<{ removed: number; bytes: number }> {
+    let removed = 0;
+    let bytes = 0;
+    const before = Date.now() - graceMs;
+    for (const prefix of await readdir(objects).catch(() => [] as string[])) {
+      if (!/^[0-9a-f]{2}$/.test(prefix)) continue;
+      for (const name of await readdir(path.join(objects, prefix)).catch(() => [] as string[])) {
+        const target = path.join(objects, prefix, name);
+        const info = await stat(target).catch(() => null);
+        if (!info?.isFile() || info.mtimeMs > before) continue;
+        // Gone: a file no version pins, or a temporary name a crash left mid-put (`<hash>.tmp-…`).
+        if (SHA256.test(name) && keep.has(name)) continue;
+        await rm(target, { force: true });
+        removed += 1;
+        bytes += info.size;
+      }
+    }
+    return { removed, bytes };
+  }
+
   /** At start: staging files a crash left. */
   async function sweep(): Promise<void> {
     await rm(staging, { recursive: true, force: true });
   }
 
-  return { root, file, stagingFile, hashFile, put, has, read, materialise, sweep };
+  return { root, file, stagingFile, hashFile, put, has, read, materialise, collect, sweep };
 }
 
 export type MediaStore = ReturnType<typeof createMediaStore>;

@@ -170,6 +170,26 @@ export function createProjectRepos(options: {
     return archiveWithMedia(projectId, version, 'tar', '', names);
   }
 
+  /**
+   * Every media hash any version of the project pins (its whole history: a restore may bring
+   * back any of them). Read from each distinct manifest git holds, whatever commit has it.
+   */
+  async function pinnedHashes(projectId: string): Promise<Set<string>> {
+    const found = new Set<string>();
+    const raw = await git(['--git-dir', repoPath(projectId), 'log', '--all', '--format=', '--raw', '--no-abbrev', '--no-renames', '--', MEDIA_MANIFEST_PATH]);
+    const blobs = new Set<string>();
+    for (const line of raw.split('\n')) {
+      const fields = /^:\d+ \d+ ([0-9a-f]{40}) ([0-9a-f]{40}) /.exec(line);
+      if (!fields) continue;
+      for (const blob of [fields[1]!, fields[2]!]) if (!/^0+$/.test(blob)) blobs.add(blob);
+    }
+    for (const blob of blobs) {
+      const text = await git(['--git-dir', repoPath(projectId), 'cat-file', 'blob', blob]).catch(() => null);
+      for (const asset of parseManifest(text).media) found.add(asset.sha256);
+    }
+    return found;
+  }
+
   /** A version's media manifest (empty when it has none). */
   async function readManifest(projectId: string, version = 'HEAD'): Promise<MediaManifest> {
     const text = await git(['--git-dir', repoPath(projectId), 'show', `${version}:${MEDIA_MANIFEST_PATH}`]).catch(() => null);
@@ -446,7 +466,7 @@ export function createProjectRepos(options: {
   /** History: list, diff and restore versions (a restore takes the same lock as a commit). */
   const versions = createVersionHistory({ repoPath, exclusive, readRef, restoreIdentity: authors.restore, archiveWithMedia });
 
-  return { repoPath, prepare, detach, listFiles, head, sweep, archive, checkout, commitArchive, snapshotArchive, commitWorkspace, versions, readManifest, commitMedia, mediaArchive, media: options.media };
+  return { repoPath, prepare, detach, listFiles, head, sweep, archive, checkout, commitArchive, snapshotArchive, commitWorkspace, versions, readManifest, pinnedHashes, commitMedia, mediaArchive, media: options.media };
 }
 
 export type ProjectRepos = ReturnType<typeof createProjectRepos>;

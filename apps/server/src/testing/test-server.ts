@@ -9,6 +9,7 @@ import { createMediaStore } from '../media/media-store.js';
 import { createProjectRepos, type ProjectRepos } from '../repos/project-repos.js';
 import { createAuthService } from '../auth/auth-service.js';
 import { createExportService } from '../exports/export-service.js';
+import { createMediaCollector } from '../media/media-gc.js';
 import { createInstaller } from '../packages/installer.js';
 import { createUserSockets } from '../ws/user-sockets.js';
 import type { TestClient } from './ws-client.js';
@@ -105,7 +106,10 @@ export async function startTestServer(
   const previewServer = sessions
     ? createPreviewProxy({ sessions, userForCookie: (header) => auth.userIdForCookieHeader(header), logger })
     : undefined;
+  // Collections right after a deletion, and a grace of a minute (tests age files to pass it).
+  const mediaCollector = createMediaCollector({ repos, projectIds: () => store.projects.allIds(), logger, graceMs: 60_000, afterDeleteMs: 0 });
   const app = await buildApp({
+    mediaCollector,
     config,
     store,
     repos,
@@ -223,6 +227,7 @@ export async function startTestServer(
     driver,
     exports,
     userSockets,
+    mediaCollector,
     get previewOrigin() {
       return `http://127.0.0.1:${previewPort}`;
     },
@@ -231,6 +236,7 @@ export async function startTestServer(
       previewServer?.closeAllConnections();
       await app.close();
       await exports.close();
+      await mediaCollector.close();
       await sessions?.close();
       await modelProxy.close();
       await store.close();
