@@ -4,6 +4,7 @@ import { type ScriptedModelServer, startScriptedModelServer } from '@cutroom/tes
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { git } from '../repos/git.js';
+import { dockerEngine } from '../testing/docker-engine.js';
 import { type TestServer, startTestServer } from '../testing/test-server.js';
 import { type TestClient, connectClient } from '../testing/ws-client.js';
 
@@ -26,12 +27,19 @@ export const RemotionRoot: React.FC = () => (
 
 /**
  * The agent sees a frame of its own video, end to end: the real Claude Agent SDK in a real
- * sandbox calls view_frame in the middle of a turn; the server takes the working copy as
+ * sandbox (each driver; the render itself is walled as the test server sets renders up,
+ * by bubblewrap: the docker render wall is render-sandbox's to test) calls view_frame in the middle of a turn; the server takes the working copy as
  * it is then (the edit not yet a version), renders the frame in a render sandbox, and the
  * JPEG reaches the scripted model as an image, which answers only because it came. A frame
  * that cannot be rendered comes back as a reason the agent can act on.
  */
-describe('the agent looks at a frame of its video', () => {
+const engine = await dockerEngine();
+const drivers: { name: string; environment: Record<string, string> }[] = [
+  { name: 'local', environment: {} },
+  ...('unavailable' in engine ? [] : [{ name: 'docker', environment: { SANDBOX_DRIVER: 'docker', DOCKER_HOST: engine.dockerHost, SANDBOX_IMAGE: engine.image } }]),
+];
+
+describe.each(drivers)('the agent looks at a frame of its video ($name driver)', ({ environment }) => {
   let model: ScriptedModelServer;
   let server: TestServer;
   let owner: { cookie: string; projectId: string };
@@ -65,7 +73,7 @@ describe('the agent looks at a frame of its video', () => {
       },
     });
     server = await startTestServer({
-      environment: { ANTHROPIC_BASE_URL: model.url, ANTHROPIC_API_KEY: 'sk-ant-frames' },
+      environment: { ...environment, ANTHROPIC_BASE_URL: model.url, ANTHROPIC_API_KEY: 'sk-ant-frames' },
       sessions: { graceMs: 1_000, poolSize: 0 },
     });
     owner = await server.signupWithProject('Frames');
