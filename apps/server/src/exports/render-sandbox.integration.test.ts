@@ -7,6 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
 import { PNG } from 'pngjs';
+import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { templateProjectDir } from '@cutroom/template';
 import { git } from '../repos/git.js';
@@ -87,11 +88,12 @@ describe('render sandbox', () => {
     });
     const exit = await job.exited;
     const output = await job.output();
-    const image = output ? PNG.sync.read(await readFile(output)) : null;
+    const image = output?.endsWith('.png') ? PNG.sync.read(await readFile(output)) : null;
+    const jpeg = output?.endsWith('.jpg') ? await readFile(output) : null;
     const outputInfo = output ? await stat(output) : null;
     const log = await job.logTail();
     await job.dispose();
-    return { job, jobDir, exit, messages, output, outputInfo, image, log };
+    return { job, jobDir, exit, messages, output, outputInfo, image, jpeg, log };
   }
 
   it.runIf(walls)('renders a still inside bubblewrap as a user of its own, and puts the bundle it built into the cache', async () => {
@@ -319,6 +321,15 @@ export const RemotionRoot: React.FC = () => (
       expect(second.messages[0], second.log).toMatchObject({ type: 'bundle', cached: true });
       expect(second.messages.at(-1)).toMatchObject({ type: 'done' });
       expect(await containersOf(second.jobDir)).toEqual([]);
+
+      // A frame the agent looks at (view_frame): a JPEG, scaled to its longest side, from the same bundle.
+      const frame = await run(sandbox, { source, bundleDir, outputName: 'frame.jpg', target: { kind: 'frame', frame: 30, maxSide: 160 } });
+      expect(frame.messages.at(-1), frame.log).toMatchObject({ type: 'done' });
+      expect(frame.messages.find((message) => message.type === 'rendering')).toMatchObject({ compositionId: 'TitleScene', durationInFrames: 150 });
+      expect([...frame.jpeg!.subarray(0, 3)]).toEqual([0xff, 0xd8, 0xff]);
+      const { width, height } = await sharp(frame.jpeg!).metadata();
+      expect([width, height]).toEqual([160, 90]);
+      expect(await containersOf(frame.jobDir)).toEqual([]);
     }, 600_000);
 
     it.runIf(docker !== null && isRoot)("renders a project with packages of its own, bound read-only into the container, and imported by the project's code", async () => {
