@@ -13,7 +13,8 @@ import { type ChatDeps, MAX_FRAMES_PER_TURN, createChat } from './turns.js';
 describe('frame requests from a sandbox', () => {
   function setup() {
     const sent: ServerToSandbox[] = [];
-    const rendered: { tree: string; frame: number; compositionId?: string }[] = [];
+    const rendered: { tree: string; frame: number; compositionId?: string; signal?: AbortSignal }[] = [];
+    const answer = { compositionId: 'Main' };
     let release: (() => void) | null = null;
     const hold = { on: false };
     const message = (fields: Partial<Message>): Message => ({
@@ -46,10 +47,10 @@ describe('frame requests from a sandbox', () => {
       modelProxy: { endpointFor: async () => ({ wire: 'anthropic', socket: true, path: `/m/${'t'.repeat(32)}` }), revoke: () => {} },
       logger: pino({ level: 'silent' }),
       frames: {
-        frame: async (_owner: string, _project: string, tree: string, request: { frame: number; compositionId?: string }): Promise<FrameRenderResult> => {
-          rendered.push({ tree, ...request });
+        frame: async (_owner: string, _project: string, tree: string, request: { frame: number; compositionId?: string }, signal?: AbortSignal): Promise<FrameRenderResult> => {
+          rendered.push({ tree, ...request, signal });
           if (hold.on) await new Promise<void>((resolve) => (release = resolve));
-          return { ok: true, image: Buffer.from([0xff, 0xd8, 0xff, 0xe0]), compositionId: 'Main', frame: request.frame, width: 16, height: 9, fps: 30, durationInFrames: 90 };
+          return { ok: true, image: Buffer.from([0xff, 0xd8, 0xff, 0xe0]), compositionId: answer.compositionId, frame: request.frame, width: 16, height: 9, fps: 30, durationInFrames: 90 };
         },
       },
     } as unknown as ChatDeps;
@@ -58,7 +59,7 @@ describe('frame requests from a sandbox', () => {
     const results = () => sent.filter((entry): entry is FrameResult => entry.type === 'frame:result');
     const ask = (requestId: string, frame = 1) => chat.onSandboxMessage({ type: 'frame:request', requestId, frame });
     const settle = () => new Promise((resolve) => setTimeout(resolve, 20));
-    return { chat, sandbox, sent, rendered, results, ask, settle, hold, release: () => release?.() };
+    return { chat, sandbox, sent, rendered, results, ask, settle, hold, answer, release: () => release?.() };
   }
 
   it('refuses a frame when no turn runs, and renders nothing', async () => {
@@ -94,5 +95,39 @@ describe('frame requests from a sandbox', () => {
     await settle();
     expect(rendered).toHaveLength(MAX_FRAMES_PER_TURN);
     expect(results().at(-1)).toEqual({ type: 'frame:result', requestId: 'over', ok: false, error: `This turn has looked at ${MAX_FRAMES_PER_TURN} frames already; finish the change with what you saw.` });
+  });
+
+  it('stops the render of a frame whose turn ended, and answers that the turn is over', async () => {
+    const { chat, sandbox, sent, results, ask, settle, rendered, hold, release } = setup();
+    await chat.attachSandbox({ ...sandbox, modelSocketPath: '/nowhere' });
+    chat.serve(sandbox);
+    await chat.send({ text: 'Make it blue', clientMessageId: 'c1' });
+    await settle();
+    const prompt = sent.find((entry) => entry.type === 'prompt')!;
+    hold.on = true;
+    ask('r1');
+    await settle();
+    expect(rendered[0]!.signal?.aborted).toBe(false);
+    chat.onSandboxMessage({ type: 'complete', turnId: (prompt as { turnId: string }).turnId, status: 'done' });
+    await settle();
+    expect(rendered[0]!.signal?.aborted).toBe(true);
+    release();
+    await settle();
+    expect(results()).toEqual([{ type: 'frame:result', requestId: 'r1', ok: false, error: 'The turn ended before the frame was rendered.' }]);
+  });
+
+  it('answers on the bridge the request came from, and never sends what the runtime would refuse', async () => {
+    const { chat, sandbox, sent, settle, answer } = setup();
+    await chat.attachSandbox({ ...sandbox, modelSocketPath: '/nowhere' });
+    chat.serve(sandbox);
+    await chat.send({ text: 'Make it blue', clientMessageId: 'c1' });
+    await settle();
+    const replies: ServerToSandbox[] = [];
+    // A composition id longer than the protocol carries (Remotion sets no limit).
+    answer.compositionId = 'x'.repeat(300);
+    chat.onSandboxMessage({ type: 'frame:request', requestId: 'r1', frame: 1 }, (reply) => void replies.push(reply));
+    await settle();
+    expect(replies).toEqual([{ type: 'frame:result', requestId: 'r1', ok: false, error: expect.stringContaining('cannot be shown') }]);
+    expect(sent.filter((entry) => entry.type === 'frame:result')).toEqual([]);
   });
 });

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import { mediaContext } from '../media/media-context.js';
-import type { AgentAction, ErrorCode, FrameRequest, FrameResult, Message, SandboxToServer, ServerToSandbox, TurnStatus } from '@cutroom/protocol';
+import { type AgentAction, type ErrorCode, type FrameRequest, FrameResult, type Message, type SandboxToServer, type ServerToSandbox, type TurnStatus } from '@cutroom/protocol';
 import type { ModelProvider } from '../config.js';
 import type { ProjectRepos } from '../repos/project-repos.js';
 import type { ReadFilesOptions, SandboxArea, WriteFilesOptions } from '../sessions/drivers/driver.js';
@@ -24,6 +24,8 @@ const MAX_TURN_TEXT = 200_000;
 const MAX_TURN_ACTIONS = 500;
 /** Frames the agent may look at in one turn (each is a bundle and a render). */
 export const MAX_FRAMES_PER_TURN = 12;
+/** How long the server works on one frame before it answers that it took too long (the runtime waits 180 s). */
+export const FRAME_DEADLINE_MS = 150_000;
 /** Text deltas are sent on in batches at most this far apart (fewer frames, same stream). */
 const TEXT_FLUSH_MS = 30;
 
@@ -238,7 +240,11 @@ export function createChat(deps: ChatDeps, host: ChatHost) {
     turn.pendingText = '';
   }
 
-  function onSandboxMessage(message: SandboxToServer) {
+  /**
+   * A message from the sandbox the session serves; `reply` answers on the bridge it came
+   * from (the agent's requests: frames).
+   */
+  function onSandboxMessage(message: SandboxToServer, reply?: (answer: ServerToSandbox) => void) {
     switch (message.type) {
       case 'session_id':
         void store.projects
@@ -268,7 +274,7 @@ export function createChat(deps: ChatDeps, host: ChatHost) {
         return;
       }
       case 'frame:request':
-        void viewFrame(message);
+        void viewFrame(message, reply ?? ((answer) => serving?.send(answer)));
         return;
       case 'complete':
         if (running?.turnId === message.turnId) {
@@ -280,8 +286,8 @@ export function createChat(deps: ChatDeps, host: ChatHost) {
     }
   }
 
-  /** A frame is being rendered for the agent (one at a time per session). */
-  let frameRendering = false;
+  /** The frame being rendered for the agent (one at a time per session): aborting it stops its render. */
+  let frameUnderWay: AbortController | null = null;
 
   /**
    * The agent asked to see a frame of its video (view_frame): the working copy as it is
@@ -289,23 +295,42 @@ export function createChat(deps: ChatDeps, host: ChatHost) {
    * JPEG, or the reason there is none, goes back to the sandbox that asked. Only during a
    * turn, one at a time, and at most MAX_FRAMES_PER_TURN per turn.
    */
-  async function viewFrame(message: FrameRequest) {
+  async function viewFrame(message: FrameRequest, reply: (answer: ServerToSandbox) => void) {
     const sandbox = serving;
     const turn = running;
-    const refuse = (error: string) => sandbox?.send({ type: 'frame:result', requestId: message.requestId, ok: false, error });
+    const refuse = (error: string) => reply({ type: 'frame:result', requestId: message.requestId, ok: false, error });
     if (!sandbox || !turn) return refuse('Frames can be looked at only during a turn.');
     if (!deps.frames) return refuse('This server does not render frames for the agent.');
-    if (frameRendering) return refuse('Another frame is being rendered; ask for one frame at a time.');
+    if (frameUnderWay) return refuse('Another frame is being rendered; ask for one frame at a time.');
     if (turn.framesAsked >= MAX_FRAMES_PER_TURN) return refuse(`This turn has looked at ${MAX_FRAMES_PER_TURN} frames already; finish the change with what you saw.`);
-    frameRendering = true;
+    const controller = new AbortController();
+    frameUnderWay = controller;
     turn.framesAsked += 1;
     const started = performance.now();
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<'late'>((resolve) => {
+      timer = setTimeout(() => {
+        controller.abort();
+        resolve('late');
+      }, FRAME_DEADLINE_MS);
+    });
     try {
-      const tree = await repos.snapshotArchive(host.projectId, await sandbox.files.read('workspace', { leaveOutMedia: true }));
-      const result = await deps.frames.frame(host.ownerId, host.projectId, tree, {
-        frame: message.frame,
-        ...(message.compositionId ? { compositionId: message.compositionId } : {}),
-      });
+      const render = (async () => {
+        const tree = await repos.snapshotArchive(host.projectId, await sandbox.files.read('workspace', { leaveOutMedia: true }));
+        return deps.frames!.frame(
+          host.ownerId,
+          host.projectId,
+          tree,
+          { frame: message.frame, ...(message.compositionId ? { compositionId: message.compositionId } : {}) },
+          controller.signal,
+        );
+      })();
+      // Settles however it ends, also after the deadline answered for it.
+      render.catch(() => {});
+      const settled = await Promise.race([render, deadline]);
+      if (settled === 'late') return refuse('The frame took too long to render (the server is busy with other renders); go on without it, or try again later.');
+      if (controller.signal.aborted) return refuse('The turn ended before the frame was rendered.');
+      const result = settled;
       log.info({ turnId: turn.turnId, frame: message.frame, compositionId: message.compositionId, ok: result.ok, ms: Math.round(performance.now() - started) }, 'frame rendered for the agent');
       const answer: FrameResult = result.ok
         ? {
@@ -321,13 +346,16 @@ export function createChat(deps: ChatDeps, host: ChatHost) {
             mediaType: 'image/jpeg',
             data: result.image.toString('base64'),
           }
-        : { type: 'frame:result', requestId: message.requestId, ok: false, error: result.error.slice(0, 4_000) };
-      sandbox.send(answer);
+        : { type: 'frame:result', requestId: message.requestId, ok: false, error: result.error.slice(0, 4_000) || 'The frame could not be rendered.' };
+      // What the runtime would refuse (a composition id longer than the protocol carries, say) is not sent.
+      if (!FrameResult.safeParse(answer).success) return refuse('The frame was rendered but cannot be shown (its composition id or size is outside what Cutroom carries).');
+      reply(answer);
     } catch (error) {
       log.error({ err: error, turnId: turn.turnId }, 'could not render a frame for the agent');
       refuse('The frame could not be rendered.');
     } finally {
-      frameRendering = false;
+      clearTimeout(timer);
+      if (frameUnderWay === controller) frameUnderWay = null;
     }
   }
 
@@ -343,6 +371,8 @@ export function createChat(deps: ChatDeps, host: ChatHost) {
     if (running !== turn) return Promise.resolve();
     const completeAt = performance.timeOrigin + performance.now();
     running = null;
+    // A frame still rendering for this turn is no longer wanted.
+    frameUnderWay?.abort();
     flushText(turn);
     if (turn.cancelTimer) clearTimeout(turn.cancelTimer);
     const finishStarted = performance.now();
@@ -528,6 +558,7 @@ export function createChat(deps: ChatDeps, host: ChatHost) {
       deps.modelProxy.revoke(host.sessionId);
       try {
         if (options.discard) {
+          frameUnderWay?.abort();
           const turn = running;
           running = null;
           queue.length = 0;

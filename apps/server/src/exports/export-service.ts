@@ -458,7 +458,7 @@ export function createExportService(deps: ExportServiceDeps) {
         return;
       }
       if (!failed) logger.warn({ projectId: entry.render.projectId, exit, limitHit, size, log: await logTail() }, 'frame job stopped without a picture');
-      request.settle({ ok: false, error: failed ?? (size > MAX_FRAME_IMAGE_BYTES ? 'The picture of that frame came out too large.' : stoppedReason(limitHit)) });
+      request.settle({ ok: false, error: failed || (size > MAX_FRAME_IMAGE_BYTES ? 'The picture of that frame came out too large.' : stoppedReason(limitHit)) });
     } catch (error) {
       request.settle({ ok: false, error: error instanceof PackagesError ? error.message : 'The frame could not be rendered.' });
       throw error;
@@ -622,11 +622,30 @@ export function createExportService(deps: ExportServiceDeps) {
      * (view_frame). Rendered like an export, in a render sandbox, ahead of thumbnails.
      * Never throws: a failure is a reason the agent can act on.
      */
-    async frame(ownerId: string, projectId: string, tree: string, request: { compositionId?: string; frame: number }): Promise<FrameRenderResult> {
+    async frame(ownerId: string, projectId: string, tree: string, request: { compositionId?: string; frame: number }, signal?: AbortSignal): Promise<FrameRenderResult> {
       if (closed) return { ok: false, error: 'The server is shutting down.' };
+      if (signal?.aborted) return { ok: false, error: 'The frame is no longer wanted.' };
       const id = `frame:${projectId}:${randomUUID()}`;
       const result = new Promise<FrameRenderResult>((settle) => frameRequests.set(id, { tree, ...request, settle }));
       waiting.push({ id, kind: 'frame', userId: ownerId, projectId });
+      // No longer wanted (the agent gave up, its turn or session ended): out of the line, or its worker stopped.
+      signal?.addEventListener(
+        'abort',
+        () => {
+          const at = waiting.findIndex((render) => render.id === id);
+          if (at >= 0) {
+            waiting.splice(at, 1);
+            frameRequests.get(id)?.settle({ ok: false, error: 'The frame is no longer wanted.' });
+            frameRequests.delete(id);
+          }
+          const entry = running.get(id);
+          if (entry) {
+            entry.cancelled = true;
+            void entry.worker?.kill();
+          }
+        },
+        { once: true },
+      );
       pump();
       return result;
     },

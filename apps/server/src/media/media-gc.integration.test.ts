@@ -38,7 +38,7 @@ describe('media collection', () => {
     dir = await mkdtemp(path.join(os.tmpdir(), 'cutroom-media-gc-'));
     store = createMediaStore(`file://${path.join(dir, 'storage')}`);
     repos = createProjectRepos({ reposDir: path.join(dir, 'repos'), templateDir: templateProjectDir, media: store, maxFileBytes: 1024 });
-    for (const id of ['keep', 'gone']) await (await repos.prepare(id)).publish();
+    for (const id of ['keep', 'gone', 'orphan']) await (await repos.prepare(id)).publish();
     projects = ['keep', 'gone'];
   });
   afterAll(() => rm(dir, { recursive: true, force: true }));
@@ -49,6 +49,10 @@ describe('media collection', () => {
     const mine = await stored(pngBytes(8, 8, [7, 8, 9]), 'mine.png');
     const stray = await stored(pngBytes(8, 8, [10, 11, 12]), 'stray.png');
     const fresh = await stored(pngBytes(8, 8, [13, 14, 15]), 'fresh.png');
+    // A repo no project of this database owns (another DATABASE_URL, say): its media stay.
+    const orphaned = await stored(pngBytes(8, 8, [16, 17, 18]), 'orphaned.png');
+    await repos.commitMedia('orphan', (manifest) => ({ manifest: withAsset(manifest, orphaned) }), { message: 'Add', author: 'user' });
+    await age(orphaned, 2 * hour);
     // "keep": old.png in an older version only (removed since), shared.png now.
     await repos.commitMedia('keep', (manifest) => ({ manifest: withAsset(manifest, old) }), { message: 'Add old', author: 'user' });
     await repos.commitMedia('keep', (manifest) => ({ manifest: withAsset(withoutAsset(manifest, 'old.png'), shared) }), { message: 'Swap', author: 'user' });
@@ -66,6 +70,7 @@ describe('media collection', () => {
     expect(await present(mine)).toBe(false);
     expect(await present(stray)).toBe(false);
     expect(await present(fresh)).toBe(true); // within the grace: its version may be on its way
+    expect(await present(orphaned)).toBe(true);
   });
 
   it('keeps a file stored again just now, though an older copy had aged past the grace', async () => {

@@ -13,8 +13,8 @@ const AFTER_DELETE_MS = 10_000;
  * at start and a little after projects are deleted, one run at a time.
  */
 export function createMediaCollector(deps: {
-  repos: Pick<ProjectRepos, 'media' | 'pinnedHashes'>;
-  /** The projects that exist (their repos are read). */
+  repos: Pick<ProjectRepos, 'media' | 'pinnedHashes' | 'idsOnDisk'>;
+  /** The projects that exist (their repos are read, and so is every repo on disk, owned or not). */
   projectIds: () => Promise<Iterable<string>>;
   logger: Logger;
   graceMs?: number;
@@ -24,12 +24,16 @@ export function createMediaCollector(deps: {
   let running: Promise<{ removed: number; bytes: number }> | null = null;
   let again = false;
   let timer: NodeJS.Timeout | null = null;
+  let closed = false;
 
   async function collect() {
     const media = deps.repos.media;
     if (!media) return { removed: 0, bytes: 0 };
     const keep = new Set<string>();
-    for (const projectId of await deps.projectIds()) {
+    // A repo no project owns (a database that is not the one these repos belong to) keeps its
+    // media too; a project whose repo is missing stops the run (below).
+    const projects = new Set([...(await deps.projectIds()), ...(await deps.repos.idsOnDisk())]);
+    for (const projectId of projects) {
       // A repo that cannot be read keeps everything: never remove what might be pinned.
       const pinned = await deps.repos.pinnedHashes(projectId).catch((error: unknown) => {
         deps.logger.error({ err: error, projectId }, 'could not read the media a project pins; nothing is collected');
@@ -43,6 +47,7 @@ export function createMediaCollector(deps: {
   }
 
   function run(): Promise<{ removed: number; bytes: number }> {
+    if (closed) return Promise.resolve({ removed: 0, bytes: 0 });
     if (running) {
       again = true;
       return running;
@@ -69,6 +74,8 @@ export function createMediaCollector(deps: {
       timer.unref();
     },
     close() {
+      closed = true;
+      again = false;
       if (timer) clearTimeout(timer);
       timer = null;
       return running?.catch(() => {});

@@ -53,11 +53,15 @@ export function createMediaStore(storageUrl: string) {
   async function put(source: string, options: { move: boolean }): Promise<{ sha256: string; size: number }> {
     const { sha256, size } = await hashFile(source);
     const target = file(sha256);
-    if (await has(sha256)) {
+    // Stored already: marked as stored again just now (a collection must keep it until its
+    // version is made). A copy a collection removed meanwhile is stored anew below.
+    const now = new Date();
+    const refreshed = await utimes(target, now, now).then(
+      () => true,
+      () => false,
+    );
+    if (refreshed) {
       if (options.move) await rm(source, { force: true });
-      // Stored again just now: a collection running before its version is made must keep it.
-      const now = new Date();
-      await utimes(target, now, now).catch(() => {});
       return { sha256, size };
     }
     await mkdir(path.dirname(target), { recursive: true, mode: 0o755 });

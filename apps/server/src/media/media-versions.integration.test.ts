@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { templateProjectDir } from '@cutroom/template';
@@ -109,5 +109,20 @@ describe('media in versions: stored once, pinned by each version', () => {
     await writeFile(path.join(source, MEDIA_MANIFEST_PATH), await readFile(path.join(source, MEDIA_MANIFEST_PATH)).catch(() => '{}'));
     await (await repos.prepare('p2', 'Import', { folder: source })).publish();
     expect(await repos.listFiles('p2')).not.toContain(MEDIA_MANIFEST_PATH);
+  });
+
+  it('shows an upload over a file git held as one replaced file', async () => {
+    await (await repos.prepare('p3')).publish();
+    const work = path.join(dir, 'work-p3');
+    await repos.checkout('p3', work);
+    await mkdir(path.join(work, 'public'), { recursive: true });
+    await writeFile(path.join(work, 'public', 'badge.png'), pngBytes(2, 2, [0, 0, 0]));
+    await repos.commitWorkspace('p3', work, { message: 'A small badge in git', author: 'agent' });
+    const badge = await stored(pngBytes(8, 8, [0, 255, 0]), 'badge.png');
+    const { version } = await repos.commitMedia('p3', (manifest) => ({ manifest: withAsset(manifest, badge), dropPaths: ['public/badge.png'] }), { message: 'Upload badge.png', author: 'user' });
+    expect((await repos.versions.get('p3', version)).files).toEqual([{ path: 'public/badge.png', change: 'modified' }]);
+    expect((await repos.versions.diff('p3', version)).files).toEqual([
+      { path: 'public/badge.png', change: 'modified', patch: '', binary: true, truncated: false, media: { kind: 'image', size: badge.size } },
+    ]);
   });
 });

@@ -184,8 +184,10 @@ export function createProjectRepos(options: {
       for (const blob of [fields[1]!, fields[2]!]) if (!/^0+$/.test(blob)) blobs.add(blob);
     }
     for (const blob of blobs) {
-      const text = await git(['--git-dir', repoPath(projectId), 'cat-file', 'blob', blob]).catch(() => null);
-      for (const asset of parseManifest(text).media) found.add(asset.sha256);
+      // Read as text, not through the manifest's schema: a manifest it would refuse (a field a
+      // newer server wrote) must still keep its bytes. A blob that cannot be read throws.
+      const text = await git(['--git-dir', repoPath(projectId), 'cat-file', 'blob', blob]);
+      for (const match of text.matchAll(/"sha256"\s*:\s*"([0-9a-f]{64})"/g)) found.add(match[1]!);
     }
     return found;
   }
@@ -463,10 +465,16 @@ export function createProjectRepos(options: {
     return { removed, orphans };
   }
 
+  /** The ids of every project repo on disk, owned by a project or not (what the media collection must read). */
+  async function idsOnDisk(): Promise<string[]> {
+    const entries = await readdir(reposDir).catch(() => [] as string[]);
+    return entries.filter((entry) => entry.endsWith('.git') && !entry.startsWith('.')).map((entry) => entry.slice(0, -4));
+  }
+
   /** History: list, diff and restore versions (a restore takes the same lock as a commit). */
   const versions = createVersionHistory({ repoPath, exclusive, readRef, restoreIdentity: authors.restore, archiveWithMedia });
 
-  return { repoPath, prepare, detach, listFiles, head, sweep, archive, checkout, commitArchive, snapshotArchive, commitWorkspace, versions, readManifest, pinnedHashes, commitMedia, mediaArchive, media: options.media };
+  return { repoPath, prepare, detach, listFiles, head, sweep, archive, checkout, commitArchive, snapshotArchive, commitWorkspace, versions, readManifest, pinnedHashes, idsOnDisk, commitMedia, mediaArchive, media: options.media };
 }
 
 export type ProjectRepos = ReturnType<typeof createProjectRepos>;

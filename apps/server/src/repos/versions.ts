@@ -169,7 +169,13 @@ export function createVersionHistory(options: {
     const at = files.findIndex((file) => file.path === MEDIA_MANIFEST_PATH);
     if (at < 0) return files;
     const [before, after] = await Promise.all([manifestAt(projectId, base), manifestAt(projectId, id)]);
-    return [...files.slice(0, at), ...mediaChanges(before, after).map(entry), ...files.slice(at + 1)];
+    // A media file that took the place of a file git held (an upload over a tracked public/x)
+    // is one change, not a deletion and an addition.
+    const gitChanged = new Set(files.map((file) => file.path));
+    const media = mediaChanges(before, after).map((change) => (change.change === 'added' && gitChanged.has(change.path) ? { ...change, change: 'modified' as const } : change));
+    const mediaPaths = new Set(media.map((change) => change.path));
+    const others = (list: T[]) => list.filter((file) => !mediaPaths.has(file.path));
+    return [...others(files.slice(0, at)), ...media.map(entry), ...others(files.slice(at + 1))];
   }
 
   /** 404 unless `id` is a well-formed id of a commit that `main` reaches. */

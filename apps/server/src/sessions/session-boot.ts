@@ -124,7 +124,7 @@ export function createSessionBoot(settings: SessionBootSettings) {
             else bridge.send({ type: 'packages:ready', key: 'none' });
             return;
           }
-          if (session.bridge === bridge) session.chat?.onSandboxMessage(message);
+          if (session.bridge === bridge) session.chat?.onSandboxMessage(message, (answer) => bridge.send(answer));
         },
       });
       await bridge.resetWorkspace(BRIDGE_ANSWER_MS);
