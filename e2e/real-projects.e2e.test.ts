@@ -94,8 +94,10 @@ describe.each(drivers)('projects of other shapes in the preview: three.js, a fon
     // The font of public/fonts is the one the heading is drawn with.
     await expect.poll(() => title.evaluate(() => document.fonts.check('700 48px BrandMono')), { timeout: 60_000 }).toBe(true);
     expect(await title.evaluate((element) => getComputedStyle(element).fontFamily)).toContain('BrandMono');
-    // The audio of public/audio was fetched and decoded: the meter has its 16 bars.
-    await expect.poll(() => title.evaluate((element) => element.nextElementSibling?.children.length ?? 0), { timeout: 60_000 }).toBe(16);
+    // The audio of public/audio was fetched and decoded: the meter has its 16 bars. (Its
+    // decoder's packages are pre-bundled by the sandbox's Vite first: on a loaded machine
+    // with a container per session that took over a minute.)
+    await expect.poll(() => title.evaluate((element) => element.nextElementSibling?.children.length ?? 0), { timeout: 150_000 }).toBe(16);
     // The timeline shows the <Audio> as a sequence of the composition, named by its file.
     await page.getByRole('group', { name: 'Sequences' }).getByRole('button', { name: /^tone\.wav, audio, from frame 0/ }).waitFor({ timeout: 60_000 });
     expect(await page.getByRole('alert', { name: 'Preview errors' }).count()).toBe(0);
