@@ -7,7 +7,7 @@ import { testProjectDir } from '@cutroom/testkit';
 import type { Browser, Page } from 'playwright-core';
 import { PNG } from 'pngjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { dockerEngine } from '../apps/server/src/testing/docker-engine.js';
+import { sandboxDriversForTests } from '../apps/server/src/testing/docker-engine.js';
 import { type RunningServer, launchBrowser, newPerson, screenshot, startServer } from './harness.js';
 import { AuthPage, compositionPicker, previewFrame, ProjectImport } from './pages.js';
 
@@ -24,11 +24,7 @@ const run = promisify(execFile);
  * and a container per session (under CI=true an engine is required; elsewhere the docker
  * run is skipped when none can be started).
  */
-const engine = await dockerEngine();
-const drivers: { name: string; environment: Record<string, string> }[] = [
-  { name: 'local', environment: {} },
-  ...('unavailable' in engine ? [] : [{ name: 'docker', environment: { SANDBOX_DRIVER: 'docker', DOCKER_HOST: engine.dockerHost, SANDBOX_IMAGE: engine.image } }]),
-];
+const drivers = await sandboxDriversForTests();
 
 describe.each(drivers)('projects of other shapes in the preview: three.js, a font and audio, Tailwind v3 ($name driver)', ({ name: driver, environment }) => {
   let server: RunningServer;

@@ -4,7 +4,7 @@ import { type ScriptedModelServer, startScriptedModelServer } from '@cutroom/tes
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { git } from '../repos/git.js';
-import { dockerEngine } from '../testing/docker-engine.js';
+import { sandboxDriversForTests } from '../testing/docker-engine.js';
 import { type TestServer, startTestServer } from '../testing/test-server.js';
 import { type TestClient, connectClient } from '../testing/ws-client.js';
 
@@ -33,11 +33,7 @@ export const RemotionRoot: React.FC = () => (
  * JPEG reaches the scripted model as an image, which answers only because it came. A frame
  * that cannot be rendered comes back as a reason the agent can act on.
  */
-const engine = await dockerEngine();
-const drivers: { name: string; environment: Record<string, string> }[] = [
-  { name: 'local', environment: {} },
-  ...('unavailable' in engine ? [] : [{ name: 'docker', environment: { SANDBOX_DRIVER: 'docker', DOCKER_HOST: engine.dockerHost, SANDBOX_IMAGE: engine.image } }]),
-];
+const drivers = await sandboxDriversForTests();
 
 describe.each(drivers)('the agent looks at a frame of its video ($name driver)', ({ environment }) => {
   let model: ScriptedModelServer;

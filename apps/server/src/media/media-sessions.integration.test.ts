@@ -3,7 +3,7 @@ import { PROTOCOL_VERSION, assetFilePath, assetsPath } from '@cutroom/protocol';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { extract } from 'tar-stream';
-import { dockerEngine } from '../testing/docker-engine.js';
+import { sandboxDriversForTests } from '../testing/docker-engine.js';
 import { type TestServer, startTestServer } from '../testing/test-server.js';
 import { type TestClient, connectClient } from '../testing/ws-client.js';
 
@@ -22,11 +22,7 @@ async function filesOf(stream: NodeJS.ReadableStream): Promise<Map<string, Buffe
   return found;
 }
 
-const engine = await dockerEngine();
-const drivers: { name: string; environment: Record<string, string> }[] = [
-  { name: 'local', environment: {} },
-  ...('unavailable' in engine ? [] : [{ name: 'docker', environment: { SANDBOX_DRIVER: 'docker', DOCKER_HOST: engine.dockerHost, SANDBOX_IMAGE: engine.image } }]),
-];
+const drivers = await sandboxDriversForTests();
 
 /**
  * Media and a live session (local driver, a real runtime): an upload lands in the open

@@ -127,3 +127,15 @@ export function dockerEngine(): Promise<DockerEngine> {
   })();
   return found;
 }
+
+/**
+ * The sandbox drivers a test runs against, with the environment that selects each: the
+ * local one always, docker when an engine answers (under CI=true one must: see above).
+ */
+export async function sandboxDriversForTests(): Promise<{ name: 'local' | 'docker'; environment: Record<string, string> }[]> {
+  const engine = await dockerEngine();
+  return [
+    { name: 'local', environment: {} },
+    ...('unavailable' in engine ? [] : [{ name: 'docker' as const, environment: { SANDBOX_DRIVER: 'docker', DOCKER_HOST: engine.dockerHost, SANDBOX_IMAGE: engine.image } }]),
+  ];
+}
