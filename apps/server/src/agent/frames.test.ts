@@ -17,6 +17,8 @@ describe('frame requests from a sandbox', () => {
     const answer = { compositionId: 'Main' };
     let release: (() => void) | null = null;
     const hold = { on: false };
+    const stall = { on: false };
+    const snapshots = { waiting: false };
     const message = (fields: Partial<Message>): Message => ({
       id: `m${Math.random()}`,
       projectId: 'p',
@@ -38,6 +40,12 @@ describe('frame requests from a sandbox', () => {
       repos: {
         readManifest: async () => ({ version: 1, media: [] }),
         snapshotArchive: async (_projectId: string, tar: Readable) => {
+          // A stalled archive: the read ends only when its stream is destroyed.
+          if (stall.on) {
+            snapshots.waiting = true;
+            tar.on('error', () => {});
+            await new Promise<void>((resolve, reject) => tar.once('close', () => (tar.errored ? reject(tar.errored) : resolve())));
+          }
           tar.destroy();
           return 'a'.repeat(40);
         },
@@ -55,11 +63,14 @@ describe('frame requests from a sandbox', () => {
       },
     } as unknown as ChatDeps;
     const chat = createChat(deps, { sessionId: 's', projectId: 'p', ownerId: 'u', emit: () => 1 });
-    const sandbox = { send: (sent_: ServerToSandbox) => void sent.push(sent_), files: { read: async () => Readable.from([]), write: async () => {} } };
+    const sandbox = {
+      send: (sent_: ServerToSandbox) => void sent.push(sent_),
+      files: { read: async () => (stall.on ? new Readable({ read() {} }) : Readable.from([])), write: async () => {} },
+    };
     const results = () => sent.filter((entry): entry is FrameResult => entry.type === 'frame:result');
     const ask = (requestId: string, frame = 1) => chat.onSandboxMessage({ type: 'frame:request', requestId, frame });
     const settle = () => new Promise((resolve) => setTimeout(resolve, 20));
-    return { chat, sandbox, sent, rendered, results, ask, settle, hold, answer, release: () => release?.() };
+    return { chat, sandbox, sent, rendered, results, ask, settle, hold, stall, snapshots, answer, release: () => release?.() };
   }
 
   it('refuses a frame when no turn runs, and renders nothing', async () => {
@@ -129,5 +140,23 @@ describe('frame requests from a sandbox', () => {
     await settle();
     expect(replies).toEqual([{ type: 'frame:result', requestId: 'r1', ok: false, error: expect.stringContaining('cannot be shown') }]);
     expect(sent.filter((entry) => entry.type === 'frame:result')).toEqual([]);
+  });
+
+  it("stops reading a runtime's stalled archive when the frame is no longer wanted (the project's lock is let go)", async () => {
+    const { chat, sandbox, sent, results, ask, settle, rendered, stall, snapshots } = setup();
+    await chat.attachSandbox({ ...sandbox, modelSocketPath: '/nowhere' });
+    chat.serve(sandbox);
+    await chat.send({ text: 'Make it blue', clientMessageId: 'c1' });
+    await settle();
+    const prompt = sent.find((entry) => entry.type === 'prompt') as { turnId: string };
+    stall.on = true;
+    ask('r1');
+    await settle();
+    expect(snapshots.waiting).toBe(true);
+    stall.on = false;
+    chat.onSandboxMessage({ type: 'complete', turnId: prompt.turnId, status: 'done' });
+    await settle();
+    expect(rendered).toEqual([]);
+    expect(results()).toEqual([{ type: 'frame:result', requestId: 'r1', ok: false, error: 'The turn ended before the frame was rendered.' }]);
   });
 });

@@ -316,7 +316,13 @@ export function createChat(deps: ChatDeps, host: ChatHost) {
     });
     try {
       const render = (async () => {
-        const tree = await repos.snapshotArchive(host.projectId, await sandbox.files.read('workspace', { leaveOutMedia: true }));
+        const tar = await sandbox.files.read('workspace', { leaveOutMedia: true });
+        // A frame no longer wanted stops its read too: a runtime that stalls its archive
+        // must not hold the project's write lock (taken by the snapshot) past the deadline.
+        const stop = () => tar.destroy(new Error('The frame is no longer wanted.'));
+        if (controller.signal.aborted) stop();
+        controller.signal.addEventListener('abort', stop, { once: true });
+        const tree = await repos.snapshotArchive(host.projectId, tar).finally(() => controller.signal.removeEventListener('abort', stop));
         return deps.frames!.frame(
           host.ownerId,
           host.projectId,
@@ -351,6 +357,7 @@ export function createChat(deps: ChatDeps, host: ChatHost) {
       if (!FrameResult.safeParse(answer).success) return refuse('The frame was rendered but cannot be shown (its composition id or size is outside what Cutroom carries).');
       reply(answer);
     } catch (error) {
+      if (controller.signal.aborted) return refuse('The turn ended before the frame was rendered.');
       log.error({ err: error, turnId: turn.turnId }, 'could not render a frame for the agent');
       refuse('The frame could not be rendered.');
     } finally {
