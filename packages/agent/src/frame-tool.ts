@@ -24,9 +24,8 @@ const inputShape = {
   composition: z.string().min(1).max(200).optional().describe('The composition id; default: the first composition.'),
 };
 
-/** The words that go with a frame's picture (or the error, when there is none). */
-export function frameViewText(view: FrameView): string {
-  if (!view.ok) throw new FrameToolError(view.error);
+/** The words that go with a frame's picture. */
+export function frameViewText(view: Extract<FrameView, { ok: true }>): string {
   return `Frame ${view.frame} of "${view.compositionId}" (${view.durationInFrames} frames at ${view.fps} fps), shown at ${view.width}×${view.height}.`;
 }
 
@@ -47,7 +46,9 @@ export function createFrameTool(viewFrame: (request: FrameViewRequest) => Promis
       inputSchema: z.object(inputShape),
       execute: async (input) => {
         const view = await viewFrame(toRequest(input));
-        return { text: frameViewText(view), data: view.ok ? view.data : '', mediaType: 'image/jpeg' as const };
+        // A frame that could not be rendered: the AI SDK hands the reason to the model.
+        if (!view.ok) throw new FrameToolError(view.error);
+        return { text: frameViewText(view), data: view.data, mediaType: view.mediaType };
       },
       toModelOutput: ({ output }) => ({
         type: 'content' as const,

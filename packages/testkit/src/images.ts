@@ -9,6 +9,8 @@ export type SeenImage = {
   valid: boolean;
   /** Index of the request's message that held it. */
   message: number;
+  /** The bytes themselves (to decode in a test). */
+  data: Buffer;
 };
 
 const SIGNATURES: Record<string, (bytes: Buffer) => boolean> = {
@@ -20,7 +22,7 @@ const SIGNATURES: Record<string, (bytes: Buffer) => boolean> = {
 
 function seen(mediaType: string, data: string, message: number): SeenImage {
   const bytes = Buffer.from(data, 'base64');
-  return { mediaType, bytes: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex'), valid: SIGNATURES[mediaType]?.(bytes) ?? false, message };
+  return { mediaType, bytes: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex'), valid: SIGNATURES[mediaType]?.(bytes) ?? false, message, data: bytes };
 }
 
 /**

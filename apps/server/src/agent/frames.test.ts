@@ -70,13 +70,21 @@ describe('frame requests from a sandbox', () => {
     const results = () => sent.filter((entry): entry is FrameResult => entry.type === 'frame:result');
     const ask = (requestId: string, frame = 1) => chat.onSandboxMessage({ type: 'frame:request', requestId, frame });
     const settle = () => new Promise((resolve) => setTimeout(resolve, 20));
-    return { chat, sandbox, sent, rendered, results, ask, settle, hold, stall, snapshots, answer, release: () => release?.() };
+    /** The sandbox attached and served; with `turn`, a message sent and its turn running. Returns the turn's id. */
+    const open = async (options: { turn: boolean }) => {
+      await chat.attachSandbox({ ...sandbox, modelSocketPath: '/nowhere' });
+      chat.serve(sandbox);
+      if (!options.turn) return '';
+      await chat.send({ text: 'Make it blue', clientMessageId: 'c1' });
+      await settle();
+      return (sent.find((entry) => entry.type === 'prompt') as { turnId: string }).turnId;
+    };
+    return { chat, sandbox, sent, rendered, results, ask, settle, open, hold, stall, snapshots, answer, release: () => release?.() };
   }
 
   it('refuses a frame when no turn runs, and renders nothing', async () => {
-    const { chat, sandbox, results, ask, settle, rendered } = setup();
-    await chat.attachSandbox({ ...sandbox, modelSocketPath: '/nowhere' });
-    chat.serve(sandbox);
+    const { open, results, ask, settle, rendered } = setup();
+    await open({ turn: false });
     ask('r1');
     await settle();
     expect(results()).toEqual([{ type: 'frame:result', requestId: 'r1', ok: false, error: 'Frames can be looked at only during a turn.' }]);
@@ -84,11 +92,8 @@ describe('frame requests from a sandbox', () => {
   });
 
   it('renders one frame at a time during a turn, answers with the JPEG, and stops at the per-turn limit', async () => {
-    const { chat, sandbox, results, ask, settle, rendered, hold, release } = setup();
-    await chat.attachSandbox({ ...sandbox, modelSocketPath: '/nowhere' });
-    chat.serve(sandbox);
-    await chat.send({ text: 'Make it blue', clientMessageId: 'c1' });
-    await settle();
+    const { open, results, ask, settle, rendered, hold, release } = setup();
+    await open({ turn: true });
     hold.on = true;
     ask('r1', 5);
     ask('r2', 6);
@@ -109,17 +114,13 @@ describe('frame requests from a sandbox', () => {
   });
 
   it('stops the render of a frame whose turn ended, and answers that the turn is over', async () => {
-    const { chat, sandbox, sent, results, ask, settle, rendered, hold, release } = setup();
-    await chat.attachSandbox({ ...sandbox, modelSocketPath: '/nowhere' });
-    chat.serve(sandbox);
-    await chat.send({ text: 'Make it blue', clientMessageId: 'c1' });
-    await settle();
-    const prompt = sent.find((entry) => entry.type === 'prompt')!;
+    const { chat, open, results, ask, settle, rendered, hold, release } = setup();
+    const turnId = await open({ turn: true });
     hold.on = true;
     ask('r1');
     await settle();
     expect(rendered[0]!.signal?.aborted).toBe(false);
-    chat.onSandboxMessage({ type: 'complete', turnId: (prompt as { turnId: string }).turnId, status: 'done' });
+    chat.onSandboxMessage({ type: 'complete', turnId, status: 'done' });
     await settle();
     expect(rendered[0]!.signal?.aborted).toBe(true);
     release();
@@ -128,11 +129,8 @@ describe('frame requests from a sandbox', () => {
   });
 
   it('answers on the bridge the request came from, and never sends what the runtime would refuse', async () => {
-    const { chat, sandbox, sent, settle, answer } = setup();
-    await chat.attachSandbox({ ...sandbox, modelSocketPath: '/nowhere' });
-    chat.serve(sandbox);
-    await chat.send({ text: 'Make it blue', clientMessageId: 'c1' });
-    await settle();
+    const { chat, open, sent, settle, answer } = setup();
+    await open({ turn: true });
     const replies: ServerToSandbox[] = [];
     // A composition id longer than the protocol carries (Remotion sets no limit).
     answer.compositionId = 'x'.repeat(300);
@@ -143,18 +141,14 @@ describe('frame requests from a sandbox', () => {
   });
 
   it("stops reading a runtime's stalled archive when the frame is no longer wanted (the project's lock is let go)", async () => {
-    const { chat, sandbox, sent, results, ask, settle, rendered, stall, snapshots } = setup();
-    await chat.attachSandbox({ ...sandbox, modelSocketPath: '/nowhere' });
-    chat.serve(sandbox);
-    await chat.send({ text: 'Make it blue', clientMessageId: 'c1' });
-    await settle();
-    const prompt = sent.find((entry) => entry.type === 'prompt') as { turnId: string };
+    const { chat, open, results, ask, settle, rendered, stall, snapshots } = setup();
+    const turnId = await open({ turn: true });
     stall.on = true;
     ask('r1');
     await settle();
     expect(snapshots.waiting).toBe(true);
     stall.on = false;
-    chat.onSandboxMessage({ type: 'complete', turnId: prompt.turnId, status: 'done' });
+    chat.onSandboxMessage({ type: 'complete', turnId, status: 'done' });
     await settle();
     expect(rendered).toEqual([]);
     expect(results()).toEqual([{ type: 'frame:result', requestId: 'r1', ok: false, error: 'The turn ended before the frame was rendered.' }]);

@@ -26,7 +26,7 @@ import { type RenderPaths, createRenderPaths, downloadFileName, moveInto } from 
 import { type RenderConfinement, type RenderJob, type RenderLimits, createRenderSandbox } from './render-sandbox.js';
 import type { DockerRenderSettings } from './render-wall-docker.js';
 import { type QueuedRender, pickNext } from './render-queue.js';
-import { COMPOSITIONS_FILE, CompositionInfo, type RenderTarget, type WorkerMessage, formatFiles } from './worker-protocol.js';
+import { COMPOSITIONS_FILE, CompositionInfo, type RenderTarget, type WorkerMessage, formatFiles, frameScale } from './worker-protocol.js';
 
 /** Default disk budget of the bundle cache (BUNDLE_CACHE_MAX_BYTES). */
 const BUNDLE_CACHE_MAX_BYTES = 1024 ** 3;
@@ -444,7 +444,7 @@ export function createExportService(deps: ExportServiceDeps) {
       const image = size > 0 && size <= MAX_FRAME_IMAGE_BYTES ? await readFile(output!) : null;
       const rendering = shown as Extract<WorkerMessage, { type: 'rendering' }> | null;
       if (image && rendering && image[0] === 0xff && image[1] === 0xd8 && image[2] === 0xff) {
-        const scale = Math.min(1, FRAME_IMAGE_MAX_SIDE / Math.max(rendering.width, rendering.height));
+        const scale = frameScale(rendering.width, rendering.height, FRAME_IMAGE_MAX_SIDE);
         request.settle({
           ok: true,
           image,

@@ -18,7 +18,7 @@ import { getCompositions, openBrowser, renderMedia, renderStill } from '@remotio
 import { projectEntryPoint } from '@cutroom/template';
 import { failureReason } from './failure-reason.js';
 import { type ProjectRenderConfig, effectiveGl, loadProjectRenderConfig } from './remotion-config.js';
-import { COMPOSITIONS_FILE, WorkerJob, type WorkerMessage, videoCodecs } from './worker-protocol.js';
+import { COMPOSITIONS_FILE, WorkerJob, type WorkerMessage, frameScale, videoCodecs } from './worker-protocol.js';
 
 type Composition = Awaited<ReturnType<typeof getCompositions>>[number];
 type Browser = Awaited<ReturnType<typeof openBrowser>>;
@@ -243,7 +243,7 @@ async function run(job: WorkerJob) {
       serveUrl: bundleDir,
       chromiumOptions: gl ? { gl } : {},
       composition,
-      scale: target.kind === 'frame' ? Math.min(1, target.maxSide / Math.max(composition.width, composition.height)) : target.scale,
+      scale: target.kind === 'frame' ? frameScale(composition.width, composition.height, target.maxSide) : target.scale,
       browserExecutable: job.chromiumPath,
       puppeteerInstance: await browser(),
       logLevel: 'error' as const,

@@ -110,3 +110,6 @@ export const formatFiles: Record<ExportFormat, { extension: string; contentType:
 
 /** The list of compositions, kept in each bundle so a cached render reads no metadata twice; written last, so a bundle that has it is whole. */
 export const COMPOSITIONS_FILE = 'cutroom-compositions.json';
+
+/** The scale of a `frame` target's picture: its longest side at most `maxSide`, never enlarged. */
+export const frameScale = (width: number, height: number, maxSide: number) => Math.min(1, maxSide / Math.max(width, height));
