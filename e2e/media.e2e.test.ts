@@ -4,6 +4,7 @@ import path from 'node:path';
 import { type Scenario, type ScriptedModelServer, makeAudio, makeVideo, pngBytes, startScriptedModelServer, systemFont } from '@cutroom/testkit';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { PNG } from 'pngjs';
+import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningServer, launchBrowser, newPerson, screenshot, startServer } from './harness.js';
 import { AuthPage, ProjectExports, ProjectHistory, ProjectsPage, previewFrame } from './pages.js';
@@ -28,6 +29,11 @@ export const RemotionRoot: React.FC = () => <Composition id="Logo" component={Lo
 
 const scenario: Scenario = {
   rules: [
+    // First: every prompt names logo.png in its media list.
+    {
+      match: 'frame 5',
+      steps: [{ tools: [{ tool: 'frame', frame: 5, composition: 'Logo' }] }, { expectImage: true, text: 'Frame 5 is all green.' }],
+    },
     {
       match: 'logo',
       steps: [{ tools: [{ tool: 'write', path: 'src/Root.tsx', content: ROOT }] }, { text: 'The logo now fills the frame.' }],
@@ -39,7 +45,8 @@ const scenario: Scenario = {
 /**
  * Media in the browser: every kind uploaded through the Assets panel (and one refused),
  * an image attached from the composer, the scripted agent told about both and placing the
- * image, the preview showing it, an export whose pixels are the image's, and a restore
+ * image, the preview showing it, an export whose pixels are the image's, the agent looking
+ * at a frame of the video, and a restore
  * that brings removed media back.
  */
 describe('media in the browser', () => {
@@ -156,6 +163,23 @@ describe('media in the browser', () => {
       pixel.forEach((value, channel) => expect(Math.abs(value - GREEN[channel]!), `pixel ${x},${y}: ${pixel}`).toBeLessThan(12));
     }
     await exports.close();
+  });
+
+  it('the agent looks at a frame of the video: the chat says so, and the model got the picture', async () => {
+    await page.getByRole('tab', { name: 'Chat' }).click();
+    await page.getByRole('textbox', { name: 'Message' }).fill('Look at frame 5 of the video');
+    await page.getByRole('button', { name: 'Send' }).click();
+    await page.getByText('Frame 5 is all green.').waitFor({ timeout: 120_000 });
+    await page.getByTestId('agent-action').filter({ hasText: 'Looked at a frame of the video' }).waitFor();
+    await screenshot(page, '52-agent-looked-at-a-frame');
+    // The picture the model was shown: the working copy's frame 5, the logo filling it.
+    const shown = model.requests.find((request) => request.rule === 'frame 5' && request.step === 1)?.images.find((image) => image.mediaType === 'image/jpeg');
+    expect(shown?.valid).toBe(true);
+    const { data, info } = await sharp(shown!.data).raw().toBuffer({ resolveWithObject: true });
+    expect([info.width, info.height]).toEqual([320, 180]);
+    const offset = (info.width * 90 + 160) * info.channels;
+    const pixel = [...data.subarray(offset, offset + 3)];
+    pixel.forEach((value, channel) => expect(Math.abs(value - GREEN[channel]!), `middle pixel: ${pixel}`).toBeLessThan(16));
   });
 
   it('removes the logo (a new version), and a restore of the older version brings it back', async () => {
